@@ -1,0 +1,185 @@
+// Command parley runs the Parley chat server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/password"
+	"github.com/parleychat/parley/internal/sqlite"
+	"github.com/parleychat/parley/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "parley:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is the server's configuration, from flags and their environment
+// variable twins.
+type config struct {
+	addr            string
+	db              string
+	origins         string
+	secureCookies   bool
+	logFormat       string
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+	sessionIdle     time.Duration
+	sessionLifetime time.Duration
+}
+
+// parseFlags reads the configuration. Each flag's environment twin
+// (PARLEY_ plus the flag's name upper-cased, '-' as '_') gives its default.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file")
+	fs.StringVar(&cfg.origins, "origins", "", "comma-separated extra origins (scheme://host[:port]) allowed to make state-changing requests and open WebSockets")
+	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "mark the session cookie Secure (serve over HTTPS)")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
+	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long")
+	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login")
+
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		f.Usage += " (env " + env + ")"
+	})
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return config{}, envErr
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
+	}
+	return cfg, nil
+}
+
+func envName(flagName string) string {
+	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// run starts the server and serves until ctx ends, then shuts down
+// gracefully: it stops accepting, lets in-flight requests finish within the
+// shutdown timeout, and closes the database.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var logger *slog.Logger
+	if cfg.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(stdout, opts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stdout, opts))
+	}
+
+	if strings.HasPrefix(cfg.db, "postgres://") || strings.HasPrefix(cfg.db, "postgresql://") {
+		return errors.New("-db: PostgreSQL is not supported by this build; give a SQLite file path")
+	}
+	store, err := sqlite.Open(ctx, cfg.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	svc, err := chat.NewService(store, password.Default())
+	if err != nil {
+		return err
+	}
+	var origins []string
+	for o := range strings.SplitSeq(cfg.origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	sessions := store.Sessions()
+	handler, err := web.NewServer(web.Config{
+		Logger:             logger,
+		Service:            svc,
+		Sessions:           sessions,
+		SecureCookies:      cfg.secureCookies,
+		TrustedOrigins:     origins,
+		SessionIdleTimeout: cfg.sessionIdle,
+		SessionLifetime:    cfg.sessionLifetime,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
+	defer wg.Wait()
+	defer stopBackground()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-serveErr // http.ErrServerClosed, now that Serve has returned
+	logger.Info("stopped")
+	return nil
+}

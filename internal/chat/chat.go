@@ -1,0 +1,183 @@
+// Package chat is Parley's domain: users, conversations, members and
+// messages, the rules that govern them, and the interfaces through which the
+// rest of the program stores and moves them. It uses the standard library
+// only; storage and transport live in packages that import this one.
+package chat
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// UserID identifies a user.
+type UserID int64
+
+// ConversationID identifies a conversation.
+type ConversationID int64
+
+// User is a person with an account.
+type User struct {
+	ID          UserID
+	Username    string // lower case, unique
+	DisplayName string
+	CreatedAt   time.Time
+}
+
+// Kind tells a direct conversation (exactly two people) from a group.
+type Kind string
+
+// Conversation kinds.
+const (
+	KindDirect Kind = "direct"
+	KindGroup  Kind = "group"
+)
+
+// Conversation is a thread of messages between its members.
+type Conversation struct {
+	ID    ConversationID
+	Kind  Kind
+	Title string
+	// LastSeq is the seq of the newest message, 0 when there is none.
+	LastSeq int64
+	// LastMessageAt is the time of the newest message, zero when there is none.
+	LastMessageAt time.Time
+	CreatedAt     time.Time
+}
+
+// ActivityAt is when the conversation last changed: its newest message, or
+// its creation. The conversation list is ordered by it, newest first.
+func (c Conversation) ActivityAt() time.Time {
+	if c.LastMessageAt.IsZero() {
+		return c.CreatedAt
+	}
+	return c.LastMessageAt
+}
+
+// Member is a user's place in a conversation.
+type Member struct {
+	ConversationID ConversationID
+	UserID         UserID
+	// LastReadSeq is the member's read cursor: every message up to and
+	// including it has been read. It never moves backwards.
+	LastReadSeq int64
+	JoinedAt    time.Time
+}
+
+// Message is one message in a conversation.
+type Message struct {
+	ConversationID ConversationID
+	// Seq numbers the conversation's messages densely from 1 in the order
+	// they were committed.
+	Seq      int64
+	SenderID UserID
+	// Body is the text as the sender typed it (validated, never escaped).
+	Body string
+	// ClientID, when not empty, makes a send idempotent per sender.
+	ClientID  string
+	CreatedAt time.Time
+}
+
+// ConversationSummary is one row of a user's conversation list: the
+// conversation with the other participant, the newest message and the
+// user's read cursor, as one query returns them.
+type ConversationSummary struct {
+	Conversation
+	// OtherUser is the other participant of a direct conversation.
+	OtherUser *User
+	// LastMessage is the newest message, nil when there is none.
+	LastMessage *Message
+	// LastReadSeq is the listing user's read cursor.
+	LastReadSeq int64
+}
+
+// UnreadCount is how many messages the listing user has not read.
+func (s ConversationSummary) UnreadCount() int64 {
+	if n := s.LastSeq - s.LastReadSeq; n > 0 {
+		return n
+	}
+	return 0
+}
+
+// DirectKey is the key that makes two people's direct conversation unique,
+// whichever of them starts it: "smallerID:largerID".
+func DirectKey(a, b UserID) string {
+	if a > b {
+		a, b = b, a
+	}
+	return fmt.Sprintf("%d:%d", a, b)
+}
+
+// Now returns the current time in UTC at the microsecond precision every
+// store keeps, so that a time read back equals the time written.
+func Now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// ConversationCursor is the position after which a conversation list page
+// continues: the activity time and ID of the last row of the previous page.
+type ConversationCursor struct {
+	ActivityAt time.Time
+	ID         ConversationID
+}
+
+// IsZero reports whether the cursor is unset: the list starts at the newest.
+func (c ConversationCursor) IsZero() bool { return c.ID == 0 }
+
+// String encodes the cursor as the opaque string clients pass back.
+func (c ConversationCursor) String() string {
+	return strconv.FormatInt(c.ActivityAt.UnixMicro(), 10) + "." + strconv.FormatInt(int64(c.ID), 10)
+}
+
+// ParseConversationCursor decodes a cursor made by ConversationCursor.String.
+// The empty string is the zero cursor.
+func ParseConversationCursor(s string) (ConversationCursor, error) {
+	if s == "" {
+		return ConversationCursor{}, nil
+	}
+	at, id, ok := strings.Cut(s, ".")
+	micros, err1 := strconv.ParseInt(at, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err1 != nil || err2 != nil || n <= 0 {
+		return ConversationCursor{}, Errorf(EINVALID, "invalid cursor %q", s)
+	}
+	return ConversationCursor{ActivityAt: time.UnixMicro(micros).UTC(), ID: ConversationID(n)}, nil
+}
+
+// UserQuery selects a page of the people directory.
+type UserQuery struct {
+	// Search matches the username or display name, case-insensitively,
+	// anywhere in the text. Empty matches everyone.
+	Search string
+	// After is the username of the last row of the previous page.
+	After string
+	// Exclude leaves one user out: the one who is looking.
+	Exclude UserID
+	// Limit is the most rows to return.
+	Limit int
+}
+
+// ConversationQuery selects a page of a user's conversation list.
+type ConversationQuery struct {
+	UserID UserID
+	Before ConversationCursor
+	Limit  int
+}
+
+// MessageQuery selects a page of a conversation's history. With neither
+// cursor set it selects the newest page.
+type MessageQuery struct {
+	BeforeSeq int64 // messages with seq < BeforeSeq, newest of them
+	AfterSeq  int64 // messages with seq > AfterSeq, oldest of them
+	Limit     int
+}
+
+// MessagePage is a page of history in ascending seq order.
+type MessagePage struct {
+	Messages []Message
+	// HasMore tells whether more messages lie beyond the page in the
+	// direction of the query: older for the newest page and BeforeSeq,
+	// newer for AfterSeq.
+	HasMore bool
+}

@@ -1,0 +1,68 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They are the codes of the API's error envelope and of the
+// WebSocket protocol's error frames; internal/web maps them to HTTP statuses.
+const (
+	EINVALID      = "invalid"
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	ENOTFOUND     = "not_found"
+	ECONFLICT     = "conflict"
+	ETOOLARGE     = "too_large"
+	ERATELIMITED  = "rate_limited"
+	EINTERNAL     = "internal"
+)
+
+// Error is a domain error: a code a machine can act on and a message a
+// person can read. Errors of any other type are internal errors whose text
+// is never shown to clients.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("parley error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or EINTERNAL
+// for any other non-nil error, or "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic text for any other error, so internal details never reach a client.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// NotFound returns an ENOTFOUND error naming what was not found. A
+// conversation the caller is not a member of is "not found" too, so that IDs
+// leak nothing.
+func NotFound(what string) *Error {
+	return &Error{Code: ENOTFOUND, Message: what + " not found"}
+}

@@ -1,0 +1,236 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// Service carries out what users ask for, enforcing Parley's rules:
+// validation, membership, idempotency and paging. Every transport (the JSON
+// API, the WebSocket) goes through it.
+type Service struct {
+	store  Store
+	hasher PasswordHasher
+	// dummyHash is verified against when a login names an unknown user, so
+	// that unknown and known usernames cost the same time.
+	dummyHash string
+}
+
+// NewService returns a Service over the given store and password hasher.
+func NewService(store Store, hasher PasswordHasher) (*Service, error) {
+	dummy, err := hasher.Hash("parley dummy password for unknown users")
+	if err != nil {
+		return nil, fmt.Errorf("hash dummy password: %w", err)
+	}
+	return &Service{store: store, hasher: hasher, dummyHash: dummy}, nil
+}
+
+// errBadLogin is the one answer to every failed login, whatever failed.
+func errBadLogin() error {
+	return Errorf(EUNAUTHORIZED, "invalid username or password")
+}
+
+// Register creates an account. An empty display name defaults to the
+// username.
+func (s *Service) Register(ctx context.Context, username, password, displayName string) (User, error) {
+	// The password length is checked first: an overlong one must cost
+	// nothing before it is refused.
+	if err := ValidatePassword(password); err != nil {
+		return User{}, err
+	}
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return User{}, err
+	}
+	if displayName == "" {
+		displayName = name
+	}
+	display, err := NormalizeDisplayName(displayName)
+	if err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return User{}, fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.CreateUser(ctx, User{Username: name, DisplayName: display, CreatedAt: Now()}, hash)
+}
+
+// Login checks a username and password and returns the user. Every failure
+// is the same EUNAUTHORIZED error after the same work.
+func (s *Service) Login(ctx context.Context, username, password string) (User, error) {
+	if ValidatePassword(password) != nil {
+		return User{}, errBadLogin()
+	}
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		name = ""
+	}
+	var (
+		u    User
+		hash = s.dummyHash
+	)
+	if name != "" {
+		found, h, err := s.store.UserCredentials(ctx, name)
+		switch {
+		case err == nil:
+			u, hash = found, h
+		case ErrorCode(err) != ENOTFOUND:
+			return User{}, err
+		}
+	}
+	ok, err := s.hasher.Verify(hash, password)
+	if err != nil {
+		return User{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok || u.ID == 0 {
+		return User{}, errBadLogin()
+	}
+	return u, nil
+}
+
+// User returns a user by ID.
+func (s *Service) User(ctx context.Context, id UserID) (User, error) {
+	return s.store.UserByID(ctx, id)
+}
+
+// UserPage is a page of the people directory.
+type UserPage struct {
+	Users []User
+	// Next is the cursor of the following page, "" on the last page.
+	Next string
+}
+
+// SearchUsers returns a page of the people directory as the caller sees it:
+// everyone but the caller, matching search, after the cursor.
+func (s *Service) SearchUsers(ctx context.Context, caller UserID, search, after string, limit int) (UserPage, error) {
+	limit, err := pageLimit(limit, DefaultUserPage)
+	if err != nil {
+		return UserPage{}, err
+	}
+	if len(search) > MaxDisplayName*4 {
+		return UserPage{}, Errorf(EINVALID, "search is too long")
+	}
+	users, err := s.store.SearchUsers(ctx, UserQuery{Search: search, After: after, Exclude: caller, Limit: limit + 1})
+	if err != nil {
+		return UserPage{}, err
+	}
+	var page UserPage
+	if len(users) > limit {
+		users = users[:limit]
+		page.Next = users[limit-1].Username
+	}
+	page.Users = users
+	return page, nil
+}
+
+// StartDirect returns the caller's direct conversation with another user,
+// creating it on first use, and reports whether it was created.
+func (s *Service) StartDirect(ctx context.Context, caller, other UserID) (Conversation, bool, error) {
+	if other == caller {
+		return Conversation{}, false, Errorf(EINVALID, "you cannot start a conversation with yourself")
+	}
+	if _, err := s.store.UserByID(ctx, other); err != nil {
+		return Conversation{}, false, err
+	}
+	return s.store.DirectConversation(ctx, caller, other, Now())
+}
+
+// ConversationPage is a page of a user's conversation list.
+type ConversationPage struct {
+	Conversations []ConversationSummary
+	// Next is the cursor of the following page, "" on the last page.
+	Next string
+}
+
+// Conversations returns a page of the caller's conversations, newest
+// activity first.
+func (s *Service) Conversations(ctx context.Context, caller UserID, before string, limit int) (ConversationPage, error) {
+	limit, err := pageLimit(limit, DefaultConvPage)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	cursor, err := ParseConversationCursor(before)
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	rows, err := s.store.Conversations(ctx, ConversationQuery{UserID: caller, Before: cursor, Limit: limit + 1})
+	if err != nil {
+		return ConversationPage{}, err
+	}
+	var page ConversationPage
+	if len(rows) > limit {
+		rows = rows[:limit]
+		last := rows[limit-1]
+		page.Next = ConversationCursor{ActivityAt: last.ActivityAt(), ID: last.ID}.String()
+	}
+	page.Conversations = rows
+	return page, nil
+}
+
+// Send stores a message from the caller and reports whether it is new: a
+// retry with a client ID already used returns the first message unchanged.
+func (s *Service) Send(ctx context.Context, caller UserID, conv ConversationID, body, clientID string) (Message, bool, error) {
+	if err := ValidateClientID(clientID); err != nil {
+		return Message{}, false, err
+	}
+	body, err := NormalizeBody(body)
+	if err != nil {
+		return Message{}, false, err
+	}
+	return s.store.CreateMessage(ctx, Message{
+		ConversationID: conv,
+		SenderID:       caller,
+		Body:           body,
+		ClientID:       clientID,
+		CreatedAt:      Now(),
+	})
+}
+
+// Messages returns a page of a conversation's history, ascending by seq, to
+// a member of it.
+func (s *Service) Messages(ctx context.Context, caller UserID, conv ConversationID, q MessageQuery) (MessagePage, error) {
+	limit, err := pageLimit(q.Limit, DefaultMsgPage)
+	if err != nil {
+		return MessagePage{}, err
+	}
+	switch {
+	case q.BeforeSeq != 0 && q.AfterSeq != 0:
+		return MessagePage{}, Errorf(EINVALID, "give before_seq or after_seq, not both")
+	case q.BeforeSeq < 0 || q.AfterSeq < 0:
+		return MessagePage{}, Errorf(EINVALID, "seq must not be negative")
+	}
+	if _, err := s.store.Member(ctx, conv, caller); err != nil {
+		return MessagePage{}, err
+	}
+	q.Limit = limit + 1
+	msgs, err := s.store.Messages(ctx, conv, q)
+	if err != nil {
+		return MessagePage{}, err
+	}
+	page := MessagePage{HasMore: len(msgs) > limit}
+	if page.HasMore {
+		if q.AfterSeq != 0 {
+			msgs = msgs[:limit] // the extra one is the newest
+		} else {
+			msgs = msgs[1:] // the extra one is the oldest
+		}
+	}
+	page.Messages = slices.Clip(msgs)
+	return page, nil
+}
+
+// MarkRead moves the caller's read cursor forward to seq (clamped to the
+// newest message) and returns the cursor and whether it moved.
+func (s *Service) MarkRead(ctx context.Context, caller UserID, conv ConversationID, seq int64) (int64, bool, error) {
+	if seq < 0 {
+		return 0, false, Errorf(EINVALID, "seq must not be negative")
+	}
+	return s.store.MarkRead(ctx, conv, caller, seq)
+}
+
+// Ready reports whether the service's store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	return s.store.Ping(ctx)
+}

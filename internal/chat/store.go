@@ -1,0 +1,65 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps users, conversations, members and messages. Every
+// implementation passes the conformance suite in internal/storetest.
+//
+// Stores return *Error values with ENOTFOUND and ECONFLICT codes where the
+// methods say so; any other error is internal.
+type Store interface {
+	// CreateUser stores a new user with the hash of their password and
+	// returns it with its ID. A username taken in any letter case is ECONFLICT.
+	CreateUser(ctx context.Context, u User, passwordHash string) (User, error)
+	// UserByID returns a user, or ENOTFOUND.
+	UserByID(ctx context.Context, id UserID) (User, error)
+	// UserCredentials returns the user with the given (lower-case) username
+	// and their password hash, or ENOTFOUND.
+	UserCredentials(ctx context.Context, username string) (User, string, error)
+	// SearchUsers returns at most q.Limit users ordered by username, after
+	// q.After, matching q.Search, without q.Exclude.
+	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)
+
+	// DirectConversation returns the one direct conversation between a and
+	// b, creating it (with both as members) if there is none, and reports
+	// whether it was created. Concurrent calls for one pair create one.
+	DirectConversation(ctx context.Context, a, b UserID, now time.Time) (Conversation, bool, error)
+	// Conversations returns at most q.Limit of the user's conversations with
+	// activity before q.Before, newest activity first, in one statement.
+	Conversations(ctx context.Context, q ConversationQuery) ([]ConversationSummary, error)
+	// Member returns the user's membership of the conversation, or
+	// ENOTFOUND when the user is not a member or there is no such
+	// conversation.
+	Member(ctx context.Context, id ConversationID, user UserID) (Member, error)
+	// Members returns the IDs of a conversation's members.
+	Members(ctx context.Context, id ConversationID) ([]UserID, error)
+
+	// CreateMessage stores m in one transaction: it checks that the sender
+	// is a member (ENOTFOUND otherwise), assigns the next seq, inserts the
+	// message, moves the conversation's last_seq and last_message_at and the
+	// sender's read cursor. When the sender already sent a message with
+	// m.ClientID, it stores nothing and returns that message with created
+	// false; if that message is in another conversation it is ECONFLICT.
+	CreateMessage(ctx context.Context, m Message) (Message, bool, error)
+	// Messages returns at most q.Limit messages of the conversation in
+	// ascending seq order: those nearest before q.BeforeSeq, nearest after
+	// q.AfterSeq, or the newest when neither is set.
+	Messages(ctx context.Context, id ConversationID, q MessageQuery) ([]Message, error)
+	// MarkRead moves the user's read cursor forward to seq, clamped to the
+	// conversation's last_seq, and returns the cursor and whether it moved.
+	// An older seq changes nothing. ENOTFOUND for a non-member.
+	MarkRead(ctx context.Context, id ConversationID, user UserID, seq int64) (int64, bool, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+}
+
+// PasswordHasher turns passwords into self-describing hashes and checks
+// passwords against them in constant time.
+type PasswordHasher interface {
+	Hash(password string) (string, error)
+	Verify(hash, password string) (bool, error)
+}

@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// DirectConversation returns the direct conversation of a and b, creating
+// it once: the UNIQUE direct_key makes a concurrent second insert a no-op.
+func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now time.Time) (chat.Conversation, bool, error) {
+	key := chat.DirectKey(a, b)
+	if c, err := s.conversationByKey(ctx, s.read, key); err == nil {
+		return c, false, nil
+	} else if chat.ErrorCode(err) != chat.ENOTFOUND {
+		return chat.Conversation{}, false, err
+	}
+
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return chat.Conversation{}, false, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', ?, ?)
+		ON CONFLICT (direct_key) DO NOTHING RETURNING id`, key, micros(now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Someone else created it between our read and our write.
+		c, err := s.conversationByKey(ctx, tx, key)
+		return c, false, err
+	}
+	if err != nil {
+		return chat.Conversation{}, false, fmt.Errorf("insert conversation: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO members (conversation_id, user_id, joined_at) VALUES (?1, ?2, ?4), (?1, ?3, ?4)`,
+		id, int64(a), int64(b), micros(now)); err != nil {
+		return chat.Conversation{}, false, fmt.Errorf("insert members: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return chat.Conversation{}, false, fmt.Errorf("commit: %w", err)
+	}
+	return chat.Conversation{ID: chat.ConversationID(id), Kind: chat.KindDirect, CreatedAt: now}, true, nil
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (chat.Conversation, error) {
+	var (
+		c       chat.Conversation
+		lastAt  sql.NullInt64
+		created int64
+	)
+	err := q.QueryRowContext(ctx, `
+		SELECT id, kind, title, last_seq, last_message_at, created_at
+		FROM conversations WHERE direct_key = ?`, key,
+	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Conversation{}, chat.NotFound("conversation")
+	}
+	if err != nil {
+		return chat.Conversation{}, fmt.Errorf("select conversation: %w", err)
+	}
+	c.CreatedAt = fromMicros(created)
+	if lastAt.Valid {
+		c.LastMessageAt = fromMicros(lastAt.Int64)
+	}
+	return c, nil
+}
+
+// Conversations returns one page of a user's conversation list in a single
+// statement: each row carries the other participant, the newest message and
+// the user's read cursor.
+func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
+		       o.id, o.username, o.display_name, o.created_at,
+		       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
+		FROM members m
+		JOIN conversations c ON c.id = m.conversation_id
+		LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id != m.user_id
+		LEFT JOIN users o ON o.id = om.user_id
+		LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
+		WHERE m.user_id = ?1
+		  AND (?2 = 0 OR (coalesce(c.last_message_at, c.created_at), c.id) < (?3, ?2))
+		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC
+		LIMIT ?4`,
+		int64(q.UserID), int64(q.Before.ID), micros(q.Before.ActivityAt), q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	defer rows.Close()
+	list := make([]chat.ConversationSummary, 0, q.Limit)
+	for rows.Next() {
+		var (
+			c                        chat.ConversationSummary
+			lastAt                   sql.NullInt64
+			created                  int64
+			otherID, otherCreated    sql.NullInt64
+			otherName, otherDisplay  sql.NullString
+			msgSeq, msgSender, msgAt sql.NullInt64
+			msgBody, msgClient       sql.NullString
+		)
+		if err := rows.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.LastReadSeq,
+			&otherID, &otherName, &otherDisplay, &otherCreated,
+			&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
+			return nil, fmt.Errorf("scan conversation: %w", err)
+		}
+		c.CreatedAt = fromMicros(created)
+		if lastAt.Valid {
+			c.LastMessageAt = fromMicros(lastAt.Int64)
+		}
+		if otherID.Valid {
+			c.OtherUser = &chat.User{
+				ID:          chat.UserID(otherID.Int64),
+				Username:    otherName.String,
+				DisplayName: otherDisplay.String,
+				CreatedAt:   fromMicros(otherCreated.Int64),
+			}
+		}
+		if msgSeq.Valid {
+			c.LastMessage = &chat.Message{
+				ConversationID: c.ID,
+				Seq:            msgSeq.Int64,
+				SenderID:       chat.UserID(msgSender.Int64),
+				Body:           msgBody.String,
+				ClientID:       msgClient.String,
+				CreatedAt:      fromMicros(msgAt.Int64),
+			}
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+// Member returns a user's membership, or ENOTFOUND.
+func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.UserID) (chat.Member, error) {
+	m := chat.Member{ConversationID: id, UserID: user}
+	var joined int64
+	err := s.read.QueryRowContext(ctx, `
+		SELECT last_read_seq, joined_at FROM members WHERE conversation_id = ? AND user_id = ?`,
+		int64(id), int64(user)).Scan(&m.LastReadSeq, &joined)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Member{}, chat.NotFound("conversation")
+	}
+	if err != nil {
+		return chat.Member{}, fmt.Errorf("select member: %w", err)
+	}
+	m.JoinedAt = fromMicros(joined)
+	return m, nil
+}
+
+// Members returns the IDs of a conversation's members.
+func (s *Store) Members(ctx context.Context, id chat.ConversationID) ([]chat.UserID, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`, int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("select members: %w", err)
+	}
+	defer rows.Close()
+	var ids []chat.UserID
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("scan member: %w", err)
+		}
+		ids = append(ids, chat.UserID(id))
+	}
+	return ids, rows.Err()
+}

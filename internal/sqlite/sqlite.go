@@ -1,0 +1,123 @@
+// Package sqlite implements chat.Store on SQLite (modernc.org/sqlite, pure
+// Go). It keeps one write connection, so writers queue in the process
+// instead of contending for the file lock, and a pool of read-only
+// connections that WAL mode lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ chat.Store = (*Store)(nil)
+
+// Store is a chat.Store on one SQLite database file.
+type Store struct {
+	write *sql.DB // exactly one connection
+	read  *sql.DB // read-only pool
+}
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations and returns the store.
+func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, nil)
+}
+
+// open is Open with a hook that may wrap the driver's connectors, so tests
+// can see every statement the store runs.
+func open(ctx context.Context, path string, wrap func(driver.Connector) driver.Connector) (*Store, error) {
+	if wrap == nil {
+		wrap = func(c driver.Connector) driver.Connector { return c }
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+		pragmas.Add("_pragma", p)
+	}
+	writeQuery := url.Values{"_txlock": {"immediate"}}
+	readQuery := url.Values{"mode": {"ro"}}
+	for k, v := range pragmas {
+		writeQuery[k], readQuery[k] = v, v
+	}
+	writeQuery.Add("_pragma", "journal_mode(WAL)")
+
+	openDB := func(q url.Values) (*sql.DB, error) {
+		c, err := sqlite.NewConnector((&url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}).String())
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(wrap(c)), nil
+	}
+	write, err := openDB(writeQuery)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+	// The read pool opens after the writer has made the file and its WAL.
+	read, err := openDB(readQuery)
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s read-only: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return &Store{write: write, read: read}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	provider, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		c := e.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+}
+
+func handleReadyz(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := svc.Ready(ctx); err != nil {
+			logger.WarnContext(r.Context(), "not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("database unavailable\n"))
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+}
+
+func handleNotFound(logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, logger, chat.NotFound("route"))
+	})
+}
+
+// signIn starts a fresh session for u: the token is renewed so a token
+// planted before login is worthless after it.
+func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {
+	if err := sm.RenewToken(ctx); err != nil {
+		return err
+	}
+	sm.Put(ctx, sessionUserKey, int64(u.ID))
+	return nil
+}
+
+func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeJSON[wire.RegisterRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		u, err := svc.Register(r.Context(), req.Username, req.Password, req.DisplayName)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if err := signIn(r.Context(), sm, u); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+		writeJSON(w, r, logger, http.StatusCreated, wire.UserResponse{User: wireUser(u)})
+	})
+}
+
+func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeJSON[wire.LoginRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		u, err := svc.Login(r.Context(), req.Username, req.Password)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if err := signIn(r.Context(), sm, u); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+	})
+}
+
+func handleLogout(logger *slog.Logger, sm *scs.SessionManager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.Destroy(r.Context()); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleMe(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := svc.User(r.Context(), callerID(r))
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+	})
+}
+
+func handleUsers(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		q := r.URL.Query()
+		page, err := svc.SearchUsers(r.Context(), callerID(r), q.Get("q"), q.Get("after"), limit)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		resp := wire.UsersResponse{Users: make([]wire.DirectoryUser, len(page.Users)), Next: optionalString(page.Next)}
+		for i, u := range page.Users {
+			resp.Users[i] = wire.DirectoryUser{User: wireUser(u)}
+		}
+		writeJSON(w, r, logger, http.StatusOK, resp)
+	})
+}

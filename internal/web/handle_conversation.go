@@ -1,0 +1,131 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeJSON[wire.StartConversationRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if req.UserID <= 0 {
+			writeError(w, r, logger, chat.Errorf(chat.EINVALID, "user_id must be a positive integer"))
+			return
+		}
+		c, created, err := svc.StartDirect(r.Context(), callerID(r), chat.UserID(req.UserID))
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, r, logger, status, wire.ConversationResponse{Conversation: wireConversation(c)})
+	})
+}
+
+func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		page, err := svc.Conversations(r.Context(), callerID(r), r.URL.Query().Get("before"), limit)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		resp := wire.ConversationsResponse{
+			Conversations: make([]wire.ConversationRow, len(page.Conversations)),
+			Next:          optionalString(page.Next),
+		}
+		for i, c := range page.Conversations {
+			resp.Conversations[i] = wireConversationRow(c)
+		}
+		writeJSON(w, r, logger, http.StatusOK, resp)
+	})
+}
+
+func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		var q chat.MessageQuery
+		if q.BeforeSeq, err = queryInt(r, "before_seq"); err == nil {
+			if q.AfterSeq, err = queryInt(r, "after_seq"); err == nil {
+				q.Limit, err = queryLimit(r)
+			}
+		}
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		page, err := svc.Messages(r.Context(), callerID(r), chat.ConversationID(id), q)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		resp := wire.MessagesResponse{Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
+		for i, m := range page.Messages {
+			resp.Messages[i] = wireMessage(m)
+		}
+		writeJSON(w, r, logger, http.StatusOK, resp)
+	})
+}
+
+func handleSend(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		req, err := decodeJSON[wire.SendRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		m, created, err := svc.Send(r.Context(), callerID(r), chat.ConversationID(id), req.Body, req.ClientID)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, r, logger, status, wire.MessageResponse{Message: wireMessage(m)})
+	})
+}
+
+func handleRead(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		req, err := decodeJSON[wire.ReadRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if _, _, err := svc.MarkRead(r.Context(), callerID(r), chat.ConversationID(id), req.Seq); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,22 @@
+package web
+
+import "net/http"
+
+// routes lists every route of the application.
+func (s *server) routes(mux *http.ServeMux) {
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(s.logger, s.service))
+
+	mux.Handle("POST /api/v1/auth/register", handleRegister(s.logger, s.service, s.sessions))
+	mux.Handle("POST /api/v1/auth/login", handleLogin(s.logger, s.service, s.sessions))
+	mux.Handle("POST /api/v1/auth/logout", handleLogout(s.logger, s.sessions))
+	mux.Handle("GET /api/v1/me", s.requireUser(handleMe(s.logger, s.service)))
+	mux.Handle("GET /api/v1/users", s.requireUser(handleUsers(s.logger, s.service)))
+	mux.Handle("POST /api/v1/conversations", s.requireUser(handleStartConversation(s.logger, s.service)))
+	mux.Handle("GET /api/v1/conversations", s.requireUser(handleConversations(s.logger, s.service)))
+	mux.Handle("GET /api/v1/conversations/{id}/messages", s.requireUser(handleMessages(s.logger, s.service)))
+	mux.Handle("POST /api/v1/conversations/{id}/messages", s.requireUser(handleSend(s.logger, s.service)))
+	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
+
+	mux.Handle("/api/", handleNotFound(s.logger))
+}

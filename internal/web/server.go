@@ -1,0 +1,83 @@
+// Package web is Parley's HTTP face: the JSON API, sessions, cross-origin
+// protection, security headers and the access log. NewServer wires it all
+// into one http.Handler; routes.go lists every route.
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// Config is what the web server needs from the rest of the program.
+type Config struct {
+	Logger  *slog.Logger
+	Service *chat.Service
+	// Sessions stores HTTP sessions (a scs.Store; a scs.CtxStore is used
+	// with request contexts).
+	Sessions scs.Store
+	// SecureCookies marks the session cookie Secure and gives it the
+	// __Host- prefix; set it when Parley is served over HTTPS.
+	SecureCookies bool
+	// TrustedOrigins are other origins (scheme://host[:port]) allowed to
+	// make state-changing requests, beside the server's own.
+	TrustedOrigins []string
+	// SessionIdleTimeout ends a session unused for this long.
+	SessionIdleTimeout time.Duration
+	// SessionLifetime ends any session this long after login.
+	SessionLifetime time.Duration
+}
+
+// server holds the dependencies handlers are made from.
+type server struct {
+	logger   *slog.Logger
+	service  *chat.Service
+	sessions *scs.SessionManager
+}
+
+// NewServer returns the HTTP handler of the whole application.
+func NewServer(cfg Config) (http.Handler, error) {
+	sm := scs.New()
+	sm.Store = cfg.Sessions
+	sm.Lifetime = cfg.SessionLifetime
+	sm.IdleTimeout = cfg.SessionIdleTimeout
+	sm.HashTokenInStore = true // a leaked sessions table holds no usable tokens
+	sm.Cookie.Name = "parley_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	if cfg.SecureCookies {
+		sm.Cookie.Secure = true
+		sm.Cookie.Name = "__Host-parley_session"
+	}
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		writeError(w, r, cfg.Logger, fmt.Errorf("session: %w", err))
+	}
+
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
+	}))
+
+	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm}
+	mux := http.NewServeMux()
+	s.routes(mux)
+
+	var h http.Handler = mux
+	h = sm.LoadAndSave(h)
+	h = cop.Handler(h)
+	h = securityHeaders(h)
+	h = recoverPanics(cfg.Logger, h)
+	h = accessLog(cfg.Logger, h)
+	return h, nil
+}
