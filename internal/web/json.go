@@ -136,4 +136,3 @@ func pathID(r *http.Request) (int64, error) {
 	}
 	return n, nil
 }
-
