@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/wire"
@@ -67,15 +69,20 @@ func writeJSON(w http.ResponseWriter, r *http.Request, logger *slog.Logger, stat
 // at most maxBody bytes, no unknown fields, nothing after it.
 func decodeJSON[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	var v T
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return v, jsonError(err)
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		return v, chat.Errorf(chat.EINVALID, "request body must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if maxErr, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return v, jsonError(maxErr)
-		}
 		return v, chat.Errorf(chat.EINVALID, "request body must hold one JSON object and nothing after it")
 	}
 	return v, nil
