@@ -40,7 +40,8 @@ type Store interface {
 	// CreateMessage stores m in one transaction: it checks that the sender
 	// is a member (ENOTFOUND otherwise), assigns the next seq, inserts the
 	// message, moves the conversation's last_seq and last_message_at and the
-	// sender's read cursor. When the sender already sent a message with
+	// sender's read cursor. The stored CreatedAt is never earlier than the
+	// previous message's, so times follow seq. When the sender already sent a message with
 	// m.ClientID, it stores nothing and returns that message with created
 	// false; if that message is in another conversation it is ECONFLICT.
 	CreateMessage(ctx context.Context, m Message) (Message, bool, error)

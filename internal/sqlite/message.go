@@ -35,16 +35,20 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 
 	// Only a member moves the sequence: the membership test and the
 	// increment are one statement.
+	// Message times never go backwards along seq, even when the clock
+	// stamped a later send first.
+	var at int64
 	err = tx.QueryRowContext(ctx, `
-		UPDATE conversations SET last_seq = last_seq + 1, last_message_at = ?1
+		UPDATE conversations SET last_seq = last_seq + 1, last_message_at = max(coalesce(last_message_at, 0), ?1)
 		WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
-		RETURNING last_seq`, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq)
+		RETURNING last_seq, last_message_at`, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, false, chat.NotFound("conversation")
 	}
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
 	}
+	m.CreatedAt = fromMicros(at)
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,

@@ -1,0 +1,154 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/storetest"
+)
+
+func openTest(t *testing.T, path string, wrap func(driver.Connector) driver.Connector) *Store {
+	t.Helper()
+	s, err := open(t.Context(), path, wrap)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) chat.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "parley.db"), nil)
+	})
+}
+
+func TestOpenAppliesMigrationsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := storetest.NewUser(t, s, "alice")
+	s.Close()
+
+	// A second start applies nothing and keeps the data.
+	s = openTest(t, path, nil)
+	var applied int
+	if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(entries) {
+		t.Errorf("migrations recorded = %d, want %d (one row each, none twice)", applied, len(entries))
+	}
+	if _, err := s.UserByID(t.Context(), alice.ID); err != nil {
+		t.Errorf("user lost across restart: %v", err)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), nil)
+	for pragma, want := range map[string]string{
+		"journal_mode": "wal",
+		"foreign_keys": "1",
+		"synchronous":  "2", // FULL
+		"busy_timeout": "10000",
+	} {
+		var got string
+		if err := s.write.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %q, want %q", pragma, got, want)
+		}
+	}
+	if _, err := s.read.ExecContext(t.Context(), `DELETE FROM users`); err == nil {
+		t.Error("a read connection could write")
+	}
+}
+
+// TestConversationListIsOneStatement proves the conversation list has no
+// N+1: a page costs one statement whatever its size.
+func TestConversationListIsOneStatement(t *testing.T) {
+	var statements atomic.Int64
+	s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), func(c driver.Connector) driver.Connector {
+		return countingConnector{Connector: c, n: &statements}
+	})
+	ctx := t.Context()
+	me := storetest.NewUser(t, s, "me")
+	for i := range 30 {
+		other := storetest.NewUser(t, s, fmt.Sprintf("other%02d", i))
+		c, _, err := s.DirectConversation(ctx, me.ID, other.ID, chat.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: "hi", CreatedAt: chat.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{1, 30} {
+		statements.Store(0)
+		rows, err := s.Conversations(ctx, chat.ConversationQuery{UserID: me.ID, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != limit {
+			t.Fatalf("page of %d: got %d rows", limit, len(rows))
+		}
+		for _, r := range rows {
+			if r.OtherUser == nil || r.LastMessage == nil || r.UnreadCount() != 1 {
+				t.Fatalf("page of %d: incomplete row %+v", limit, r)
+			}
+		}
+		if n := statements.Load(); n != 1 {
+			t.Errorf("page of %d conversations took %d statements, want 1", limit, n)
+		}
+	}
+}
+
+// countingConnector counts the statements run on its connections.
+type countingConnector struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: conn, n: c.n}, nil
+}
+
+type countingConn struct {
+	driver.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (c countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.n.Add(1)
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+}
+
+func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
