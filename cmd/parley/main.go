@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/hub"
+	"github.com/parleychat/parley/internal/memory"
 	"github.com/parleychat/parley/internal/password"
 	"github.com/parleychat/parley/internal/sqlite"
 	"github.com/parleychat/parley/internal/web"
@@ -120,7 +122,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close()
 
-	svc, err := chat.NewService(store, password.Default())
+	broker := memory.NewBroker()
+	svc, err := chat.NewService(chat.ServiceConfig{
+		Store:    store,
+		Hasher:   password.Default(),
+		Broker:   broker,
+		Presence: memory.NewPresence(),
+		Logger:   logger,
+	})
 	if err != nil {
 		return err
 	}
@@ -130,6 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			origins = append(origins, o)
 		}
 	}
+	connections := hub.New(logger, broker, hub.Config{Encode: web.EncodeEvent})
 	sessions := store.Sessions()
 	handler, err := web.NewServer(web.Config{
 		Logger:             logger,
@@ -139,6 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TrustedOrigins:     origins,
 		SessionIdleTimeout: cfg.sessionIdle,
 		SessionLifetime:    cfg.sessionLifetime,
+		Hub:                connections,
 	})
 	if err != nil {
 		return err
@@ -158,11 +169,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	bgCtx, stopBackground := context.WithCancel(ctx)
+	// Background work runs until shutdown and is joined before the
+	// database closes.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
 	defer wg.Wait()
 	defer stopBackground()
+	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
+	wg.Go(func() { connections.Run(bgCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -176,10 +190,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	<-serveErr // http.ErrServerClosed, now that Serve has returned
+	// WebSockets are not HTTP requests once upgraded: the hub closes them.
+	stopBackground()
+	wg.Wait()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	<-serveErr // http.ErrServerClosed, now that Serve has returned
 	logger.Info("stopped")
 	return nil
 }

@@ -3,27 +3,57 @@ package chat
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 )
 
 // Service carries out what users ask for, enforcing Parley's rules:
 // validation, membership, idempotency and paging. Every transport (the JSON
-// API, the WebSocket) goes through it.
+// API, the WebSocket) goes through it, and it publishes what connected
+// users must see to the Broker.
 type Service struct {
-	store  Store
-	hasher PasswordHasher
+	store    Store
+	hasher   PasswordHasher
+	broker   Broker
+	presence Presence
+	logger   *slog.Logger
+	typing   *typingGate
 	// dummyHash is verified against when a login names an unknown user, so
 	// that unknown and known usernames cost the same time.
 	dummyHash string
 }
 
-// NewService returns a Service over the given store and password hasher.
-func NewService(store Store, hasher PasswordHasher) (*Service, error) {
-	dummy, err := hasher.Hash("parley dummy password for unknown users")
+// ServiceConfig is what a Service is made of.
+type ServiceConfig struct {
+	Store    Store
+	Hasher   PasswordHasher
+	Broker   Broker
+	Presence Presence
+	Logger   *slog.Logger
+	// TypingInterval is the least time between two typing events forwarded
+	// for one user in one conversation; 0 means 2 seconds.
+	TypingInterval time.Duration
+}
+
+// NewService returns a Service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	dummy, err := cfg.Hasher.Hash("parley dummy password for unknown users")
 	if err != nil {
 		return nil, fmt.Errorf("hash dummy password: %w", err)
 	}
-	return &Service{store: store, hasher: hasher, dummyHash: dummy}, nil
+	if cfg.TypingInterval == 0 {
+		cfg.TypingInterval = 2 * time.Second
+	}
+	return &Service{
+		store:     cfg.Store,
+		hasher:    cfg.Hasher,
+		broker:    cfg.Broker,
+		presence:  cfg.Presence,
+		logger:    cfg.Logger,
+		typing:    newTypingGate(cfg.TypingInterval),
+		dummyHash: dummy,
+	}, nil
 }
 
 // errBadLogin is the one answer to every failed login, whatever failed.
@@ -169,23 +199,80 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, before strin
 	return page, nil
 }
 
-// Send stores a message from the caller and reports whether it is new: a
-// retry with a client ID already used returns the first message unchanged.
-func (s *Service) Send(ctx context.Context, caller UserID, conv ConversationID, body, clientID string) (Message, bool, error) {
-	if err := ValidateClientID(clientID); err != nil {
+// SendRequest is a message a user sends.
+type SendRequest struct {
+	ConversationID ConversationID
+	Body           string
+	// ClientID, when set, makes the send idempotent.
+	ClientID string
+	// Conn is the ID of the sending connection, which gets an ack instead
+	// of the message event; "" when the message came over HTTP.
+	Conn string
+}
+
+// Send stores a message from the caller, publishes it to every member's
+// connections but the sending one, and reports whether it is new: a retry
+// with a client ID already used returns the first message unchanged and
+// publishes nothing.
+func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Message, bool, error) {
+	if err := ValidateClientID(req.ClientID); err != nil {
 		return Message{}, false, err
 	}
-	body, err := NormalizeBody(body)
+	body, err := NormalizeBody(req.Body)
 	if err != nil {
 		return Message{}, false, err
 	}
-	return s.store.CreateMessage(ctx, Message{
-		ConversationID: conv,
+	m, created, err := s.store.CreateMessage(ctx, Message{
+		ConversationID: req.ConversationID,
 		SenderID:       caller,
 		Body:           body,
-		ClientID:       clientID,
+		ClientID:       req.ClientID,
 		CreatedAt:      Now(),
 	})
+	if err != nil || !created {
+		return m, created, err
+	}
+	// The message is committed: a failure to publish must not fail the
+	// send. Members who miss the event catch up from history.
+	members, err := s.store.Members(ctx, m.ConversationID)
+	if err == nil {
+		err = s.broker.Publish(ctx, Event{Type: EventMessage, To: members, SkipConn: req.Conn, Message: &m})
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
+	}
+	return m, true, nil
+}
+
+// Typing tells the conversation's other members that the caller is typing.
+// It forwards at most one event per user and conversation per typing
+// interval; the rest are dropped without error.
+func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID) error {
+	members, err := s.memberIDs(ctx, caller, conv)
+	if err != nil {
+		return err
+	}
+	if !s.typing.allow(caller, conv, time.Now()) {
+		return nil
+	}
+	others := slices.DeleteFunc(members, func(id UserID) bool { return id == caller })
+	if len(others) == 0 {
+		return nil
+	}
+	return s.broker.Publish(ctx, Event{Type: EventTyping, To: others, ConversationID: conv, UserID: caller})
+}
+
+// memberIDs returns a conversation's members, or ENOTFOUND when the caller
+// is not one of them.
+func (s *Service) memberIDs(ctx context.Context, caller UserID, conv ConversationID) ([]UserID, error) {
+	members, err := s.store.Members(ctx, conv)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(members, caller) {
+		return nil, NotFound("conversation")
+	}
+	return members, nil
 }
 
 // Messages returns a page of a conversation's history, ascending by seq, to
@@ -222,12 +309,66 @@ func (s *Service) Messages(ctx context.Context, caller UserID, conv Conversation
 }
 
 // MarkRead moves the caller's read cursor forward to seq (clamped to the
-// newest message) and returns the cursor and whether it moved.
+// newest message) and returns the cursor and whether it moved. When it
+// moved, every member's connections get a read receipt.
 func (s *Service) MarkRead(ctx context.Context, caller UserID, conv ConversationID, seq int64) (int64, bool, error) {
 	if seq < 0 {
 		return 0, false, Errorf(EINVALID, "seq must not be negative")
 	}
-	return s.store.MarkRead(ctx, conv, caller, seq)
+	cursor, moved, err := s.store.MarkRead(ctx, conv, caller, seq)
+	if err != nil || !moved {
+		return cursor, moved, err
+	}
+	members, err := s.store.Members(ctx, conv)
+	if err == nil {
+		err = s.broker.Publish(ctx, Event{Type: EventRead, To: members, ConversationID: conv, UserID: caller, Seq: cursor})
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "publish read", "conversation_id", conv, "err", err)
+	}
+	return cursor, true, nil
+}
+
+// Connected records a new connection of user; when it is their first, the
+// people who share a conversation with them see them come online.
+func (s *Service) Connected(ctx context.Context, user UserID) error {
+	first, err := s.presence.Connect(ctx, user)
+	if err != nil || !first {
+		return err
+	}
+	return s.publishPresence(ctx, user, true)
+}
+
+// Disconnected records a closed connection of user; when it was their
+// last, the people who share a conversation with them see them go offline.
+func (s *Service) Disconnected(ctx context.Context, user UserID) error {
+	last, err := s.presence.Disconnect(ctx, user)
+	if err != nil || !last {
+		return err
+	}
+	return s.publishPresence(ctx, user, false)
+}
+
+func (s *Service) publishPresence(ctx context.Context, user UserID, online bool) error {
+	contacts, err := s.store.Contacts(ctx, user)
+	if err != nil || len(contacts) == 0 {
+		return err
+	}
+	return s.broker.Publish(ctx, Event{Type: EventPresence, To: contacts, UserID: user, Online: online})
+}
+
+// Online reports which of users are online.
+func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, error) {
+	if len(users) == 0 {
+		return map[UserID]bool{}, nil
+	}
+	return s.presence.Online(ctx, users)
+}
+
+// EndSession closes, on every node, the connections opened with the
+// session of user that has the given ID (at logout).
+func (s *Service) EndSession(ctx context.Context, user UserID, session string) error {
+	return s.broker.Publish(ctx, Event{Type: EventSessionEnded, To: []UserID{user}, Session: session})
 }
 
 // Ready reports whether the service's store answers.

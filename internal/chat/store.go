@@ -36,6 +36,9 @@ type Store interface {
 	Member(ctx context.Context, id ConversationID, user UserID) (Member, error)
 	// Members returns the IDs of a conversation's members.
 	Members(ctx context.Context, id ConversationID) ([]UserID, error)
+	// Contacts returns the IDs of everyone who shares a conversation with
+	// the user, each once, without the user.
+	Contacts(ctx context.Context, user UserID) ([]UserID, error)
 
 	// CreateMessage stores m in one transaction: it checks that the sender
 	// is a member (ENOTFOUND otherwise), assigns the next seq, inserts the

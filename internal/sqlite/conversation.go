@@ -161,16 +161,28 @@ func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.Us
 
 // Members returns the IDs of a conversation's members.
 func (s *Store) Members(ctx context.Context, id chat.ConversationID) ([]chat.UserID, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`, int64(id))
+	return s.userIDs(ctx, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`, int64(id))
+}
+
+// Contacts returns everyone who shares a conversation with the user.
+func (s *Store) Contacts(ctx context.Context, user chat.UserID) ([]chat.UserID, error) {
+	return s.userIDs(ctx, `
+		SELECT DISTINCT o.user_id FROM members m
+		JOIN members o ON o.conversation_id = m.conversation_id AND o.user_id != m.user_id
+		WHERE m.user_id = ? ORDER BY o.user_id`, int64(user))
+}
+
+func (s *Store) userIDs(ctx context.Context, query string, args ...any) ([]chat.UserID, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select members: %w", err)
+		return nil, fmt.Errorf("select user ids: %w", err)
 	}
 	defer rows.Close()
 	var ids []chat.UserID
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("scan member: %w", err)
+			return nil, fmt.Errorf("scan user id: %w", err)
 		}
 		ids = append(ids, chat.UserID(id))
 	}

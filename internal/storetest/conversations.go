@@ -332,3 +332,27 @@ func testConversationsPaging(t *testing.T, s chat.Store) {
 		t.Errorf("page after the last conversation = %s, want empty", describeRows(rows))
 	}
 }
+
+// testContacts checks who a user's presence is shown to: everyone who
+// shares a conversation with them, each once, and nobody else.
+func testContacts(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	a, b, c, d := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol"), NewUser(t, s, "dave")
+	direct(t, s, a.ID, b.ID, chat.Now())
+	direct(t, s, c.ID, a.ID, chat.Now())
+	direct(t, s, b.ID, c.ID, chat.Now())
+	for user, want := range map[chat.UserID][]chat.UserID{
+		a.ID: {b.ID, c.ID},
+		b.ID: {a.ID, c.ID},
+		d.ID: nil,
+	} {
+		got, err := s.Contacts(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("contacts of %d = %v, want %v", user, got, want)
+		}
+	}
+}

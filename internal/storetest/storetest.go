@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"DirectConversation", []test{
 			{"Concurrent", testDirectConcurrent},
 			{"Members", testDirectMembers},
+			{"Contacts", testContacts},
 		}},
 		{"CreateMessage", []test{
 			{"ConcurrentSeq", testSendConcurrentSeq},

@@ -45,8 +45,7 @@ func wireConversationRow(c chat.ConversationSummary) wire.ConversationRow {
 		CreatedAt:     c.CreatedAt,
 	}
 	if c.OtherUser != nil {
-		u := wireUser(*c.OtherUser)
-		row.OtherUser = &u
+		row.OtherUser = &wire.Contact{User: wireUser(*c.OtherUser)}
 	}
 	if c.LastMessage != nil {
 		m := wireMessage(*c.LastMessage)

@@ -91,11 +91,20 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 	})
 }
 
-func handleLogout(logger *slog.Logger, sm *scs.SessionManager) http.Handler {
+func handleLogout(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := sm.Destroy(r.Context()); err != nil {
+		ctx := r.Context()
+		user := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
+		session := sessionID(sm.Token(ctx))
+		if err := sm.Destroy(ctx); err != nil {
 			writeError(w, r, logger, err)
 			return
+		}
+		// The session's WebSockets close too, on whichever node they are.
+		if user != 0 {
+			if err := svc.EndSession(ctx, user, session); err != nil {
+				logger.ErrorContext(ctx, "end session", "user_id", user, "err", err)
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -125,9 +134,18 @@ func handleUsers(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		resp := wire.UsersResponse{Users: make([]wire.DirectoryUser, len(page.Users)), Next: optionalString(page.Next)}
+		ids := make([]chat.UserID, len(page.Users))
 		for i, u := range page.Users {
-			resp.Users[i] = wire.DirectoryUser{User: wireUser(u)}
+			ids[i] = u.ID
+		}
+		online, err := svc.Online(r.Context(), ids)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		resp := wire.UsersResponse{Users: make([]wire.Contact, len(page.Users)), Next: optionalString(page.Next)}
+		for i, u := range page.Users {
+			resp.Users[i] = wire.Contact{User: wireUser(u), Online: online[u.ID]}
 		}
 		writeJSON(w, r, logger, http.StatusOK, resp)
 	})

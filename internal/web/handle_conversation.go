@@ -44,12 +44,26 @@ func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
+		others := make([]chat.UserID, 0, len(page.Conversations))
+		for _, c := range page.Conversations {
+			if c.OtherUser != nil {
+				others = append(others, c.OtherUser.ID)
+			}
+		}
+		online, err := svc.Online(r.Context(), others)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
 		resp := wire.ConversationsResponse{
 			Conversations: make([]wire.ConversationRow, len(page.Conversations)),
 			Next:          optionalString(page.Next),
 		}
 		for i, c := range page.Conversations {
 			resp.Conversations[i] = wireConversationRow(c)
+			if c.OtherUser != nil {
+				resp.Conversations[i].OtherUser.Online = online[c.OtherUser.ID]
+			}
 		}
 		writeJSON(w, r, logger, http.StatusOK, resp)
 	})
@@ -97,7 +111,7 @@ func handleSend(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		m, created, err := svc.Send(r.Context(), callerID(r), chat.ConversationID(id), req.Body, req.ClientID)
+		m, created, err := svc.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

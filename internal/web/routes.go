@@ -9,7 +9,7 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.Handle("POST /api/v1/auth/register", handleRegister(s.logger, s.service, s.sessions))
 	mux.Handle("POST /api/v1/auth/login", handleLogin(s.logger, s.service, s.sessions))
-	mux.Handle("POST /api/v1/auth/logout", handleLogout(s.logger, s.sessions))
+	mux.Handle("POST /api/v1/auth/logout", handleLogout(s.logger, s.service, s.sessions))
 	mux.Handle("GET /api/v1/me", s.requireUser(handleMe(s.logger, s.service)))
 	mux.Handle("GET /api/v1/users", s.requireUser(handleUsers(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations", s.requireUser(handleStartConversation(s.logger, s.service)))
@@ -17,6 +17,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/conversations/{id}/messages", s.requireUser(handleMessages(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.requireUser(handleSend(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
+
+	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins))
 
 	mux.Handle("/api/", handleNotFound(s.logger))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/hub"
 )
 
 // Config is what the web server needs from the rest of the program.
@@ -31,13 +32,17 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	// SessionLifetime ends any session this long after login.
 	SessionLifetime time.Duration
+	// Hub holds this node's WebSocket connections.
+	Hub *hub.Hub
 }
 
 // server holds the dependencies handlers are made from.
 type server struct {
-	logger   *slog.Logger
-	service  *chat.Service
-	sessions *scs.SessionManager
+	logger         *slog.Logger
+	service        *chat.Service
+	sessions       *scs.SessionManager
+	hub            *hub.Hub
+	trustedOrigins []string
 }
 
 // NewServer returns the HTTP handler of the whole application.
@@ -69,7 +74,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
 	}))
 
-	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm}
+	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

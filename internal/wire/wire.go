@@ -13,8 +13,9 @@ type User struct {
 	DisplayName string `json:"display_name"`
 }
 
-// DirectoryUser is a row of the people directory.
-type DirectoryUser struct {
+// Contact is another person as a list shows them: with whether they are
+// online now.
+type Contact struct {
 	User
 	Online bool `json:"online"`
 }
@@ -44,7 +45,7 @@ type ConversationRow struct {
 	ID            int64      `json:"id"`
 	Kind          string     `json:"kind"`
 	Title         string     `json:"title"`
-	OtherUser     *User      `json:"other_user"`
+	OtherUser     *Contact   `json:"other_user"`
 	LastMessage   *Message   `json:"last_message"`
 	LastSeq       int64      `json:"last_seq"`
 	LastReadSeq   int64      `json:"last_read_seq"`
@@ -73,7 +74,7 @@ type UserResponse struct {
 
 // UsersResponse is a page of the people directory.
 type UsersResponse struct {
-	Users []DirectoryUser `json:"users"`
+	Users []Contact `json:"users"`
 	// Next is the cursor of the following page (pass it as after), null on
 	// the last page.
 	Next *string `json:"next"`

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// TestWebSocketMessages: two people with two tabs each. The sending tab gets
+// an ack and nothing else; every other tab, the sender's included, gets the
+// message. A message posted over HTTP reaches every tab.
+func TestWebSocketMessages(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a1, a2 := alice.openTab("a1"), alice.openTab("a2")
+	b1, b2 := bob.openTab("b1"), bob.openTab("b2")
+	if a1.hello.User == nil || a1.hello.User.ID != alice.user.ID || a1.hello.ServerTime.IsZero() {
+		t.Errorf("hello: %+v", a1.hello)
+	}
+	a1.expect("presence") // bob came online
+	a2.expect("presence")
+
+	a1.send(sendFrame(conv, "m1", "hello bob"))
+	ack := a1.expect("ack")
+	m := a1.message(ack)
+	if ack.ClientID != "m1" || m.Seq != 1 || m.Body != "hello bob" || m.SenderID != alice.user.ID || m.ClientID != "m1" {
+		t.Errorf("ack: %+v %+v", ack, m)
+	}
+	for _, tb := range []*tab{a2, b1, b2} {
+		if got := tb.message(tb.expect("message")); got != m {
+			t.Errorf("%s got %+v, want %+v", tb.name, got, m)
+		}
+	}
+	a1.expectNothing()
+
+	// A resend with the same client_id is acked with the first message and
+	// broadcast to nobody.
+	a1.send(sendFrame(conv, "m1", "hello again"))
+	if again := a1.message(a1.expect("ack")); again != m {
+		t.Errorf("idempotent resend acked %+v, want %+v", again, m)
+	}
+	b1.expectNothing()
+
+	b2.send(sendFrame(conv, "r1", "hi alice"))
+	reply := b2.message(b2.expect("ack"))
+	for _, tb := range []*tab{a1, a2, b1} {
+		if got := tb.message(tb.expect("message")); got != reply {
+			t.Errorf("%s got %+v, want %+v", tb.name, got, reply)
+		}
+	}
+
+	viaHTTP := bob.send(conv, "sent over HTTP", "")
+	for _, tb := range []*tab{a1, a2, b1, b2} {
+		if got := tb.message(tb.expect("message")); got.Seq != viaHTTP.Seq || got.Body != "sent over HTTP" {
+			t.Errorf("%s got %+v, want seq %d", tb.name, got, viaHTTP.Seq)
+		}
+	}
+}
+
+// TestWebSocketTypingAndRead: typing reaches the other member's tabs (at
+// most once per 2 s); a read receipt reaches every member's tabs, once.
+func TestWebSocketTypingAndRead(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a1, a2 := alice.openTab("a1"), alice.openTab("a2")
+	b1, b2 := bob.openTab("b1"), bob.openTab("b2")
+	a1.expect("presence")
+	a2.expect("presence")
+
+	a1.send(frame("typing", conv))
+	for _, tb := range []*tab{b1, b2} {
+		f := tb.expect("typing")
+		if f.ConversationID != conv || f.UserID != alice.user.ID {
+			t.Errorf("%s: typing frame %+v", tb.name, f)
+		}
+	}
+	a2.expectNothing() // not to the typist's own tabs
+	a1.send(frame("typing", conv))
+	a2.send(frame("typing", conv))
+	b1.expectNothing() // throttled: at most one per 2 s
+	a1.expectNothing() // and no error for it
+
+	for i := range 3 {
+		a1.send(sendFrame(conv, fmt.Sprint("c", i), "hi"))
+		a1.expect("ack")
+	}
+	for _, tb := range []*tab{a2, b1, b2} {
+		for range 3 {
+			tb.expect("message")
+		}
+	}
+	b1.send(frame("read", conv, "seq", 2))
+	for _, tb := range []*tab{a1, a2, b1, b2} {
+		f := tb.expect("read")
+		if f.ConversationID != conv || f.UserID != bob.user.ID || f.Seq != 2 {
+			t.Errorf("%s: read frame %+v", tb.name, f)
+		}
+	}
+	b2.send(frame("read", conv, "seq", 1)) // backwards: nothing moves, nothing sent
+	b1.send(frame("read", conv, "seq", 2)) // unchanged: nothing sent
+	for _, tb := range []*tab{a1, b1, b2} {
+		tb.expectNothing()
+	}
+	b2.send(frame("read", conv, "seq", 99)) // clamped to 3
+	if f := a1.expect("read"); f.Seq != 3 {
+		t.Errorf("clamped read receipt: %+v", f)
+	}
+	if rows := bob.conversations(); rows[0].UnreadCount != 0 || rows[0].LastReadSeq != 3 {
+		t.Errorf("bob's row after reading: %+v", rows[0])
+	}
+}
+
+// TestWebSocketPresence: a user is online while any tab is open; only people
+// who share a conversation hear about it; the lists carry it.
+func TestWebSocketPresence(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob, carol := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol")
+	alice.startConversation(bob)
+	a := alice.openTab("a")
+	c := carol.openTab("c")
+
+	b1 := bob.openTab("b1")
+	if f := a.expect("presence"); f.UserID != bob.user.ID || !f.Online {
+		t.Errorf("bob online: %+v", f)
+	}
+	c.expectNothing() // carol shares no conversation with bob
+	online := func(who *client) bool {
+		var users wire.UsersResponse
+		alice.call("GET", "/api/v1/users?q="+who.user.Username, nil, 200, &users)
+		return len(users.Users) == 1 && users.Users[0].Online
+	}
+	if !online(bob) || !online(carol) {
+		t.Error("the directory does not show bob and carol online")
+	}
+	if row := alice.conversations()[0]; !row.OtherUser.Online {
+		t.Errorf("the conversation list does not show bob online: %+v", row.OtherUser)
+	}
+
+	b2 := bob.openTab("b2")
+	a.expectNothing() // already online
+	b1.conn.Close()
+	a.expectNothing() // still online in b2
+	if !online(bob) {
+		t.Error("bob shown offline while a tab is open")
+	}
+	b2.conn.Close()
+	if f := a.expect("presence"); f.UserID != bob.user.ID || f.Online {
+		t.Errorf("bob offline: %+v", f)
+	}
+	if online(bob) {
+		t.Error("bob shown online after his last tab closed")
+	}
+	if row := alice.conversations()[0]; row.OtherUser.Online {
+		t.Error("the conversation list shows bob online after he left")
+	}
+}
+
+// TestWebSocketBadFrames: every bad frame gets an error frame; the
+// connection stays open, nothing is stored, nothing is broadcast.
+func TestWebSocketBadFrames(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob, carol := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol")
+	conv, _ := alice.startConversation(bob)
+	other, _ := bob.startConversation(carol)
+	b := bob.openTab("b")
+	a := alice.openTab("a")
+	b.expect("presence")
+
+	for _, tc := range []struct {
+		name     string
+		frame    any
+		code     string
+		clientID string
+	}{
+		{"malformed JSON", `{"type":"send",`, "invalid", ""},
+		{"not an object", `[1,2]`, "invalid", ""},
+		{"two objects", `{"type":"typing","conversation_id":1} {}`, "invalid", ""},
+		{"no type", `{"conversation_id":1}`, "invalid", ""},
+		{"unknown type", frame("shout", conv), "invalid", ""},
+		{"unknown field", frame("typing", conv, "volume", 11), "invalid", ""},
+		{"missing conversation", map[string]any{"type": "send", "client_id": "k1", "body": "hi"}, "invalid", "k1"},
+		{"conversation as text", map[string]any{"type": "send", "conversation_id": "1", "client_id": "k2", "body": "hi"}, "invalid", ""},
+		{"body as number", map[string]any{"type": "send", "conversation_id": conv, "client_id": "k3", "body": 5}, "invalid", ""},
+		{"missing body", frame("send", conv, "client_id", "k4"), "invalid", "k4"},
+		{"empty body", sendFrame(conv, "k5", "  \n "), "invalid", "k5"},
+		{"body too long", sendFrame(conv, "k6", strings.Repeat("x", 4001)), "invalid", "k6"},
+		{"control character", sendFrame(conv, "k7", "bell\a"), "invalid", "k7"},
+		{"client_id too long", sendFrame(conv, strings.Repeat("k", 65), "hi"), "invalid", strings.Repeat("k", 65)},
+		{"not a member: send", sendFrame(other, "k8", "let me in"), "not_found", "k8"},
+		{"not a member: typing", frame("typing", other), "not_found", ""},
+		{"not a member: read", frame("read", other, "seq", 1), "not_found", ""},
+		{"no such conversation", sendFrame(987654, "k9", "hello?"), "not_found", "k9"},
+		{"read without seq", frame("read", conv), "invalid", ""},
+		{"negative seq", frame("read", conv, "seq", -1), "invalid", ""},
+	} {
+		a.send(tc.frame)
+		f := a.expect("error")
+		if f.Code != tc.code || f.ClientID != tc.clientID || f.ErrorText() == "" {
+			t.Errorf("%s: error frame %+v %q, want code %q client_id %q", tc.name, f, f.ErrorText(), tc.code, tc.clientID)
+		}
+	}
+	b.expectNothing()
+	if p := alice.messages(conv, ""); len(p.Messages) != 0 {
+		t.Errorf("bad frames stored %d messages", len(p.Messages))
+	}
+	if p := bob.messages(other, ""); len(p.Messages) != 0 {
+		t.Errorf("a non-member stored %d messages", len(p.Messages))
+	}
+	// The connection is still open and works.
+	a.send(sendFrame(conv, "ok", "finally"))
+	if m := a.message(a.expect("ack")); m.Seq != 1 {
+		t.Errorf("first good message got seq %d", m.Seq)
+	}
+	b.expect("message")
+}
+
+// TestWebSocketHandshake: a foreign Origin is refused before the upgrade, a
+// missing session is 401, a non-browser client (no Origin) and a trusted
+// origin are let in.
+func TestWebSocketHandshake(t *testing.T) {
+	s := startServer(t, map[string]string{"PARLEY_ORIGINS": "https://chat.example.com"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	alice.startConversation(bob)
+	watcher := bob.openTab("bob")
+
+	for _, origin := range []string{"https://evil.example", "http://127.0.0.1.evil.example", "null"} {
+		_, resp, err := alice.dial("foreign", dialOptions{origin: origin})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: err %v resp %v, want 403", origin, err, resp)
+		}
+	}
+	watcher.expectNothing() // nothing registered: alice never came online
+
+	_, resp, err := alice.dial("no cookie", dialOptions{noCookie: true})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no session: err %v resp %v, want 401", err, resp)
+	}
+	for _, origin := range []string{"-", "https://chat.example.com", ""} {
+		tb, resp, err := alice.dial("ok", dialOptions{origin: origin})
+		if err != nil {
+			t.Fatalf("origin %q refused: %v %v", origin, err, resp)
+		}
+		tb.conn.Close()
+	}
+}
+
+// TestWebSocketFrameTooLarge: a frame over 64 KiB closes with 1009.
+func TestWebSocketFrameTooLarge(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a := alice.openTab("a")
+	a.send(sendFrame(conv, "big", strings.Repeat("x", 65<<10)))
+	if code := a.expectClose(5 * time.Second); code != 1009 {
+		t.Errorf("close code %d, want 1009", code)
+	}
+	if p := alice.messages(conv, ""); len(p.Messages) != 0 {
+		t.Error("the oversized message was stored")
+	}
+}
+
+// TestWebSocketCatchUp: a client away while 50 messages arrive gets exactly
+// those 50, in order, from after_seq when it comes back.
+func TestWebSocketCatchUp(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a := alice.openTab("a")
+	b := bob.openTab("b")
+	a.expect("presence")
+	a.send(sendFrame(conv, "before", "before the break"))
+	a.expect("ack")
+	last := b.message(b.expect("message")).Seq
+
+	b.conn.Close()
+	a.expect("presence") // bob went offline
+	for i := range 50 {
+		a.send(sendFrame(conv, fmt.Sprint("away-", i), fmt.Sprint("while away ", i)))
+		a.expect("ack")
+	}
+
+	b = bob.openTab("b again")
+	page := bob.messages(conv, fmt.Sprintf("after_seq=%d&limit=100", last))
+	if len(page.Messages) != 50 || page.HasMore {
+		t.Fatalf("catch-up got %d messages (has_more %v), want 50", len(page.Messages), page.HasMore)
+	}
+	for i, m := range page.Messages {
+		if m.Seq != last+1+int64(i) || m.Body != fmt.Sprint("while away ", i) {
+			t.Fatalf("catch-up message %d: %+v", i, m)
+		}
+	}
+	b.expectNothing() // nothing is replayed over the socket
+}
+
+// TestWebSocketSlowReader: a tab that stops reading is disconnected, and the
+// others keep receiving everything.
+func TestWebSocketSlowReader(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	slow, _, err := bob.dial("slow", dialOptions{readBuf: 64 << 10, noReader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := bob.openTab("fast")
+
+	body := strings.Repeat("€", 4000) // 12 KB a frame
+	for i := range 3000 {
+		alice.send(conv, body, "")
+		if i%50 == 49 && strings.Contains(s.logs.String(), "closing slow connection") {
+			break
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.logs.String(), "closing slow connection") {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow tab was not disconnected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	total := int(bob.conversations()[0].LastSeq)
+	for i := 1; i <= total; i++ {
+		if m := fast.message(fast.expect("message")); m.Seq != int64(i) {
+			t.Fatalf("fast tab got seq %d, want %d", m.Seq, i)
+		}
+	}
+	// The slow tab, reading at last, finds the close with its reason.
+	go slow.readLoop()
+	if code := slow.expectClose(15 * time.Second); code != 4000 {
+		t.Errorf("slow tab closed with %d, want 4000\n%s", code, s.logs)
+	}
+}
+
+// TestWebSocketLogout: logging out closes that session's sockets, and only
+// those.
+func TestWebSocketLogout(t *testing.T) {
+	s := startServer(t, nil)
+	alice := register(t, s, "alice")
+	elsewhere := newClient(t, s)
+	elsewhere.call("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "password-alice"}, 200, nil)
+	t1, t2 := alice.openTab("t1"), alice.openTab("t2")
+	other := elsewhere.openTab("other device")
+
+	alice.call("POST", "/api/v1/auth/logout", nil, http.StatusNoContent, nil)
+	for _, tb := range []*tab{t1, t2} {
+		if code := tb.expectClose(2 * time.Second); code != 4001 {
+			t.Errorf("%s closed with %d, want 4001", tb.name, code)
+		}
+	}
+	other.expectNothing()
+	other.send(frame("typing", 1))
+	other.expect("error") // still open: answers
+}

@@ -1,0 +1,224 @@
+package brokertest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// received is one (event, user) pair taken out of a Delivery: the unit the
+// suite counts, whichever way the broker groups users into deliveries.
+type received struct {
+	ev   chat.Event
+	user chat.UserID
+}
+
+// collector drains one node's Deliveries from the start of a test to its
+// end. Reading all the time, rather than only when a test looks, keeps a
+// broker with a small buffer from stalling its publishers and so from
+// deadlocking a test that publishes many events before it looks.
+type collector struct {
+	name    string
+	mu      sync.Mutex
+	got     []received
+	changed chan struct{} // holds a token when got grew since the last look
+}
+
+// collect starts draining b's deliveries; the test's cleanup stops and joins
+// the reader. Call it after creating the nodes, so that the reader stops
+// before the nodes are closed.
+func collect(t *testing.T, name string, b chat.Broker) *collector {
+	c := &collector{name: name, changed: make(chan struct{}, 1)}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	deliveries := b.Deliveries()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case d, ok := <-deliveries:
+				if !ok {
+					return
+				}
+				c.add(t, d)
+			case <-stop:
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+	return c
+}
+
+// collectAll starts a collector per node, named "node 1", "node 2", ….
+func collectAll(t *testing.T, nodes []chat.Broker) []*collector {
+	cs := make([]*collector, len(nodes))
+	for i, b := range nodes {
+		cs[i] = collect(t, fmt.Sprintf("node %d", i+1), b)
+	}
+	return cs
+}
+
+// add checks the shape of a delivery and records its pairs. Errorf is safe
+// here: the reader runs only while the test does.
+func (c *collector) add(t *testing.T, d chat.Delivery) {
+	if len(d.Users) == 0 {
+		t.Errorf("%s: a delivery of %s names no user", c.name, describe(d.Event))
+	}
+	for i, u := range d.Users {
+		if slices.Contains(d.Users[:i], u) {
+			t.Errorf("%s: a delivery of %s names user %d twice: %v", c.name, describe(d.Event), u, d.Users)
+		}
+		if !slices.Contains(d.Event.To, u) {
+			t.Errorf("%s: a delivery of %s names user %d, who is not in its To %v", c.name, describe(d.Event), u, d.Event.To)
+		}
+	}
+	c.mu.Lock()
+	for _, u := range d.Users {
+		c.got = append(c.got, received{ev: d.Event, user: u})
+	}
+	c.mu.Unlock()
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns everything received so far once it is at least n pairs, and
+// fails the test if that takes longer than deliveryTimeout.
+func (c *collector) wait(t *testing.T, n int) []received {
+	t.Helper()
+	timer := time.NewTimer(deliveryTimeout)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		have := len(c.got)
+		if have >= n {
+			got := slices.Clone(c.got)
+			c.mu.Unlock()
+			return got
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.changed:
+		case <-timer.C:
+			t.Fatalf("%s: received %d (event, user) pairs in %v, want %d; got %s",
+				c.name, have, deliveryTimeout, n, c.summary())
+		}
+	}
+}
+
+// settle waits for n pairs, then watches for quietPeriod more and returns
+// everything received, so that the caller's comparison catches extras.
+func (c *collector) settle(t *testing.T, n int) []received {
+	t.Helper()
+	c.wait(t, n)
+	time.Sleep(quietPeriod)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+// settleAll settles every collector at once, so that the quiet period is
+// spent once and not once per node.
+func settleAll(t *testing.T, cs []*collector, n []int) [][]received {
+	t.Helper()
+	for i, c := range cs {
+		c.wait(t, n[i])
+	}
+	time.Sleep(quietPeriod)
+	out := make([][]received, len(cs))
+	for i, c := range cs {
+		c.mu.Lock()
+		out[i] = slices.Clone(c.got)
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// summary lists what has been received, briefly, for failure messages.
+func (c *collector) summary() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return pairsString(c.got)
+}
+
+// pair names a received event by its Seq, which every test makes unique
+// within the test, and the user it was delivered for.
+type pair struct {
+	seq  int64
+	user chat.UserID
+}
+
+func (p pair) String() string { return fmt.Sprintf("seq %d→user %d", p.seq, p.user) }
+
+func pairsString(got []received) string {
+	const most = 20
+	var b strings.Builder
+	b.WriteString("[")
+	for i, r := range got {
+		if i == most {
+			fmt.Fprintf(&b, " … %d more", len(got)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(pair{r.ev.Seq, r.user}.String())
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// checkPairs reports every wanted pair not received exactly once and every
+// pair received that was not wanted.
+func checkPairs(t *testing.T, what string, got []received, want []pair) {
+	t.Helper()
+	count := make(map[pair]int, len(got))
+	for _, r := range got {
+		count[pair{r.ev.Seq, r.user}]++
+	}
+	var problems []string
+	for _, w := range want {
+		if n := count[w]; n != 1 {
+			problems = append(problems, fmt.Sprintf("%v received %d times, want once", w, n))
+		}
+		delete(count, w)
+	}
+	for p, n := range count {
+		problems = append(problems, fmt.Sprintf("%v received %d times, want never", p, n))
+	}
+	if len(problems) == 0 {
+		return
+	}
+	slices.Sort(problems)
+	const most = 10
+	if len(problems) > most {
+		problems = append(problems[:most], fmt.Sprintf("… and %d more", len(problems)-most))
+	}
+	t.Errorf("%s:\n\t%s", what, strings.Join(problems, "\n\t"))
+}
+
+// pairsFor is every pair of the events numbered seqs and the users.
+func pairsFor(seqs []int64, users ...chat.UserID) []pair {
+	var ps []pair
+	for _, s := range seqs {
+		for _, u := range users {
+			ps = append(ps, pair{s, u})
+		}
+	}
+	return ps
+}
+
+// describe names an event in failure messages.
+func describe(ev chat.Event) string {
+	return fmt.Sprintf("%s event seq %d", ev.Type, ev.Seq)
+}

@@ -1,0 +1,75 @@
+package chat
+
+import "context"
+
+// EventType names what an Event reports.
+type EventType string
+
+// Event types. Each becomes the WebSocket frame of the same name, except
+// EventSessionEnded, which closes that session's connections.
+const (
+	EventMessage      EventType = "message"
+	EventTyping       EventType = "typing"
+	EventRead         EventType = "read"
+	EventPresence     EventType = "presence"
+	EventSessionEnded EventType = "session_ended"
+)
+
+// Event is something that happened which connected users should see at
+// once. Events travel through the Broker, so every node delivers them the
+// same way whichever node they started on.
+type Event struct {
+	Type EventType `json:"type"`
+	// To lists the users whose connections receive the event.
+	To []UserID `json:"to"`
+	// SkipConn is the ID of a connection that must not receive the event:
+	// the one that sent the message, which gets an ack instead.
+	SkipConn string `json:"skip_conn,omitempty"`
+
+	Message        *Message       `json:"message,omitempty"`         // EventMessage
+	ConversationID ConversationID `json:"conversation_id,omitempty"` // EventTyping, EventRead
+	UserID         UserID         `json:"user_id,omitempty"`         // who typed, read, came or went
+	Seq            int64          `json:"seq,omitempty"`             // EventRead: the new read cursor
+	Online         bool           `json:"online,omitempty"`          // EventPresence
+	Session        string         `json:"session,omitempty"`         // EventSessionEnded: the session's ID
+}
+
+// Delivery is an event as a node receives it: the event and those of its
+// recipients that the node subscribed to.
+type Delivery struct {
+	Event Event
+	Users []UserID
+}
+
+// Broker carries events to the nodes that hold the recipients'
+// connections. Publishers never write to connections directly: they publish,
+// and each node delivers what its broker hands back, so an in-process broker
+// and a networked one behave the same. Every implementation passes the
+// conformance suite in internal/brokertest.
+type Broker interface {
+	// Publish hands ev to every node subscribed to at least one of ev.To.
+	Publish(ctx context.Context, ev Event) error
+	// Subscribe makes this node receive events for user. Subscribing twice
+	// is the same as once.
+	Subscribe(ctx context.Context, user UserID) error
+	// Unsubscribe stops that.
+	Unsubscribe(ctx context.Context, user UserID) error
+	// Deliveries is where this node receives events, in the order each
+	// user's events were published. An event may arrive as one Delivery
+	// naming several users, or as several naming one each.
+	Deliveries() <-chan Delivery
+}
+
+// Presence knows who is online: a user is online while at least one of
+// their connections is open, on any node. Every implementation passes the
+// conformance suite in internal/brokertest.
+type Presence interface {
+	// Connect records a new connection of user and reports whether the
+	// user was offline before it.
+	Connect(ctx context.Context, user UserID) (bool, error)
+	// Disconnect records a closed connection of user and reports whether
+	// it was the user's last.
+	Disconnect(ctx context.Context, user UserID) (bool, error)
+	// Online reports which of users are online.
+	Online(ctx context.Context, users []UserID) (map[UserID]bool, error)
+}

@@ -1,0 +1,101 @@
+package hub
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// maxBatch bounds how many queued frames one write flushes.
+const maxBatch = 64
+
+// Conn is one WebSocket connection on this node.
+type Conn struct {
+	// ID names the connection across the cluster (an event's SkipConn).
+	ID string
+	// User is who opened it.
+	User chat.UserID
+	// Session is the ID of the session it was opened with.
+	Session string
+
+	hub    *Hub
+	socket Socket
+	queue  chan []byte
+	ctx    context.Context // ends when the connection closes
+	cancel context.CancelFunc
+
+	closeOnce   sync.Once
+	closeCode   int
+	closeReason string
+	writerDone  chan struct{} // closed when the writer has finished
+}
+
+// Send queues a frame for the connection without blocking. When the queue
+// is full the client is too slow: the connection is closed (the client
+// catches up when it reconnects) and Send reports false.
+func (c *Conn) Send(frame []byte) bool {
+	select {
+	case <-c.ctx.Done():
+		return false
+	default:
+	}
+	select {
+	case c.queue <- frame:
+		return true
+	default:
+		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "queued", len(c.queue))
+		c.Close(CloseTooSlow, "too slow: send queue full, reconnect to catch up")
+		return false
+	}
+}
+
+// Close closes the connection with a close code and reason: it leaves the
+// hub at once, and its writer sends the close frame and ends the socket.
+// Only the first call counts.
+func (c *Conn) Close(code int, reason string) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeReason = code, reason
+		c.cancel()
+		c.hub.remove(c)
+	})
+}
+
+// Done is closed when the connection closes.
+func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
+
+// writeLoop is the connection's writer: it flushes everything queued in one
+// write, pings the peer, and on close sends the close frame.
+func (c *Conn) writeLoop(pingInterval time.Duration) {
+	defer close(c.writerDone)
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	batch := make([][]byte, 0, maxBatch)
+	for {
+		select {
+		case f := <-c.queue:
+			batch = append(batch[:0], f)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case f := <-c.queue:
+					batch = append(batch, f)
+				default:
+					break drain
+				}
+			}
+			if err := c.socket.WriteFrames(batch); err != nil {
+				c.Close(CloseAbnormal, "")
+			}
+			clear(batch) // let the frames go
+		case <-ping.C:
+			if err := c.socket.Ping(); err != nil {
+				c.Close(CloseAbnormal, "")
+			}
+		case <-c.ctx.Done():
+			c.socket.Close(c.closeCode, c.closeReason)
+			return
+		}
+	}
+}

@@ -1,0 +1,256 @@
+// Package hub is a node's fan-out: the WebSocket connections open on this
+// node, by user. It subscribes to the Broker for every user connected here
+// and hands each event it receives to that user's connections, encoded
+// once. Each connection has one reader and one writer goroutine; the writer
+// drains a bounded queue, and a connection too slow to keep its queue from
+// filling is closed rather than allowed to grow memory: its client catches
+// up from history when it reconnects.
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// Close codes the hub uses beyond the standard ones.
+const (
+	CloseNormal       = 1000
+	CloseGoingAway    = 1001 // the server is shutting down
+	CloseAbnormal     = 1006 // the connection failed: no close frame is sent
+	CloseTooSlow      = 4000 // the send queue filled up: reconnect and catch up
+	CloseSessionEnded = 4001 // the session was signed out
+)
+
+// Socket is the write side of one WebSocket connection. The hub calls it
+// from the connection's writer goroutine only.
+type Socket interface {
+	// WriteFrames writes each frame as a text message and flushes them in
+	// one write.
+	WriteFrames(frames [][]byte) error
+	// Ping sends a ping; the peer's pong keeps the connection alive.
+	Ping() error
+	// Close sends a close frame with code and reason, as far as the peer
+	// lets it, and closes the connection, which ends its reader.
+	Close(code int, reason string) error
+}
+
+// Config tunes a Hub.
+type Config struct {
+	// Encode turns an event into the frame its recipients receive.
+	Encode func(chat.Event) ([]byte, error)
+	// QueueSize bounds each connection's queue of unsent frames; 0 means 256.
+	QueueSize int
+	// PingInterval is how often each connection is pinged; 0 means 25 s.
+	PingInterval time.Duration
+}
+
+// Hub holds a node's connections.
+type Hub struct {
+	logger *slog.Logger
+	broker chat.Broker
+	cfg    Config
+
+	mu     sync.Mutex
+	users  map[chat.UserID]map[*Conn]struct{}
+	closed bool
+
+	// subMu orders subscription changes, so that a user's last connection
+	// closing and a new one opening cannot leave them unsubscribed.
+	subMu      sync.Mutex
+	subscribed map[chat.UserID]bool
+
+	wg sync.WaitGroup // every connection's reader and writer
+}
+
+// New returns a Hub delivering what broker hands it. Run must be running
+// for events to flow.
+func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 25 * time.Second
+	}
+	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), subscribed: make(map[chat.UserID]bool)}
+}
+
+// ErrClosed is returned by Serve once the hub is shutting down.
+var ErrClosed = errors.New("hub: closed")
+
+// Run delivers the broker's events to local connections until ctx ends,
+// then closes every connection and waits for their goroutines.
+func (h *Hub) Run(ctx context.Context) {
+	deliveries := h.broker.Deliveries()
+	for {
+		select {
+		case d := <-deliveries:
+			h.deliver(d)
+		case <-ctx.Done():
+			h.mu.Lock()
+			h.closed = true
+			var all []*Conn
+			for _, conns := range h.users {
+				for c := range conns {
+					all = append(all, c)
+				}
+			}
+			h.mu.Unlock()
+			for _, c := range all {
+				c.Close(CloseGoingAway, "server shutting down")
+			}
+			h.wg.Wait()
+			return
+		}
+	}
+}
+
+// deliver hands one delivery to the local connections it names.
+func (h *Hub) deliver(d chat.Delivery) {
+	ev := d.Event
+	if ev.Type == chat.EventSessionEnded {
+		for _, c := range h.conns(d.Users) {
+			if c.Session == ev.Session {
+				c.Close(CloseSessionEnded, "signed out")
+			}
+		}
+		return
+	}
+	conns := h.conns(d.Users)
+	if len(conns) == 0 {
+		return
+	}
+	frame, err := h.cfg.Encode(ev) // once, for every recipient
+	if err != nil {
+		h.logger.Error("encode event", "type", ev.Type, "err", err)
+		return
+	}
+	for _, c := range conns {
+		if c.ID != ev.SkipConn {
+			c.Send(frame)
+		}
+	}
+}
+
+// conns returns the local connections of users.
+func (h *Hub) conns(users []chat.UserID) []*Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*Conn
+	for _, u := range users {
+		for c := range h.users[u] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Serve adds a connection of user, opened with the session whose ID is
+// given, queues hello as its first frame, and starts its writer and its
+// reader. read runs in its own
+// goroutine, reading frames until the connection fails or ctx (ended by
+// Close) ends; when it returns the connection is closed. done runs after
+// the connection is closed and removed.
+func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byte, read func(ctx context.Context, c *Conn), done func()) (*Conn, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{
+		ID:         rand.Text(),
+		User:       user,
+		Session:    session,
+		hub:        h,
+		socket:     socket,
+		queue:      make(chan []byte, h.cfg.QueueSize),
+		ctx:        ctx,
+		cancel:     cancel,
+		writerDone: make(chan struct{}),
+	}
+	if hello != nil {
+		c.queue <- hello
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		cancel()
+		return nil, ErrClosed
+	}
+	conns := h.users[user]
+	if conns == nil {
+		conns = make(map[*Conn]struct{})
+		h.users[user] = conns
+	}
+	conns[c] = struct{}{}
+	h.wg.Add(2)
+	h.mu.Unlock()
+	h.syncSubscription(user)
+	go func() {
+		defer h.wg.Done()
+		c.writeLoop(h.cfg.PingInterval)
+	}()
+	go func() {
+		defer h.wg.Done()
+		read(ctx, c)
+		c.Close(CloseNormal, "")
+		<-c.writerDone
+		if done != nil {
+			done()
+		}
+	}()
+	return c, nil
+}
+
+// remove takes c out of the hub.
+func (h *Hub) remove(c *Conn) {
+	h.mu.Lock()
+	if conns := h.users[c.User]; conns != nil {
+		delete(conns, c)
+		if len(conns) == 0 {
+			delete(h.users, c.User)
+		}
+	}
+	h.mu.Unlock()
+	h.syncSubscription(c.User)
+}
+
+// syncSubscription subscribes to user's events while the user has a
+// connection here, and unsubscribes when they have none: a node subscribes
+// once per user, not once per connection.
+func (h *Hub) syncSubscription(user chat.UserID) {
+	h.subMu.Lock()
+	defer h.subMu.Unlock()
+	h.mu.Lock()
+	want := len(h.users[user]) > 0
+	h.mu.Unlock()
+	if want == h.subscribed[user] {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if want {
+		if err := h.broker.Subscribe(ctx, user); err != nil {
+			h.logger.Error("subscribe", "user_id", user, "err", err)
+			return
+		}
+		h.subscribed[user] = true
+		return
+	}
+	if err := h.broker.Unsubscribe(ctx, user); err != nil {
+		h.logger.Error("unsubscribe", "user_id", user, "err", err)
+	}
+	delete(h.subscribed, user)
+}
+
+// Count returns how many connections are open on this node.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, conns := range h.users {
+		n += len(conns)
+	}
+	return n
+}

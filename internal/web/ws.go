@@ -1,0 +1,365 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/hub"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// WebSocket limits.
+const (
+	maxFrame   = 64 << 10         // bigger frames close the connection with 1009
+	pongWait   = 60 * time.Second // a peer silent this long (no pong) is dropped
+	writeWait  = 10 * time.Second // a write blocked this long fails
+	closeGrace = time.Second      // time allowed to send a close frame
+)
+
+// EncodeEvent turns an event into the WebSocket frame its recipients get.
+func EncodeEvent(ev chat.Event) ([]byte, error) {
+	switch ev.Type {
+	case chat.EventMessage:
+		if ev.Message == nil {
+			return nil, errors.New("message event without a message")
+		}
+		return json.Marshal(wire.MessageFrame{Type: wire.TypeMessage, Message: wireMessage(*ev.Message)})
+	case chat.EventTyping:
+		return json.Marshal(wire.TypingFrame{Type: wire.TypeTyping, ConversationID: int64(ev.ConversationID), UserID: int64(ev.UserID)})
+	case chat.EventRead:
+		return json.Marshal(wire.ReadFrame{Type: wire.TypeRead, ConversationID: int64(ev.ConversationID), UserID: int64(ev.UserID), Seq: ev.Seq})
+	case chat.EventPresence:
+		return json.Marshal(wire.PresenceFrame{Type: wire.TypePresence, UserID: int64(ev.UserID), Online: ev.Online})
+	}
+	return nil, fmt.Errorf("no frame for event type %q", ev.Type)
+}
+
+// sessionID names a session without revealing its token, for closing its
+// connections at logout on every node.
+func sessionID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:16])
+}
+
+// originAllowed reports whether a WebSocket handshake may proceed: no
+// Origin (not a browser), the server's own origin, or a trusted one.
+func originAllowed(r *http.Request, trusted []string) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	return slices.Contains(trusted, origin)
+}
+
+func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string) http.Handler {
+	upgrader := websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		// Write buffers are taken from the pool per write, so an idle
+		// connection holds none.
+		WriteBufferPool:  &sync.Pool{},
+		HandshakeTimeout: 10 * time.Second,
+		// The origin was checked before the upgrade, with a JSON answer.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	bufs := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !originAllowed(r, trusted) {
+			writeError(w, r, logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
+			return
+		}
+		ctx := r.Context()
+		id := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
+		if id == 0 {
+			writeError(w, r, logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
+			return
+		}
+		user, err := svc.User(ctx, id)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		session := sessionID(sm.Token(ctx))
+		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC()})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+
+		var nc *corkConn
+		ws, err := upgrader.Upgrade(corkingHijacker{ResponseWriter: w, conn: &nc, bufs: bufs}, r, nil)
+		if err != nil {
+			return // the upgrader has answered
+		}
+		sock := &socket{ws: ws, nc: nc}
+		reader := &frameReader{logger: logger, svc: svc, ws: ws, sock: sock, user: id}
+		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := svc.Disconnected(ctx, id); err != nil {
+				logger.Warn("presence disconnect", "user_id", id, "err", err)
+			}
+		})
+		if err != nil {
+			sock.Close(hub.CloseGoingAway, "server shutting down")
+			return
+		}
+		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
+			logger.Warn("presence connect", "user_id", id, "err", err)
+		}
+		logger.Debug("websocket opened", "user_id", id, "conn", c.ID)
+	})
+}
+
+// frameReader reads and carries out one connection's frames.
+type frameReader struct {
+	logger *slog.Logger
+	svc    *chat.Service
+	ws     *websocket.Conn
+	sock   *socket
+	user   chat.UserID
+}
+
+// run reads frames until the connection fails, the peer goes silent or
+// ctx ends.
+func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
+	fr.ws.SetReadLimit(maxFrame)
+	fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+	fr.ws.SetPongHandler(func(string) error {
+		return fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		kind, data, err := fr.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// The library has sent the 1009 close frame.
+				fr.sock.markClosed()
+				c.Close(websocket.CloseMessageTooBig, "frame too large")
+			}
+			return
+		}
+		fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+		if kind != websocket.TextMessage {
+			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
+			continue
+		}
+		fr.handle(ctx, c, data)
+	}
+}
+
+// handle carries out one frame. Every failure is answered with an error
+// frame; the connection stays open.
+func (fr *frameReader) handle(ctx context.Context, c *hub.Conn, data []byte) {
+	var f wire.ClientFrame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		fr.reply(c, errorFrame(jsonError(err), ""))
+		return
+	}
+	if dec.More() {
+		fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "one JSON object per frame"), ""))
+		return
+	}
+	clientID := ""
+	if f.ClientID != nil {
+		clientID = *f.ClientID
+	}
+	conv, err := frameConversation(f)
+	if err != nil {
+		fr.reply(c, errorFrame(err, clientID))
+		return
+	}
+	switch f.Type {
+	case wire.TypeSend:
+		if f.Body == nil {
+			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "send needs a body"), clientID))
+			return
+		}
+		m, _, err := fr.svc.Send(ctx, fr.user, chat.SendRequest{ConversationID: conv, Body: *f.Body, ClientID: clientID, Conn: c.ID})
+		if err != nil {
+			fr.reply(c, errorFrame(err, clientID))
+			return
+		}
+		fr.reply(c, wire.AckFrame{Type: wire.TypeAck, ClientID: clientID, Message: wireMessage(m)})
+	case wire.TypeTyping:
+		if err := fr.svc.Typing(ctx, fr.user, conv); err != nil {
+			fr.reply(c, errorFrame(err, ""))
+		}
+	case wire.TypeRead:
+		if f.Seq == nil {
+			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "read needs a seq"), ""))
+			return
+		}
+		if _, _, err := fr.svc.MarkRead(ctx, fr.user, conv, *f.Seq); err != nil {
+			fr.reply(c, errorFrame(err, ""))
+		}
+	}
+}
+
+// frameConversation checks a frame's type and returns its conversation.
+func frameConversation(f wire.ClientFrame) (chat.ConversationID, error) {
+	switch f.Type {
+	case wire.TypeSend, wire.TypeTyping, wire.TypeRead:
+	case "":
+		return 0, chat.Errorf(chat.EINVALID, "frame has no type")
+	default:
+		return 0, chat.Errorf(chat.EINVALID, "unknown frame type %q", f.Type)
+	}
+	if f.ConversationID == nil || *f.ConversationID <= 0 {
+		return 0, chat.Errorf(chat.EINVALID, "%s needs a positive conversation_id", f.Type)
+	}
+	return chat.ConversationID(*f.ConversationID), nil
+}
+
+func errorFrame(err error, clientID string) wire.ErrorFrame {
+	return wire.ErrorFrame{Type: wire.TypeError, Code: chat.ErrorCode(err), Message: chat.ErrorMessage(err), ClientID: clientID}
+}
+
+// reply queues a frame for this connection only.
+func (fr *frameReader) reply(c *hub.Conn, v any) {
+	if e, ok := v.(wire.ErrorFrame); ok && e.Code == chat.EINTERNAL {
+		fr.logger.Error("websocket frame failed", "user_id", fr.user)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		fr.logger.Error("encode frame", "err", err)
+		return
+	}
+	c.Send(b)
+}
+
+// socket is a hub.Socket over a gorilla/websocket connection whose network
+// connection can be corked, so that a batch of frames leaves in one write.
+type socket struct {
+	ws *websocket.Conn
+	nc *corkConn
+
+	mu        sync.Mutex
+	closeSent bool
+}
+
+// WriteFrames writes frames as text messages, flushed together.
+func (s *socket) WriteFrames(frames [][]byte) error {
+	s.nc.cork()
+	s.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	for _, f := range frames {
+		if err := s.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			s.nc.uncork()
+			return err
+		}
+	}
+	return s.nc.uncork()
+}
+
+// Ping sends a ping.
+func (s *socket) Ping() error {
+	return s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+}
+
+// markClosed records that a close frame has already been sent.
+func (s *socket) markClosed() {
+	s.mu.Lock()
+	s.closeSent = true
+	s.mu.Unlock()
+}
+
+// Close sends a close frame (unless one was sent or the connection failed)
+// and closes the network connection.
+func (s *socket) Close(code int, reason string) error {
+	s.mu.Lock()
+	send := !s.closeSent && code != hub.CloseAbnormal
+	s.closeSent = true
+	s.mu.Unlock()
+	if send {
+		s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+	}
+	return s.ws.Close()
+}
+
+// corkingHijacker hands the WebSocket library a network connection that
+// can be corked.
+type corkingHijacker struct {
+	http.ResponseWriter
+	conn **corkConn
+	bufs *sync.Pool
+}
+
+func (h corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &corkConn{Conn: nc, bufs: h.bufs}
+	*h.conn = c
+	return c, brw, nil
+}
+
+// corkConn is a net.Conn whose writes, while corked, gather in a buffer
+// that uncork sends in one write.
+type corkConn struct {
+	net.Conn
+	bufs *sync.Pool
+
+	mu     sync.Mutex
+	corked bool
+	buf    *bytes.Buffer
+}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		return c.buf.Write(p)
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.buf = c.bufs.Get().(*bytes.Buffer)
+	c.mu.Unlock()
+}
+
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	buf := c.buf
+	c.buf = nil
+	var err error
+	if buf.Len() > 0 {
+		_, err = c.Conn.Write(buf.Bytes())
+	}
+	if buf.Cap() <= 64<<10 { // keep pooled buffers small
+		buf.Reset()
+		c.bufs.Put(buf)
+	}
+	return err
+}

@@ -1,0 +1,116 @@
+package wire
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Frame types of the WebSocket protocol.
+const (
+	// Client → server.
+	TypeSend   = "send"
+	TypeTyping = "typing"
+	TypeRead   = "read"
+	// Server → client (and TypeTyping, TypeRead).
+	TypeHello    = "hello"
+	TypeAck      = "ack"
+	TypeMessage  = "message"
+	TypePresence = "presence"
+	TypeError    = "error"
+)
+
+// ClientFrame is any frame a client sends. Pointer fields tell a missing
+// field from a zero one.
+type ClientFrame struct {
+	Type           string  `json:"type"`
+	ConversationID *int64  `json:"conversation_id,omitempty"`
+	ClientID       *string `json:"client_id,omitempty"`
+	Body           *string `json:"body,omitempty"`
+	Seq            *int64  `json:"seq,omitempty"`
+}
+
+// HelloFrame is the first frame after the upgrade.
+type HelloFrame struct {
+	Type       string    `json:"type"`
+	User       User      `json:"user"`
+	ServerTime time.Time `json:"server_time"`
+}
+
+// AckFrame tells the sending connection its message is stored.
+type AckFrame struct {
+	Type     string  `json:"type"`
+	ClientID string  `json:"client_id"`
+	Message  Message `json:"message"`
+}
+
+// MessageFrame carries a new message to members' other connections.
+type MessageFrame struct {
+	Type    string  `json:"type"`
+	Message Message `json:"message"`
+}
+
+// TypingFrame says a member is typing.
+type TypingFrame struct {
+	Type           string `json:"type"`
+	ConversationID int64  `json:"conversation_id"`
+	UserID         int64  `json:"user_id"`
+}
+
+// ReadFrame is a read receipt: a member's read cursor moved to Seq.
+type ReadFrame struct {
+	Type           string `json:"type"`
+	ConversationID int64  `json:"conversation_id"`
+	UserID         int64  `json:"user_id"`
+	Seq            int64  `json:"seq"`
+}
+
+// PresenceFrame says a user came online or went offline.
+type PresenceFrame struct {
+	Type   string `json:"type"`
+	UserID int64  `json:"user_id"`
+	Online bool   `json:"online"`
+}
+
+// ErrorFrame answers a frame that could not be carried out. The connection
+// stays open.
+type ErrorFrame struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// ClientID is the client_id of the send that failed, if it had one.
+	ClientID string `json:"client_id,omitempty"`
+	// RetryAfterMS says when a rate-limited frame may be sent again.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+}
+
+// ServerFrame is any frame the server sends, for clients that decode
+// before they know the type. "message" is an object in ack and message
+// frames but text in error frames, so it stays raw: read it with
+// ChatMessage or ErrorText.
+type ServerFrame struct {
+	Type           string          `json:"type"`
+	User           *User           `json:"user,omitempty"`
+	ServerTime     time.Time       `json:"server_time,omitzero"`
+	ClientID       string          `json:"client_id,omitempty"`
+	Message        json.RawMessage `json:"message,omitempty"`
+	ConversationID int64           `json:"conversation_id,omitempty"`
+	UserID         int64           `json:"user_id,omitempty"`
+	Seq            int64           `json:"seq,omitempty"`
+	Online         bool            `json:"online,omitempty"`
+	Code           string          `json:"code,omitempty"`
+	RetryAfterMS   int64           `json:"retry_after_ms,omitempty"`
+}
+
+// ChatMessage decodes the message of an ack or message frame.
+func (f ServerFrame) ChatMessage() (Message, error) {
+	var m Message
+	err := json.Unmarshal(f.Message, &m)
+	return m, err
+}
+
+// ErrorText returns the text of an error frame.
+func (f ServerFrame) ErrorText() string {
+	var s string
+	json.Unmarshal(f.Message, &s)
+	return s
+}
