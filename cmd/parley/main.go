@@ -48,6 +48,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	sessionIdle     time.Duration
 	sessionLifetime time.Duration
+	wsTimeout       time.Duration
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -65,6 +66,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long")
 	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login")
+	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
 
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
@@ -86,6 +88,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.wsTimeout < time.Second {
+		return config{}, fmt.Errorf("-ws-timeout must be at least 1s, not %v", cfg.wsTimeout)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
@@ -139,7 +144,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			origins = append(origins, o)
 		}
 	}
-	connections := hub.New(logger, broker, hub.Config{Encode: web.EncodeEvent})
+	// Pings go out three times per timeout, so a live peer always answers
+	// in time.
+	connections := hub.New(logger, broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
 	sessions := store.Sessions()
 	handler, err := web.NewServer(web.Config{
 		Logger:             logger,
@@ -150,6 +157,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SessionIdleTimeout: cfg.sessionIdle,
 		SessionLifetime:    cfg.sessionLifetime,
 		Hub:                connections,
+		WebSocketTimeout:   cfg.wsTimeout,
 	})
 	if err != nil {
 		return err

@@ -357,3 +357,25 @@ func TestWebSocketLogout(t *testing.T) {
 	other.send(frame("typing", 1))
 	other.expect("error") // still open: answers
 }
+
+// TestWebSocketDeadPeerDropped: a peer that answers no ping is dropped
+// within the timeout, and its contacts see it go offline.
+func TestWebSocketDeadPeerDropped(t *testing.T) {
+	s := startServer(t, map[string]string{"PARLEY_WS_TIMEOUT": "1s"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	alice.startConversation(bob)
+	a := alice.openTab("a")
+	// A client that never reads never answers a ping.
+	if _, _, err := bob.dial("dead", dialOptions{noReader: true}); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.expect("presence"); f.UserID != bob.user.ID || !f.Online {
+		t.Fatalf("bob online: %+v", f)
+	}
+	// Alice's tab answers pings (its reader runs) and stays.
+	if f := a.expect("presence"); f.UserID != bob.user.ID || f.Online {
+		t.Fatalf("bob offline: %+v", f)
+	}
+	a.send(frame("typing", 424242))
+	a.expect("error") // alice is still connected
+}

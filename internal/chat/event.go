@@ -48,15 +48,19 @@ type Delivery struct {
 // conformance suite in internal/brokertest.
 type Broker interface {
 	// Publish hands ev to every node subscribed to at least one of ev.To.
+	// It keeps no reference to ev. It may block while a receiving node's
+	// Deliveries channel is full, so nodes must drain it promptly.
 	Publish(ctx context.Context, ev Event) error
-	// Subscribe makes this node receive events for user. Subscribing twice
-	// is the same as once.
+	// Subscribe makes this node receive events for user, from when it
+	// returns. Subscribing twice is the same as once.
 	Subscribe(ctx context.Context, user UserID) error
-	// Unsubscribe stops that.
+	// Unsubscribe stops that. A delivery already under way may still name
+	// the user.
 	Unsubscribe(ctx context.Context, user UserID) error
 	// Deliveries is where this node receives events, in the order each
 	// user's events were published. An event may arrive as one Delivery
-	// naming several users, or as several naming one each.
+	// naming several users, or as several naming one each; a user appears
+	// at most once per Delivery. The channel is never closed.
 	Deliveries() <-chan Delivery
 }
 
@@ -68,7 +72,8 @@ type Presence interface {
 	// user was offline before it.
 	Connect(ctx context.Context, user UserID) (bool, error)
 	// Disconnect records a closed connection of user and reports whether
-	// it was the user's last.
+	// it was the user's last. Without a matching Connect it changes nothing
+	// and reports false.
 	Disconnect(ctx context.Context, user UserID) (bool, error)
 	// Online reports which of users are online.
 	Online(ctx context.Context, users []UserID) (map[UserID]bool, error)

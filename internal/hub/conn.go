@@ -51,14 +51,14 @@ func (c *Conn) Send(frame []byte) bool {
 	}
 }
 
-// Close closes the connection with a close code and reason: it leaves the
-// hub at once, and its writer sends the close frame and ends the socket.
-// Only the first call counts.
+// Close closes the connection with a close code and reason: its writer
+// sends the close frame and ends the socket, which ends its reader, which
+// takes it out of the hub. Only the first call counts. It never blocks, so
+// the hub's delivery loop may call it.
 func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeReason = code, reason
 		c.cancel()
-		c.hub.remove(c)
 	})
 }
 

@@ -196,6 +196,7 @@ func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byt
 		read(ctx, c)
 		c.Close(CloseNormal, "")
 		<-c.writerDone
+		h.remove(c)
 		if done != nil {
 			done()
 		}

@@ -34,6 +34,9 @@ type Config struct {
 	SessionLifetime time.Duration
 	// Hub holds this node's WebSocket connections.
 	Hub *hub.Hub
+	// WebSocketTimeout drops a WebSocket peer silent this long; the hub's
+	// pings must come more often.
+	WebSocketTimeout time.Duration
 }
 
 // server holds the dependencies handlers are made from.
@@ -43,6 +46,7 @@ type server struct {
 	sessions       *scs.SessionManager
 	hub            *hub.Hub
 	trustedOrigins []string
+	wsTimeout      time.Duration
 }
 
 // NewServer returns the HTTP handler of the whole application.
@@ -74,7 +78,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
 	}))
 
-	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins}
+	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

@@ -29,7 +29,6 @@ import (
 // WebSocket limits.
 const (
 	maxFrame   = 64 << 10         // bigger frames close the connection with 1009
-	pongWait   = 60 * time.Second // a peer silent this long (no pong) is dropped
 	writeWait  = 10 * time.Second // a write blocked this long fails
 	closeGrace = time.Second      // time allowed to send a close frame
 )
@@ -76,7 +75,10 @@ func originAllowed(r *http.Request, trusted []string) bool {
 	return slices.Contains(trusted, origin)
 }
 
-func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string) http.Handler {
+// handleWebSocket upgrades to a WebSocket after checking the Origin and the
+// session. A peer that sends nothing, not even a pong, for timeout is
+// dropped.
+func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string, timeout time.Duration) http.Handler {
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -117,7 +119,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return // the upgrader has answered
 		}
 		sock := &socket{ws: ws, nc: nc}
-		reader := &frameReader{logger: logger, svc: svc, ws: ws, sock: sock, user: id}
+		reader := &frameReader{logger: logger, svc: svc, ws: ws, sock: sock, user: id, timeout: timeout}
 		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -138,20 +140,21 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 
 // frameReader reads and carries out one connection's frames.
 type frameReader struct {
-	logger *slog.Logger
-	svc    *chat.Service
-	ws     *websocket.Conn
-	sock   *socket
-	user   chat.UserID
+	logger  *slog.Logger
+	svc     *chat.Service
+	ws      *websocket.Conn
+	sock    *socket
+	user    chat.UserID
+	timeout time.Duration
 }
 
 // run reads frames until the connection fails, the peer goes silent or
 // ctx ends.
 func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 	fr.ws.SetReadLimit(maxFrame)
-	fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+	fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
 	fr.ws.SetPongHandler(func(string) error {
-		return fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+		return fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
 	})
 	for {
 		kind, data, err := fr.ws.ReadMessage()
@@ -163,7 +166,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			}
 			return
 		}
-		fr.ws.SetReadDeadline(time.Now().Add(pongWait))
+		fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
 		if kind != websocket.TextMessage {
 			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
 			continue

@@ -1,0 +1,335 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// fakeSocket records what the hub writes. While gate is set, WriteFrames
+// waits for it: a peer that does not read.
+type fakeSocket struct {
+	mu     sync.Mutex
+	writes [][]string
+	pings  int
+	code   int
+	reason string
+	gate   chan struct{}
+	closed chan struct{}
+}
+
+func newFakeSocket() *fakeSocket { return &fakeSocket{closed: make(chan struct{})} }
+
+func (s *fakeSocket) WriteFrames(frames [][]byte) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	batch := make([]string, len(frames))
+	for i, f := range frames {
+		batch[i] = string(f)
+	}
+	s.mu.Lock()
+	s.writes = append(s.writes, batch)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *fakeSocket) Ping() error {
+	s.mu.Lock()
+	s.pings++
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *fakeSocket) Close(code int, reason string) error {
+	s.mu.Lock()
+	s.code, s.reason = code, reason
+	s.mu.Unlock()
+	close(s.closed)
+	return nil
+}
+
+func (s *fakeSocket) block() {
+	s.mu.Lock()
+	s.gate = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *fakeSocket) unblock() {
+	s.mu.Lock()
+	close(s.gate)
+	s.gate = nil
+	s.mu.Unlock()
+}
+
+func (s *fakeSocket) frames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []string
+	for _, b := range s.writes {
+		all = append(all, b...)
+	}
+	return all
+}
+
+// readUntilClosed is a reader that ends when its socket closes, as a real
+// one does.
+func readUntilClosed(s *fakeSocket) func(context.Context, *Conn) {
+	return func(context.Context, *Conn) { <-s.closed }
+}
+
+// fakeBroker records subscriptions and hands published events straight
+// back as deliveries.
+type fakeBroker struct {
+	mu          sync.Mutex
+	subscribes  map[chat.UserID]int
+	unsubscribe map[chat.UserID]int
+	deliveries  chan chat.Delivery
+}
+
+func newFakeBroker() *fakeBroker {
+	return &fakeBroker{subscribes: map[chat.UserID]int{}, unsubscribe: map[chat.UserID]int{}, deliveries: make(chan chat.Delivery, 100)}
+}
+
+func (b *fakeBroker) Publish(ctx context.Context, ev chat.Event) error {
+	b.deliveries <- chat.Delivery{Event: ev, Users: ev.To}
+	return nil
+}
+
+func (b *fakeBroker) Subscribe(ctx context.Context, u chat.UserID) error {
+	b.mu.Lock()
+	b.subscribes[u]++
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *fakeBroker) Unsubscribe(ctx context.Context, u chat.UserID) error {
+	b.mu.Lock()
+	b.unsubscribe[u]++
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *fakeBroker) Deliveries() <-chan chat.Delivery { return b.deliveries }
+
+// testHub starts a hub whose Encode counts its calls, and stops it when
+// the test ends.
+func testHub(t *testing.T, cfg Config) (*Hub, *fakeBroker, *int) {
+	t.Helper()
+	var encodes int
+	cfg.Encode = func(ev chat.Event) ([]byte, error) {
+		encodes++
+		return []byte(string(ev.Type) + ":" + ev.Session), nil
+	}
+	b := newFakeBroker()
+	h := New(slog.New(slog.DiscardHandler), b, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h, b, &encodes
+}
+
+func serve(t *testing.T, h *Hub, user chat.UserID, session string) (*Conn, *fakeSocket) {
+	t.Helper()
+	s := newFakeSocket()
+	c, err := h.Serve(user, session, s, []byte("hello"), readUntilClosed(s), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func TestDeliverEncodesOncePerEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, encodes := testHub(t, Config{})
+		a1, s1 := serve(t, h, 1, "s1")
+		_, s2 := serve(t, h, 1, "s2")
+		_, s3 := serve(t, h, 2, "s3")
+		_, s4 := serve(t, h, 3, "s4") // not a recipient
+		b.Publish(t.Context(), chat.Event{Type: chat.EventMessage, To: []chat.UserID{1, 2}, SkipConn: a1.ID})
+		synctest.Wait()
+		if *encodes != 1 {
+			t.Errorf("encoded %d times for one event", *encodes)
+		}
+		for name, want := range map[*fakeSocket][]string{
+			s1: {"hello"}, // the sender's connection is skipped
+			s2: {"hello", "message:"},
+			s3: {"hello", "message:"},
+			s4: {"hello"},
+		} {
+			if got := name.frames(); !slices.Equal(got, want) {
+				t.Errorf("socket got %q, want %q", got, want)
+			}
+		}
+	})
+}
+
+func TestSlowConnectionIsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{QueueSize: 4})
+		_, slow := serve(t, h, 1, "slow")
+		_, fast := serve(t, h, 2, "fast")
+		synctest.Wait() // both hellos written
+		slow.block()
+		ev := chat.Event{Type: chat.EventTyping, To: []chat.UserID{1, 2}}
+		b.Publish(t.Context(), ev) // the slow writer takes it and blocks
+		synctest.Wait()
+		for range 5 { // 4 fill the queue, the 5th overflows it
+			b.Publish(t.Context(), ev)
+		}
+		synctest.Wait()
+		select {
+		case <-slow.closed:
+			t.Fatal("closed before its writer finished the blocked write")
+		default:
+		}
+		slow.unblock()
+		synctest.Wait()
+		select {
+		case <-slow.closed:
+		default:
+			t.Fatal("a connection with a full queue was not closed")
+		}
+		if slow.code != CloseTooSlow || slow.reason == "" {
+			t.Errorf("closed with %d %q, want %d and a reason", slow.code, slow.reason, CloseTooSlow)
+		}
+		if n := len(fast.frames()); n != 7 {
+			t.Errorf("the fast connection got %d frames, want 7", n)
+		}
+		if h.Count() != 1 {
+			t.Errorf("%d connections left, want 1", h.Count())
+		}
+	})
+}
+
+func TestWriterFlushesPendingFramesTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		_, s := serve(t, h, 1, "s")
+		synctest.Wait()
+		s.block()
+		ev := chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}}
+		b.Publish(t.Context(), ev)
+		synctest.Wait() // the writer holds the first and waits
+		for range 3 {
+			b.Publish(t.Context(), ev)
+		}
+		synctest.Wait()
+		s.unblock()
+		synctest.Wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		sizes := make([]int, len(s.writes))
+		for i, w := range s.writes {
+			sizes[i] = len(w)
+		}
+		if !slices.Equal(sizes, []int{1, 1, 3}) { // hello, the first, then the three queued
+			t.Errorf("write batches %v, want [1 1 3]", sizes)
+		}
+	})
+}
+
+func TestPings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _, _ := testHub(t, Config{PingInterval: 25 * time.Second})
+		_, s := serve(t, h, 1, "s")
+		time.Sleep(80 * time.Second)
+		synctest.Wait()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.pings != 3 {
+			t.Errorf("%d pings in 80 s, want 3", s.pings)
+		}
+	})
+}
+
+func TestSubscribesOncePerUser(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		c1, _ := serve(t, h, 7, "a")
+		c2, _ := serve(t, h, 7, "b")
+		synctest.Wait()
+		if b.subscribes[7] != 1 {
+			t.Errorf("subscribed %d times for two connections", b.subscribes[7])
+		}
+		c1.Close(CloseNormal, "")
+		synctest.Wait()
+		if b.unsubscribe[7] != 0 {
+			t.Error("unsubscribed while a connection is still open")
+		}
+		c2.Close(CloseNormal, "")
+		synctest.Wait()
+		if b.unsubscribe[7] != 1 {
+			t.Errorf("unsubscribed %d times after the last connection closed", b.unsubscribe[7])
+		}
+		serve(t, h, 7, "c")
+		synctest.Wait()
+		if b.subscribes[7] != 2 {
+			t.Error("a user back on the node was not subscribed again")
+		}
+	})
+}
+
+func TestSessionEndedClosesThatSessionOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		_, s1 := serve(t, h, 1, "ended")
+		_, s2 := serve(t, h, 1, "ended")
+		_, s3 := serve(t, h, 1, "other")
+		b.Publish(t.Context(), chat.Event{Type: chat.EventSessionEnded, To: []chat.UserID{1}, Session: "ended"})
+		synctest.Wait()
+		for _, s := range []*fakeSocket{s1, s2} {
+			if s.code != CloseSessionEnded {
+				t.Errorf("a socket of the ended session: code %d", s.code)
+			}
+		}
+		select {
+		case <-s3.closed:
+			t.Error("another session's socket was closed")
+		default:
+		}
+	})
+}
+
+func TestRunClosesEverythingOnShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := New(slog.New(slog.DiscardHandler), newFakeBroker(), Config{Encode: func(chat.Event) ([]byte, error) { return nil, nil }})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { h.Run(ctx); close(done) }()
+		var socks []*fakeSocket
+		for u := range 3 {
+			_, s := serve(t, h, chat.UserID(u), "s")
+			socks = append(socks, s)
+		}
+		var left atomic.Int32
+		for range 2 {
+			s := newFakeSocket()
+			h.Serve(9, "s", s, nil, readUntilClosed(s), func() { left.Add(1) })
+		}
+		cancel()
+		<-done // Run waits for every reader and writer
+		for _, s := range socks {
+			if s.code != CloseGoingAway {
+				t.Errorf("socket closed with %d, want %d", s.code, CloseGoingAway)
+			}
+		}
+		if left.Load() != 2 {
+			t.Errorf("%d done callbacks ran, want 2", left.Load())
+		}
+		if _, err := h.Serve(1, "late", newFakeSocket(), nil, nil, nil); err != ErrClosed {
+			t.Errorf("Serve after shutdown: %v", err)
+		}
+	})
+}
