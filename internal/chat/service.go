@@ -255,7 +255,12 @@ func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID
 	if !s.typing.allow(caller, conv, time.Now()) {
 		return nil
 	}
-	others := slices.DeleteFunc(members, func(id UserID) bool { return id == caller })
+	others := make([]UserID, 0, len(members)-1)
+	for _, id := range members {
+		if id != caller {
+			others = append(others, id)
+		}
+	}
 	if len(others) == 0 {
 		return nil
 	}

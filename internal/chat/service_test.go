@@ -1,0 +1,92 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// membersStore answers Members; every other Store method is unused here.
+type membersStore struct {
+	Store
+	members map[ConversationID][]UserID
+}
+
+func (s membersStore) Members(_ context.Context, id ConversationID) ([]UserID, error) {
+	return s.members[id], nil
+}
+
+type recordingBroker struct {
+	Broker
+	events []Event
+}
+
+func (b *recordingBroker) Publish(_ context.Context, ev Event) error {
+	b.events = append(b.events, ev)
+	return nil
+}
+
+type plainHasher struct{}
+
+func (plainHasher) Hash(p string) (string, error)    { return p, nil }
+func (plainHasher) Verify(h, p string) (bool, error) { return h == p, nil }
+
+func TestTypingIsForwardedAtMostEveryTwoSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		broker := &recordingBroker{}
+		svc, err := NewService(ServiceConfig{
+			Store:  membersStore{members: map[ConversationID][]UserID{1: {10, 20}, 2: {10, 30}}},
+			Hasher: plainHasher{},
+			Broker: broker,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		typing := func(user UserID, conv ConversationID) {
+			t.Helper()
+			if err := svc.Typing(ctx, user, conv); err != nil {
+				t.Fatal(err)
+			}
+		}
+		typing(10, 1)                                                   // forwarded
+		time.Sleep(1900 * time.Millisecond)                             //
+		typing(10, 1)                                                   // too soon
+		typing(20, 1)                                                   // another user: forwarded
+		typing(10, 2)                                                   // another conversation: forwarded
+		time.Sleep(100 * time.Millisecond)                              // 2 s after the first
+		typing(10, 1)                                                   // forwarded again
+		if err := svc.Typing(ctx, 30, 1); ErrorCode(err) != ENOTFOUND { // not a member
+			t.Errorf("typing in a conversation one is not in: %v", err)
+		}
+
+		want := []struct {
+			user UserID
+			conv ConversationID
+			to   UserID
+		}{{10, 1, 20}, {20, 1, 10}, {10, 2, 30}, {10, 1, 20}}
+		if len(broker.events) != len(want) {
+			t.Fatalf("published %d typing events, want %d: %+v", len(broker.events), len(want), broker.events)
+		}
+		for i, w := range want {
+			ev := broker.events[i]
+			if ev.Type != EventTyping || ev.UserID != w.user || ev.ConversationID != w.conv || len(ev.To) != 1 || ev.To[0] != w.to {
+				t.Errorf("event %d: %+v, want %+v", i, ev, w)
+			}
+		}
+	})
+}
+
+func TestTypingGateForgetsIdleEntries(t *testing.T) {
+	g := newTypingGate(2 * time.Second)
+	start := time.Now()
+	for i := range 5000 {
+		g.allow(UserID(i), 1, start.Add(time.Duration(i)*time.Second))
+	}
+	if n := len(g.last); n > 2048 {
+		t.Errorf("the gate holds %d entries for people who stopped typing long ago", n)
+	}
+}
