@@ -90,6 +90,9 @@ type ConversationSummary struct {
 	LastMessage *Message
 	// LastReadSeq is the listing user's read cursor.
 	LastReadSeq int64
+	// OtherReadSeq is the other participant's read cursor in a direct
+	// conversation: the listing user's messages up to it have been seen.
+	OtherReadSeq int64
 }
 
 // UnreadCount is how many messages the listing user has not read.

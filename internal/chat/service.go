@@ -199,6 +199,12 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, before strin
 	return page, nil
 }
 
+// Conversation returns one of the caller's conversations as their list
+// shows it.
+func (s *Service) Conversation(ctx context.Context, caller UserID, id ConversationID) (ConversationSummary, error) {
+	return s.store.Conversation(ctx, caller, id)
+}
+
 // SendRequest is a message a user sends.
 type SendRequest struct {
 	ConversationID ConversationID

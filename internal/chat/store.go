@@ -30,6 +30,10 @@ type Store interface {
 	// Conversations returns at most q.Limit of the user's conversations with
 	// activity before q.Before, newest activity first, in one statement.
 	Conversations(ctx context.Context, q ConversationQuery) ([]ConversationSummary, error)
+	// Conversation returns one conversation as the user's list shows it, or
+	// ENOTFOUND when the user is not a member or there is no such
+	// conversation.
+	Conversation(ctx context.Context, user UserID, id ConversationID) (ConversationSummary, error)
 	// Member returns the user's membership of the conversation, or
 	// ENOTFOUND when the user is not a member or there is no such
 	// conversation.

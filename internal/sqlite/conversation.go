@@ -77,19 +77,22 @@ func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (c
 	return c, nil
 }
 
+// summaryQuery selects conversation list rows: each with the other
+// participant, the newest message and both read cursors, in one statement.
+const summaryQuery = `
+	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
+	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at,
+	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
+	FROM members m
+	JOIN conversations c ON c.id = m.conversation_id
+	LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id != m.user_id
+	LEFT JOIN users o ON o.id = om.user_id
+	LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`
+
 // Conversations returns one page of a user's conversation list in a single
-// statement: each row carries the other participant, the newest message and
-// the user's read cursor.
+// statement.
 func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
-		       o.id, o.username, o.display_name, o.created_at,
-		       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
-		FROM members m
-		JOIN conversations c ON c.id = m.conversation_id
-		LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id != m.user_id
-		LEFT JOIN users o ON o.id = om.user_id
-		LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
+	rows, err := s.read.QueryContext(ctx, summaryQuery+`
 		WHERE m.user_id = ?1
 		  AND (?2 = 0 OR (coalesce(c.last_message_at, c.created_at), c.id) < (?3, ?2))
 		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC
@@ -101,45 +104,68 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 	defer rows.Close()
 	list := make([]chat.ConversationSummary, 0, q.Limit)
 	for rows.Next() {
-		var (
-			c                        chat.ConversationSummary
-			lastAt                   sql.NullInt64
-			created                  int64
-			otherID, otherCreated    sql.NullInt64
-			otherName, otherDisplay  sql.NullString
-			msgSeq, msgSender, msgAt sql.NullInt64
-			msgBody, msgClient       sql.NullString
-		)
-		if err := rows.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.LastReadSeq,
-			&otherID, &otherName, &otherDisplay, &otherCreated,
-			&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
+		c, err := scanSummary(rows)
+		if err != nil {
 			return nil, fmt.Errorf("scan conversation: %w", err)
-		}
-		c.CreatedAt = fromMicros(created)
-		if lastAt.Valid {
-			c.LastMessageAt = fromMicros(lastAt.Int64)
-		}
-		if otherID.Valid {
-			c.OtherUser = &chat.User{
-				ID:          chat.UserID(otherID.Int64),
-				Username:    otherName.String,
-				DisplayName: otherDisplay.String,
-				CreatedAt:   fromMicros(otherCreated.Int64),
-			}
-		}
-		if msgSeq.Valid {
-			c.LastMessage = &chat.Message{
-				ConversationID: c.ID,
-				Seq:            msgSeq.Int64,
-				SenderID:       chat.UserID(msgSender.Int64),
-				Body:           msgBody.String,
-				ClientID:       msgClient.String,
-				CreatedAt:      fromMicros(msgAt.Int64),
-			}
 		}
 		list = append(list, c)
 	}
 	return list, rows.Err()
+}
+
+// Conversation returns one conversation as the user's list shows it.
+func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationSummary, error) {
+	c, err := scanSummary(s.read.QueryRowContext(ctx, summaryQuery+`
+		WHERE m.user_id = ? AND c.id = ?`, int64(user), int64(id)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.ConversationSummary{}, chat.NotFound("conversation")
+	}
+	if err != nil {
+		return chat.ConversationSummary{}, fmt.Errorf("select conversation: %w", err)
+	}
+	return c, nil
+}
+
+func scanSummary(r scanner) (chat.ConversationSummary, error) {
+	var (
+		c                        chat.ConversationSummary
+		lastAt                   sql.NullInt64
+		created                  int64
+		otherRead                sql.NullInt64
+		otherID, otherCreated    sql.NullInt64
+		otherName, otherDisplay  sql.NullString
+		msgSeq, msgSender, msgAt sql.NullInt64
+		msgBody, msgClient       sql.NullString
+	)
+	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.LastReadSeq,
+		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated,
+		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
+		return chat.ConversationSummary{}, err
+	}
+	c.CreatedAt = fromMicros(created)
+	c.OtherReadSeq = otherRead.Int64
+	if lastAt.Valid {
+		c.LastMessageAt = fromMicros(lastAt.Int64)
+	}
+	if otherID.Valid {
+		c.OtherUser = &chat.User{
+			ID:          chat.UserID(otherID.Int64),
+			Username:    otherName.String,
+			DisplayName: otherDisplay.String,
+			CreatedAt:   fromMicros(otherCreated.Int64),
+		}
+	}
+	if msgSeq.Valid {
+		c.LastMessage = &chat.Message{
+			ConversationID: c.ID,
+			Seq:            msgSeq.Int64,
+			SenderID:       chat.UserID(msgSender.Int64),
+			Body:           msgBody.String,
+			ClientID:       msgClient.String,
+			CreatedAt:      fromMicros(msgAt.Int64),
+		}
+	}
+	return c, nil
 }
 
 // Member returns a user's membership, or ENOTFOUND.

@@ -356,3 +356,43 @@ func testContacts(t *testing.T, s chat.Store) {
 		}
 	}
 }
+
+// testConversationOne checks the single-row view of a conversation: the same
+// row the list shows, with both read cursors, and not found for outsiders.
+func testConversationOne(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	a, b, c := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol")
+	conv := direct(t, s, a.ID, b.ID, chat.Now())
+	for i := range 3 {
+		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.MarkRead(ctx, conv.ID, b.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	row, err := s.Conversation(ctx, a.ID, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.ID != conv.ID || row.OtherUser == nil || row.OtherUser.ID != b.ID || row.LastSeq != 3 ||
+		row.LastReadSeq != 3 || row.OtherReadSeq != 2 || row.LastMessage == nil || row.LastMessage.Body != "m2" {
+		t.Errorf("alice's view: %+v", row)
+	}
+	list := conversations(t, s, chat.ConversationQuery{UserID: a.ID, Limit: 10})
+	if len(list) != 1 || list[0].OtherReadSeq != 2 {
+		t.Errorf("the list row does not carry bob's read cursor: %+v", list)
+	}
+	bobs, err := s.Conversation(ctx, b.ID, conv.ID)
+	if err != nil || bobs.LastReadSeq != 2 || bobs.OtherReadSeq != 3 || bobs.UnreadCount() != 1 {
+		t.Errorf("bob's view: %+v, %v", bobs, err)
+	}
+	for _, who := range []chat.UserID{c.ID} {
+		if _, err := s.Conversation(ctx, who, conv.ID); chat.ErrorCode(err) != chat.ENOTFOUND {
+			t.Errorf("an outsider's view: %v", err)
+		}
+	}
+	if _, err := s.Conversation(ctx, a.ID, conv.ID+1000); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("a missing conversation: %v", err)
+	}
+}

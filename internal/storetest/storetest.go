@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"Conversations", []test{
 			{"ListAndUnread", testConversationsList},
 			{"Paging", testConversationsPaging},
+			{"One", testConversationOne},
 		}},
 		{"Ping", []test{
 			{"OK", testPing},

@@ -40,6 +40,7 @@ func wireConversationRow(c chat.ConversationSummary) wire.ConversationRow {
 		Title:         c.Title,
 		LastSeq:       c.LastSeq,
 		LastReadSeq:   c.LastReadSeq,
+		OtherReadSeq:  c.OtherReadSeq,
 		UnreadCount:   c.UnreadCount(),
 		LastMessageAt: optionalTime(c.LastMessageAt),
 		CreatedAt:     c.CreatedAt,

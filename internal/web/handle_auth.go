@@ -93,21 +93,28 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 
 func handleLogout(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		user := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
-		session := sessionID(sm.Token(ctx))
-		if err := sm.Destroy(ctx); err != nil {
+		if err := signOut(r.Context(), logger, svc, sm); err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		// The session's WebSockets close too, on whichever node they are.
-		if user != 0 {
-			if err := svc.EndSession(ctx, user, session); err != nil {
-				logger.ErrorContext(ctx, "end session", "user_id", user, "err", err)
-			}
-		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// signOut destroys the session and closes its WebSockets, on whichever
+// node they are.
+func signOut(ctx context.Context, logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) error {
+	user := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
+	session := sessionID(sm.Token(ctx))
+	if err := sm.Destroy(ctx); err != nil {
+		return err
+	}
+	if user != 0 {
+		if err := svc.EndSession(ctx, user, session); err != nil {
+			logger.ErrorContext(ctx, "end session", "user_id", user, "err", err)
+		}
+	}
+	return nil
 }
 
 func handleMe(logger *slog.Logger, svc *chat.Service) http.Handler {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -44,29 +45,58 @@ func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		others := make([]chat.UserID, 0, len(page.Conversations))
-		for _, c := range page.Conversations {
-			if c.OtherUser != nil {
-				others = append(others, c.OtherUser.ID)
-			}
-		}
-		online, err := svc.Online(r.Context(), others)
+		rows, err := conversationRows(r.Context(), svc, page.Conversations)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		resp := wire.ConversationsResponse{
-			Conversations: make([]wire.ConversationRow, len(page.Conversations)),
-			Next:          optionalString(page.Next),
-		}
-		for i, c := range page.Conversations {
-			resp.Conversations[i] = wireConversationRow(c)
-			if c.OtherUser != nil {
-				resp.Conversations[i].OtherUser.Online = online[c.OtherUser.ID]
-			}
-		}
+		resp := wire.ConversationsResponse{Conversations: rows, Next: optionalString(page.Next)}
 		writeJSON(w, r, logger, http.StatusOK, resp)
 	})
+}
+
+func handleConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		c, err := svc.Conversation(r.Context(), callerID(r), chat.ConversationID(id))
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		rows, err := conversationRows(r.Context(), svc, []chat.ConversationSummary{c})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, r, logger, http.StatusOK, wire.ConversationRowResponse{Conversation: rows[0]})
+	})
+}
+
+// conversationRows turns list rows into their JSON shape, with whether each
+// other participant is online (one presence lookup for the page).
+func conversationRows(ctx context.Context, svc *chat.Service, list []chat.ConversationSummary) ([]wire.ConversationRow, error) {
+	others := make([]chat.UserID, 0, len(list))
+	for _, c := range list {
+		if c.OtherUser != nil {
+			others = append(others, c.OtherUser.ID)
+		}
+	}
+	online, err := svc.Online(ctx, others)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]wire.ConversationRow, len(list))
+	for i, c := range list {
+		rows[i] = wireConversationRow(c)
+		if c.OtherUser != nil {
+			rows[i].OtherUser.Online = online[c.OtherUser.ID]
+		}
+	}
+	return rows, nil
 }
 
 func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {

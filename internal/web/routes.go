@@ -4,6 +4,18 @@ import "net/http"
 
 // routes lists every route of the application.
 func (s *server) routes(mux *http.ServeMux) {
+	mux.Handle("GET /{$}", handleApp(s))
+	mux.Handle("GET /c/{id}", handleApp(s))
+	mux.Handle("POST /c/{id}/messages", handleSendForm(s))
+	mux.Handle("GET /people", handlePeople(s))
+	mux.Handle("POST /people/{id}/message", handleMessageForm(s))
+	mux.Handle("GET /login", handleLoginPage(s))
+	mux.Handle("POST /login", handleLoginForm(s))
+	mux.Handle("GET /register", handleRegisterPage(s))
+	mux.Handle("POST /register", handleRegisterForm(s))
+	mux.Handle("POST /logout", handleLogoutForm(s))
+	mux.Handle("GET /static/", handleStatic())
+
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(s.logger, s.service))
 
@@ -14,6 +26,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/users", s.requireUser(handleUsers(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations", s.requireUser(handleStartConversation(s.logger, s.service)))
 	mux.Handle("GET /api/v1/conversations", s.requireUser(handleConversations(s.logger, s.service)))
+	mux.Handle("GET /api/v1/conversations/{id}", s.requireUser(handleConversation(s.logger, s.service)))
 	mux.Handle("GET /api/v1/conversations/{id}/messages", s.requireUser(handleMessages(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.requireUser(handleSend(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))

@@ -47,6 +47,7 @@ type server struct {
 	hub            *hub.Hub
 	trustedOrigins []string
 	wsTimeout      time.Duration
+	pages          *pages
 }
 
 // NewServer returns the HTTP handler of the whole application.
@@ -78,7 +79,11 @@ func NewServer(cfg Config) (http.Handler, error) {
 		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
 	}))
 
-	s := &server{logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout}
+	pg, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{pages: pg, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

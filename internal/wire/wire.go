@@ -42,13 +42,16 @@ type Conversation struct {
 
 // ConversationRow is a row of the conversation list.
 type ConversationRow struct {
-	ID            int64      `json:"id"`
-	Kind          string     `json:"kind"`
-	Title         string     `json:"title"`
-	OtherUser     *Contact   `json:"other_user"`
-	LastMessage   *Message   `json:"last_message"`
-	LastSeq       int64      `json:"last_seq"`
-	LastReadSeq   int64      `json:"last_read_seq"`
+	ID          int64    `json:"id"`
+	Kind        string   `json:"kind"`
+	Title       string   `json:"title"`
+	OtherUser   *Contact `json:"other_user"`
+	LastMessage *Message `json:"last_message"`
+	LastSeq     int64    `json:"last_seq"`
+	LastReadSeq int64    `json:"last_read_seq"`
+	// OtherReadSeq is the other participant's read cursor: the caller's
+	// messages up to it have been seen.
+	OtherReadSeq  int64      `json:"other_read_seq"`
 	UnreadCount   int64      `json:"unread_count"`
 	LastMessageAt *time.Time `json:"last_message_at"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -88,6 +91,11 @@ type StartConversationRequest struct {
 // ConversationResponse answers POST /api/v1/conversations.
 type ConversationResponse struct {
 	Conversation Conversation `json:"conversation"`
+}
+
+// ConversationRowResponse answers GET /api/v1/conversations/{id}.
+type ConversationRowResponse struct {
+	Conversation ConversationRow `json:"conversation"`
 }
 
 // ConversationsResponse is a page of the conversation list.
