@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -413,5 +414,41 @@ func TestFlags(t *testing.T) {
 		return map[string]string{"PARLEY_LOG_FORMAT": "xml"}[k]
 	}, &out); err == nil {
 		t.Error("a bad log format was accepted")
+	}
+}
+
+// TestDemo: -demo makes three accounts whose logged passwords work, with a
+// conversation going; a second start gives new passwords that work too.
+func TestDemo(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "parley.db")
+	for start := range 2 {
+		s := startServer(t, map[string]string{"PARLEY_DB": db, "PARLEY_DEMO": "true"})
+		passwords := map[string]string{}
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			var entry struct{ Msg, Username, Password string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "demo account" {
+				passwords[entry.Username] = entry.Password
+			}
+		}
+		if len(passwords) != 3 {
+			t.Fatalf("start %d: %d demo accounts logged: %v", start, len(passwords), passwords)
+		}
+		for name, password := range passwords {
+			c := newClient(t, s)
+			c.call("POST", "/api/v1/auth/login", wire.LoginRequest{Username: name, Password: password}, 200, nil)
+			if name == "ada" {
+				rows := c.conversations()
+				seqs := map[int64]bool{}
+				for _, r := range rows {
+					seqs[r.LastSeq] = true
+				}
+				if len(rows) != 2 || !seqs[5] || !seqs[0] {
+					t.Errorf("start %d: ada's conversations: %+v", start, rows)
+				}
+			}
+		}
+		s.stop()
+		<-s.done
+		s.done <- nil
 	}
 }

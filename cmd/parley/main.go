@@ -49,6 +49,7 @@ type config struct {
 	sessionIdle     time.Duration
 	sessionLifetime time.Duration
 	wsTimeout       time.Duration
+	demo            bool
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -66,6 +67,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long")
 	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login")
+	fs.BoolVar(&cfg.demo, "demo", false, "create three demo accounts (passwords in the log) with a conversation going")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
 
 	fs.VisitAll(func(f *flag.Flag) {
@@ -137,6 +139,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.demo {
+		if err := seedDemo(ctx, svc, logger); err != nil {
+			return err
+		}
 	}
 	var origins []string
 	for o := range strings.SplitSeq(cfg.origins, ",") {

@@ -120,6 +120,28 @@ func (s *Service) Login(ctx context.Context, username, password string) (User, e
 	return u, nil
 }
 
+// SetPassword gives a user a new password.
+func (s *Service) SetPassword(ctx context.Context, id UserID, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.store.SetPasswordHash(ctx, id, hash)
+}
+
+// UserByUsername returns a user by username, in any letter case.
+func (s *Service) UserByUsername(ctx context.Context, username string) (User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return User{}, NotFound("user")
+	}
+	u, _, err := s.store.UserCredentials(ctx, name)
+	return u, err
+}
+
 // User returns a user by ID.
 func (s *Service) User(ctx context.Context, id UserID) (User, error) {
 	return s.store.UserByID(ctx, id)

@@ -19,6 +19,8 @@ type Store interface {
 	// UserCredentials returns the user with the given (lower-case) username
 	// and their password hash, or ENOTFOUND.
 	UserCredentials(ctx context.Context, username string) (User, string, error)
+	// SetPasswordHash replaces a user's password hash, or ENOTFOUND.
+	SetPasswordHash(ctx context.Context, id UserID, passwordHash string) error
 	// SearchUsers returns at most q.Limit users ordered by username, after
 	// q.After, matching q.Search, without q.Exclude.
 	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)

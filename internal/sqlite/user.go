@@ -28,6 +28,18 @@ func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string
 	return u, nil
 }
 
+// SetPasswordHash replaces a user's password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, id chat.UserID, passwordHash string) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, int64(id))
+	if err != nil {
+		return fmt.Errorf("update password: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return chat.NotFound("user")
+	}
+	return nil
+}
+
 // UserByID returns a user, or ENOTFOUND.
 func (s *Store) UserByID(ctx context.Context, id chat.UserID) (chat.User, error) {
 	u, _, err := s.user(ctx, `WHERE id = ?`, int64(id))

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"Users", []test{
 			{"CreateAndRead", testUsersCreateAndRead},
 			{"DuplicateUsername", testUsersDuplicate},
+			{"SetPasswordHash", testUsersSetPasswordHash},
 		}},
 		{"SearchUsers", []test{
 			{"Match", testSearchMatch},

@@ -238,3 +238,20 @@ func testSearchPaging(t *testing.T, s chat.Store) {
 		t.Errorf("paging everyone but user07 in pages of 7 gave %q, want %q", got, want)
 	}
 }
+
+func testUsersSetPasswordHash(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	a, b := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	if err := s.SetPasswordHash(ctx, a.ID, "new-hash"); err != nil {
+		t.Fatal(err)
+	}
+	if _, h, err := s.UserCredentials(ctx, "alice"); err != nil || h != "new-hash" {
+		t.Errorf("alice's hash = %q, %v; want new-hash", h, err)
+	}
+	if _, h, _ := s.UserCredentials(ctx, "bob"); h != "hash" {
+		t.Errorf("bob's hash changed to %q", h)
+	}
+	if err := s.SetPasswordHash(ctx, a.ID+b.ID+1000, "x"); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("unknown user: %v", err)
+	}
+}
