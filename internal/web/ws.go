@@ -119,7 +119,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return // the upgrader has answered
 		}
 		sock := &socket{ws: ws, nc: nc}
-		reader := &frameReader{logger: logger, svc: svc, ws: ws, sock: sock, user: id, timeout: timeout}
+		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id}, ws: ws, sock: sock, user: id, timeout: timeout}
 		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -141,7 +141,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 // frameReader reads and carries out one connection's frames.
 type frameReader struct {
 	logger  *slog.Logger
-	svc     *chat.Service
+	frames  frameHandler
 	ws      *websocket.Conn
 	sock    *socket
 	user    chat.UserID
@@ -171,73 +171,91 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
 			continue
 		}
-		fr.handle(ctx, c, data)
+		if reply := fr.frames.handle(ctx, c.ID, data); reply != nil {
+			fr.reply(c, reply)
+		}
 	}
 }
 
-// handle carries out one frame. Every failure is answered with an error
-// frame; the connection stays open.
-func (fr *frameReader) handle(ctx context.Context, c *hub.Conn, data []byte) {
+// command is a client frame that decoded and passed its checks.
+type command struct {
+	Type           string
+	ConversationID chat.ConversationID
+	ClientID       string
+	Body           string
+	Seq            int64
+}
+
+// decodeCommand parses and checks one client frame. On error the command
+// still carries the frame's client_id, when it had one, for the error frame.
+func decodeCommand(data []byte) (command, error) {
 	var f wire.ClientFrame
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		fr.reply(c, errorFrame(jsonError(err), ""))
-		return
+		return command{}, jsonError(err)
 	}
 	if dec.More() {
-		fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "one JSON object per frame"), ""))
-		return
+		return command{}, chat.Errorf(chat.EINVALID, "one JSON object per frame")
 	}
-	clientID := ""
+	cmd := command{Type: f.Type}
 	if f.ClientID != nil {
-		clientID = *f.ClientID
+		cmd.ClientID = *f.ClientID
 	}
-	conv, err := frameConversation(f)
-	if err != nil {
-		fr.reply(c, errorFrame(err, clientID))
-		return
-	}
-	switch f.Type {
-	case wire.TypeSend:
-		if f.Body == nil {
-			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "send needs a body"), clientID))
-			return
-		}
-		m, _, err := fr.svc.Send(ctx, fr.user, chat.SendRequest{ConversationID: conv, Body: *f.Body, ClientID: clientID, Conn: c.ID})
-		if err != nil {
-			fr.reply(c, errorFrame(err, clientID))
-			return
-		}
-		fr.reply(c, wire.AckFrame{Type: wire.TypeAck, ClientID: clientID, Message: wireMessage(m)})
-	case wire.TypeTyping:
-		if err := fr.svc.Typing(ctx, fr.user, conv); err != nil {
-			fr.reply(c, errorFrame(err, ""))
-		}
-	case wire.TypeRead:
-		if f.Seq == nil {
-			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "read needs a seq"), ""))
-			return
-		}
-		if _, _, err := fr.svc.MarkRead(ctx, fr.user, conv, *f.Seq); err != nil {
-			fr.reply(c, errorFrame(err, ""))
-		}
-	}
-}
-
-// frameConversation checks a frame's type and returns its conversation.
-func frameConversation(f wire.ClientFrame) (chat.ConversationID, error) {
 	switch f.Type {
 	case wire.TypeSend, wire.TypeTyping, wire.TypeRead:
 	case "":
-		return 0, chat.Errorf(chat.EINVALID, "frame has no type")
+		return cmd, chat.Errorf(chat.EINVALID, "frame has no type")
 	default:
-		return 0, chat.Errorf(chat.EINVALID, "unknown frame type %q", f.Type)
+		return cmd, chat.Errorf(chat.EINVALID, "unknown frame type %q", f.Type)
 	}
 	if f.ConversationID == nil || *f.ConversationID <= 0 {
-		return 0, chat.Errorf(chat.EINVALID, "%s needs a positive conversation_id", f.Type)
+		return cmd, chat.Errorf(chat.EINVALID, "%s needs a positive conversation_id", f.Type)
 	}
-	return chat.ConversationID(*f.ConversationID), nil
+	cmd.ConversationID = chat.ConversationID(*f.ConversationID)
+	switch {
+	case f.Type == wire.TypeSend && f.Body == nil:
+		return cmd, chat.Errorf(chat.EINVALID, "send needs a body")
+	case f.Type == wire.TypeSend:
+		cmd.Body = *f.Body
+	case f.Type == wire.TypeRead && f.Seq == nil:
+		return cmd, chat.Errorf(chat.EINVALID, "read needs a seq")
+	case f.Type == wire.TypeRead:
+		cmd.Seq = *f.Seq
+	}
+	return cmd, nil
+}
+
+// frameHandler carries out the frames of one user's connection.
+type frameHandler struct {
+	svc  *chat.Service
+	user chat.UserID
+}
+
+// handle carries out one frame that arrived on connection conn and returns
+// the frame to answer that connection with, or nil. Every failure is
+// answered with an error frame; the connection stays open.
+func (h frameHandler) handle(ctx context.Context, conn string, data []byte) any {
+	cmd, err := decodeCommand(data)
+	if err != nil {
+		return errorFrame(err, cmd.ClientID)
+	}
+	switch cmd.Type {
+	case wire.TypeSend:
+		m, _, err := h.svc.Send(ctx, h.user, chat.SendRequest{ConversationID: cmd.ConversationID, Body: cmd.Body, ClientID: cmd.ClientID, Conn: conn})
+		if err != nil {
+			return errorFrame(err, cmd.ClientID)
+		}
+		return wire.AckFrame{Type: wire.TypeAck, ClientID: cmd.ClientID, Message: wireMessage(m)}
+	case wire.TypeTyping:
+		err = h.svc.Typing(ctx, h.user, cmd.ConversationID)
+	case wire.TypeRead:
+		_, _, err = h.svc.MarkRead(ctx, h.user, cmd.ConversationID, cmd.Seq)
+	}
+	if err != nil {
+		return errorFrame(err, "")
+	}
+	return nil
 }
 
 func errorFrame(err error, clientID string) wire.ErrorFrame {
