@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -34,7 +35,7 @@ func seedDemo(ctx context.Context, svc *chat.Service, logger *slog.Logger) error
 	users := make([]chat.User, len(demoPeople))
 	for i, p := range demoPeople {
 		password := rand.Text()[:16]
-		u, err := svc.Register(ctx, p.username, password, p.displayName)
+		u, err := svc.Register(ctx, p.username, password, p.displayName, netip.Addr{})
 		if chat.ErrorCode(err) == chat.ECONFLICT {
 			// The account exists from an earlier start: a new password.
 			if u, err = svc.UserByUsername(ctx, p.username); err == nil {

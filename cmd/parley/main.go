@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -50,6 +51,13 @@ type config struct {
 	sessionLifetime time.Duration
 	wsTimeout       time.Duration
 	demo            bool
+	messageRate     float64
+	messageBurst    int
+	typingRate      float64
+	typingBurst     int
+	registerPerHour float64
+	maxConns        int
+	trustedProxies  string
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -68,6 +76,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long")
 	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login")
 	fs.BoolVar(&cfg.demo, "demo", false, "create three demo accounts (passwords in the log) with a conversation going")
+	fs.Float64Var(&cfg.messageRate, "message-rate", 5, "messages a user may send per second, sustained")
+	fs.IntVar(&cfg.messageBurst, "message-burst", 20, "messages a user may send at once")
+	fs.Float64Var(&cfg.typingRate, "typing-rate", 2, "typing events a user may send per second, sustained")
+	fs.IntVar(&cfg.typingBurst, "typing-burst", 10, "typing events a user may send at once")
+	fs.Float64Var(&cfg.registerPerHour, "register-rate", 10, "accounts one client address may create per hour (a burst of as many)")
+	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open on this node")
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
 
 	fs.VisitAll(func(f *flag.Flag) {
@@ -94,10 +109,42 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.wsTimeout < time.Second {
 		return config{}, fmt.Errorf("-ws-timeout must be at least 1s, not %v", cfg.wsTimeout)
 	}
+	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 {
+		return config{}, errors.New("rates must be positive and bursts at least 1")
+	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
 	}
 	return cfg, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// parsePrefixes reads addresses and CIDR prefixes; an address is a
+// prefix of its full length.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, item := range splitList(s) {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a prefix", item)
+		}
+		prefixes = append(prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return prefixes, nil
 }
 
 func envName(flagName string) string {
@@ -136,6 +183,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Broker:   broker,
 		Presence: memory.NewPresence(),
 		Logger:   logger,
+		Limits: chat.Limits{
+			Messages:      memory.NewLimiter(cfg.messageRate, cfg.messageBurst),
+			Typing:        memory.NewLimiter(cfg.typingRate, cfg.typingBurst),
+			Registrations: memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
+			Logins:        memory.NewThrottle(chat.DefaultThrottlePolicy()),
+		},
 	})
 	if err != nil {
 		return err
@@ -145,11 +198,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	var origins []string
-	for o := range strings.SplitSeq(cfg.origins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			origins = append(origins, o)
-		}
+	proxies, err := parsePrefixes(cfg.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	// Pings go out three times per timeout, so a live peer always answers
 	// in time.
@@ -160,7 +211,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Service:            svc,
 		Sessions:           sessions,
 		SecureCookies:      cfg.secureCookies,
-		TrustedOrigins:     origins,
+		TrustedOrigins:     splitList(cfg.origins),
+		TrustedProxies:     proxies,
+		MaxConnsPerUser:    cfg.maxConns,
 		SessionIdleTimeout: cfg.sessionIdle,
 		SessionLifetime:    cfg.sessionLifetime,
 		Hub:                connections,

@@ -53,6 +53,11 @@ func startServer(t *testing.T, env map[string]string) *server {
 		"PARLEY_ADDR":       "127.0.0.1:0",
 		"PARLEY_DB":         filepath.Join(t.TempDir(), "parley.db"),
 		"PARLEY_LOG_FORMAT": "json",
+		// Tests send and sign up faster than people; the limits have tests
+		// of their own that set them back.
+		"PARLEY_MESSAGE_RATE":  "1000000",
+		"PARLEY_MESSAGE_BURST": "1000000",
+		"PARLEY_REGISTER_RATE": "1000000",
 	}
 	for k, v := range env {
 		vars[k] = v

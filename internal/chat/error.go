@@ -3,6 +3,7 @@ package chat
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are the codes of the API's error envelope and of the
@@ -24,6 +25,8 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, for ERATELIMITED, is how long to wait before trying again.
+	RetryAfter time.Duration
 }
 
 // Error implements the error interface.
@@ -58,6 +61,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfter returns how long a rate-limited caller must wait, from the
+// first *Error in err's chain; 0 when it does not say.
+func RetryAfter(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // NotFound returns an ENOTFOUND error naming what was not found. A

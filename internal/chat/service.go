@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +22,7 @@ type Service struct {
 	presence Presence
 	logger   *slog.Logger
 	typing   *typingGate
+	limits   Limits
 	// dummyHash is verified against when a login names an unknown user, so
 	// that unknown and known usernames cost the same time.
 	dummyHash string
@@ -34,6 +38,21 @@ type ServiceConfig struct {
 	// TypingInterval is the least time between two typing events forwarded
 	// for one user in one conversation; 0 means 2 seconds.
 	TypingInterval time.Duration
+	// Limits guard against abuse; a nil member does not limit.
+	Limits Limits
+}
+
+// Limits are the service's guards against abuse.
+type Limits struct {
+	// Messages is a bucket per user for sends, over every connection and
+	// the HTTP API together.
+	Messages Limiter
+	// Typing is a bucket per user for typing events.
+	Typing Limiter
+	// Registrations is a bucket per client address for new accounts.
+	Registrations Limiter
+	// Logins counts failed logins per account and per client address.
+	Logins Throttle
 }
 
 // NewService returns a Service.
@@ -52,6 +71,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		presence:  cfg.Presence,
 		logger:    cfg.Logger,
 		typing:    newTypingGate(cfg.TypingInterval),
+		limits:    cfg.Limits,
 		dummyHash: dummy,
 	}, nil
 }
@@ -61,13 +81,34 @@ func errBadLogin() error {
 	return Errorf(EUNAUTHORIZED, "invalid username or password")
 }
 
-// Register creates an account. An empty display name defaults to the
-// username.
-func (s *Service) Register(ctx context.Context, username, password, displayName string) (User, error) {
+// allow takes a token from a limiter, turning an empty bucket into an
+// ERATELIMITED error.
+func allow(ctx context.Context, l Limiter, key, what string) error {
+	if l == nil {
+		return nil
+	}
+	ok, retry, err := l.Allow(ctx, key)
+	if err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	if !ok {
+		return &Error{Code: ERATELIMITED, Message: "too many " + what + ": slow down", RetryAfter: retry}
+	}
+	return nil
+}
+
+// Register creates an account for someone at the client address addr. An
+// empty display name defaults to the username.
+func (s *Service) Register(ctx context.Context, username, password, displayName string, addr netip.Addr) (User, error) {
 	// The password length is checked first: an overlong one must cost
 	// nothing before it is refused.
 	if err := ValidatePassword(password); err != nil {
 		return User{}, err
+	}
+	if addr.IsValid() {
+		if err := allow(ctx, s.limits.Registrations, AddressKey(addr), "new accounts from your address"); err != nil {
+			return User{}, err
+		}
 	}
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -87,9 +128,72 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 	return s.store.CreateUser(ctx, User{Username: name, DisplayName: display, CreatedAt: Now()}, hash)
 }
 
-// Login checks a username and password and returns the user. Every failure
-// is the same EUNAUTHORIZED error after the same work.
-func (s *Service) Login(ctx context.Context, username, password string) (User, error) {
+// errThrottled answers a login attempt that must wait. Its text is the same
+// for every account and address.
+func errThrottled(wait time.Duration) error {
+	return &Error{Code: ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: wait}
+}
+
+// Login checks a username and password from the client address addr and
+// returns the user. Every failure is the same EUNAUTHORIZED error after the
+// same work. Failures are counted per account (known or not) and per
+// address; past a few, attempts must wait longer and longer, and a waiting
+// attempt is refused without its password being checked.
+func (s *Service) Login(ctx context.Context, username, password string, addr netip.Addr) (User, error) {
+	keys := []string{"user:" + loginKey(username)}
+	if addr.IsValid() {
+		keys = append(keys, AddressKey(addr))
+	}
+	if t := s.limits.Logins; t != nil {
+		var wait time.Duration
+		for _, k := range keys {
+			w, err := t.Wait(ctx, k)
+			if err != nil {
+				return User{}, fmt.Errorf("login throttle: %w", err)
+			}
+			wait = max(wait, w)
+		}
+		if wait > 0 {
+			return User{}, errThrottled(wait)
+		}
+	}
+	u, err := s.checkPassword(ctx, username, password)
+	if t := s.limits.Logins; t != nil && ErrorCode(err) == EUNAUTHORIZED {
+		for _, k := range keys {
+			if err := t.Fail(ctx, k); err != nil {
+				return User{}, fmt.Errorf("login throttle: %w", err)
+			}
+		}
+	}
+	if err != nil {
+		return User{}, err
+	}
+	// A success clears the account's failures; the address's expire.
+	if t := s.limits.Logins; t != nil {
+		if err := t.Reset(ctx, keys[0]); err != nil {
+			return User{}, fmt.Errorf("login throttle: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// loginKey is the throttling key of a typed username: normalized when it is
+// a valid name, so "Alice" and "alice" count together, and bounded in size
+// when it is not.
+func loginKey(username string) string {
+	if name, err := NormalizeUsername(username); err == nil {
+		return name
+	}
+	k := strings.ToLower(strings.TrimSpace(username))
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return "?" + k
+}
+
+// checkPassword verifies a password, doing the same hashing work whether or
+// not the user exists.
+func (s *Service) checkPassword(ctx context.Context, username, password string) (User, error) {
 	if ValidatePassword(password) != nil {
 		return User{}, errBadLogin()
 	}
@@ -250,6 +354,9 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err != nil {
 		return Message{}, false, err
 	}
+	if err := allow(ctx, s.limits.Messages, userKey(caller), "messages"); err != nil {
+		return Message{}, false, err
+	}
 	m, created, err := s.store.CreateMessage(ctx, Message{
 		ConversationID: req.ConversationID,
 		SenderID:       caller,
@@ -276,6 +383,9 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 // It forwards at most one event per user and conversation per typing
 // interval; the rest are dropped without error.
 func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID) error {
+	if err := allow(ctx, s.limits.Typing, userKey(caller), "typing events"); err != nil {
+		return err
+	}
 	members, err := s.memberIDs(ctx, caller, conv)
 	if err != nil {
 		return err
@@ -293,6 +403,11 @@ func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID
 		return nil
 	}
 	return s.broker.Publish(ctx, Event{Type: EventTyping, To: others, ConversationID: conv, UserID: caller})
+}
+
+// userKey is a user's key in a Limiter.
+func userKey(id UserID) string {
+	return "user:" + strconv.FormatInt(int64(id), 10)
 }
 
 // memberIDs returns a conversation's members, or ENOTFOUND when the caller

@@ -245,6 +245,13 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 	delete(h.subscribed, user)
 }
 
+// UserCount returns how many connections user has open on this node.
+func (h *Hub) UserCount(user chat.UserID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.users[user])
+}
+
 // Count returns how many connections are open on this node.
 func (h *Hub) Count() int {
 	h.mu.Lock()

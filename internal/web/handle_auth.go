@@ -57,7 +57,7 @@ func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManag
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := svc.Register(r.Context(), req.Username, req.Password, req.DisplayName)
+		u, err := svc.Register(r.Context(), req.Username, req.Password, req.DisplayName, clientAddr(r))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -78,7 +78,7 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := svc.Login(r.Context(), req.Username, req.Password)
+		u, err := svc.Login(r.Context(), req.Username, req.Password, clientAddr(r))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -48,7 +49,16 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 	if code == chat.EINTERNAL {
 		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	setRetryAfter(w, err)
 	writeJSON(w, r, logger, statusOf(code), wire.Error{Error: wire.ErrorBody{Code: code, Message: chat.ErrorMessage(err)}})
+}
+
+// setRetryAfter tells a rate-limited client, in whole seconds, when to try
+// again.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if d := chat.RetryAfter(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
 }
 
 // writeJSON answers with v encoded as JSON.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -83,7 +85,55 @@ const sessionUserKey = "user_id"
 
 type ctxKey int
 
-const userIDKey ctxKey = 0
+const (
+	userIDKey ctxKey = iota
+	addrKey
+)
+
+// clientAddress finds the client's address: the connection's, or, when the
+// connection comes from a trusted proxy, the nearest address in
+// X-Forwarded-For that is not a trusted proxy.
+func clientAddress(trusted []netip.Prefix, next http.Handler) http.Handler {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := remoteAddr(r)
+		if addr.IsValid() && isTrusted(addr) {
+			hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+				if err != nil {
+					break // a garbled hop: trust nothing before it
+				}
+				addr = a.Unmap()
+				if !isTrusted(addr) {
+					break
+				}
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), addrKey, addr)))
+	})
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// clientAddr returns the client's address found by clientAddress.
+func clientAddr(r *http.Request) netip.Addr {
+	a, _ := r.Context().Value(addrKey).(netip.Addr)
+	return a
+}
 
 // requireUser lets only signed-in users through and puts their ID in the
 // request context.

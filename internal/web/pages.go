@@ -292,7 +292,7 @@ func handleLoginForm(s *server) http.Handler {
 			return
 		}
 		data.Username = r.PostFormValue("username")
-		u, err := s.service.Login(r.Context(), data.Username, r.PostFormValue("password"))
+		u, err := s.service.Login(r.Context(), data.Username, r.PostFormValue("password"), clientAddr(r))
 		if err == nil {
 			err = signIn(r.Context(), s.sessions, u)
 		}
@@ -302,6 +302,7 @@ func handleLoginForm(s *server) http.Handler {
 				return
 			}
 			data.Error = chat.ErrorMessage(err)
+			setRetryAfter(w, err)
 			s.pages.render(w, r, s.logger, "login", statusOf(chat.ErrorCode(err)), data)
 			return
 		}
@@ -346,7 +347,7 @@ func handleRegisterForm(s *server) http.Handler {
 			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)
 			return
 		}
-		u, err := s.service.Register(r.Context(), data.Username, password, data.DisplayName)
+		u, err := s.service.Register(r.Context(), data.Username, password, data.DisplayName, clientAddr(r))
 		if err == nil {
 			err = signIn(r.Context(), s.sessions, u)
 		}
@@ -360,7 +361,8 @@ func handleRegisterForm(s *server) http.Handler {
 		case chat.EINTERNAL:
 			s.pageError(w, r, err)
 		default:
-			data.Error = chat.ErrorMessage(err)
+			data.Error = sentence(chat.ErrorMessage(err))
+			setRetryAfter(w, err)
 			s.pages.render(w, r, s.logger, "register", statusOf(code), data)
 		}
 	})

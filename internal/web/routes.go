@@ -31,7 +31,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.requireUser(handleSend(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
 
-	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout))
+	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))
 
 	mux.Handle("/api/", handleNotFound(s.logger))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -37,6 +38,12 @@ type Config struct {
 	// WebSocketTimeout drops a WebSocket peer silent this long; the hub's
 	// pings must come more often.
 	WebSocketTimeout time.Duration
+	// MaxConnsPerUser caps one user's WebSockets on this node; 0 means no cap.
+	MaxConnsPerUser int
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For is believed; for anyone else the client address is the
+	// connection's.
+	TrustedProxies []netip.Prefix
 }
 
 // server holds the dependencies handlers are made from.
@@ -47,6 +54,7 @@ type server struct {
 	hub            *hub.Hub
 	trustedOrigins []string
 	wsTimeout      time.Duration
+	maxConns       int
 	pages          *pages
 }
 
@@ -83,7 +91,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{pages: pg, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout}
+	s := &server{pages: pg, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
 	mux := http.NewServeMux()
 	s.routes(mux)
 
@@ -92,6 +100,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	h = cop.Handler(h)
 	h = securityHeaders(h)
 	h = recoverPanics(cfg.Logger, h)
+	h = clientAddress(cfg.TrustedProxies, h)
 	h = accessLog(cfg.Logger, h)
 	return h, nil
 }

@@ -78,7 +78,7 @@ func originAllowed(r *http.Request, trusted []string) bool {
 // handleWebSocket upgrades to a WebSocket after checking the Origin and the
 // session. A peer that sends nothing, not even a pong, for timeout is
 // dropped.
-func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string, timeout time.Duration) http.Handler {
+func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string, timeout time.Duration, maxConns int) http.Handler {
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -99,6 +99,10 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		id := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
 		if id == 0 {
 			writeError(w, r, logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
+			return
+		}
+		if maxConns > 0 && h.UserCount(id) >= maxConns {
+			writeError(w, r, logger, chat.Errorf(chat.ERATELIMITED, "too many open connections: close a tab"))
 			return
 		}
 		user, err := svc.User(ctx, id)
@@ -259,7 +263,13 @@ func (h frameHandler) handle(ctx context.Context, conn string, data []byte) any 
 }
 
 func errorFrame(err error, clientID string) wire.ErrorFrame {
-	return wire.ErrorFrame{Type: wire.TypeError, Code: chat.ErrorCode(err), Message: chat.ErrorMessage(err), ClientID: clientID}
+	return wire.ErrorFrame{
+		Type:         wire.TypeError,
+		Code:         chat.ErrorCode(err),
+		Message:      chat.ErrorMessage(err),
+		ClientID:     clientID,
+		RetryAfterMS: chat.RetryAfter(err).Milliseconds(),
+	}
 }
 
 // reply queues a frame for this connection only.
