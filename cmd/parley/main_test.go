@@ -240,3 +240,7 @@ func sessionCookie(t *testing.T, c *client, s *server) string {
 	}
 	return ""
 }
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+func jsonUnmarshal(b []byte, v any) { json.Unmarshal(b, v) }

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -88,5 +89,74 @@ func TestTypingGateForgetsIdleEntries(t *testing.T) {
 	}
 	if n := len(g.last); n > 2048 {
 		t.Errorf("the gate holds %d entries for people who stopped typing long ago", n)
+	}
+}
+
+// countingHasher counts the hashing work done.
+type countingHasher struct{ hashes, verifies int }
+
+func (h *countingHasher) Hash(p string) (string, error) { h.hashes++; return "h:" + p, nil }
+func (h *countingHasher) Verify(hash, p string) (bool, error) {
+	h.verifies++
+	return hash == "h:"+p, nil
+}
+
+// usersStore knows one user, alice.
+type usersStore struct{ Store }
+
+func (usersStore) UserCredentials(_ context.Context, name string) (User, string, error) {
+	if name == "alice" {
+		return User{ID: 1, Username: "alice"}, "h:right password", nil
+	}
+	return User{}, "", NotFound("user")
+}
+
+func (usersStore) CreateUser(_ context.Context, u User, _ string) (User, error) {
+	if u.Username == "alice" {
+		return User{}, Errorf(ECONFLICT, "username %q is taken", u.Username)
+	}
+	u.ID = 2
+	return u, nil
+}
+
+// TestNoUserEnumeration: every login does the same hashing work and fails
+// the same way, whether the account exists or not; a taken name is
+// reported only after the work a new one costs.
+func TestNoUserEnumeration(t *testing.T) {
+	h := &countingHasher{}
+	svc, err := NewService(ServiceConfig{Store: usersStore{}, Hasher: h, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var first error
+	for _, name := range []string{"alice", "nobody", "No Such Name!", "ALICE"} {
+		before := h.verifies
+		_, err := svc.Login(ctx, name, "wrong password", netip.Addr{})
+		if h.verifies-before != 1 {
+			t.Errorf("login as %q verified %d hashes, want 1", name, h.verifies-before)
+		}
+		if first == nil {
+			first = err
+		}
+		if ErrorCode(err) != EUNAUTHORIZED || ErrorMessage(err) != ErrorMessage(first) {
+			t.Errorf("login as %q: %v, want the same error as the others", name, err)
+		}
+	}
+	if u, err := svc.Login(ctx, "Alice", "right password", netip.Addr{}); err != nil || u.ID != 1 {
+		t.Errorf("right password: %v %v", u, err)
+	}
+
+	before := h.hashes
+	if _, err := svc.Register(ctx, "alice", "some password", "", netip.Addr{}); ErrorCode(err) != ECONFLICT {
+		t.Fatalf("taken name: %v", err)
+	}
+	taken := h.hashes - before
+	before = h.hashes
+	if _, err := svc.Register(ctx, "newbie", "some password", "", netip.Addr{}); err != nil {
+		t.Fatal(err)
+	}
+	if fresh := h.hashes - before; taken != fresh || taken != 1 {
+		t.Errorf("a taken name cost %d hashes, a free one %d: want the same", taken, fresh)
 	}
 }

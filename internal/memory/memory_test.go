@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/parleychat/parley/internal/brokertest"
@@ -242,4 +244,56 @@ func TestPresenceForgetsOffline(t *testing.T) {
 	if online, _ := p.Online(ctx, nil); online == nil || len(online) != 0 {
 		t.Errorf("Online(nil) = %#v, want an empty map", online)
 	}
+}
+
+func TestLimiter(t *testing.T) {
+	brokertest.RunLimiter(t, func(t *testing.T, n int, perSecond float64, burst int) []chat.Limiter {
+		return []chat.Limiter{NewLimiter(perSecond, burst)}
+	}, 1)
+}
+
+func TestThrottle(t *testing.T) {
+	brokertest.RunThrottle(t, func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle {
+		return []chat.Throttle{NewThrottle(p)}
+	}, 1)
+}
+
+// TestLimiterMemoryStaysBounded: a million users, each sending once over
+// time, leave only the recently active buckets behind.
+func TestLimiterMemoryStaysBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(5, 20) // a bucket refills in 4 s
+		for i := range 1_000_000 {
+			if i%10_000 == 0 {
+				time.Sleep(time.Second)
+			}
+			if ok, _, _ := l.Allow(t.Context(), "user:"+strconv.Itoa(i)); !ok {
+				t.Fatal("a new user's first message was refused")
+			}
+		}
+		// About 4 s of users (40,000) are still refilling; twice that is
+		// allowed for the sweep's lag.
+		if n := l.Len(); n > 100_000 {
+			t.Errorf("%d buckets held after a million users, want the recent few", n)
+		}
+	})
+}
+
+func TestThrottleMemoryStaysBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		th := NewThrottle(chat.DefaultThrottlePolicy())
+		for i := range 200_000 {
+			if i%1_000 == 0 {
+				time.Sleep(time.Minute)
+			}
+			th.Fail(t.Context(), "user:"+strconv.Itoa(i))
+		}
+		th.mu.Lock()
+		n := len(th.keys)
+		th.mu.Unlock()
+		// 15 minutes of failures: 15,000 keys, twice that for the sweep's lag.
+		if n > 40_000 {
+			t.Errorf("%d keys held, want about the last window's", n)
+		}
+	})
 }

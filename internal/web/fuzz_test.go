@@ -1,0 +1,597 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// The fuzz targets below hold the WebSocket frame decoder, the frame
+// handler and the API's JSON body decoder to docs/protocol.md and
+// docs/api.md. Run one with
+//
+//	go test -run '^$' -fuzz '^FuzzFrameHandler$' -fuzztime 5m -parallel 1 ./internal/web/
+//
+// Seed inputs live in testdata/fuzz/<FuzzName>/ as well as in f.Add calls;
+// any crasher the fuzzer writes there stays as a regression test.
+//
+// Known bugs are checked by default, so their regression seeds fail until
+// the app is fixed. Set PARLEY_FUZZ_TOLERATE_KNOWN=1 to let a fuzzing run go
+// past them in search of other failures.
+var fuzzTolerateKnown = os.Getenv("PARLEY_FUZZ_TOLERATE_KNOWN") != ""
+
+// jsonSpace is JSON's insignificant whitespace.
+const jsonSpace = " \t\r\n"
+
+// trailingCloser reports whether data holds a JSON value followed, after
+// optional whitespace, by '}' or ']', and returns the value. That is the
+// known bug of decodeCommand: json.Decoder.More is false before a closing
+// bracket, so `{...}}` passes for one object.
+func trailingCloser(data []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if dec.Decode(&v) != nil {
+		return nil, false
+	}
+	off := dec.InputOffset()
+	rest := bytes.TrimLeft(data[off:], jsonSpace)
+	if len(rest) == 0 || (rest[0] != '}' && rest[0] != ']') {
+		return nil, false
+	}
+	return data[:off], true
+}
+
+// strictObject decodes data the strict way the docs describe: exactly one
+// JSON object and nothing after it, every key one of fields (in the letter
+// case encoding/json tolerates), every value of its field's type. It is the
+// reference the app's decoders are compared with.
+func strictObject[T any](data []byte, fields []string) (T, bool) {
+	var v T
+	if !json.Valid(data) {
+		return v, false
+	}
+	if trimmed := bytes.TrimLeft(data, jsonSpace); len(trimmed) == 0 || trimmed[0] != '{' {
+		return v, false
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
+		return v, false
+	}
+	for k := range keys {
+		if !slices.ContainsFunc(fields, func(f string) bool { return strings.EqualFold(f, k) }) {
+			return v, false
+		}
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, false
+	}
+	return v, true
+}
+
+// wantChatError fails unless err is a *chat.Error with one of codes and a
+// message, and returns its code.
+func wantChatError(t *testing.T, what string, err error, codes ...string) string {
+	t.Helper()
+	e, ok := errors.AsType[*chat.Error](err)
+	if !ok {
+		t.Fatalf("%s: error %v (%T) is not a *chat.Error", what, err, err)
+	}
+	if !slices.Contains(codes, e.Code) {
+		t.Fatalf("%s: error code %q, want one of %q (%v)", what, e.Code, codes, err)
+	}
+	if e.Message == "" {
+		t.Fatalf("%s: error without a message", what)
+	}
+	return e.Code
+}
+
+var clientFrameFields = []string{"type", "conversation_id", "client_id", "body", "seq"}
+
+// refCommand is what decodeCommand must make of data: ok when data is one
+// well-formed frame of a known type with the fields it needs.
+func refCommand(data []byte) (wire.ClientFrame, bool) {
+	f, ok := strictObject[wire.ClientFrame](data, clientFrameFields)
+	if !ok {
+		return f, false
+	}
+	switch {
+	case f.Type != wire.TypeSend && f.Type != wire.TypeTyping && f.Type != wire.TypeRead:
+		return f, false
+	case f.ConversationID == nil || *f.ConversationID <= 0:
+		return f, false
+	case f.Type == wire.TypeSend && f.Body == nil:
+		return f, false
+	case f.Type == wire.TypeRead && f.Seq == nil:
+		return f, false
+	}
+	return f, true
+}
+
+// fuzzFrameSeeds are frames worth starting from, for both frame targets.
+var fuzzFrameSeeds = []string{
+	`{"type":"send","conversation_id":1,"client_id":"c-1","body":"hello"}`,
+	`{"type":"send","conversation_id":1,"body":"  hi\r\nthere\t "}`,
+	`{"type":"send","conversation_id":1,"client_id":"c1","body":"retry of the first message"}`,
+	`{"type":"send","conversation_id":1,"client_id":"elsewhere","body":"client_id used in another conversation"}`,
+	`{"type":"send","conversation_id":2,"client_id":"x","body":"not a member"}`,
+	`{"type":"send","conversation_id":1,"body":""}`,
+	`{"type":"send","conversation_id":1,"body":"\u0000"}`,
+	`{"type":"send","conversation_id":1,"body":"\ud800 lone surrogate"}`,
+	`{"type":"send","conversation_id":1,"client_id":"\u0007bell","body":"x"}`,
+	`{"type":"send","conversation_id":1,"body":null}`,
+	`{"type":"send","conversation_id":1,"body":5}`,
+	`{"type":"send","conversation_id":1}`,
+	`{"type":"typing","conversation_id":1}`,
+	`{"type":"typing","conversation_id":9223372036854775807}`,
+	`{"type":"typing","conversation_id":9223372036854775808}`,
+	`{"type":"typing","conversation_id":0}`,
+	`{"type":"typing","conversation_id":-1}`,
+	`{"type":"typing","conversation_id":1.5}`,
+	`{"type":"typing","conversation_id":"1"}`,
+	`{"type":"typing"}`,
+	`{"type":"read","conversation_id":1,"seq":2}`,
+	`{"type":"read","conversation_id":1,"seq":1000}`,
+	`{"type":"read","conversation_id":1,"seq":0}`,
+	`{"type":"read","conversation_id":1,"seq":-1}`,
+	`{"type":"read","conversation_id":1}`,
+	`{"type":"read","conversation_id":3,"seq":1}`,
+	`{"TYPE":"typing","Conversation_ID":1}`,
+	`{"type":"typing","conversation_id":1,"extra":true}`,
+	`{"type":"hello","conversation_id":1}`,
+	`{"type":"","conversation_id":1}`,
+	`{"conversation_id":1}`,
+	`{"type":"typing","conversation_id":1} {"type":"typing","conversation_id":1}`,
+	`{"type":"typing","conversation_id":1} `,
+	` {"type":"typing","conversation_id":1}`,
+	`{"type":"typing","conversation_id":1`,
+	`{"type":"typing","type":"read","conversation_id":1,"seq":1}`,
+	`[{"type":"typing","conversation_id":1}]`,
+	`"typing"`, `null`, `{}`, `[]`, `1`, ``, `{`, `}`, "\xff",
+	"{\"type\":\"send\",\"conversation_id\":1,\"body\":\"bad \xff utf-8\"}",
+}
+
+func FuzzDecodeCommand(f *testing.F) {
+	for _, s := range fuzzFrameSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, err := decodeCommand(data)
+		ref, refOK := refCommand(data)
+		if err != nil {
+			wantChatError(t, "decodeCommand", err, chat.EINVALID)
+			if refOK {
+				t.Fatalf("decodeCommand(%q) refused a well-formed frame: %v", data, err)
+			}
+			// An error frame carries the client_id of the frame that failed.
+			if ref.ClientID != nil && cmd.ClientID != *ref.ClientID && json.Valid(data) {
+				t.Fatalf("decodeCommand(%q): error command has client_id %q, want %q", data, cmd.ClientID, *ref.ClientID)
+			}
+			return
+		}
+		switch cmd.Type {
+		case wire.TypeSend, wire.TypeTyping, wire.TypeRead:
+		default:
+			t.Fatalf("decodeCommand(%q) = type %q", data, cmd.Type)
+		}
+		if cmd.ConversationID <= 0 {
+			t.Fatalf("decodeCommand(%q) = conversation %d", data, cmd.ConversationID)
+		}
+		if !refOK && fuzzTolerateKnown {
+			if first, ok := trailingCloser(data); ok {
+				ref, refOK = refCommand(first)
+			}
+		}
+		if !refOK {
+			t.Fatalf("decodeCommand(%q) = %+v, nil; want an invalid error: the frame is not one well-formed JSON object of a known type with the fields it needs", data, cmd)
+		}
+		if cmd.Type != ref.Type || int64(cmd.ConversationID) != *ref.ConversationID {
+			t.Fatalf("decodeCommand(%q) = %+v; the frame says %q in %d", data, cmd, ref.Type, *ref.ConversationID)
+		}
+		if ref.ClientID != nil && cmd.ClientID != *ref.ClientID || ref.ClientID == nil && cmd.ClientID != "" {
+			t.Fatalf("decodeCommand(%q) = client_id %q", data, cmd.ClientID)
+		}
+		switch cmd.Type {
+		case wire.TypeSend:
+			if ref.Body == nil || cmd.Body != *ref.Body {
+				t.Fatalf("decodeCommand(%q) = body %q", data, cmd.Body)
+			}
+		case wire.TypeRead:
+			if ref.Seq == nil || cmd.Seq != *ref.Seq {
+				t.Fatalf("decodeCommand(%q) = seq %d", data, cmd.Seq)
+			}
+		}
+	})
+}
+
+// fuzzStore is a chat.Store in memory holding one conversation, 1, between
+// users 1 and 2, with three messages. Only what frameHandler needs is
+// implemented; any other method panics through the nil embedded Store.
+type fuzzStore struct {
+	chat.Store
+
+	mu       sync.Mutex
+	cursors  map[chat.ConversationID]map[chat.UserID]int64 // read cursor of each member
+	messages map[chat.ConversationID][]chat.Message
+	byClient map[fuzzClientKey]chat.Message
+}
+
+type fuzzClientKey struct {
+	sender   chat.UserID
+	clientID string
+}
+
+// The fuzz store's starting state.
+const (
+	fuzzConv      chat.ConversationID = 1
+	fuzzLastSeq                       = 3
+	fuzzOutsider  chat.UserID         = 3 // signed in, not a member
+	fuzzElsewhere                     = "elsewhere"
+)
+
+var fuzzStartCursors = map[chat.UserID]int64{1: 3, 2: 2}
+
+func newFuzzStore() *fuzzStore {
+	s := &fuzzStore{
+		cursors:  map[chat.ConversationID]map[chat.UserID]int64{fuzzConv: {1: 3, 2: 2}},
+		messages: map[chat.ConversationID][]chat.Message{},
+		byClient: map[fuzzClientKey]chat.Message{},
+	}
+	for i, m := range []chat.Message{{SenderID: 1, Body: "one", ClientID: "c1"}, {SenderID: 2, Body: "two", ClientID: "c2"}, {SenderID: 1, Body: "three"}} {
+		m.ConversationID, m.Seq, m.CreatedAt = fuzzConv, int64(i+1), chat.Now()
+		s.messages[fuzzConv] = append(s.messages[fuzzConv], m)
+		if m.ClientID != "" {
+			s.byClient[fuzzClientKey{m.SenderID, m.ClientID}] = m
+		}
+	}
+	// User 1 once used a client_id in conversation 9, which they are no
+	// longer in: reusing it in conversation 1 is a conflict.
+	s.byClient[fuzzClientKey{1, fuzzElsewhere}] = chat.Message{ConversationID: 9, Seq: 1, SenderID: 1, Body: "gone", ClientID: fuzzElsewhere}
+	return s
+}
+
+func (s *fuzzStore) Members(_ context.Context, id chat.ConversationID) ([]chat.UserID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []chat.UserID
+	for u := range s.cursors[id] {
+		ids = append(ids, u)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+func (s *fuzzStore) Member(_ context.Context, id chat.ConversationID, user chat.UserID) (chat.Member, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cursor, ok := s.cursors[id][user]
+	if !ok {
+		return chat.Member{}, chat.NotFound("conversation")
+	}
+	return chat.Member{ConversationID: id, UserID: user, LastReadSeq: cursor}, nil
+}
+
+func (s *fuzzStore) CreateMessage(_ context.Context, m chat.Message) (chat.Message, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cursors[m.ConversationID][m.SenderID]; !ok {
+		return chat.Message{}, false, chat.NotFound("conversation")
+	}
+	if m.ClientID != "" {
+		if old, ok := s.byClient[fuzzClientKey{m.SenderID, m.ClientID}]; ok {
+			if old.ConversationID != m.ConversationID {
+				return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used in another conversation", m.ClientID)
+			}
+			return old, false, nil
+		}
+	}
+	m.Seq = int64(len(s.messages[m.ConversationID]) + 1)
+	s.messages[m.ConversationID] = append(s.messages[m.ConversationID], m)
+	s.cursors[m.ConversationID][m.SenderID] = m.Seq
+	if m.ClientID != "" {
+		s.byClient[fuzzClientKey{m.SenderID, m.ClientID}] = m
+	}
+	return m, true, nil
+}
+
+func (s *fuzzStore) MarkRead(_ context.Context, id chat.ConversationID, user chat.UserID, seq int64) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cursor, ok := s.cursors[id][user]
+	if !ok {
+		return 0, false, chat.NotFound("conversation")
+	}
+	seq = min(seq, int64(len(s.messages[id])))
+	if seq <= cursor {
+		return cursor, false, nil
+	}
+	s.cursors[id][user] = seq
+	return seq, true, nil
+}
+
+// fuzzBroker records what is published.
+type fuzzBroker struct {
+	chat.Broker
+
+	mu     sync.Mutex
+	events []chat.Event
+}
+
+func (b *fuzzBroker) Publish(_ context.Context, ev chat.Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ev.To = slices.Clone(ev.To)
+	if ev.Message != nil {
+		m := *ev.Message
+		ev.Message = &m
+	}
+	b.events = append(b.events, ev)
+	return nil
+}
+
+func (b *fuzzBroker) published() []chat.Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.events)
+}
+
+// fuzzPresence knows no one is online.
+type fuzzPresence struct{}
+
+func (fuzzPresence) Connect(context.Context, chat.UserID) (bool, error)    { return true, nil }
+func (fuzzPresence) Disconnect(context.Context, chat.UserID) (bool, error) { return true, nil }
+func (fuzzPresence) Online(_ context.Context, users []chat.UserID) (map[chat.UserID]bool, error) {
+	return map[chat.UserID]bool{}, nil
+}
+
+// fuzzHasher "hashes" by prefixing.
+type fuzzHasher struct{}
+
+func (fuzzHasher) Hash(p string) (string, error)    { return "plain:" + p, nil }
+func (fuzzHasher) Verify(h, p string) (bool, error) { return h == "plain:"+p, nil }
+
+var domainCodes = []string{chat.EINVALID, chat.EUNAUTHORIZED, chat.EFORBIDDEN, chat.ENOTFOUND, chat.ECONFLICT, chat.ETOOLARGE, chat.ERATELIMITED, chat.EINTERNAL}
+
+func FuzzFrameHandler(f *testing.F) {
+	for _, s := range fuzzFrameSeeds {
+		for user := range byte(3) {
+			f.Add(user, []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, userByte byte, data []byte) {
+		user := chat.UserID(1 + userByte%3) // 1 and 2 are members of conversation 1, 3 is not
+		store, broker := newFuzzStore(), &fuzzBroker{}
+		svc, err := chat.NewService(chat.ServiceConfig{
+			Store:    store,
+			Hasher:   fuzzHasher{},
+			Broker:   broker,
+			Presence: fuzzPresence{},
+			Logger:   slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply := frameHandler{svc: svc, user: user}.handle(context.Background(), "conn", data)
+		events := broker.published()
+		what := func() string { return string(data) + " from user " + string(rune('0'+user)) }
+
+		// Whatever happened, nothing reached anyone outside conversation 1.
+		for _, ev := range events {
+			conv := ev.ConversationID
+			if ev.Message != nil {
+				conv = ev.Message.ConversationID
+			}
+			if conv != fuzzConv || slices.ContainsFunc(ev.To, func(u chat.UserID) bool { return u != 1 && u != 2 }) {
+				t.Fatalf("%s: published %+v outside conversation 1's members", what(), ev)
+			}
+		}
+
+		var errFrame *wire.ErrorFrame
+		switch r := reply.(type) {
+		case nil, wire.AckFrame:
+		case wire.ErrorFrame:
+			errFrame = &r
+			if r.Type != wire.TypeError || r.Message == "" {
+				t.Fatalf("%s: malformed error frame %+v", what(), r)
+			}
+			if !slices.Contains(domainCodes, r.Code) {
+				t.Fatalf("%s: error frame with code %q, not a domain code", what(), r.Code)
+			}
+			if r.Code == chat.EINTERNAL {
+				t.Fatalf("%s: internal error frame %+v from a store that never fails", what(), r)
+			}
+			if len(events) > 0 {
+				t.Fatalf("%s: answered %+v yet published %+v", what(), r, events)
+			}
+		default:
+			t.Fatalf("%s: reply of type %T: %+v", what(), reply, reply)
+		}
+
+		cmd, decErr := decodeCommand(data)
+		wantErr := func(codes ...string) {
+			t.Helper()
+			if errFrame == nil {
+				t.Fatalf("%s: reply %+v, events %+v; want an error frame %q", what(), reply, events, codes)
+			}
+			if !slices.Contains(codes, errFrame.Code) {
+				t.Fatalf("%s: error frame %+v, want code %q", what(), *errFrame, codes)
+			}
+		}
+		if decErr != nil {
+			wantErr(chat.EINVALID)
+			if errFrame.ClientID != cmd.ClientID {
+				t.Fatalf("%s: error frame client_id %q, want %q", what(), errFrame.ClientID, cmd.ClientID)
+			}
+			return
+		}
+
+		// The frame decoded: is what it asks for valid on its own?
+		body, bodyErr := chat.NormalizeBody(cmd.Body)
+		fieldsValid := true
+		switch cmd.Type {
+		case wire.TypeSend:
+			fieldsValid = bodyErr == nil && chat.ValidateClientID(cmd.ClientID) == nil
+		case wire.TypeRead:
+			fieldsValid = cmd.Seq >= 0
+		}
+		member := cmd.ConversationID == fuzzConv && user != fuzzOutsider
+		switch {
+		case !member && fieldsValid:
+			// A conversation one is not in looks like one that does not exist.
+			wantErr(chat.ENOTFOUND)
+		case !member:
+			wantErr(chat.ENOTFOUND, chat.EINVALID)
+		case !fieldsValid:
+			wantErr(chat.EINVALID)
+		}
+		if errFrame != nil {
+			if cmd.Type == wire.TypeSend && errFrame.ClientID != cmd.ClientID {
+				t.Fatalf("%s: error frame client_id %q, want %q", what(), errFrame.ClientID, cmd.ClientID)
+			}
+			if member && fieldsValid && !(cmd.Type == wire.TypeSend && user == 1 && cmd.ClientID == fuzzElsewhere && errFrame.Code == chat.ECONFLICT) {
+				t.Fatalf("%s: a member's valid frame was refused: %+v", what(), *errFrame)
+			}
+			return
+		}
+
+		// A member's valid frame was carried out.
+		switch cmd.Type {
+		case wire.TypeSend:
+			ack, ok := reply.(wire.AckFrame)
+			if !ok {
+				t.Fatalf("%s: reply %+v, want an ack", what(), reply)
+			}
+			if ack.Type != wire.TypeAck || ack.ClientID != cmd.ClientID || ack.Message.ConversationID != int64(fuzzConv) || ack.Message.ClientID != cmd.ClientID {
+				t.Fatalf("%s: ack %+v", what(), ack)
+			}
+			if user == 1 && cmd.ClientID == fuzzElsewhere {
+				t.Fatalf("%s: a client_id used in another conversation was accepted: %+v", what(), ack)
+			}
+			if old, ok := newFuzzStore().byClient[fuzzClientKey{user, cmd.ClientID}]; ok && cmd.ClientID != "" {
+				// A retry: the first message, unchanged, and no event.
+				if ack.Message != wireMessage(old) || len(events) != 0 {
+					t.Fatalf("%s: retry acked %+v and published %+v; want the first message %+v and nothing", what(), ack.Message, events, old)
+				}
+				return
+			}
+			if ack.Message.Seq != fuzzLastSeq+1 || ack.Message.SenderID != int64(user) || ack.Message.Body != body {
+				t.Fatalf("%s: ack %+v; want seq %d from %d with body %q", what(), ack.Message, fuzzLastSeq+1, user, body)
+			}
+			if len(events) != 1 || events[0].Type != chat.EventMessage || events[0].SkipConn != "conn" ||
+				!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || wireMessage(*events[0].Message) != ack.Message {
+				t.Fatalf("%s: acked %+v, published %+v; want one message event to users 1 and 2 but this connection", what(), ack.Message, events)
+			}
+		case wire.TypeTyping:
+			other := 3 - user
+			if reply != nil || len(events) != 1 || events[0].Type != chat.EventTyping || events[0].UserID != user ||
+				events[0].ConversationID != fuzzConv || !slices.Equal(events[0].To, []chat.UserID{other}) {
+				t.Fatalf("%s: reply %+v, published %+v; want nothing and one typing event to user %d", what(), reply, events, other)
+			}
+		case wire.TypeRead:
+			if reply != nil {
+				t.Fatalf("%s: reply %+v to a read", what(), reply)
+			}
+			want := min(cmd.Seq, fuzzLastSeq)
+			if want <= fuzzStartCursors[user] {
+				if len(events) != 0 {
+					t.Fatalf("%s: the cursor did not move, yet published %+v", what(), events)
+				}
+				return
+			}
+			if len(events) != 1 || events[0].Type != chat.EventRead || events[0].UserID != user || events[0].Seq != want ||
+				events[0].ConversationID != fuzzConv || !slices.Equal(events[0].To, []chat.UserID{1, 2}) {
+				t.Fatalf("%s: published %+v; want one read receipt to users 1 and 2 at seq %d", what(), events, want)
+			}
+		}
+	})
+}
+
+var (
+	sendRequestFields     = []string{"body", "client_id"}
+	registerRequestFields = []string{"username", "password", "display_name"}
+)
+
+// fuzzJSONSeeds are request bodies worth starting from.
+var fuzzJSONSeeds = []string{
+	`{"body":"hello","client_id":"c-1"}`,
+	`{"body":"hello"}`,
+	`{"username":"alice","password":"password-alice","display_name":"Alice"}`,
+	`{"username":"alice","password":"password-alice"}`,
+	`{}`, ` {} `, "{}\n", `{"body":null}`, `{"body":1}`, `{"body":"a","body":"b"}`,
+	`{"Body":"case"}`, `{"BODY":"case","CLIENT_ID":"x"}`, `{"pa\u017fsword":"long s"}`,
+	`{"\u0062ody":"escaped key"}`, `{"body":"\ud800"}`, `{"body":"x","extra":1}`,
+	`{"body":"x"} {}`, `{"body":"x"}}`, `{"body":"x"}]`, `{"body":"x"},`, `{"body":"x"`,
+	`[]`, `[{"body":"x"}]`, `"body"`, `1`, `true`, ``, ` `, `{`, "\xef\xbb\xbf{}",
+	"{\"body\":\"bad \xff utf-8\"}", "{\"body\":\"x\"}\x00",
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range fuzzJSONSeeds {
+		f.Add([]byte(s))
+	}
+	// One byte over the limit.
+	f.Add([]byte(`{"body":"` + strings.Repeat("a", maxBody-len(`{"body":""}`)+1) + `"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkDecodeJSON[wire.SendRequest](t, data, sendRequestFields)
+		checkDecodeJSON[wire.RegisterRequest](t, data, registerRequestFields)
+	})
+}
+
+// checkDecodeJSON compares decodeJSON[T] with the strict reference.
+func checkDecodeJSON[T any](t *testing.T, data []byte, fields []string) {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/api/v1/conversations/1/messages", bytes.NewReader(data))
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	v, err := decodeJSON[T](w, r)
+	ref, refOK := strictObject[T](data, fields)
+	name := reflect.TypeFor[T]().Name()
+	if err != nil {
+		code := wantChatError(t, "decodeJSON["+name+"]", err, chat.EINVALID, chat.ETOOLARGE)
+		if tooLarge := len(data) > maxBody; (code == chat.ETOOLARGE) != tooLarge {
+			t.Fatalf("decodeJSON[%s] of %d bytes: code %q", name, len(data), code)
+		}
+		if refOK && utf8.Valid(data) && len(data) <= maxBody {
+			t.Fatalf("decodeJSON[%s](%q) refused a well-formed body: %v", name, data, err)
+		}
+		return
+	}
+	if len(data) > maxBody {
+		t.Fatalf("decodeJSON[%s] accepted %d bytes", name, len(data))
+	}
+	if !utf8.Valid(data) {
+		t.Fatalf("decodeJSON[%s](%q) accepted invalid UTF-8", name, data)
+	}
+	if !refOK {
+		if fuzzTolerateKnown && string(bytes.Trim(data, jsonSpace)) == "null" {
+			return // known bug: decodeJSON takes null for an object
+		}
+		t.Fatalf("decodeJSON[%s](%q) = %+v, nil; want an invalid error: the body is not exactly one JSON object with only the fields %q", name, data, v, fields)
+	}
+	if !reflect.DeepEqual(v, ref) {
+		t.Fatalf("decodeJSON[%s](%q) = %+v; the body says %+v", name, data, v, ref)
+	}
+	// What was decoded survives a strict round trip.
+	enc, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("decodeJSON[%s](%q) = %+v, which does not encode: %v", name, data, v, err)
+	}
+	var again T
+	dec := json.NewDecoder(bytes.NewReader(enc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&again); err != nil || !reflect.DeepEqual(again, v) {
+		t.Fatalf("decodeJSON[%s](%q) = %+v; re-encoded as %s it decodes to %+v, %v", name, data, v, enc, again, err)
+	}
+}
