@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +212,48 @@ func TestWebSocketCapPerUser(t *testing.T) {
 			t.Fatal("a socket closed did not make room")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSessionTimeouts: a session ends when idle too long, and when too old
+// however busy.
+func TestSessionTimeouts(t *testing.T) {
+	s := startServer(t, map[string]string{"PARLEY_SESSION_IDLE": "1s", "PARLEY_SESSION_LIFETIME": "3s"})
+	idle := register(t, s, "idle")
+	busy := register(t, s, "busy")
+	start := time.Now()
+	for time.Since(start) < 2*time.Second {
+		busy.call("GET", "/api/v1/me", nil, 200, nil) // activity keeps it alive...
+		time.Sleep(300 * time.Millisecond)
+	}
+	idle.wantError("GET", "/api/v1/me", nil, 401, "unauthorized")
+	time.Sleep(time.Until(start.Add(3200 * time.Millisecond)))
+	busy.wantError("GET", "/api/v1/me", nil, 401, "unauthorized") // ...but not past its lifetime
+}
+
+// TestSlowAndHugeHeaders: a client dribbling its headers is cut off, and
+// headers over the cap are refused.
+func TestSlowAndHugeHeaders(t *testing.T) {
+	s := startServer(t, map[string]string{"PARLEY_READ_HEADER_TIMEOUT": "500ms"})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a connection sending half its headers was kept open (read %d, %v)", n, err)
+	}
+
+	req, _ := http.NewRequest("GET", s.URL+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 100<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KiB of headers: %d, want 431", resp.StatusCode)
 	}
 }

@@ -58,6 +58,7 @@ type config struct {
 	registerPerHour float64
 	maxConns        int
 	trustedProxies  string
+	headerTimeout   time.Duration
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -83,6 +84,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Float64Var(&cfg.registerPerHour, "register-rate", 10, "accounts one client address may create per hour (a burst of as many)")
 	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open on this node")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
+	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
 
 	fs.VisitAll(func(f *flag.Flag) {
@@ -229,7 +231,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.headerTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
