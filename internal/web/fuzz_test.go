@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -100,24 +101,24 @@ func wantChatError(t *testing.T, what string, err error, codes ...string) string
 
 var clientFrameFields = []string{"type", "conversation_id", "client_id", "body", "seq"}
 
-// refCommand is what decodeCommand must make of data: ok when data is one
-// well-formed frame of a known type with the fields it needs.
-func refCommand(data []byte) (wire.ClientFrame, bool) {
-	f, ok := strictObject[wire.ClientFrame](data, clientFrameFields)
-	if !ok {
-		return f, false
-	}
+// refCommand is what decodeCommand must make of data: decoded when data is
+// one JSON object with only the fields of a frame, each of its type; ok when
+// it is moreover a frame of a known type with the fields that type needs.
+func refCommand(data []byte) (f wire.ClientFrame, decoded, ok bool) {
+	f, decoded = strictObject[wire.ClientFrame](data, clientFrameFields)
 	switch {
+	case !decoded:
+		return wire.ClientFrame{}, false, false
 	case f.Type != wire.TypeSend && f.Type != wire.TypeTyping && f.Type != wire.TypeRead:
-		return f, false
+		return f, true, false
 	case f.ConversationID == nil || *f.ConversationID <= 0:
-		return f, false
+		return f, true, false
 	case f.Type == wire.TypeSend && f.Body == nil:
-		return f, false
+		return f, true, false
 	case f.Type == wire.TypeRead && f.Seq == nil:
-		return f, false
+		return f, true, false
 	}
-	return f, true
+	return f, true, true
 }
 
 // fuzzFrameSeeds are frames worth starting from, for both frame targets.
@@ -169,14 +170,14 @@ func FuzzDecodeCommand(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, err := decodeCommand(data)
-		ref, refOK := refCommand(data)
+		ref, decoded, refOK := refCommand(data)
 		if err != nil {
 			wantChatError(t, "decodeCommand", err, chat.EINVALID)
 			if refOK {
 				t.Fatalf("decodeCommand(%q) refused a well-formed frame: %v", data, err)
 			}
-			// An error frame carries the client_id of the frame that failed.
-			if ref.ClientID != nil && cmd.ClientID != *ref.ClientID && json.Valid(data) {
+			// The error frame of a frame that decoded carries its client_id.
+			if decoded && ref.ClientID != nil && cmd.ClientID != *ref.ClientID {
 				t.Fatalf("decodeCommand(%q): error command has client_id %q, want %q", data, cmd.ClientID, *ref.ClientID)
 			}
 			return
@@ -191,7 +192,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 		if !refOK && fuzzTolerateKnown {
 			if first, ok := trailingCloser(data); ok {
-				ref, refOK = refCommand(first)
+				ref, _, refOK = refCommand(first)
 			}
 		}
 		if !refOK {
@@ -241,7 +242,10 @@ const (
 	fuzzElsewhere                     = "elsewhere"
 )
 
-var fuzzStartCursors = map[chat.UserID]int64{1: 3, 2: 2}
+var (
+	fuzzStartCursors = map[chat.UserID]int64{1: 3, 2: 2}
+	fuzzEpoch        = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
 
 func newFuzzStore() *fuzzStore {
 	s := &fuzzStore{
@@ -250,7 +254,7 @@ func newFuzzStore() *fuzzStore {
 		byClient: map[fuzzClientKey]chat.Message{},
 	}
 	for i, m := range []chat.Message{{SenderID: 1, Body: "one", ClientID: "c1"}, {SenderID: 2, Body: "two", ClientID: "c2"}, {SenderID: 1, Body: "three"}} {
-		m.ConversationID, m.Seq, m.CreatedAt = fuzzConv, int64(i+1), chat.Now()
+		m.ConversationID, m.Seq, m.CreatedAt = fuzzConv, int64(i+1), fuzzEpoch.Add(time.Duration(i)*time.Minute)
 		s.messages[fuzzConv] = append(s.messages[fuzzConv], m)
 		if m.ClientID != "" {
 			s.byClient[fuzzClientKey{m.SenderID, m.ClientID}] = m
