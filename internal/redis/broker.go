@@ -1,0 +1,174 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+var _ chat.Broker = (*Broker)(nil)
+
+// Broker is a chat.Broker on Redis pub/sub: each user has a channel, a
+// publish goes to every recipient's channel in one pipelined round trip, and
+// a node subscribes to the channels of the users connected to it. Pub/sub
+// keeps nothing: what is published while a node is cut off from Redis is
+// missed there, and its clients catch up from history.
+type Broker struct {
+	c          *Client
+	ps         *goredis.PubSub
+	deliveries chan chat.Delivery
+
+	mu      sync.Mutex
+	waiting map[string][]chan struct{} // channel → Subscribe calls awaiting confirmation
+}
+
+// Broker returns the node's broker. Its Run must be running for Subscribe
+// to return and for deliveries to arrive.
+func (c *Client) Broker() *Broker {
+	return &Broker{
+		c:          c,
+		ps:         c.rdb.Subscribe(context.Background()),
+		deliveries: make(chan chat.Delivery, 4096),
+		waiting:    make(map[string][]chan struct{}),
+	}
+}
+
+func (b *Broker) channel(user chat.UserID) string {
+	return b.c.prefix + "user:" + strconv.FormatInt(int64(user), 10)
+}
+
+// Publish sends ev to each recipient's channel, encoded once.
+func (b *Broker) Publish(ctx context.Context, ev chat.Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	seen := make(map[chat.UserID]bool, len(ev.To))
+	_, err = b.c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, u := range ev.To {
+			if !seen[u] {
+				seen[u] = true
+				p.Publish(ctx, b.channel(u), payload)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe subscribes this node to user's channel and returns once Redis
+// has confirmed it.
+func (b *Broker) Subscribe(ctx context.Context, user chat.UserID) error {
+	ch := b.channel(user)
+	confirmed := make(chan struct{})
+	b.mu.Lock()
+	b.waiting[ch] = append(b.waiting[ch], confirmed)
+	b.mu.Unlock()
+	if err := b.ps.Subscribe(ctx, ch); err != nil {
+		b.forget(ch, confirmed)
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	select {
+	case <-confirmed:
+		return nil
+	case <-ctx.Done():
+		b.forget(ch, confirmed)
+		return ctx.Err()
+	}
+}
+
+func (b *Broker) forget(ch string, w chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ws := b.waiting[ch]
+	for i, x := range ws {
+		if x == w {
+			b.waiting[ch] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(b.waiting[ch]) == 0 {
+		delete(b.waiting, ch)
+	}
+}
+
+// Unsubscribe unsubscribes this node from user's channel.
+func (b *Broker) Unsubscribe(ctx context.Context, user chat.UserID) error {
+	if err := b.ps.Unsubscribe(ctx, b.channel(user)); err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Deliveries is where this node's events arrive, one Delivery per user.
+func (b *Broker) Deliveries() <-chan chat.Delivery { return b.deliveries }
+
+// Run receives from Redis until ctx ends. When the connection breaks the
+// client reconnects and subscribes again to every channel on its own; Run
+// logs the trouble and keeps going.
+func (b *Broker) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() { b.ps.Close() })
+	defer stop()
+	for {
+		msg, err := b.ps.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) {
+				return
+			}
+			b.c.logger.Warn("redis pub/sub", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *goredis.Subscription:
+			if m.Kind == "subscribe" {
+				b.confirm(m.Channel)
+			}
+		case *goredis.Message:
+			b.deliver(ctx, m)
+		}
+	}
+}
+
+func (b *Broker) confirm(ch string) {
+	b.mu.Lock()
+	ws := b.waiting[ch]
+	delete(b.waiting, ch)
+	b.mu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+func (b *Broker) deliver(ctx context.Context, m *goredis.Message) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(m.Channel, b.c.prefix+"user:"), 10, 64)
+	if err != nil {
+		b.c.logger.Error("redis message on an unknown channel", "channel", m.Channel)
+		return
+	}
+	var ev chat.Event
+	if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil {
+		b.c.logger.Error("undecodable event", "channel", m.Channel, "err", err)
+		return
+	}
+	select {
+	case b.deliveries <- chat.Delivery{Event: ev, Users: []chat.UserID{chat.UserID(id)}}:
+	case <-ctx.Done():
+	}
+}

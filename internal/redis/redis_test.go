@@ -1,0 +1,110 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/brokertest"
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// cluster opens n clients of one Redis under a prefix of the test's own, so
+// that tests sharing a Redis do not see each other.
+func cluster(t *testing.T, n int) []*Client {
+	t.Helper()
+	url := os.Getenv("PARLEY_TEST_REDIS")
+	if url == "" {
+		t.Skip("PARLEY_TEST_REDIS not set: set it to a Redis URL (redis://127.0.0.1:6379/0) to run these tests")
+	}
+	prefix := "parleytest:" + rand.Text()[:10] + ":"
+	clients := make([]*Client, n)
+	for i := range clients {
+		c, err := Open(t.Context(), url, prefix, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		clients[i] = c
+	}
+	return clients
+}
+
+// running starts fn(ctx) and stops and joins it when the test ends.
+func running(t *testing.T, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { fn(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func TestBroker(t *testing.T) {
+	brokertest.RunBroker(t, func(t *testing.T, n int) []chat.Broker {
+		var brokers []chat.Broker
+		for _, c := range cluster(t, n) {
+			b := c.Broker()
+			running(t, b.Run)
+			brokers = append(brokers, b)
+		}
+		return brokers
+	}, 3)
+}
+
+func TestPresence(t *testing.T) {
+	brokertest.RunPresence(t, func(t *testing.T, n int) []chat.Presence {
+		var ps []chat.Presence
+		for _, c := range cluster(t, n) {
+			ps = append(ps, c.Presence(time.Minute))
+		}
+		return ps
+	}, 3)
+}
+
+func TestLimiter(t *testing.T) {
+	brokertest.RunLimiter(t, func(t *testing.T, n int, perSecond float64, burst int) []chat.Limiter {
+		var ls []chat.Limiter
+		for _, c := range cluster(t, n) {
+			ls = append(ls, c.Limiter("messages", perSecond, burst))
+		}
+		return ls
+	}, 2)
+}
+
+func TestThrottle(t *testing.T) {
+	brokertest.RunThrottle(t, func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle {
+		var ts []chat.Throttle
+		for _, c := range cluster(t, n) {
+			ts = append(ts, c.Throttle("logins", p))
+		}
+		return ts
+	}, 2)
+}
+
+// TestPresenceOfACrashedNode: a node that stops renewing its claims (it
+// died) takes its users offline within the TTL; a live node's heartbeats
+// keep its users online past it.
+func TestPresenceOfACrashedNode(t *testing.T) {
+	nodes := cluster(t, 2)
+	ttl := 600 * time.Millisecond
+	dead, alive := nodes[0].Presence(ttl), nodes[1].Presence(ttl)
+	running(t, func(ctx context.Context) { alive.Run(ctx, slog.New(slog.DiscardHandler)) })
+	const crashed, stays chat.UserID = 1, 2
+	if _, err := dead.Connect(t.Context(), crashed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alive.Connect(t.Context(), stays); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * ttl)
+	online, err := alive.Online(t.Context(), []chat.UserID{crashed, stays})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if online[crashed] || !online[stays] {
+		t.Errorf("after two TTLs: %v, want the crashed node's user offline and the live node's online", online)
+	}
+}
