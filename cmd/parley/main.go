@@ -20,9 +20,7 @@ import (
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/hub"
-	"github.com/parleychat/parley/internal/memory"
 	"github.com/parleychat/parley/internal/password"
-	"github.com/parleychat/parley/internal/sqlite"
 	"github.com/parleychat/parley/internal/web"
 )
 
@@ -59,6 +57,7 @@ type config struct {
 	maxConns        int
 	trustedProxies  string
 	headerTimeout   time.Duration
+	redis           string
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -68,7 +67,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
-	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file")
+	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a postgres:// URL")
+	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
 	fs.StringVar(&cfg.origins, "origins", "", "comma-separated extra origins (scheme://host[:port]) allowed to make state-changing requests and open WebSockets")
 	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "mark the session cookie Secure (serve over HTTPS)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
@@ -169,28 +169,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger = slog.New(slog.NewTextHandler(stdout, opts))
 	}
 
-	if strings.HasPrefix(cfg.db, "postgres://") || strings.HasPrefix(cfg.db, "postgresql://") {
-		return errors.New("-db: PostgreSQL is not supported by this build; give a SQLite file path")
-	}
-	store, err := sqlite.Open(ctx, cfg.db)
+	store, sessions, closeStore, err := openStore(ctx, cfg.db)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
+	bp, err := openBackplane(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer bp.close()
+	if cfg.redis == "" && isPostgres(cfg.db) {
+		logger.Warn("running as a single node: cross-node delivery, presence and limits need -redis")
+	}
 
-	broker := memory.NewBroker()
 	svc, err := chat.NewService(chat.ServiceConfig{
 		Store:    store,
 		Hasher:   password.Default(),
-		Broker:   broker,
-		Presence: memory.NewPresence(),
+		Broker:   bp.broker,
+		Presence: bp.presence,
 		Logger:   logger,
-		Limits: chat.Limits{
-			Messages:      memory.NewLimiter(cfg.messageRate, cfg.messageBurst),
-			Typing:        memory.NewLimiter(cfg.typingRate, cfg.typingBurst),
-			Registrations: memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
-			Logins:        memory.NewThrottle(chat.DefaultThrottlePolicy()),
-		},
+		Limits:   bp.limits,
 	})
 	if err != nil {
 		return err
@@ -206,9 +205,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// Pings go out three times per timeout, so a live peer always answers
 	// in time.
-	connections := hub.New(logger, broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
-	sessions := store.Sessions()
+	connections := hub.New(logger, bp.broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
+	checks := map[string]func(context.Context) error{"database": store.Ping}
+	if bp.ping != nil {
+		checks["redis"] = bp.ping
+	}
 	handler, err := web.NewServer(web.Config{
+		ReadyChecks:        checks,
 		Logger:             logger,
 		Service:            svc,
 		Sessions:           sessions,
@@ -240,17 +243,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	// Background work runs until shutdown and is joined before the
-	// database closes.
+	// database closes. The hub stops first, so that the connections it
+	// closes can still reach the broker and presence on their way out.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopBackground()
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	var wg, hubWG sync.WaitGroup
+	stop := func() {
+		stopHub()
+		hubWG.Wait()
+		stopBackground()
+		wg.Wait()
+	}
+	defer stop()
 	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
-	wg.Go(func() { connections.Run(bgCtx) })
+	for _, r := range bp.runners {
+		wg.Go(func() { r(bgCtx) })
+	}
+	hubWG.Go(func() { connections.Run(hubCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", cfg.db)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
 
 	select {
 	case err := <-serveErr:
@@ -263,8 +276,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	err = srv.Shutdown(shutdownCtx)
 	<-serveErr // http.ErrServerClosed, now that Serve has returned
 	// WebSockets are not HTTP requests once upgraded: the hub closes them.
-	stopBackground()
-	wg.Wait()
+	stop()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -518,8 +518,3 @@ func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, 
 func (s *Service) EndSession(ctx context.Context, user UserID, session string) error {
 	return s.broker.Publish(ctx, Event{Type: EventSessionEnded, To: []UserID{user}, Session: session})
 }
-
-// Ready reports whether the service's store answers.
-func (s *Service) Ready(ctx context.Context) error {
-	return s.store.Ping(ctx)
-}

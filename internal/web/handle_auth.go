@@ -2,8 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -19,15 +23,24 @@ func handleHealthz() http.Handler {
 	})
 }
 
-func handleReadyz(logger *slog.Logger, svc *chat.Service) http.Handler {
+// handleReadyz answers 200 when every dependency answers, else 503 naming
+// the ones that do not.
+func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
+	names := slices.Sorted(maps.Keys(checks))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		var down []string
+		for _, name := range names {
+			if err := checks[name](ctx); err != nil {
+				logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", err)
+				down = append(down, name)
+			}
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := svc.Ready(ctx); err != nil {
-			logger.WarnContext(r.Context(), "not ready", "err", err)
+		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("database unavailable\n"))
+			fmt.Fprintf(w, "unavailable: %s\n", strings.Join(down, ", "))
 			return
 		}
 		w.Write([]byte("ok\n"))

@@ -17,7 +17,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", handleStatic())
 
 	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(s.logger, s.service))
+	mux.Handle("GET /readyz", handleReadyz(s.logger, s.readyChecks))
 
 	mux.Handle("POST /api/v1/auth/register", handleRegister(s.logger, s.service, s.sessions))
 	mux.Handle("POST /api/v1/auth/login", handleLogin(s.logger, s.service, s.sessions))

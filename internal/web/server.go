@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,8 +19,10 @@ import (
 
 // Config is what the web server needs from the rest of the program.
 type Config struct {
-	Logger  *slog.Logger
-	Service *chat.Service
+	// ReadyChecks are what /readyz asks, by name: the database, the broker.
+	ReadyChecks map[string]func(context.Context) error
+	Logger      *slog.Logger
+	Service     *chat.Service
 	// Sessions stores HTTP sessions (a scs.Store; a scs.CtxStore is used
 	// with request contexts).
 	Sessions scs.Store
@@ -56,6 +59,7 @@ type server struct {
 	wsTimeout      time.Duration
 	maxConns       int
 	pages          *pages
+	readyChecks    map[string]func(context.Context) error
 }
 
 // NewServer returns the HTTP handler of the whole application.
@@ -91,7 +95,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{pages: pg, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
+	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/memory"
+	"github.com/parleychat/parley/internal/redis"
+	"github.com/parleychat/parley/internal/sqlite"
+)
+
+// presenceTTL is how long a node's claim that a user is online lasts
+// without a heartbeat: a crashed node's users go offline within it.
+const presenceTTL = 60 * time.Second
+
+// sessionStore is a store for scs that cleans up after itself.
+type sessionStore interface {
+	scs.CtxStore
+	Run(ctx context.Context, interval time.Duration, logger *slog.Logger)
+}
+
+// database is what the server needs of a store.
+type database interface {
+	chat.Store
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openStore opens the SQLite file or PostgreSQL database dsn names.
+func openStore(ctx context.Context, dsn string) (database, sessionStore, func(), error) {
+	if isPostgres(dsn) {
+		return nil, nil, nil, errors.New("-db: PostgreSQL is not supported by this build; give a SQLite file path")
+	}
+	s, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, s.Sessions(), func() { s.Close() }, nil
+}
+
+// backplane is how this node reaches the others: in process when it is
+// alone, through Redis when it is one of several.
+type backplane struct {
+	broker   chat.Broker
+	presence chat.Presence
+	limits   chat.Limits
+	// runners run until their context ends.
+	runners []func(context.Context)
+	// ping checks the connection, when there is one.
+	ping  func(context.Context) error
+	close func()
+}
+
+func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backplane, error) {
+	if cfg.redis == "" {
+		return &backplane{
+			broker:   memory.NewBroker(),
+			presence: memory.NewPresence(),
+			limits: chat.Limits{
+				Messages:      memory.NewLimiter(cfg.messageRate, cfg.messageBurst),
+				Typing:        memory.NewLimiter(cfg.typingRate, cfg.typingBurst),
+				Registrations: memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
+				Logins:        memory.NewThrottle(chat.DefaultThrottlePolicy()),
+			},
+			close: func() {},
+		}, nil
+	}
+	c, err := redis.Open(ctx, cfg.redis, "parley:", logger)
+	if err != nil {
+		return nil, err
+	}
+	broker := c.Broker()
+	presence := c.Presence(presenceTTL)
+	return &backplane{
+		broker:   broker,
+		presence: presence,
+		limits: chat.Limits{
+			Messages:      c.Limiter("messages", cfg.messageRate, cfg.messageBurst),
+			Typing:        c.Limiter("typing", cfg.typingRate, cfg.typingBurst),
+			Registrations: c.Limiter("registrations", cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
+			Logins:        c.Throttle("logins", chat.DefaultThrottlePolicy()),
+		},
+		runners: []func(context.Context){
+			broker.Run,
+			func(ctx context.Context) { presence.Run(ctx, logger) },
+		},
+		ping:  c.Ping,
+		close: func() { c.Close() },
+	}, nil
+}
+
+// redactURL hides a password in a URL before it is logged.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
