@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/memory"
+	"github.com/parleychat/parley/internal/postgres"
 	"github.com/parleychat/parley/internal/redis"
 	"github.com/parleychat/parley/internal/sqlite"
 )
@@ -38,7 +38,11 @@ func isPostgres(dsn string) bool {
 // openStore opens the SQLite file or PostgreSQL database dsn names.
 func openStore(ctx context.Context, dsn string) (database, sessionStore, func(), error) {
 	if isPostgres(dsn) {
-		return nil, nil, nil, errors.New("-db: PostgreSQL is not supported by this build; give a SQLite file path")
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return s, s.Sessions(), s.Close, nil
 	}
 	s, err := sqlite.Open(ctx, dsn)
 	if err != nil {
@@ -74,7 +78,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			close: func() {},
 		}, nil
 	}
-	c, err := redis.Open(ctx, cfg.redis, "parley:", logger)
+	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// CreateMessage stores a message in one transaction that assigns its seq,
+// moves the conversation's last_seq and the sender's read cursor. The
+// UPDATE of the conversation row takes its lock, so senders to one
+// conversation queue there until the one before commits or rolls back:
+// seqs are dense whichever connection or node sends.
+func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	if m.ClientID != "" {
+		if first, found, err := s.sentBefore(ctx, m); found || err != nil {
+			return first, false, err
+		}
+	}
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	// Only a member moves the sequence: the membership test and the
+	// increment are one statement. Message times never go backwards along
+	// seq, even when the clock stamped a later send first.
+	err = tx.QueryRow(ctx, `
+		UPDATE conversations
+		SET last_seq = last_seq + 1,
+		    last_message_at = GREATEST(coalesce(last_message_at, $1::timestamptz), $1::timestamptz)
+		WHERE id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3)
+		RETURNING last_seq, last_message_at`,
+		m.CreatedAt, int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.Message{}, false, chat.NotFound("conversation")
+	}
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt)
+	if isUnique(err, "messages_sender_client") {
+		// Another send with this client ID committed after our look-up
+		// (the insert waited for it). Give its seq back by rolling back,
+		// then answer with that message, as a retry would be answered.
+		if err := tx.Rollback(ctx); err != nil {
+			return chat.Message{}, false, fmt.Errorf("rollback: %w", err)
+		}
+		first, found, err := s.sentBefore(ctx, m)
+		if err == nil && !found {
+			err = fmt.Errorf("client_id %q collided with a message that is gone", m.ClientID)
+		}
+		return first, false, err
+	}
+	if err != nil {
+		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
+	}
+	// GREATEST: the cursor never moves back, even if a MarkRead got ahead.
+	if _, err := tx.Exec(ctx, `
+		UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1)
+		WHERE conversation_id = $2 AND user_id = $3`,
+		m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
+		return chat.Message{}, false, fmt.Errorf("move read cursor: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return chat.Message{}, false, fmt.Errorf("commit: %w", err)
+	}
+	return m, true, nil
+}
+
+// sentBefore looks up the sender's message with m.ClientID. found is true
+// when there is one in m's conversation; one in another conversation is
+// ECONFLICT.
+func (s *Store) sentBefore(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	first, err := scanMessage(s.pool.QueryRow(ctx, `
+		SELECT conversation_id, seq, sender_id, body, client_id, created_at
+		FROM messages WHERE sender_id = $1 AND client_id = $2`, int64(m.SenderID), m.ClientID))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return chat.Message{}, false, nil
+	case err != nil:
+		return chat.Message{}, false, fmt.Errorf("select by client_id: %w", err)
+	case first.ConversationID != m.ConversationID:
+		return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
+	}
+	return first, true, nil
+}
+
+// Messages returns a page of history in ascending seq order. Each query
+// walks the primary key from the cursor, so the cost is the same at any
+// depth.
+func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.MessageQuery) ([]chat.Message, error) {
+	const cols = `SELECT conversation_id, seq, sender_id, body, client_id, created_at FROM messages`
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	switch {
+	case q.AfterSeq > 0:
+		rows, err = s.pool.Query(ctx, cols+`
+			WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, int64(id), q.AfterSeq, q.Limit)
+	case q.BeforeSeq > 0:
+		rows, err = s.pool.Query(ctx, `SELECT * FROM (`+cols+`
+			WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) page ORDER BY seq`, int64(id), q.BeforeSeq, q.Limit)
+	default:
+		rows, err = s.pool.Query(ctx, `SELECT * FROM (`+cols+`
+			WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) page ORDER BY seq`, int64(id), q.Limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select messages: %w", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("select messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// MarkRead moves a member's read cursor forward, never back, clamped to the
+// conversation's last_seq.
+func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (int64, bool, error) {
+	var cursor int64
+	err := s.pool.QueryRow(ctx, `
+		UPDATE members m SET last_read_seq = least($1::bigint, c.last_seq)
+		FROM conversations c
+		WHERE c.id = m.conversation_id AND m.conversation_id = $2 AND m.user_id = $3
+		  AND m.last_read_seq < least($1::bigint, c.last_seq)
+		RETURNING m.last_read_seq`, seq, int64(id), int64(user)).Scan(&cursor)
+	if err == nil {
+		return cursor, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, fmt.Errorf("mark read: %w", err)
+	}
+	// Nothing moved: either the cursor is already there, or not a member.
+	m, err := s.Member(ctx, id, user)
+	if err != nil {
+		return 0, false, err
+	}
+	return m.LastReadSeq, false, nil
+}
+
+func scanMessage(r pgx.Row) (chat.Message, error) {
+	var (
+		m        chat.Message
+		clientID *string
+	)
+	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &m.CreatedAt); err != nil {
+		return chat.Message{}, err
+	}
+	if clientID != nil {
+		m.ClientID = *clientID
+	}
+	return m, nil
+}
+
+// nullString stores "" as NULL, so that UNIQUE (sender_id, client_id)
+// binds only messages that carry a client ID.
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
