@@ -140,6 +140,21 @@ func (tb *tab) expect(typ string) wire.ServerFrame {
 	return f
 }
 
+// expectPast returns the next frame of the given type, passing over
+// presence frames, whose timing relative to other events is not fixed.
+func (tb *tab) expectPast(typ string) wire.ServerFrame {
+	tb.t.Helper()
+	for {
+		f := tb.next()
+		if f.Type == typ {
+			return f
+		}
+		if f.Type != "presence" {
+			tb.t.Fatalf("%s: got %s frame %+v (%s), want %s", tb.name, f.Type, f, f.Message, typ)
+		}
+	}
+}
+
 // expectNothing checks that no frame arrives for a while.
 func (tb *tab) expectNothing() {
 	tb.t.Helper()

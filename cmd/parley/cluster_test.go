@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// freshDatabase creates an empty PostgreSQL database for one test and
+// drops it afterwards; it skips the test when PostgreSQL or Redis is not
+// configured.
+func freshDatabase(t *testing.T) (dsn, redisURL string) {
+	t.Helper()
+	base, redisURL := os.Getenv("PARLEY_TEST_POSTGRES"), os.Getenv("PARLEY_TEST_REDIS")
+	if base == "" || redisURL == "" {
+		t.Skip("PARLEY_TEST_POSTGRES and PARLEY_TEST_REDIS not both set: set them to run the multi-node tests")
+	}
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "parley_" + strings.ToLower(rand.Text()[:12])
+	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String(), redisURL
+}
+
+// startCluster starts n nodes on one fresh database and one Redis (under a
+// prefix of the test's own), with the default limits.
+func startCluster(t *testing.T, n int, redisURL func(i int) string, env map[string]string) []*server {
+	t.Helper()
+	dsn, rURL := freshDatabase(t)
+	prefix := "parleytest:" + rand.Text()[:10] + ":"
+	nodes := make([]*server, n)
+	for i := range nodes {
+		r := rURL
+		if redisURL != nil {
+			r = redisURL(i)
+		}
+		vars := map[string]string{
+			"PARLEY_DB":            dsn,
+			"PARLEY_REDIS":         r,
+			"PARLEY_REDIS_PREFIX":  prefix,
+			"PARLEY_MESSAGE_RATE":  "0.001", // no refill while the test runs
+			"PARLEY_MESSAGE_BURST": "20",
+		}
+		for k, v := range env {
+			vars[k] = v
+		}
+		nodes[i] = startServer(t, vars)
+	}
+	return nodes
+}
+
+// on returns a client of the same person (same cookies) talking to node s.
+func (c *client) on(s *server) *client {
+	other := *c
+	other.base = s.URL
+	return &other
+}
+
+// TestTwoNodes: people on different nodes of one cluster talk as if on
+// one: messages, typing, read receipts and presence cross; a session made
+// on one node works on the other; rate limits and login throttling are
+// counted once for the cluster.
+func TestTwoNodes(t *testing.T) {
+	nodes := startCluster(t, 2, nil, nil)
+	alice := register(t, nodes[0], "alice")
+	bob := register(t, nodes[1], "bob")
+	conv, _ := alice.startConversation(bob)
+
+	a := alice.openTab("alice on node 1")
+	b := bob.on(nodes[1]).openTab("bob on node 2")
+	if f := a.expect("presence"); f.UserID != bob.user.ID || !f.Online {
+		t.Errorf("presence across nodes: %+v", f)
+	}
+	var users wire.UsersResponse
+	alice.call("GET", "/api/v1/users?q=bob", nil, 200, &users)
+	if len(users.Users) != 1 || !users.Users[0].Online {
+		t.Errorf("node 1 does not see bob (on node 2) online: %+v", users)
+	}
+
+	a.send(sendFrame(conv, "c1", "hello from node 1"))
+	m := a.message(a.expectPast("ack"))
+	if got := b.message(b.expectPast("message")); got != m {
+		t.Errorf("bob got %+v, want %+v", got, m)
+	}
+	b.send(frame("typing", conv))
+	if f := a.expectPast("typing"); f.UserID != bob.user.ID {
+		t.Errorf("typing across nodes: %+v", f)
+	}
+	b.send(frame("read", conv, "seq", m.Seq))
+	if f := a.expectPast("read"); f.UserID != bob.user.ID || f.Seq != m.Seq {
+		t.Errorf("read receipt across nodes: %+v", f)
+	}
+	b.expectPast("read")
+
+	// Alice's session, made on node 1, works on node 2.
+	var me wire.UserResponse
+	alice.on(nodes[1]).call("GET", "/api/v1/me", nil, 200, &me)
+	if me.User.ID != alice.user.ID {
+		t.Errorf("alice's session on node 2: %+v", me)
+	}
+
+	// One burst of 20 for the cluster: 19 more over both nodes, then none.
+	sent := 1
+	for i := range 24 {
+		node := alice
+		if i%2 == 1 {
+			node = alice.on(nodes[1])
+		}
+		status, _ := node.do("POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), wire.SendRequest{Body: fmt.Sprint("burst ", i)})
+		if status == http.StatusCreated {
+			sent++
+		} else if status != http.StatusTooManyRequests {
+			t.Fatalf("burst send %d: %d", i, status)
+		}
+	}
+	if sent != 20 {
+		t.Errorf("%d messages accepted over two nodes, want one burst of 20", sent)
+	}
+
+	// Five failures on node 1 throttle the account on node 2.
+	c := newClient(t, nodes[0])
+	for range 5 {
+		c.do("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "bob", Password: "wrong-password"})
+	}
+	if status, _ := c.on(nodes[1]).do("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "bob", Password: "password-bob"}); status != 429 {
+		t.Errorf("after five failures on node 1, a login on node 2: %d, want 429", status)
+	}
+
+	// Bob leaves node 2: alice on node 1 sees him go.
+	b.conn.Close()
+	for {
+		f := a.next()
+		if f.Type == "presence" {
+			if f.UserID != bob.user.ID || f.Online {
+				t.Errorf("presence: %+v", f)
+			}
+			break
+		}
+	}
+}
+
+// cutter is a TCP proxy to Redis that the test can cut and mend.
+type cutter struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	open   bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newCutter(t *testing.T, target string) *cutter {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln, target: target, open: true}
+	c.wg.Go(c.accept)
+	t.Cleanup(func() { ln.Close(); c.cut(); c.wg.Wait() })
+	return c
+}
+
+func (c *cutter) accept() {
+	for {
+		down, err := c.ln.Accept()
+		if err != nil {
+			return
+		}
+		c.mu.Lock()
+		if !c.open {
+			c.mu.Unlock()
+			down.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", c.target)
+		if err != nil {
+			c.mu.Unlock()
+			down.Close()
+			continue
+		}
+		c.conns = append(c.conns, down, up)
+		c.mu.Unlock()
+		c.wg.Go(func() { io.Copy(up, down); up.Close() })
+		c.wg.Go(func() { io.Copy(down, up); down.Close() })
+	}
+}
+
+// cut drops every proxied connection and refuses new ones.
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.open = false
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
+}
+
+func (c *cutter) mend() {
+	c.mu.Lock()
+	c.open = true
+	c.mu.Unlock()
+}
+
+// TestRedisTrouble: when the connection to Redis breaks, /readyz says so,
+// messages are still stored, and once it is back the nodes resubscribe on
+// their own: live delivery resumes and the missed message is there to catch
+// up on.
+func TestRedisTrouble(t *testing.T) {
+	redisURL := os.Getenv("PARLEY_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("PARLEY_TEST_REDIS not set")
+	}
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutter(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.ln.Addr().String()
+	nodes := startCluster(t, 2, func(i int) string {
+		if i == 1 {
+			return viaProxy.String() // node 2 reaches Redis through the proxy
+		}
+		return redisURL
+	}, map[string]string{"PARLEY_MESSAGE_RATE": "1000", "PARLEY_MESSAGE_BURST": "1000"})
+	alice, bob := register(t, nodes[0], "alice"), register(t, nodes[1], "bob")
+	conv, _ := alice.startConversation(bob)
+	b := bob.on(nodes[1]).openTab("bob on node 2")
+	alice.send(conv, "before", "")
+	b.expectPast("message")
+
+	proxy.cut()
+	ready := func(s *server) int {
+		resp, err := http.Get(s.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ready(nodes[1]) != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz on node 2 did not notice Redis is gone")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ready(nodes[0]) != 200 {
+		t.Error("node 1, still connected, is not ready")
+	}
+	missed := alice.send(conv, "while node 2 was cut off", "")
+
+	proxy.mend()
+	deadline = time.Now().Add(15 * time.Second)
+	for ready(nodes[1]) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("node 2 did not reconnect to Redis")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Live delivery resumes once node 2 has subscribed again.
+	deadline = time.Now().Add(15 * time.Second)
+	for i := 0; ; i++ {
+		m := alice.send(conv, fmt.Sprint("after ", i), "")
+		select {
+		case f := <-b.frames:
+			got := b.message(f)
+			if got.Seq != missed.Seq && got.Seq != m.Seq {
+				t.Fatalf("bob got seq %d", got.Seq)
+			}
+		case <-time.After(500 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("live delivery did not resume after Redis came back")
+			}
+			continue
+		}
+		break
+	}
+	page := bob.on(nodes[1]).messages(conv, "after_seq=1")
+	if len(page.Messages) == 0 || page.Messages[0].Seq != missed.Seq || page.Messages[0].Body != "while node 2 was cut off" {
+		t.Errorf("catch-up after the outage: %+v", page.Messages)
+	}
+}
