@@ -82,14 +82,16 @@ func errBadLogin() error {
 }
 
 // allow takes a token from a limiter, turning an empty bucket into an
-// ERATELIMITED error.
-func allow(ctx context.Context, l Limiter, key, what string) error {
+// ERATELIMITED error. A limiter that cannot answer (its Redis is away) lets
+// the action through: chat keeps working while the limits are down.
+func (s *Service) allow(ctx context.Context, l Limiter, key, what string) error {
 	if l == nil {
 		return nil
 	}
 	ok, retry, err := l.Allow(ctx, key)
 	if err != nil {
-		return fmt.Errorf("rate limit: %w", err)
+		s.logger.WarnContext(ctx, "rate limiter unavailable: allowing", "key", key, "err", err)
+		return nil
 	}
 	if !ok {
 		return &Error{Code: ERATELIMITED, Message: "too many " + what + ": slow down", RetryAfter: retry}
@@ -106,7 +108,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 		return User{}, err
 	}
 	if addr.IsValid() {
-		if err := allow(ctx, s.limits.Registrations, AddressKey(addr), "new accounts from your address"); err != nil {
+		if err := s.allow(ctx, s.limits.Registrations, AddressKey(addr), "new accounts from your address"); err != nil {
 			return User{}, err
 		}
 	}
@@ -354,7 +356,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := allow(ctx, s.limits.Messages, userKey(caller), "messages"); err != nil {
+	if err := s.allow(ctx, s.limits.Messages, userKey(caller), "messages"); err != nil {
 		return Message{}, false, err
 	}
 	m, created, err := s.store.CreateMessage(ctx, Message{
@@ -383,7 +385,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 // It forwards at most one event per user and conversation per typing
 // interval; the rest are dropped without error.
 func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID) error {
-	if err := allow(ctx, s.limits.Typing, userKey(caller), "typing events"); err != nil {
+	if err := s.allow(ctx, s.limits.Typing, userKey(caller), "typing events"); err != nil {
 		return err
 	}
 	members, err := s.memberIDs(ctx, caller, conv)
@@ -505,12 +507,19 @@ func (s *Service) publishPresence(ctx context.Context, user UserID, online bool)
 	return s.broker.Publish(ctx, Event{Type: EventPresence, To: contacts, UserID: user, Online: online})
 }
 
-// Online reports which of users are online.
+// Online reports which of users are online. When presence cannot answer
+// (its Redis is away) everyone shows as offline rather than the lists
+// failing.
 func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, error) {
 	if len(users) == 0 {
 		return map[UserID]bool{}, nil
 	}
-	return s.presence.Online(ctx, users)
+	online, err := s.presence.Online(ctx, users)
+	if err != nil {
+		s.logger.WarnContext(ctx, "presence unavailable", "err", err)
+		return map[UserID]bool{}, nil
+	}
+	return online, nil
 }
 
 // EndSession closes, on every node, the connections opened with the

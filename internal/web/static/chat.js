@@ -130,9 +130,9 @@ class ChatApp {
     this.rows = new Map(); // conversation id → {li, userId, unread, lastSeq}
     this.open = null; // the open conversation's state
     this.outbox = new Map(); // client_id → {conversationId, body, li}
-    this.connectedOnce = false;
     this.lastTypingSent = 0;
     this.typingTimer = 0;
+    this.refreshTimer = 0;
     this.conn = new Connection((f) => this.onFrame(f), (up) => this.onConnection(up));
   }
 
@@ -273,19 +273,12 @@ class ChatApp {
   }
 
   /** Moves a conversation to the top with its newest message. */
-  async bumpRow(m, countUnread) {
-    let row = this.rows.get(m.conversation_id);
+  bumpRow(m, countUnread) {
+    const row = this.rows.get(m.conversation_id);
     if (!row) {
-      try {
-        const data = await api("GET", `/api/v1/conversations/${m.conversation_id}`);
-        this.setRow(data.conversation);
-        row = this.rows.get(m.conversation_id);
-        this.list.prepend(row.li);
-        this.noConversations.hidden = true;
-        this.updateTitle();
-      } catch {
-        // The next list refresh shows it.
-      }
+      // A conversation new to this page: the list, fetched again, puts it
+      // in its place.
+      this.scheduleListRefresh();
       return;
     }
     row.lastSeq = Math.max(row.lastSeq, m.seq);
@@ -295,6 +288,21 @@ class ChatApp {
     time.textContent = shortTime(new Date(m.created_at));
     if (this.list.firstElementChild !== row.li) this.list.prepend(row.li);
     if (countUnread) this.setUnread(m.conversation_id, row.unread + 1);
+  }
+
+  /** Refreshes the list soon, once for any number of calls meanwhile. */
+  scheduleListRefresh() {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(async () => {
+      try {
+        await this.refreshList();
+        this.markActive();
+      } catch {
+        // The next reconnect refreshes it.
+      } finally {
+        this.refreshTimer = 0;
+      }
+    }, 100);
   }
 
   setPresence(userId, online) {
@@ -574,13 +582,15 @@ class ChatApp {
 
   onConnection(up) {
     this.status.hidden = up;
+    document.body.dataset.connected = String(up);
   }
 
   async onFrame(f) {
     switch (f.type) {
       case "hello":
-        if (this.connectedOnce) await this.catchUp();
-        this.connectedOnce = true;
+        // Whatever happened between the page being made (or the last
+        // connection dropping) and now is fetched, then unsent messages go.
+        await this.catchUp();
         this.flushOutbox();
         break;
       case "ack":
