@@ -24,17 +24,19 @@ const (
 // NormalizeUsername returns the canonical (lower-case) form of a username,
 // or EINVALID when it is not 3–32 characters of a-z, 0-9, '_', '.', '-'.
 func NormalizeUsername(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	if len(s) < MinUsername || len(s) > MaxUsername {
 		return "", Errorf(EINVALID, "username must be %d to %d characters", MinUsername, MaxUsername)
 	}
+	// Checked byte by byte before lower-casing, so that no other script's
+	// letter (the Kelvin sign K lower-cases to k) can spell an existing name.
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
 			return "", Errorf(EINVALID, "username may contain only letters a-z, digits, '_', '.' and '-'")
 		}
 	}
-	return s, nil
+	return strings.ToLower(s), nil
 }
 
 // NormalizeDisplayName trims a display name and checks it: 1–64 characters
@@ -48,12 +50,29 @@ func NormalizeDisplayName(s string) (string, error) {
 	if n := utf8.RuneCountInString(s); n < 1 || n > MaxDisplayName {
 		return "", Errorf(EINVALID, "display name must be 1 to %d characters", MaxDisplayName)
 	}
+	visible := false
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blank(r) {
 			return "", Errorf(EINVALID, "display name may not contain control or invisible characters")
 		}
+		visible = visible || !unicode.IsSpace(r)
+	}
+	if !visible {
+		return "", Errorf(EINVALID, "display name must show something")
 	}
 	return s, nil
+}
+
+// blank reports whether r is a letter or symbol that draws nothing: fillers
+// that would let a name look empty or like another's.
+func blank(r rune) bool {
+	switch r {
+	case '\u115F', '\u1160', '\u3164', '\uFFA0', // Hangul fillers
+		'\u2800', // braille pattern blank
+		'\u180E': // Mongolian vowel separator
+		return true
+	}
+	return false
 }
 
 // ValidatePassword checks a password's length: 8–128 characters. It runs

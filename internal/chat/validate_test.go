@@ -14,7 +14,7 @@ func TestNormalizeUsername(t *testing.T) {
 			t.Errorf("NormalizeUsername(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "ab", strings.Repeat("a", 33), "al ice", "alice!", "ålice", "al\x00ice", "<script>"} {
+	for _, in := range []string{"", "ab", strings.Repeat("a", 33), "al ice", "alice!", "ålice", "al\x00ice", "<script>", "\u212Aate"} {
 		if _, err := NormalizeUsername(in); ErrorCode(err) != EINVALID {
 			t.Errorf("NormalizeUsername(%q) = %v; want invalid", in, err)
 		}
@@ -27,7 +27,7 @@ func TestNormalizeDisplayName(t *testing.T) {
 			t.Errorf("NormalizeDisplayName(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "   ", strings.Repeat("é", 65), "a\u202eb", "a\u200bb", "a\u2066b", "tab\there", "new\nline", "\xff"} {
+	for _, in := range []string{"", "   ", strings.Repeat("é", 65), "a\u202eb", "a\u200bb", "a\u2066b", "tab\there", "new\nline", "\xff", "\u3164", "\u2800\u2800", "a\u2028b", "\u115F\u1160"} {
 		if _, err := NormalizeDisplayName(in); ErrorCode(err) != EINVALID {
 			t.Errorf("NormalizeDisplayName(%q) = %v; want invalid", in, err)
 		}

@@ -83,19 +83,30 @@ func decodeJSON[T any](w http.ResponseWriter, r *http.Request) (T, error) {
 	if err != nil {
 		return v, jsonError(err)
 	}
+	return v, decodeObject(body, &v, "request body")
+}
+
+// decodeObject decodes data, which must be valid UTF-8 holding exactly one
+// JSON object with no unknown fields, into v. what names data in errors.
+// The API's bodies and the WebSocket's frames both come through here.
+func decodeObject(data []byte, v any, what string) error {
 	// encoding/json would quietly turn invalid UTF-8 into U+FFFD.
-	if !utf8.Valid(body) {
-		return v, chat.Errorf(chat.EINVALID, "request body must be valid UTF-8")
+	if !utf8.Valid(data) {
+		return chat.Errorf(chat.EINVALID, "%s must be valid UTF-8", what)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	// A JSON null would decode as an empty object.
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+		return chat.Errorf(chat.EINVALID, "%s must be a JSON object", what)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
-		return v, jsonError(err)
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return v, chat.Errorf(chat.EINVALID, "request body must hold one JSON object and nothing after it")
+		return chat.Errorf(chat.EINVALID, "%s must hold one JSON object and nothing after it", what)
 	}
-	return v, nil
+	return nil
 }
 
 // jsonError turns a decoding error into a clear domain error.

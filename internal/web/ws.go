@@ -194,13 +194,8 @@ type command struct {
 // still carries the frame's client_id, when it had one, for the error frame.
 func decodeCommand(data []byte) (command, error) {
 	var f wire.ClientFrame
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return command{}, jsonError(err)
-	}
-	if dec.More() {
-		return command{}, chat.Errorf(chat.EINVALID, "one JSON object per frame")
+	if err := decodeObject(data, &f, "a frame"); err != nil {
+		return command{}, err
 	}
 	cmd := command{Type: f.Type}
 	if f.ClientID != nil {

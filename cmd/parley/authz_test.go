@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// TestAuthorizationMatrix tries every route that names a conversation —
+// API, pages and WebSocket frames — as mallory, who is signed in but not a
+// member of alice and bob's conversation, and every route signed out. Mallory
+// must get exactly what a conversation that does not exist gets (not_found),
+// a signed-out client 401 or a redirect to /login; and afterwards nothing may
+// have changed: the history, last_seq, both read cursors, and alice's and
+// bob's open tabs received no frame.
+func TestAuthorizationMatrix(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "mallory")
+	conv, _ := alice.startConversation(bob)
+	alice.send(conv, "for bob only", "a-1")
+	bob.send(conv, "for alice only", "b-1")
+	alice.send(conv, "still private", "")
+	bob.call("POST", fmt.Sprintf("/api/v1/conversations/%d/read", conv), wire.ReadRequest{Seq: 2}, http.StatusNoContent, nil)
+	const missing = 987654321 // a conversation that does not exist
+	anon := newClient(t, s)
+
+	aliceTab := alice.openTab("alice's tab")
+	bobTab := bob.openTab("bob's tab")
+	malloryTab := mallory.openTab("mallory's tab")
+	tabs := []*tab{aliceTab, bobTab, malloryTab}
+	// Let presence settle: alice's and bob's tabs may see each other come
+	// online (which of them does depends on timing); mallory shares no
+	// conversation, so no one hears of her and she hears of no one.
+	for _, tb := range tabs {
+		for quiet := false; !quiet; {
+			select {
+			case f := <-tb.frames:
+				if f.Type != "presence" || tb == malloryTab || f.UserID == mallory.user.ID {
+					t.Fatalf("%s: %s frame %+v while the tabs opened", tb.name, f.Type, f)
+				}
+			case <-time.After(500 * time.Millisecond):
+				quiet = true
+			}
+		}
+	}
+
+	// state is everything mallory must not be able to change or see change.
+	type state struct {
+		History    []wire.Message       // as alice reads it
+		AliceRow   wire.ConversationRow // last_seq, alice's cursor, bob's as alice sees it
+		BobRow     wire.ConversationRow // bob's cursor
+		MalloryHas int                  // conversations in mallory's list
+	}
+	row := func(c *client) wire.ConversationRow {
+		t.Helper()
+		for _, r := range c.conversations() {
+			if r.ID == conv {
+				return r
+			}
+		}
+		t.Fatalf("%s no longer lists conversation %d", c.user.Username, conv)
+		return wire.ConversationRow{}
+	}
+	snapshot := func() state {
+		t.Helper()
+		return state{
+			History:    alice.messages(conv, "limit=100").Messages,
+			AliceRow:   row(alice),
+			BobRow:     row(bob),
+			MalloryHas: len(mallory.conversations()),
+		}
+	}
+	before := snapshot()
+	if len(before.History) != 3 || before.AliceRow.LastSeq != 3 || before.AliceRow.LastReadSeq != 3 || before.BobRow.LastReadSeq != 2 || before.MalloryHas != 0 {
+		t.Fatalf("unexpected starting state: %+v", before)
+	}
+
+	// unchanged checks, after an attempt, that no tab got a frame and the
+	// conversation is as it was.
+	unchanged := func(what string) {
+		t.Helper()
+		time.Sleep(300 * time.Millisecond) // what leaks would have arrived by now
+		for _, tb := range tabs {
+			select {
+			case f, ok := <-tb.frames:
+				if ok {
+					t.Errorf("%s: %s received a %s frame %+v (%s)", what, tb.name, f.Type, f, f.Message)
+				}
+			default:
+			}
+		}
+		if after := snapshot(); !reflect.DeepEqual(after, before) {
+			t.Errorf("%s changed the conversation:\nbefore %+v\nafter  %+v", what, before, after)
+		}
+	}
+
+	const (
+		api  = "api"
+		page = "page"
+		ws   = "ws"
+	)
+	for _, r := range []struct {
+		name   string
+		kind   string // api, page or ws
+		method string
+		path   string             // %d stands for the conversation's ID
+		body   any                // JSON body (api) or form values (page)
+		frame  func(id int64) any // the frame (ws)
+		// scoped routes name a conversation: mallory tries them on alice and
+		// bob's. Every route is tried signed out.
+		scoped bool
+	}{
+		{name: "GET conversation", kind: api, method: "GET", path: "/api/v1/conversations/%d", scoped: true},
+		{name: "GET messages", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages", scoped: true},
+		{name: "GET messages after_seq", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages?after_seq=0&limit=100", scoped: true},
+		{name: "GET messages before_seq", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages?before_seq=3", scoped: true},
+		{name: "POST messages", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here"}, scoped: true},
+		{name: "POST messages with client_id", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here", ClientID: "m-1"}, scoped: true},
+		{name: "POST read", kind: api, method: "POST", path: "/api/v1/conversations/%d/read", body: wire.ReadRequest{Seq: 3}, scoped: true},
+		{name: "POST read beyond the end", kind: api, method: "POST", path: "/api/v1/conversations/%d/read", body: wire.ReadRequest{Seq: 1000}, scoped: true},
+		{name: "GET me", kind: api, method: "GET", path: "/api/v1/me"},
+		{name: "GET users", kind: api, method: "GET", path: "/api/v1/users"},
+		{name: "GET conversations", kind: api, method: "GET", path: "/api/v1/conversations"},
+		{name: "POST conversations", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.StartConversationRequest{UserID: alice.user.ID}},
+
+		{name: "page GET /c/{id}", kind: page, method: "GET", path: "/c/%d", scoped: true},
+		{name: "page POST /c/{id}/messages", kind: page, method: "POST", path: "/c/%d/messages", body: url.Values{"body": {"mallory was here"}}, scoped: true},
+		{name: "page GET /", kind: page, method: "GET", path: "/"},
+		{name: "page GET /people", kind: page, method: "GET", path: "/people"},
+		{name: "page POST /people/{id}/message", kind: page, method: "POST", path: fmt.Sprintf("/people/%d/message", alice.user.ID)},
+
+		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},
+		{name: "ws typing", kind: ws, frame: func(id int64) any { return frame("typing", id) }, scoped: true},
+		{name: "ws read", kind: ws, frame: func(id int64) any { return frame("read", id, "seq", 3) }, scoped: true},
+		{name: "ws read beyond the end", kind: ws, frame: func(id int64) any { return frame("read", id, "seq", 1000) }, scoped: true},
+	} {
+		path := func(id int64) string {
+			if strings.Contains(r.path, "%d") {
+				return fmt.Sprintf(r.path, id)
+			}
+			return r.path
+		}
+
+		if r.scoped {
+			// Mallory tries it on alice and bob's conversation and on one
+			// that does not exist: the answers must be the same not_found.
+			answers := make(map[int64]string)
+			for _, id := range []int64{conv, missing} {
+				what := fmt.Sprintf("%s as mallory on conversation %d", r.name, id)
+				switch r.kind {
+				case api:
+					status, raw := mallory.do(r.method, path(id), r.body)
+					var e wire.Error
+					if err := json.Unmarshal(raw, &e); err != nil || status != http.StatusNotFound || e.Error.Code != "not_found" || e.Error.Message == "" {
+						t.Errorf("%s: %d %s, want 404 not_found", what, status, raw)
+					}
+					answers[id] = fmt.Sprintf("%d %s", status, raw)
+				case page:
+					var (
+						status int
+						loc    string
+						body   string
+					)
+					if r.method == "GET" {
+						var h http.Header
+						status, h, body = mallory.page(path(id))
+						loc = h.Get("Location")
+					} else {
+						status, loc, body = mallory.form(path(id), r.body.(url.Values))
+					}
+					if status != http.StatusNotFound || loc != "" {
+						t.Errorf("%s: %d (Location %q) %q, want 404", what, status, loc, body)
+					}
+					answers[id] = fmt.Sprintf("%d %s", status, body)
+				case ws:
+					f := r.frame(id)
+					malloryTab.send(f)
+					e := malloryTab.expect("error")
+					wantClientID := ""
+					if m, ok := f.(map[string]any); ok && m["type"] == "send" {
+						wantClientID, _ = m["client_id"].(string)
+					}
+					if e.Code != "not_found" || e.ClientID != wantClientID || e.ErrorText() == "" {
+						t.Errorf("%s: error frame %+v %q, want not_found with client_id %q", what, e, e.ErrorText(), wantClientID)
+					}
+					answers[id] = fmt.Sprintf("%s %s %q", e.Code, e.ClientID, e.ErrorText())
+				}
+			}
+			if answers[conv] != answers[missing] {
+				t.Errorf("%s as mallory: alice and bob's conversation answers %s, one that does not exist %s", r.name, answers[conv], answers[missing])
+			}
+			unchanged(r.name + " as mallory")
+		}
+
+		// Signed out.
+		what := r.name + " signed out"
+		switch r.kind {
+		case api:
+			anon.wantError(r.method, path(conv), r.body, http.StatusUnauthorized, "unauthorized")
+		case page:
+			var (
+				status int
+				loc    string
+			)
+			if r.method == "GET" {
+				var h http.Header
+				status, h, _ = anon.page(path(conv))
+				loc = h.Get("Location")
+			} else {
+				values, _ := r.body.(url.Values)
+				status, loc, _ = anon.form(path(conv), values)
+			}
+			if status != http.StatusSeeOther || loc != "/login" {
+				t.Errorf("%s: %d Location %q, want 303 to /login", what, status, loc)
+			}
+		case ws:
+			// No session, no socket: the frame cannot even be sent.
+			if tb, resp, err := anon.dial("anonymous tab", dialOptions{}); err == nil {
+				tb.conn.Close()
+				t.Errorf("%s: the WebSocket opened without a session", what)
+			} else if resp == nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("%s: handshake %v (%v), want 401", what, err, resp)
+			}
+		}
+		unchanged(what)
+	}
+
+	// The tabs were listening all along: what members do still reaches them.
+	bobTab.send(frame("typing", conv))
+	if f := aliceTab.expect("typing"); f.ConversationID != conv || f.UserID != bob.user.ID {
+		t.Errorf("alice's tab: %+v, want bob typing", f)
+	}
+	alice.send(conv, "are you still there?", "")
+	if m := bobTab.message(bobTab.expect("message")); m.Seq != 4 || m.Body != "are you still there?" {
+		t.Errorf("bob's tab: %+v, want the message at seq 4", m)
+	}
+	malloryTab.expectNothing()
+}
