@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/hub"
 	"github.com/parleychat/parley/internal/password"
+	"github.com/parleychat/parley/internal/sqlite"
 	"github.com/parleychat/parley/internal/web"
 )
 
@@ -59,6 +60,7 @@ type config struct {
 	headerTimeout   time.Duration
 	redis           string
 	redisPrefix     string
+	groupCommit     bool
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -69,6 +71,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a postgres:// URL")
+	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
 	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
 	fs.StringVar(&cfg.origins, "origins", "", "comma-separated extra origins (scheme://host[:port]) allowed to make state-changing requests and open WebSockets")
@@ -171,7 +174,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger = slog.New(slog.NewTextHandler(stdout, opts))
 	}
 
-	store, sessions, closeStore, err := openStore(ctx, cfg.db)
+	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{NoGroupCommit: !cfg.groupCommit})
 	if err != nil {
 		return err
 	}
@@ -181,6 +184,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer bp.close()
+	// Background work runs until shutdown and is joined before the
+	// database closes. The hub stops first, so that the connections it
+	// closes can still reach the store, broker and presence on their way
+	// out.
+	bgCtx, stopBackground := context.WithCancel(context.Background())
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	var wg, hubWG sync.WaitGroup
+	stop := func() {
+		stopHub()
+		hubWG.Wait()
+		stopBackground()
+		wg.Wait()
+	}
+	defer stop()
+	if r, ok := store.(runner); ok {
+		wg.Go(func() { r.Run(bgCtx) })
+	}
 	if cfg.redis == "" && isPostgres(cfg.db) {
 		logger.Warn("running as a single node: cross-node delivery, presence and limits need -redis")
 	}
@@ -244,19 +264,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	// Background work runs until shutdown and is joined before the
-	// database closes. The hub stops first, so that the connections it
-	// closes can still reach the broker and presence on their way out.
-	bgCtx, stopBackground := context.WithCancel(context.Background())
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	var wg, hubWG sync.WaitGroup
-	stop := func() {
-		stopHub()
-		hubWG.Wait()
-		stopBackground()
-		wg.Wait()
-	}
-	defer stop()
 	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
 	for _, r := range bp.runners {
 		wg.Go(func() { r(bgCtx) })

@@ -31,12 +31,17 @@ type database interface {
 	chat.Store
 }
 
+// runner is a store with work of its own to run (SQLite's group commit).
+type runner interface {
+	Run(ctx context.Context)
+}
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // openStore opens the SQLite file or PostgreSQL database dsn names.
-func openStore(ctx context.Context, dsn string) (database, sessionStore, func(), error) {
+func openStore(ctx context.Context, dsn string, opts sqlite.Options) (database, sessionStore, func(), error) {
 	if isPostgres(dsn) {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
@@ -44,7 +49,7 @@ func openStore(ctx context.Context, dsn string) (database, sessionStore, func(),
 		}
 		return s, s.Sessions(), s.Close, nil
 	}
-	s, err := sqlite.Open(ctx, dsn)
+	s, err := sqlite.Open(ctx, dsn, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -9,20 +9,170 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// CreateMessage stores a message in one transaction that assigns its seq,
-// moves the conversation's last_seq and the sender's read cursor. The
-// single write connection serializes these transactions, so seqs are dense.
+// send is one CreateMessage waiting for the writer.
+type send struct {
+	m    chat.Message
+	done chan sendResult // buffered: the writer never waits for the sender
+}
+
+type sendResult struct {
+	m       chat.Message
+	created bool
+	err     error
+}
+
+// maxBatch bounds how many sends one transaction commits.
+const maxBatch = 256
+
+// CreateMessage stores a message: in one transaction it assigns the seq,
+// inserts the message and moves the conversation's last_seq and the
+// sender's read cursor; it returns only after that transaction commits.
+// With group commit (the default) Run's writer commits the sends that
+// arrive together in one transaction — one fsync for many — so Run must be
+// running; otherwise each send commits alone.
 func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	req := send{m: m, done: make(chan sendResult, 1)}
+	if !s.groupCommit {
+		s.commit(ctx, []send{req})
+		r := <-req.done
+		return r.m, r.created, r.err
+	}
+	select {
+	case s.sends <- req:
+	case <-s.stopped:
+		return chat.Message{}, false, errors.New("sqlite: store is shutting down")
+	case <-ctx.Done():
+		return chat.Message{}, false, ctx.Err()
+	}
+	select {
+	case r := <-req.done:
+		return r.m, r.created, r.err
+	case <-ctx.Done():
+		// It may still commit; a retry with its client_id finds it.
+		return chat.Message{}, false, ctx.Err()
+	}
+}
+
+// Run is the group-commit writer: it takes the sends waiting (up to
+// maxBatch), commits them in one transaction, answers each, and repeats,
+// until ctx ends. Sends arriving while a batch commits form the next one,
+// so batches grow with the load and a lone send waits for no one.
+func (s *Store) Run(ctx context.Context) {
+	defer close(s.stopped)
+	batch := make([]send, 0, maxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-s.sends:
+			batch = append(batch[:0], req)
+		}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.sends:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		// The batch is committed even while shutting down: its senders
+		// are waiting for the answer.
+		s.commit(context.WithoutCancel(ctx), batch)
+		clear(batch)
+	}
+}
+
+// commit stores a batch of sends in one transaction and answers each. A
+// send refused by the rules (not a member, a client_id of another
+// conversation) changes nothing and does not spoil the others; any other
+// failure fails the whole batch, which its senders may retry.
+func (s *Store) commit(ctx context.Context, batch []send) {
+	results := make([]sendResult, len(batch))
+	err := s.commitTx(ctx, batch, results)
+	for i, req := range batch {
+		if err != nil {
+			results[i] = sendResult{err: err}
+		}
+		req.done <- results[i]
+	}
+}
+
+func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	stmts, err := prepareSend(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer stmts.close()
+	for i, req := range batch {
+		m, created, err := stmts.store(ctx, req.m)
+		if err != nil && chat.ErrorCode(err) == chat.EINTERNAL {
+			return err
+		}
+		results[i] = sendResult{m: m, created: created, err: err}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
 
-	if m.ClientID != "" {
-		first, err := scanMessage(tx.QueryRowContext(ctx, `
+// sendStmts are the statements of a send, prepared once per batch.
+type sendStmts struct {
+	byClientID, nextSeq, insertMessage, moveCursor *sql.Stmt
+}
+
+func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
+	var st sendStmts
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&st.byClientID, `
 			SELECT conversation_id, seq, sender_id, body, client_id, created_at
-			FROM messages WHERE sender_id = ? AND client_id = ?`, int64(m.SenderID), m.ClientID))
+			FROM messages WHERE sender_id = ? AND client_id = ?`},
+		// Only a member moves the sequence: the membership test and the
+		// increment are one statement. Message times never go backwards
+		// along seq, even when the clock stamped a later send first.
+		{&st.nextSeq, `
+			UPDATE conversations SET last_seq = last_seq + 1, last_message_at = max(coalesce(last_message_at, 0), ?1)
+			WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
+			RETURNING last_seq, last_message_at`},
+		{&st.insertMessage, `
+			INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.moveCursor, `
+			UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`},
+	} {
+		stmt, err := tx.PrepareContext(ctx, p.query)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = stmt
+	}
+	return &st, nil
+}
+
+func (st *sendStmts) close() {
+	for _, stmt := range []*sql.Stmt{st.byClientID, st.nextSeq, st.insertMessage, st.moveCursor} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}
+
+// store stores one message inside the batch's transaction. A send whose
+// client_id the sender already used (earlier, or earlier in this very
+// batch) returns the first message and stores nothing.
+func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+	if m.ClientID != "" {
+		first, err := scanMessage(st.byClientID.QueryRowContext(ctx, int64(m.SenderID), m.ClientID))
 		switch {
 		case err == nil && first.ConversationID != m.ConversationID:
 			return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
@@ -32,16 +182,8 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 			return chat.Message{}, false, fmt.Errorf("select by client_id: %w", err)
 		}
 	}
-
-	// Only a member moves the sequence: the membership test and the
-	// increment are one statement.
-	// Message times never go backwards along seq, even when the clock
-	// stamped a later send first.
 	var at int64
-	err = tx.QueryRowContext(ctx, `
-		UPDATE conversations SET last_seq = last_seq + 1, last_message_at = max(coalesce(last_message_at, 0), ?1)
-		WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
-		RETURNING last_seq, last_message_at`, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &at)
+	err := st.nextSeq.QueryRowContext(ctx, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, false, chat.NotFound("conversation")
 	}
@@ -49,19 +191,12 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
 	}
 	m.CreatedAt = fromMicros(at)
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`,
+	if _, err := st.insertMessage.ExecContext(ctx,
 		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt)); err != nil {
 		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`,
-		m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
+	if _, err := st.moveCursor.ExecContext(ctx, m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
 		return chat.Message{}, false, fmt.Errorf("move read cursor: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return chat.Message{}, false, fmt.Errorf("commit: %w", err)
 	}
 	return m, true, nil
 }

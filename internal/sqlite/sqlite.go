@@ -31,12 +31,29 @@ var _ chat.Store = (*Store)(nil)
 type Store struct {
 	write *sql.DB // exactly one connection
 	read  *sql.DB // read-only pool
+
+	groupCommit bool
+	sends       chan send     // to Run's writer
+	stopped     chan struct{} // closed when Run returns
+}
+
+// Options tune a Store.
+type Options struct {
+	// NoGroupCommit makes every send commit in a transaction of its own
+	// rather than gathering concurrent sends into one (for comparison).
+	NoGroupCommit bool
 }
 
 // Open opens (creating if needed) the database at path, applies pending
-// migrations and returns the store.
-func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, nil)
+// migrations and returns the store. Unless opts turn group commit off, Run
+// must be running for messages to be stored.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	s, err := open(ctx, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.groupCommit = !opts.NoGroupCommit
+	return s, nil
 }
 
 // open is Open with a hook that may wrap the driver's connectors, so tests
@@ -83,7 +100,7 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read}, nil
+	return &Store{write: write, read: read, groupCommit: true, sends: make(chan send, maxBatch), stopped: make(chan struct{})}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

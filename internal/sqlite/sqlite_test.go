@@ -12,13 +12,22 @@ import (
 	"github.com/parleychat/parley/internal/storetest"
 )
 
+// openTest opens a store with its group-commit writer running until the
+// test ends.
 func openTest(t *testing.T, path string, wrap func(driver.Connector) driver.Connector) *Store {
 	t.Helper()
 	s, err := open(t.Context(), path, wrap)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
 	return s
 }
 
@@ -28,9 +37,22 @@ func TestStore(t *testing.T) {
 	})
 }
 
+// TestStoreWithoutGroupCommit runs the suite with every send committing
+// alone, the mode -sqlite-group-commit=false selects.
+func TestStoreWithoutGroupCommit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) chat.Store {
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"), Options{NoGroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
-	s, err := Open(t.Context(), path)
+	s, err := Open(t.Context(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
