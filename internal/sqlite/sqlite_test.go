@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/storetest"
@@ -140,7 +141,8 @@ func TestConversationListIsOneStatement(t *testing.T) {
 // countingConnector counts the statements run on its connections.
 type countingConnector struct {
 	driver.Connector
-	n *atomic.Int64
+	n      *atomic.Int64
+	begins *atomic.Int64 // transactions begun, when set
 }
 
 func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -148,12 +150,13 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return countingConn{Conn: conn, n: c.n}, nil
+	return countingConn{Conn: conn, n: c.n, begins: c.begins}, nil
 }
 
 type countingConn struct {
 	driver.Conn
-	n *atomic.Int64
+	n      *atomic.Int64
+	begins *atomic.Int64
 }
 
 func (c countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -172,5 +175,62 @@ func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.
 }
 
 func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.begins != nil {
+		c.begins.Add(1)
+	}
 	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+// TestGroupCommitGathersSends: sends that arrive while a transaction is
+// under way are committed together in the next one, each acked only after
+// it.
+func TestGroupCommitGathersSends(t *testing.T) {
+	var begins atomic.Int64
+	s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), func(c driver.Connector) driver.Connector {
+		return countingConnector{Connector: c, n: new(atomic.Int64), begins: &begins}
+	})
+	ctx := t.Context()
+	a, b := storetest.NewUser(t, s, "alice"), storetest.NewUser(t, s, "bob")
+	conv, _, err := s.DirectConversation(ctx, a.ID, b.ID, chat.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Hold the write connection, so the writer waits with the first send
+	// while the others queue up.
+	hold, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	acked := make(chan chat.Message, n)
+	for i := range n {
+		go func() {
+			m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()})
+			if err != nil {
+				t.Error(err)
+			}
+			acked <- m
+		}()
+	}
+	for len(s.sends) < n-1 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-acked:
+		t.Fatal("a send was acked before anything could commit")
+	default:
+	}
+	begins.Store(0)
+	hold.Rollback()
+	seqs := map[int64]bool{}
+	for range n {
+		seqs[(<-acked).Seq] = true
+	}
+	if len(seqs) != n {
+		t.Errorf("%d distinct seqs for %d sends", len(seqs), n)
+	}
+	if got := begins.Load(); got != 2 {
+		t.Errorf("%d transactions for %d sends queued behind one, want 2", got, n)
+	}
 }
