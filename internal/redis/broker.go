@@ -27,8 +27,9 @@ type Broker struct {
 	ps         *goredis.PubSub
 	deliveries chan chat.Delivery
 
-	mu      sync.Mutex
-	waiting map[string][]chan struct{} // channel → Subscribe calls awaiting confirmation
+	mu         sync.Mutex
+	subscribed map[string]bool            // channels this node wants
+	waiting    map[string][]chan struct{} // "kind channel" → calls awaiting Redis's confirmation
 }
 
 // Broker returns the node's broker. Its Run must be running for Subscribe
@@ -38,6 +39,7 @@ func (c *Client) Broker() *Broker {
 		c:          c,
 		ps:         c.rdb.Subscribe(context.Background()),
 		deliveries: make(chan chat.Delivery, 4096),
+		subscribed: make(map[string]bool),
 		waiting:    make(map[string][]chan struct{}),
 	}
 }
@@ -72,44 +74,55 @@ func (b *Broker) Publish(ctx context.Context, ev chat.Event) error {
 // has confirmed it.
 func (b *Broker) Subscribe(ctx context.Context, user chat.UserID) error {
 	ch := b.channel(user)
+	return b.change(ctx, "subscribe", ch, true, b.ps.Subscribe)
+}
+
+// Unsubscribe unsubscribes this node from user's channel and returns once
+// Redis has confirmed it; nothing for user is delivered after that.
+func (b *Broker) Unsubscribe(ctx context.Context, user chat.UserID) error {
+	ch := b.channel(user)
+	return b.change(ctx, "unsubscribe", ch, false, b.ps.Unsubscribe)
+}
+
+// change records whether this node wants channel ch, sends the command and
+// waits for Redis to confirm it.
+func (b *Broker) change(ctx context.Context, kind, ch string, want bool, command func(context.Context, ...string) error) error {
+	key := kind + " " + ch
 	confirmed := make(chan struct{})
 	b.mu.Lock()
-	b.waiting[ch] = append(b.waiting[ch], confirmed)
+	if want {
+		b.subscribed[ch] = true
+	} else {
+		delete(b.subscribed, ch)
+	}
+	b.waiting[key] = append(b.waiting[key], confirmed)
 	b.mu.Unlock()
-	if err := b.ps.Subscribe(ctx, ch); err != nil {
-		b.forget(ch, confirmed)
-		return fmt.Errorf("subscribe: %w", err)
+	if err := command(ctx, ch); err != nil {
+		b.forget(key, confirmed)
+		return fmt.Errorf("%s: %w", kind, err)
 	}
 	select {
 	case <-confirmed:
 		return nil
 	case <-ctx.Done():
-		b.forget(ch, confirmed)
+		b.forget(key, confirmed)
 		return ctx.Err()
 	}
 }
 
-func (b *Broker) forget(ch string, w chan struct{}) {
+func (b *Broker) forget(key string, w chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ws := b.waiting[ch]
+	ws := b.waiting[key]
 	for i, x := range ws {
 		if x == w {
-			b.waiting[ch] = append(ws[:i], ws[i+1:]...)
+			b.waiting[key] = append(ws[:i], ws[i+1:]...)
 			break
 		}
 	}
-	if len(b.waiting[ch]) == 0 {
-		delete(b.waiting, ch)
+	if len(b.waiting[key]) == 0 {
+		delete(b.waiting, key)
 	}
-}
-
-// Unsubscribe unsubscribes this node from user's channel.
-func (b *Broker) Unsubscribe(ctx context.Context, user chat.UserID) error {
-	if err := b.ps.Unsubscribe(ctx, b.channel(user)); err != nil {
-		return fmt.Errorf("unsubscribe: %w", err)
-	}
-	return nil
 }
 
 // Deliveries is where this node's events arrive, one Delivery per user.
@@ -137,19 +150,17 @@ func (b *Broker) Run(ctx context.Context) {
 		}
 		switch m := msg.(type) {
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" {
-				b.confirm(m.Channel)
-			}
+			b.confirm(m.Kind + " " + m.Channel)
 		case *goredis.Message:
 			b.deliver(ctx, m)
 		}
 	}
 }
 
-func (b *Broker) confirm(ch string) {
+func (b *Broker) confirm(key string) {
 	b.mu.Lock()
-	ws := b.waiting[ch]
-	delete(b.waiting, ch)
+	ws := b.waiting[key]
+	delete(b.waiting, key)
 	b.mu.Unlock()
 	for _, w := range ws {
 		close(w)
@@ -157,6 +168,13 @@ func (b *Broker) confirm(ch string) {
 }
 
 func (b *Broker) deliver(ctx context.Context, m *goredis.Message) {
+	// A message that was on its way when the node unsubscribed is dropped.
+	b.mu.Lock()
+	wanted := b.subscribed[m.Channel]
+	b.mu.Unlock()
+	if !wanted {
+		return
+	}
 	id, err := strconv.ParseInt(strings.TrimPrefix(m.Channel, b.c.prefix+"user:"), 10, 64)
 	if err != nil {
 		b.c.logger.Error("redis message on an unknown channel", "channel", m.Channel)
