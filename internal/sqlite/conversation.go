@@ -79,24 +79,32 @@ func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (c
 
 // summaryQuery selects conversation list rows: each with the other
 // participant, the newest message and both read cursors, in one statement.
+// It reads from "page", a set of the listing user's memberships (m) that
+// the caller defines with a WITH clause, so that the other joins run for
+// the rows of one page only.
 const summaryQuery = `
 	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at,
 	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
-	FROM members m
+	FROM page
+	JOIN members m ON m.conversation_id = page.conversation_id AND m.user_id = page.user_id
 	JOIN conversations c ON c.id = m.conversation_id
 	LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id != m.user_id
 	LEFT JOIN users o ON o.id = om.user_id
 	LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`
 
 // Conversations returns one page of a user's conversation list in a single
-// statement.
+// statement: the page is chosen first, newest activity first, then joined.
 func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
-	rows, err := s.read.QueryContext(ctx, summaryQuery+`
-		WHERE m.user_id = ?1
-		  AND (?2 = 0 OR (coalesce(c.last_message_at, c.created_at), c.id) < (?3, ?2))
-		ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC
-		LIMIT ?4`,
+	rows, err := s.read.QueryContext(ctx, `
+		WITH page AS (
+			SELECT m.conversation_id, m.user_id, coalesce(c.last_message_at, c.created_at) AS at
+			FROM members m JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.user_id = ?1
+			  AND (?2 = 0 OR (coalesce(c.last_message_at, c.created_at), c.id) < (?3, ?2))
+			ORDER BY at DESC, m.conversation_id DESC
+			LIMIT ?4)`+summaryQuery+`
+		ORDER BY page.at DESC, page.conversation_id DESC`,
 		int64(q.UserID), int64(q.Before.ID), micros(q.Before.ActivityAt), q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
@@ -115,8 +123,8 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 
 // Conversation returns one conversation as the user's list shows it.
 func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationSummary, error) {
-	c, err := scanSummary(s.read.QueryRowContext(ctx, summaryQuery+`
-		WHERE m.user_id = ? AND c.id = ?`, int64(user), int64(id)))
+	c, err := scanSummary(s.read.QueryRowContext(ctx, `
+		WITH page AS (SELECT ?1 AS conversation_id, ?2 AS user_id)`+summaryQuery, int64(id), int64(user)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.ConversationSummary{}, chat.NotFound("conversation")
 	}

@@ -93,12 +93,12 @@ func testPing(t *testing.T, s chat.Store) {
 // NewUser stores a user with the given (lower-case) username, the username as
 // display name, the password hash "hash" and chat.Now() as creation time, and
 // returns it. It fails the test on error.
-func NewUser(t *testing.T, s chat.Store, username string) chat.User {
+func NewUser(t testing.TB, s chat.Store, username string) chat.User {
 	t.Helper()
 	return newUser(t, s, username, username)
 }
 
-func newUser(t *testing.T, s chat.Store, username, displayName string) chat.User {
+func newUser(t testing.TB, s chat.Store, username, displayName string) chat.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), chat.User{Username: username, DisplayName: displayName, CreatedAt: chat.Now()}, "hash")
 	if err != nil {
