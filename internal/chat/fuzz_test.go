@@ -162,6 +162,10 @@ func plainName(s string) bool {
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' {
 			return false
 		}
+		switch r {
+		case '\u115F', '\u1160', '\u3164', '\uFFA0': // Hangul fillers: letters that draw nothing
+			return false
+		}
 	}
 	return true
 }
