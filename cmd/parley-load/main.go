@@ -1,0 +1,222 @@
+// Command parley-load is a load generator and benchmark client for Parley.
+// It speaks only the public HTTP API and the WebSocket protocol: it signs
+// up (or signs in) users, pairs them into direct conversations, opens
+// WebSocket connections, sends messages at a given rate or as fast as acks
+// allow, measures send→ack and send→deliver latency, and at the end
+// verifies that every acked message reached every connected member exactly
+// once, in order, and is in the database.
+//
+// With -idle it only opens authenticated connections and holds them, for
+// measuring the server's memory per connection.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "parley-load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is the load run's configuration, from flags and their environment
+// variable twins (PARLEY_LOAD_ plus the flag's name).
+type config struct {
+	url             string
+	users           int
+	userOffset      int
+	conns           int
+	rate            float64
+	window          int
+	maxPending      int
+	duration        time.Duration
+	warmup          time.Duration
+	drain           time.Duration
+	bodySize        int
+	jsonOut         bool
+	idle            bool
+	settle          time.Duration
+	serverPID       int
+	passwordPrefix  string
+	prefix          string
+	signupConc      int
+	dialConc        int
+	spreadSource    bool
+	checkOrder      bool
+	connectTimeout  time.Duration
+	progress        bool
+	maxConnsPerUser int
+	sessions        string
+
+	base *url.URL // parsed url
+}
+
+// maxBody is the server's limit on a message body, in characters.
+const maxBody = 4000
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the Parley server")
+	fs.IntVar(&cfg.users, "users", 100, "number of users to sign up or sign in (even in load mode: user 2i talks with 2i+1)")
+	fs.IntVar(&cfg.userOffset, "user-offset", 0, "index of the first user, so that several processes can use disjoint users")
+	fs.IntVar(&cfg.conns, "conns", 200, "WebSocket connections to open, spread round-robin over the users (connection k belongs to user k mod users)")
+	fs.Float64Var(&cfg.rate, "rate", 1000, "total messages per second over all connections; 0 sends as fast as acks allow, -window unacked per connection")
+	fs.IntVar(&cfg.window, "window", 8, "with -rate 0: unacked sends each connection keeps in flight")
+	fs.IntVar(&cfg.maxPending, "max-pending", 1000, "with -rate > 0: unacked sends a connection may have before its scheduled sends are skipped")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to send (after -warmup); with -idle, how long to hold the connections open")
+	fs.DurationVar(&cfg.warmup, "warmup", 0, "send for this long before measuring; warm-up messages are verified but not counted in rates and latencies")
+	fs.DurationVar(&cfg.drain, "drain", 15*time.Second, "after sending stops, how long to wait at most for outstanding acks and deliveries")
+	fs.IntVar(&cfg.bodySize, "body-size", 64, "message body size in bytes (padded; at least the timestamp header, at most 4000)")
+	fs.BoolVar(&cfg.jsonOut, "json", false, "write the final report as JSON to stdout instead of text")
+	fs.BoolVar(&cfg.idle, "idle", false, "idle mode: open -conns authenticated connections, send nothing, hold them for -duration")
+	fs.DurationVar(&cfg.settle, "settle", 5*time.Second, "with -server-pid: wait this long after all connections are open (GC settles) before reading the server's RSS")
+	fs.IntVar(&cfg.serverPID, "server-pid", 0, "if set, report the server's resident memory (VmRSS of /proc/PID/status) at the start and once all connections are open")
+	fs.StringVar(&cfg.passwordPrefix, "password-prefix", "parley-load-", "passwords are this prefix followed by the username")
+	fs.StringVar(&cfg.prefix, "prefix", "load", "username prefix: user i is named prefix+i")
+	fs.IntVar(&cfg.signupConc, "signup-concurrency", 8, "sign-ups and sign-ins in flight at once (the server hashes passwords with argon2)")
+	fs.IntVar(&cfg.dialConc, "dial-concurrency", 64, "WebSocket handshakes in flight at once")
+	fs.BoolVar(&cfg.spreadSource, "spread-source", true, "when the server is at a 127.x.x.x address, spread WebSocket source addresses over 127.0.0.2-251 (one source address has only ~28k ephemeral ports)")
+	fs.BoolVar(&cfg.checkOrder, "check-order", true, "fail the verification when a connection receives a conversation's messages out of seq order")
+	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 2*time.Minute, "how long opening all connections may take")
+	fs.BoolVar(&cfg.progress, "progress", true, "print a progress line to stderr every second")
+	fs.StringVar(&cfg.sessions, "sessions", "", "JSON file of session cookies: users found there (and still signed in) skip the sign-in, so no password is hashed; written back after sign-in (one file per process)")
+	fs.IntVar(&cfg.maxConnsPerUser, "max-conns-per-user", 20, "the server's -max-conns-per-user, to refuse a plan that needs more connections per user")
+
+	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return config{}, envErr
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return cfg, cfg.check()
+}
+
+// check validates the configuration and fills in derived fields.
+func (cfg *config) check() error {
+	u, err := url.Parse(cfg.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-url must be an http:// or https:// URL, not %q", cfg.url)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	cfg.base = u
+	switch {
+	case cfg.users < 1:
+		return errors.New("-users must be at least 1")
+	case cfg.userOffset < 0:
+		return errors.New("-user-offset must not be negative")
+	case cfg.conns < 1:
+		return errors.New("-conns must be at least 1")
+	case cfg.duration <= 0:
+		return errors.New("-duration must be positive")
+	case cfg.warmup < 0 || cfg.drain < 0 || cfg.settle < 0:
+		return errors.New("-warmup, -drain and -settle must not be negative")
+	case cfg.signupConc < 1 || cfg.dialConc < 1:
+		return errors.New("-signup-concurrency and -dial-concurrency must be at least 1")
+	case len(cfg.passwordPrefix)+len(cfg.prefix)+1 < 8:
+		return errors.New("-password-prefix plus the username must make passwords of at least 8 characters")
+	}
+	if !validPrefix(cfg.prefix) || len(cfg.prefix)+len(fmt.Sprint(cfg.userOffset+cfg.users)) > 32 {
+		return fmt.Errorf("-prefix %q: usernames are 3-32 characters of a-z 0-9 _ . -", cfg.prefix)
+	}
+	perUser := (cfg.conns + cfg.users - 1) / cfg.users
+	if cfg.maxConnsPerUser > 0 && perUser > cfg.maxConnsPerUser {
+		return fmt.Errorf("%d connections over %d users is %d per user, over the server's limit of %d: raise -users (or -max-conns-per-user, on both sides)",
+			cfg.conns, cfg.users, perUser, cfg.maxConnsPerUser)
+	}
+	if cfg.idle {
+		return nil
+	}
+	switch {
+	case cfg.users < 2 || cfg.users%2 != 0:
+		return errors.New("-users must be even and at least 2: user 2i talks with user 2i+1")
+	case cfg.rate < 0:
+		return errors.New("-rate must not be negative")
+	case cfg.rate == 0 && cfg.window < 1:
+		return errors.New("-window must be at least 1")
+	case cfg.rate > 0 && cfg.maxPending < 1:
+		return errors.New("-max-pending must be at least 1")
+	case cfg.bodySize > maxBody:
+		return fmt.Errorf("-body-size must be at most %d", maxBody)
+	}
+	return nil
+}
+
+// validPrefix reports whether s may start a username.
+func validPrefix(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func envName(flagName string) string {
+	return "PARLEY_LOAD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// errVerify is returned by run when the verification found lost,
+// duplicated or reordered messages.
+var errVerify = errors.New("verification failed")
+
+// run carries out one load (or idle) run and writes its report to stdout;
+// progress goes to stderr. It returns errVerify (wrapped) when the
+// verification fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	l := newLoader(cfg, stderr)
+	defer l.close()
+	var rep *report
+	if cfg.idle {
+		rep, err = l.runIdle(ctx)
+	} else {
+		rep, err = l.runLoad(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.jsonOut {
+		if err := rep.writeJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.writeText(stdout)
+	}
+	if rep.Verify != nil && !rep.Verify.OK {
+		return fmt.Errorf("%w: %s", errVerify, rep.Verify.Summary)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// report is the run's result, written as text or JSON.
+type report struct {
+	Mode       string  `json:"mode"` // "load" or "idle"
+	URL        string  `json:"url"`
+	RunID      string  `json:"run_id"`
+	Users      int     `json:"users"`
+	UserOffset int     `json:"user_offset"`
+	Conns      int     `json:"conns"`
+	Rate       float64 `json:"rate,omitempty"`
+	Window     int     `json:"window,omitempty"`
+	DurationS  float64 `json:"duration_s"`
+	WarmupS    float64 `json:"warmup_s,omitempty"`
+	BodySize   int     `json:"body_size,omitempty"`
+	ElapsedS   float64 `json:"elapsed_s"` // the send (or hold) phase, as it was
+
+	Sent               int64   `json:"sent"`
+	Resent             int64   `json:"resent"`
+	Acked              int64   `json:"acked"`
+	AckedMeasured      int64   `json:"acked_measured"`
+	AckedPerSec        float64 `json:"acked_per_s"`
+	Delivered          int64   `json:"delivered"`
+	DeliveredMeasured  int64   `json:"delivered_measured"`
+	DeliveredPerSec    float64 `json:"delivered_per_s"`
+	ExpectedDeliveries int64   `json:"expected_deliveries"` // Σ over acked messages of (connections in the conversation − 1)
+	Skipped            int64   `json:"skipped"`
+	Failed             int64   `json:"failed"`
+	UnackedAtEnd       int64   `json:"unacked_at_end"`
+	Foreign            int64   `json:"foreign_messages,omitempty"`
+
+	AckLatency     *latency `json:"ack_latency_ms,omitempty"`
+	DeliverLatency *latency `json:"deliver_latency_ms,omitempty"`
+
+	Opened     int64            `json:"handshakes"`
+	Drops      int64            `json:"drops"`
+	Reconnects int64            `json:"reconnects"`
+	CaughtUp   int64            `json:"caught_up_messages"`
+	Errors     map[string]int64 `json:"errors"`
+
+	ServerRSS *rssReport    `json:"server_rss,omitempty"`
+	Idle      *idleReport   `json:"idle,omitempty"`
+	Verify    *verifyReport `json:"verify,omitempty"`
+}
+
+// latency summarizes a histogram, in milliseconds.
+type latency struct {
+	Count uint64  `json:"count"`
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p99_9"`
+	Max   float64 `json:"max"`
+}
+
+func summarize(h *histogram) *latency {
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	return &latency{
+		Count: h.count(), Min: ms(h.min), Mean: h.mean() / 1000,
+		P50: ms(h.quantile(50)), P90: ms(h.quantile(90)), P99: ms(h.quantile(99)), P999: ms(h.quantile(99.9)), Max: ms(h.max),
+	}
+}
+
+// rssReport is the server's resident memory, from /proc/PID/status.
+type rssReport struct {
+	PID       int   `json:"pid"`
+	StartKB   int64 `json:"start_kb"`
+	OpenKB    int64 `json:"open_kb,omitempty"`    // idle: once the connections are open and GC settled
+	OpenConns int64 `json:"open_conns,omitempty"` // this process's connections open then
+	// The server's open file descriptors at the start and with the
+	// connections open: the difference counts every process's
+	// connections, when several share the work.
+	StartFDs int    `json:"start_fds,omitempty"`
+	OpenFDs  int    `json:"open_fds,omitempty"`
+	EndKB    int64  `json:"end_kb,omitempty"` // load: after the drain
+	Error    string `json:"error,omitempty"`
+}
+
+// idleReport is the idle mode's result.
+type idleReport struct {
+	OpenSeconds float64 `json:"open_seconds"` // time to open every connection
+	OpenAtEnd   int64   `json:"open_at_end"`
+}
+
+func (l *loader) newReport(mode string) *report {
+	cfg := l.cfg
+	r := &report{Mode: mode, URL: cfg.url, RunID: l.runID, Users: cfg.users, UserOffset: cfg.userOffset, Conns: cfg.conns, DurationS: cfg.duration.Seconds()}
+	if mode == "load" {
+		r.Rate, r.WarmupS, r.BodySize = cfg.rate, cfg.warmup.Seconds(), cfg.bodySize
+		if cfg.rate == 0 {
+			r.Window = cfg.window
+		}
+	}
+	return r
+}
+
+// fill copies the counters into the report, once every goroutine ended.
+func (r *report) fill(l *loader, elapsed interface{ Seconds() float64 }) {
+	st := l.st
+	r.ElapsedS = elapsed.Seconds()
+	r.Sent, r.Resent = st.sent.Load(), st.resent.Load()
+	r.Acked, r.AckedMeasured = st.acked.Load(), st.ackedMeasured.Load()
+	r.Delivered, r.DeliveredMeasured = st.delivered.Load(), st.deliveredMeasured.Load()
+	r.ExpectedDeliveries = st.expectedDeliv.Load()
+	r.Skipped, r.Failed, r.UnackedAtEnd, r.Foreign = st.skipped.Load(), st.failed.Load(), st.pending.Load(), st.foreign.Load()
+	r.Opened, r.Drops, r.Reconnects, r.CaughtUp = st.opened.Load(), st.drops.Load(), st.reconnects.Load(), st.caughtUp.Load()
+	r.Errors, _ = st.errorCounts()
+	if r.Mode == "load" {
+		if d := l.cfg.duration.Seconds(); d > 0 {
+			r.AckedPerSec = float64(r.AckedMeasured) / d
+			r.DeliveredPerSec = float64(r.DeliveredMeasured) / d
+		}
+		r.AckLatency = summarize(st.ackH.snapshot())
+		r.DeliverLatency = summarize(st.deliverH.snapshot())
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+func (r *report) writeText(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("parley-load %s run %s against %s", r.Mode, r.RunID, r.URL)
+	p("  users %d (from %d), connections %d", r.Users, r.UserOffset, r.Conns)
+	if r.Mode == "load" {
+		how := fmt.Sprintf("rate %.0f/s", r.Rate)
+		if r.Rate == 0 {
+			how = fmt.Sprintf("as fast as acks allow, window %d", r.Window)
+		}
+		p("  %s, %gs measured after %gs warm-up, bodies of %d bytes", how, r.DurationS, r.WarmupS, r.BodySize)
+		p("sends:       %d sent, %d acked (%d measured: %.1f/s), %d resent, %d skipped, %d refused, %d unacked at the end",
+			r.Sent, r.Acked, r.AckedMeasured, r.AckedPerSec, r.Resent, r.Skipped, r.Failed, r.UnackedAtEnd)
+		p("deliveries:  %d (expected %d; %d measured: %.1f/s)", r.Delivered, r.ExpectedDeliveries, r.DeliveredMeasured, r.DeliveredPerSec)
+		p("latency (ms)        p50      p90      p99    p99.9      max     mean   count")
+		for _, x := range []struct {
+			name string
+			l    *latency
+		}{{"send→ack", r.AckLatency}, {"send→deliver", r.DeliverLatency}} {
+			p("  %-14s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %7d", x.name, x.l.P50, x.l.P90, x.l.P99, x.l.P999, x.l.Max, x.l.Mean, x.l.Count)
+		}
+	} else if r.Idle != nil {
+		p("idle:        all open in %.1fs, held %.0fs, %d open at the end", r.Idle.OpenSeconds, r.ElapsedS, r.Idle.OpenAtEnd)
+	}
+	p("connections: %d handshakes, %d drops, %d reconnects, %d messages fetched catching up", r.Opened, r.Drops, r.Reconnects, r.CaughtUp)
+	if len(r.Errors) == 0 {
+		p("errors:      none")
+	} else {
+		var parts []string
+		for _, k := range sortedKeys(r.Errors) {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, r.Errors[k]))
+		}
+		p("errors:      %s", strings.Join(parts, ", "))
+	}
+	if s := r.ServerRSS; s != nil {
+		switch {
+		case s.Error != "":
+			p("server RSS:  %s", s.Error)
+		case r.Mode == "idle" && s.OpenKB > 0:
+			conns := int64(s.OpenFDs - s.StartFDs) // every process's connections
+			if conns <= 0 {
+				conns = s.OpenConns
+			}
+			p("server RSS:  %.1f MiB at the start (%d open files), %.1f MiB with %d connections open (%d open files, %d of them this process's): %.1f KiB per connection",
+				float64(s.StartKB)/1024, s.StartFDs, float64(s.OpenKB)/1024, conns, s.OpenFDs, s.OpenConns, float64(s.OpenKB-s.StartKB)/float64(max(conns, 1)))
+		default:
+			p("server RSS:  %.1f MiB at the start, %.1f MiB at the end", float64(s.StartKB)/1024, float64(s.EndKB)/1024)
+		}
+	}
+	if v := r.Verify; v != nil {
+		p("verify:      %s", v.Summary)
+		p("             %d of the run's messages in the database, %d stored but never acked, %d others",
+			v.DBMessages, v.StoredUnacked, v.OtherDBMessages)
+		for _, pr := range v.FirstProblems {
+			p("  - %s: conversation %d seq %d conn %d %s: %s", pr.Kind, pr.ConversationID, pr.Seq, pr.Conn, pr.User, pr.Detail)
+		}
+	}
+}
+
+// countFDs returns how many files process pid has open.
+func countFDs(pid int) (int, error) {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(entries), err
+}
+
+// readRSS returns VmRSS of process pid in kB.
+func readRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			fields := strings.Fields(rest)
+			if len(fields) == 0 {
+				break
+			}
+			return strconv.ParseInt(fields[0], 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"io"
+	"testing"
+)
+
+// TestVerifyConnFindsProblems feeds the connection check made-up streams.
+func TestVerifyConnFindsProblems(t *testing.T) {
+	cfg := config{url: "http://127.0.0.1:1", checkOrder: true, dialConc: 1}
+	if err := cfg.check(); err == nil {
+		t.Fatal("a config with no users should not pass its check")
+	}
+	l := newLoader(cfg, io.Discard)
+	a, b := &user{name: "a", id: 1}, &user{name: "b", id: 2}
+	cv := &conv{id: 7, a: a, b: b, acked: map[int64]ackRec{}}
+	// Seqs 1-6 acked: 1, 3, 5 sent by connection 0; 2, 4, 6 by connection 1.
+	for s := int64(1); s <= 6; s++ {
+		cv.acked[s] = ackRec{clientID: "x", conn: int((s + 1) % 2), sender: 1 + (s+1)%2}
+	}
+	mk := func(k int, u *user, own, frames []int64, sessions []int, drops int, up bool, caught ...int64) *conn {
+		c := &conn{l: l, k: k, u: u, cv: cv, own: own, frames: frames, sessions: sessions, drops: drops, upAtEnd: up, caught: map[int64]bool{}}
+		for _, s := range caught {
+			c.caught[s] = true
+		}
+		return c
+	}
+	conns := []*conn{
+		// Perfect.
+		mk(0, a, []int64{1, 3, 5}, []int64{2, 4, 6}, []int{0}, 0, true),
+		// Lost 1, got 3 twice and after 5, and its own 2 as a frame.
+		mk(1, b, []int64{2, 4, 6}, []int64{2, 5, 3, 3}, []int{0}, 0, true),
+		// Reconnected: 2 came before the drop, 4 by catch-up, 6 never.
+		mk(2, a, nil, []int64{1, 2, 3, 5}, []int{0, 2}, 1, true, 4),
+		// Down at the end: not checked.
+		mk(3, b, nil, []int64{1}, []int{0}, 1, false),
+	}
+	cv.conns = conns
+	v := &verifyReport{}
+	for _, c := range conns {
+		l.verifyConn(cv, c, v)
+	}
+	want := map[string]int64{
+		"lost: not delivered":     1, // conn 1: seq 1
+		"duplicate delivery":      1, // conn 1: seq 3
+		"out of order":            2, // conn 1: 3 after 5, 3 after 3; conn 2 none across sessions
+		"delivered to its sender": 1, // conn 1: seq 2
+		"lost: not caught up":     1, // conn 2: seq 6
+	}
+	got := l.probs.counts
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d, want %d", k, got[k], n)
+		}
+	}
+	for k, n := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected %s: %d", k, n)
+		}
+	}
+	if v.ConnsChecked != 2 || v.ConnsReconn != 1 || v.ConnsDownAtEnd != 1 {
+		t.Errorf("checked %d, reconnected %d, down %d; want 2, 1, 1", v.ConnsChecked, v.ConnsReconn, v.ConnsDownAtEnd)
+	}
+	if first := l.probs.first(l.failing); len(first) != 6 {
+		t.Errorf("%d problems listed, want 6", len(first))
+	}
+}
