@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -378,4 +379,36 @@ func TestWebSocketDeadPeerDropped(t *testing.T) {
 	}
 	a.send(frame("typing", 424242))
 	a.expect("error") // alice is still connected
+}
+
+// TestWebSocketDeliversInSeqOrder: messages sent at once by several people
+// to one conversation reach a watching tab in seq order.
+func TestWebSocketDeliversInSeqOrder(t *testing.T) {
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	watch := alice.openTab("watcher")
+	const perSender, senders = 50, 4
+	var wg sync.WaitGroup
+	for i := range senders {
+		who := []*client{alice, bob}[i%2]
+		wg.Go(func() {
+			for j := range perSender {
+				status, raw := who.do("POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), wire.SendRequest{Body: fmt.Sprint(i, "-", j)})
+				if status != 201 {
+					t.Errorf("send: %d %s", status, raw)
+					return
+				}
+			}
+		})
+	}
+	last := int64(0)
+	for range perSender * senders {
+		m := watch.message(watch.expectPast("message"))
+		if m.Seq != last+1 {
+			t.Fatalf("message seq %d arrived after %d", m.Seq, last)
+		}
+		last = m.Seq
+	}
+	wg.Wait()
 }

@@ -171,8 +171,9 @@ type ConversationQuery struct {
 // MessageQuery selects a page of a conversation's history. With neither
 // cursor set it selects the newest page.
 type MessageQuery struct {
-	BeforeSeq int64 // messages with seq < BeforeSeq, newest of them
-	AfterSeq  int64 // messages with seq > AfterSeq, oldest of them
+	BeforeSeq int64 // when not 0: messages with seq < BeforeSeq, newest of them
+	AfterSeq  int64 // when After: messages with seq > AfterSeq, oldest of them
+	After     bool  // AfterSeq is set (0 means from the first message)
 	Limit     int
 }
 
@@ -181,6 +182,6 @@ type MessagePage struct {
 	Messages []Message
 	// HasMore tells whether more messages lie beyond the page in the
 	// direction of the query: older for the newest page and BeforeSeq,
-	// newer for AfterSeq.
+	// newer for After.
 	HasMore bool
 }

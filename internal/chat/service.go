@@ -23,6 +23,9 @@ type Service struct {
 	logger   *slog.Logger
 	typing   *typingGate
 	limits   Limits
+	// publishing orders sends per conversation on this node, so that their
+	// events are published in seq order.
+	publishing keyedMutex[ConversationID]
 	// dummyHash is verified against when a login names an unknown user, so
 	// that unknown and known usernames cost the same time.
 	dummyHash string
@@ -359,6 +362,12 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err := s.allow(ctx, s.limits.Messages, userKey(caller), "messages"); err != nil {
 		return Message{}, false, err
 	}
+	// Storing and publishing happen under the conversation's lock: two
+	// sends to one conversation commit and publish one after the other, so
+	// members receive them in seq order. Sends to other conversations still
+	// share commits.
+	unlock := s.publishing.Lock(req.ConversationID)
+	defer unlock()
 	m, created, err := s.store.CreateMessage(ctx, Message{
 		ConversationID: req.ConversationID,
 		SenderID:       caller,
@@ -433,7 +442,7 @@ func (s *Service) Messages(ctx context.Context, caller UserID, conv Conversation
 		return MessagePage{}, err
 	}
 	switch {
-	case q.BeforeSeq != 0 && q.AfterSeq != 0:
+	case q.BeforeSeq != 0 && q.After:
 		return MessagePage{}, Errorf(EINVALID, "give before_seq or after_seq, not both")
 	case q.BeforeSeq < 0 || q.AfterSeq < 0:
 		return MessagePage{}, Errorf(EINVALID, "seq must not be negative")
@@ -448,7 +457,7 @@ func (s *Service) Messages(ctx context.Context, caller UserID, conv Conversation
 	}
 	page := MessagePage{HasMore: len(msgs) > limit}
 	if page.HasMore {
-		if q.AfterSeq != 0 {
+		if q.After {
 			msgs = msgs[:limit] // the extra one is the newest
 		} else {
 			msgs = msgs[1:] // the extra one is the oldest

@@ -105,7 +105,7 @@ func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.Mes
 		err  error
 	)
 	switch {
-	case q.AfterSeq > 0:
+	case q.After:
 		rows, err = s.pool.Query(ctx, cols+`
 			WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, int64(id), q.AfterSeq, q.Limit)
 	case q.BeforeSeq > 0:

@@ -211,7 +211,7 @@ func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.Mes
 		err  error
 	)
 	switch {
-	case q.AfterSeq > 0:
+	case q.After:
 		rows, err = s.read.QueryContext(ctx, cols+`
 			WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?`, int64(id), q.AfterSeq, q.Limit)
 	case q.BeforeSeq > 0:

@@ -91,7 +91,7 @@ func testSendConcurrentSeq(t *testing.T, s chat.Store) {
 	// Every seq 1..200 was given once (200 results, no duplicates, in range)
 	// and the stored history is what the senders were told.
 	stored := append(messages(t, s, conv.ID, chat.MessageQuery{BeforeSeq: 101, Limit: 100}),
-		messages(t, s, conv.ID, chat.MessageQuery{AfterSeq: 100, Limit: 100})...)
+		messages(t, s, conv.ID, chat.MessageQuery{AfterSeq: 100, After: true, Limit: 100})...)
 	checkMessages(t, "stored history", stored, bySeq[1:])
 
 	lastSeq, lastMsg := lastSeqOf(t, s, conv.ID, a.ID)
@@ -332,10 +332,11 @@ func testMessagesPaging(t *testing.T, s chat.Store) {
 		q    chat.MessageQuery
 		want []chat.Message
 	}{
-		{chat.MessageQuery{AfterSeq: 990, Limit: 5}, sent[990:995]},
-		{chat.MessageQuery{AfterSeq: 997, Limit: 5}, sent[997:1000]},
-		{chat.MessageQuery{AfterSeq: 1000, Limit: 5}, nil},
-		{chat.MessageQuery{AfterSeq: 5000, Limit: 5}, nil},
+		{chat.MessageQuery{AfterSeq: 990, After: true, Limit: 5}, sent[990:995]},
+		{chat.MessageQuery{AfterSeq: 0, After: true, Limit: 3}, sent[0:3]}, // from the very first
+		{chat.MessageQuery{AfterSeq: 997, After: true, Limit: 5}, sent[997:1000]},
+		{chat.MessageQuery{AfterSeq: 1000, After: true, Limit: 5}, nil},
+		{chat.MessageQuery{AfterSeq: 5000, After: true, Limit: 5}, nil},
 		{chat.MessageQuery{BeforeSeq: 4, Limit: 50}, sent[0:3]},
 		{chat.MessageQuery{BeforeSeq: 5000, Limit: 3}, sent[997:1000]},
 		{chat.MessageQuery{Limit: 1}, sent[999:1000]},

@@ -106,7 +106,7 @@ func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		var q chat.MessageQuery
+		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq")}
 		if q.BeforeSeq, err = queryInt(r, "before_seq"); err == nil {
 			if q.AfterSeq, err = queryInt(r, "after_seq"); err == nil {
 				q.Limit, err = queryLimit(r)
