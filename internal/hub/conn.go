@@ -8,9 +8,6 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// maxBatch bounds how many queued frames one write flushes.
-const maxBatch = 64
-
 // Conn is one WebSocket connection on this node.
 type Conn struct {
 	// ID names the connection across the cluster (an event's SkipConn).
@@ -22,9 +19,15 @@ type Conn struct {
 
 	hub    *Hub
 	socket Socket
-	queue  chan []byte
 	ctx    context.Context // ends when the connection closes
 	cancel context.CancelFunc
+
+	// The queue of frames not yet written. It is a slice rather than a
+	// channel so that an idle connection holds no buffer at all.
+	mu       sync.Mutex
+	queue    [][]byte
+	maxQueue int
+	wake     chan struct{} // a token when the queue has frames
 
 	closeOnce   sync.Once
 	closeCode   int
@@ -36,19 +39,24 @@ type Conn struct {
 // is full the client is too slow: the connection is closed (the client
 // catches up when it reconnects) and Send reports false.
 func (c *Conn) Send(frame []byte) bool {
-	select {
-	case <-c.ctx.Done():
+	if c.ctx.Err() != nil {
 		return false
-	default:
 	}
-	select {
-	case c.queue <- frame:
-		return true
-	default:
-		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "queued", len(c.queue))
+	c.mu.Lock()
+	if len(c.queue) >= c.maxQueue {
+		n := len(c.queue)
+		c.mu.Unlock()
+		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "queued", n)
 		c.Close(CloseTooSlow, "too slow: send queue full, reconnect to catch up")
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer has a token already
+	}
+	return true
 }
 
 // Close closes the connection with a close code and reason: its writer
@@ -65,30 +73,26 @@ func (c *Conn) Close(code int, reason string) {
 // Done is closed when the connection closes.
 func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
 
-// writeLoop is the connection's writer: it flushes everything queued in one
-// write, pings the peer, and on close sends the close frame.
+// writeLoop is the connection's writer: it takes everything queued and
+// flushes it in one write, pings the peer, and on close sends the close
+// frame.
 func (c *Conn) writeLoop(pingInterval time.Duration) {
 	defer close(c.writerDone)
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
-	batch := make([][]byte, 0, maxBatch)
 	for {
 		select {
-		case f := <-c.queue:
-			batch = append(batch[:0], f)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case f := <-c.queue:
-					batch = append(batch, f)
-				default:
-					break drain
-				}
+		case <-c.wake:
+			c.mu.Lock()
+			batch := c.queue
+			c.queue = nil
+			c.mu.Unlock()
+			if len(batch) == 0 {
+				continue
 			}
 			if err := c.socket.WriteFrames(batch); err != nil {
 				c.Close(CloseAbnormal, "")
 			}
-			clear(batch) // let the frames go
 		case <-ping.C:
 			if err := c.socket.Ping(); err != nil {
 				c.Close(CloseAbnormal, "")

@@ -164,13 +164,15 @@ func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byt
 		Session:    session,
 		hub:        h,
 		socket:     socket,
-		queue:      make(chan []byte, h.cfg.QueueSize),
+		maxQueue:   h.cfg.QueueSize,
+		wake:       make(chan struct{}, 1),
 		ctx:        ctx,
 		cancel:     cancel,
 		writerDone: make(chan struct{}),
 	}
 	if hello != nil {
-		c.queue <- hello
+		c.queue = [][]byte{hello}
+		c.wake <- struct{}{}
 	}
 	h.mu.Lock()
 	if h.closed {
