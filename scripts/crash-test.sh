@@ -23,6 +23,7 @@ rate=${RATE:-1000}
 duration=${DURATION:-30s}
 
 start_server() {
+  if curl -fs "http://$addr/healthz" >/dev/null 2>&1; then echo "something already serves $addr"; exit 1; fi
   "$work/parley" -addr "$addr" -db "$db" -log-format json \
     -register-rate 1000000 -message-rate 1000000 -message-burst 1000000 \
     >>"$work/server.log" 2>&1 &

@@ -61,6 +61,7 @@ type config struct {
 	redis           string
 	redisPrefix     string
 	groupCommit     bool
+	debugAddr       string
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -71,6 +72,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a postgres:// URL")
+	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
 	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
@@ -269,6 +271,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		wg.Go(func() { r(bgCtx) })
 	}
 	hubWG.Go(func() { connections.Run(hubCtx) })
+
+	if cfg.debugAddr != "" {
+		dbg, err := net.Listen("tcp", cfg.debugAddr)
+		if err != nil {
+			return fmt.Errorf("-debug-addr: %w", err)
+		}
+		debug := &http.Server{Handler: profiles(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { debug.Serve(dbg) })
+		context.AfterFunc(bgCtx, func() { debug.Close() })
+		logger.Info("profiles", "addr", dbg.Addr().String())
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

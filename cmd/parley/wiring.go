@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"strings"
 	"time"
@@ -113,4 +115,16 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return s
+}
+
+// profiles serves Go's runtime profiles (net/http/pprof) on a mux of its
+// own, never on the public one.
+func profiles() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
