@@ -180,9 +180,7 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.UserID) (chat.Member, error) {
 	m := chat.Member{ConversationID: id, UserID: user}
 	var joined int64
-	err := s.read.QueryRowContext(ctx, `
-		SELECT last_read_seq, joined_at FROM members WHERE conversation_id = ? AND user_id = ?`,
-		int64(id), int64(user)).Scan(&m.LastReadSeq, &joined)
+	err := s.memberStmt.QueryRowContext(ctx, int64(id), int64(user)).Scan(&m.LastReadSeq, &joined)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Member{}, chat.NotFound("conversation")
 	}
@@ -195,19 +193,19 @@ func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.Us
 
 // Members returns the IDs of a conversation's members.
 func (s *Store) Members(ctx context.Context, id chat.ConversationID) ([]chat.UserID, error) {
-	return s.userIDs(ctx, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`, int64(id))
+	rows, err := s.membersStmt.QueryContext(ctx, int64(id))
+	return userIDs(rows, err)
 }
 
 // Contacts returns everyone who shares a conversation with the user.
 func (s *Store) Contacts(ctx context.Context, user chat.UserID) ([]chat.UserID, error) {
-	return s.userIDs(ctx, `
+	return userIDs(s.read.QueryContext(ctx, `
 		SELECT DISTINCT o.user_id FROM members m
 		JOIN members o ON o.conversation_id = m.conversation_id AND o.user_id != m.user_id
-		WHERE m.user_id = ? ORDER BY o.user_id`, int64(user))
+		WHERE m.user_id = ? ORDER BY o.user_id`, int64(user)))
 }
 
-func (s *Store) userIDs(ctx context.Context, query string, args ...any) ([]chat.UserID, error) {
-	rows, err := s.read.QueryContext(ctx, query, args...)
+func userIDs(rows *sql.Rows, err error) ([]chat.UserID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("select user ids: %w", err)
 	}

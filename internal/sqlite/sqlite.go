@@ -35,6 +35,10 @@ type Store struct {
 	groupCommit bool
 	sends       chan send     // to Run's writer
 	stopped     chan struct{} // closed when Run returns
+
+	// Statements every send and typing event runs, prepared once:
+	// preparing costs more than running them.
+	memberStmt, membersStmt *sql.Stmt
 }
 
 // Options tune a Store.
@@ -100,7 +104,20 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read, groupCommit: true, sends: make(chan send, maxBatch), stopped: make(chan struct{})}, nil
+	s := &Store{write: write, read: read, groupCommit: true, sends: make(chan send, maxBatch), stopped: make(chan struct{})}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.memberStmt, `SELECT last_read_seq, joined_at FROM members WHERE conversation_id = ? AND user_id = ?`},
+		{&s.membersStmt, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
+	} {
+		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	return s, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -120,6 +137,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
