@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Memory per idle WebSocket: the server's RSS with 1,000 and with 19,000
-# idle authenticated connections; the figure is the growth divided by
-# 18,000. Every process may hold 20,000 open files here, so the 19,000 come
+# Memory per idle WebSocket: the server's RSS with 1,000, 10,000 and 19,000
+# idle authenticated connections; the figure is the growth from 1,000 to
+# 19,000 divided by 18,000. Every process may hold 20,000 open files here, so the 19,000 come
 # from three parley-load processes (1,000 + 9,000 + 9,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,12 +56,12 @@ wait_conns() { # total
 base=$(ls "/proc/$server/fd" | wc -l)
 settle; rss0=$(rss)
 open_conns a 0 50 1000;   wait_conns $((base + 1000));  settle; rss1=$(rss)
-open_conns b 50 500 9000; open_conns c 550 500 9000
-wait_conns $((base + 19000)); settle; rss19=$(rss)
+open_conns b 50 500 9000;  wait_conns $((base + 10000)); settle; rss10=$(rss)
+open_conns c 550 500 9000; wait_conns $((base + 19000)); settle; rss19=$(rss)
 
 echo "Go runtime at 19,000 connections (after a GC):"
 curl -fs "http://$debug/debug/pprof/heap?gc=1&debug=1" | grep -E '^# (HeapAlloc|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|Sys) '
 curl -fs "http://$debug/debug/pprof/goroutine?debug=1" | head -1
 grep -E 'RssAnon|RssFile' "/proc/$server/status"
-echo "server RSS: idle ${rss0} KiB, 1,000 connections ${rss1} KiB, 19,000 connections ${rss19} KiB"
+echo "server RSS: idle ${rss0} KiB, 1,000 connections ${rss1} KiB, 10,000 connections ${rss10} KiB, 19,000 connections ${rss19} KiB"
 echo "per connection, (RSS at 19,000 - RSS at 1,000) / 18,000: $(( (rss19 - rss1) * 1024 / 18000 )) bytes"
