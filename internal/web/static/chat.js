@@ -789,8 +789,12 @@ class PeoplePage {
     this.nextCursor = data.next;
     this.next.hidden = !data.next;
     this.prev.hidden = this.cursors.length <= 1;
-    const url = q ? `/people?q=${encodeURIComponent(q)}` : "/people";
-    history.replaceState({}, "", url);
+    // The address shows the search, so that reload and back keep it; it is
+    // rewritten only when the search changed.
+    const shown = new URLSearchParams(window.location.search);
+    if ((shown.get("q") || "") !== q || shown.has("after")) {
+      history.replaceState({}, "", q ? `/people?${new URLSearchParams({ q })}` : "/people");
+    }
   }
 
   personItem(u) {
