@@ -133,6 +133,7 @@ class ChatApp {
     this.lastTypingSent = 0;
     this.typingTimer = 0;
     this.refreshTimer = 0;
+    this.refreshAgain = false;
     this.conn = new Connection((f) => this.onFrame(f), (up) => this.onConnection(up));
   }
 
@@ -290,10 +291,18 @@ class ChatApp {
     if (countUnread) this.setUnread(m.conversation_id, row.unread + 1);
   }
 
-  /** Refreshes the list soon, once for any number of calls meanwhile. */
+  /**
+   * Refreshes the list soon, once for any number of calls meanwhile; a call
+   * that comes while a refresh is under way gets another one after it, so
+   * nothing that arrived during the fetch is left out.
+   */
   scheduleListRefresh() {
-    if (this.refreshTimer) return;
+    if (this.refreshTimer) {
+      this.refreshAgain = true;
+      return;
+    }
     this.refreshTimer = setTimeout(async () => {
+      this.refreshAgain = false;
       try {
         await this.refreshList();
         this.markActive();
@@ -301,6 +310,7 @@ class ChatApp {
         // The next reconnect refreshes it.
       } finally {
         this.refreshTimer = 0;
+        if (this.refreshAgain) this.scheduleListRefresh();
       }
     }, 100);
   }
