@@ -118,6 +118,10 @@ func (p *problems) first(failing func(kind string) bool) []problem {
 
 // loader runs one load or idle run.
 type loader struct {
+	// drainTimedOut: the server was still behind when the drain ended, so
+	// some deliveries may have been on their way when connections closed.
+	drainTimedOut bool
+
 	cfg    config
 	stderr io.Writer
 	log    *slog.Logger
@@ -413,6 +417,7 @@ func (l *loader) drain(ctx context.Context) {
 			return
 		}
 	}
+	l.drainTimedOut = true
 	l.log.Warn("drain timed out", "pending", l.st.pending.Load(), "delivered", l.st.delivered.Load(), "expected", l.st.expectedDeliv.Load())
 }
 
