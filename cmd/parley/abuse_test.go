@@ -14,13 +14,6 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
-// limits puts a server's rate limits back to their defaults.
-var defaultLimits = map[string]string{
-	"PARLEY_MESSAGE_RATE":  "5",
-	"PARLEY_MESSAGE_BURST": "20",
-	"PARLEY_REGISTER_RATE": "1000000",
-}
-
 // TestMessageRateLimit: a user's burst is shared by their tabs and the HTTP
 // API; past it, sends are refused with a retry time, nothing is stored, and
 // the connection stays open.

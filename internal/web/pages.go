@@ -273,19 +273,27 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func handleLoginPage(s *server) http.Handler {
+// Titles of the two forms.
+const (
+	loginTitle    = "Log in · Parley"
+	registerTitle = "Create an account · Parley"
+)
+
+// handleFormPage shows the log-in or sign-up form; someone already signed
+// in goes to the app instead.
+func handleFormPage(s *server, page, title string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		s.pages.render(w, r, s.logger, "login", http.StatusOK, pageData{Title: "Log in · Parley"})
+		s.pages.render(w, r, s.logger, page, http.StatusOK, pageData{Title: title})
 	})
 }
 
 func handleLoginForm(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data := pageData{Title: "Log in · Parley"}
+		data := pageData{Title: loginTitle}
 		if err := parseForm(w, r); err != nil {
 			data.Error = chat.ErrorMessage(err)
 			s.pages.render(w, r, s.logger, "login", http.StatusBadRequest, data)
@@ -310,19 +318,9 @@ func handleLoginForm(s *server) http.Handler {
 	})
 }
 
-func handleRegisterPage(s *server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
-			http.Redirect(w, r, "/", http.StatusSeeOther)
-			return
-		}
-		s.pages.render(w, r, s.logger, "register", http.StatusOK, pageData{Title: "Create an account · Parley"})
-	})
-}
-
 func handleRegisterForm(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data := pageData{Title: "Create an account · Parley", FieldErrors: map[string]string{}}
+		data := pageData{Title: registerTitle, FieldErrors: map[string]string{}}
 		if err := parseForm(w, r); err != nil {
 			data.Error = chat.ErrorMessage(err)
 			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)

@@ -123,7 +123,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return // the upgrader has answered
 		}
 		sock := &socket{ws: ws, nc: nc}
-		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id}, ws: ws, sock: sock, user: id, timeout: timeout}
+		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id}, ws: ws, sock: sock, timeout: timeout}
 		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -148,7 +148,6 @@ type frameReader struct {
 	frames  frameHandler
 	ws      *websocket.Conn
 	sock    *socket
-	user    chat.UserID
 	timeout time.Duration
 }
 
@@ -270,7 +269,7 @@ func errorFrame(err error, clientID string) wire.ErrorFrame {
 // reply queues a frame for this connection only.
 func (fr *frameReader) reply(c *hub.Conn, v any) {
 	if e, ok := v.(wire.ErrorFrame); ok && e.Code == chat.EINTERNAL {
-		fr.logger.Error("websocket frame failed", "user_id", fr.user)
+		fr.logger.Error("websocket frame failed", "user_id", fr.frames.user)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
