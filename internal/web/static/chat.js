@@ -203,51 +203,81 @@ class ChatApp {
     if (t.dateTime) t.textContent = shortTime(new Date(t.dateTime));
   }
 
-  /** Builds a list row from an API conversation row. */
-  rowItem(c) {
+  /** Builds an empty list row, for fillRow to fill. */
+  rowItem(id) {
     const li = el("li", "conversation");
-    li.dataset.id = c.id;
-    li.dataset.userId = c.other_user ? c.other_user.id : "";
-    if (c.other_user && c.other_user.online) li.classList.add("online");
-    if (this.open && this.open.id === c.id) li.classList.add("active");
+    li.dataset.id = id;
     const a = el("a");
-    a.href = `/c/${c.id}`;
+    a.href = `/c/${id}`;
     const dot = el("span", "online-dot");
     dot.setAttribute("role", "img");
-    dot.setAttribute("aria-label", li.classList.contains("online") ? "online" : "offline");
-    const time = el("time", "time");
-    if (c.last_message) {
-      time.dateTime = c.last_message.created_at;
-      time.textContent = shortTime(new Date(c.last_message.created_at));
-    }
-    const unread = el("span", "unread", String(c.unread_count));
-    unread.setAttribute("aria-label", `${c.unread_count} unread`);
-    unread.hidden = c.unread_count === 0;
-    a.append(dot, el("span", "name", c.title || (c.other_user ? c.other_user.display_name : "Conversation")), time,
-      el("span", "preview", c.last_message ? c.last_message.body : ""), unread);
+    a.append(dot, el("span", "name"), el("time", "time"), el("span", "preview"), el("span", "unread"));
     li.append(a);
     return li;
   }
 
+  /**
+   * Writes an API conversation row into a list row, in place: the row's
+   * elements stay the same, so a refresh does not pull them out from under
+   * a pointer or a keyboard focus.
+   */
+  fillRow(li, c) {
+    const online = !!(c.other_user && c.other_user.online);
+    li.dataset.userId = c.other_user ? c.other_user.id : "";
+    li.classList.toggle("online", online);
+    li.classList.toggle("active", !!this.open && this.open.id === c.id);
+    li.querySelector(".online-dot").setAttribute("aria-label", online ? "online" : "offline");
+    li.querySelector(".name").textContent = c.title || (c.other_user ? c.other_user.display_name : "Conversation");
+    const time = li.querySelector(".time");
+    time.dateTime = c.last_message ? c.last_message.created_at : "";
+    time.textContent = c.last_message ? shortTime(new Date(c.last_message.created_at)) : "";
+    li.querySelector(".preview").textContent = c.last_message ? c.last_message.body : "";
+    const unread = li.querySelector(".unread");
+    unread.textContent = String(c.unread_count);
+    unread.setAttribute("aria-label", `${c.unread_count} unread`);
+    unread.hidden = c.unread_count === 0;
+  }
+
   setRow(c) {
-    const li = this.rowItem(c);
     const old = this.rows.get(c.id);
-    if (old) old.li.replaceWith(li);
+    const li = old ? old.li : this.rowItem(c.id);
+    this.fillRow(li, c);
     this.rows.set(c.id, this.rowState(c, li));
     return li;
   }
 
-  /** Replaces the whole list with a fresh first page (after a reconnect). */
+  /**
+   * Brings the list to the server's first page. Rows it had are updated in
+   * place and moved only where the order changed; new rows arrive together
+   * in a fragment.
+   */
   async refreshList() {
     const data = await api("GET", "/api/v1/conversations");
-    const fragment = document.createDocumentFragment();
-    this.rows.clear();
+    const kept = new Map();
+    let ref = this.list.firstElementChild;
+    let fresh = document.createDocumentFragment();
+    const flush = () => {
+      if (fresh.childNodes.length) this.list.insertBefore(fresh, ref);
+      fresh = document.createDocumentFragment();
+    };
     for (const c of data.conversations) {
-      const li = this.rowItem(c);
-      this.rows.set(c.id, this.rowState(c, li));
-      fragment.append(li);
+      const old = this.rows.get(c.id);
+      const li = old ? old.li : this.rowItem(c.id);
+      this.fillRow(li, c);
+      kept.set(c.id, this.rowState(c, li));
+      if (!old) {
+        fresh.append(li);
+        continue;
+      }
+      flush();
+      if (li === ref) ref = ref.nextElementSibling;
+      else this.list.insertBefore(li, ref);
     }
-    this.list.replaceChildren(fragment);
+    flush();
+    for (const [id, row] of this.rows) {
+      if (!kept.has(id)) row.li.remove();
+    }
+    this.rows = kept;
     this.noConversations.hidden = this.rows.size > 0;
     this.updateTitle();
   }
