@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -36,18 +38,16 @@ type Conn struct {
 }
 
 // Send queues a frame for the connection without blocking. When the queue
-// is full the client is too slow: the connection is closed (the client
-// catches up when it reconnects) and Send reports false.
+// is full the client is too slow: the connection is closed (see closeSlow)
+// and Send reports false.
 func (c *Conn) Send(frame []byte) bool {
 	if c.ctx.Err() != nil {
 		return false
 	}
 	c.mu.Lock()
 	if len(c.queue) >= c.maxQueue {
-		n := len(c.queue)
 		c.mu.Unlock()
-		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "queued", n)
-		c.Close(CloseTooSlow, "too slow: send queue full, reconnect to catch up")
+		c.closeSlow("send queue full")
 		return false
 	}
 	c.queue = append(c.queue, frame)
@@ -57,6 +57,25 @@ func (c *Conn) Send(frame []byte) bool {
 	default: // the writer has a token already
 	}
 	return true
+}
+
+// closeSlow closes a connection whose client does not keep up, whatever
+// showed it: its queue filled, or a write or ping to it outlasted the write
+// timeout. The outcome is the same either way: close code 4000 (sent when
+// the stream still allows a close frame), one log line with the cause, one
+// count in SlowClosed. The client catches up from history when it
+// reconnects. Only a connection still open is closed and counted.
+func (c *Conn) closeSlow(cause string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		queued := len(c.queue)
+		c.queue = nil // nobody will write these: free them now
+		c.mu.Unlock()
+		c.hub.slowClosed.Add(1)
+		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "cause", cause, "queued", queued)
+		c.closeCode, c.closeReason = CloseTooSlow, "too slow: reconnect to catch up"
+		c.cancel()
+	})
 }
 
 // Close closes the connection with a close code and reason: its writer
@@ -75,8 +94,9 @@ func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
 
 // writeLoop is the connection's writer: it takes everything queued and
 // flushes it in one write, pings the peer, and on close sends the close
-// frame.
-func (c *Conn) writeLoop(pingInterval time.Duration) {
+// frame. A write or ping that does not finish within writeTimeout means the
+// peer is not reading: the connection is closed as too slow.
+func (c *Conn) writeLoop(pingInterval, writeTimeout time.Duration) {
 	defer close(c.writerDone)
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
@@ -90,16 +110,26 @@ func (c *Conn) writeLoop(pingInterval time.Duration) {
 			if len(batch) == 0 {
 				continue
 			}
-			if err := c.socket.WriteFrames(batch); err != nil {
-				c.Close(CloseAbnormal, "")
-			}
+			c.failed(c.socket.WriteFrames(batch, time.Now().Add(writeTimeout)), "write timed out")
 		case <-ping.C:
-			if err := c.socket.Ping(); err != nil {
-				c.Close(CloseAbnormal, "")
-			}
+			c.failed(c.socket.Ping(time.Now().Add(writeTimeout)), "ping timed out")
 		case <-c.ctx.Done():
-			c.socket.Close(c.closeCode, c.closeReason)
+			// The connection is over whether or not the close frame
+			// reaches the peer: nothing to do with an error here.
+			_ = c.socket.Close(c.closeCode, c.closeReason)
 			return
 		}
+	}
+}
+
+// failed closes the connection after a failed write: as too slow when the
+// write ran out of time, else as broken.
+func (c *Conn) failed(err error, timeoutCause string) {
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.closeSlow(timeoutCause)
+	default:
+		c.Close(CloseAbnormal, "")
 	}
 }

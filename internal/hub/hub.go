@@ -2,9 +2,10 @@
 // node, by user. It subscribes to the Broker for every user connected here
 // and hands each event it receives to that user's connections, encoded
 // once. Each connection has one reader and one writer goroutine; the writer
-// drains a bounded queue, and a connection too slow to keep its queue from
-// filling is closed rather than allowed to grow memory: its client catches
-// up from history when it reconnects.
+// drains a bounded queue, and a connection too slow to keep up — its queue
+// fills, or a write to it outlasts the write timeout — is closed rather than
+// allowed to grow memory: its client catches up from history when it
+// reconnects.
 package hub
 
 import (
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -23,7 +25,7 @@ const (
 	CloseNormal       = 1000
 	CloseGoingAway    = 1001 // the server is shutting down
 	CloseAbnormal     = 1006 // the connection failed: no close frame is sent
-	CloseTooSlow      = 4000 // the send queue filled up: reconnect and catch up
+	CloseTooSlow      = 4000 // the client did not keep up: reconnect and catch up
 	CloseSessionEnded = 4001 // the session was signed out
 )
 
@@ -31,12 +33,15 @@ const (
 // from the connection's writer goroutine only.
 type Socket interface {
 	// WriteFrames writes each frame as a text message and flushes them in
-	// one write.
-	WriteFrames(frames [][]byte) error
-	// Ping sends a ping; the peer's pong keeps the connection alive.
-	Ping() error
+	// one write, giving up at deadline with an error that wraps
+	// os.ErrDeadlineExceeded.
+	WriteFrames(frames [][]byte, deadline time.Time) error
+	// Ping sends a ping, giving up at deadline like WriteFrames; the peer's
+	// pong keeps the connection alive.
+	Ping(deadline time.Time) error
 	// Close sends a close frame with code and reason, as far as the peer
-	// lets it, and closes the connection, which ends its reader.
+	// lets it (not after a write that failed part way: the stream is cut
+	// mid-frame), and closes the connection, which ends its reader.
 	Close(code int, reason string) error
 }
 
@@ -48,6 +53,9 @@ type Config struct {
 	QueueSize int
 	// PingInterval is how often each connection is pinged; 0 means 25 s.
 	PingInterval time.Duration
+	// WriteTimeout is how long one write or ping may wait for the peer to
+	// take it before the peer counts as too slow; 0 means 10 s.
+	WriteTimeout time.Duration
 }
 
 // Hub holds a node's connections.
@@ -66,6 +74,8 @@ type Hub struct {
 	subscribed map[chat.UserID]bool
 
 	wg sync.WaitGroup // every connection's reader and writer
+
+	slowClosed atomic.Int64 // connections closed as too slow
 }
 
 // New returns a Hub delivering what broker hands it. Run must be running
@@ -76,6 +86,9 @@ func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
 	}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 25 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
 	}
 	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), subscribed: make(map[chat.UserID]bool)}
 }
@@ -191,7 +204,7 @@ func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byt
 	h.syncSubscription(user)
 	go func() {
 		defer h.wg.Done()
-		c.writeLoop(h.cfg.PingInterval)
+		c.writeLoop(h.cfg.PingInterval, h.cfg.WriteTimeout)
 	}()
 	go func() {
 		defer h.wg.Done()
@@ -264,3 +277,7 @@ func (h *Hub) Count() int {
 	}
 	return n
 }
+
+// SlowClosed returns how many connections this node has closed because
+// their clients did not keep up (close code 4000), since it started.
+func (h *Hub) SlowClosed() int64 { return h.slowClosed.Load() }

@@ -2,7 +2,9 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,7 +16,7 @@ import (
 )
 
 // fakeSocket records what the hub writes. While gate is set, WriteFrames
-// waits for it: a peer that does not read.
+// waits for it, or until its deadline: a peer that does not read.
 type fakeSocket struct {
 	mu     sync.Mutex
 	writes [][]string
@@ -27,12 +29,16 @@ type fakeSocket struct {
 
 func newFakeSocket() *fakeSocket { return &fakeSocket{closed: make(chan struct{})} }
 
-func (s *fakeSocket) WriteFrames(frames [][]byte) error {
+func (s *fakeSocket) WriteFrames(frames [][]byte, deadline time.Time) error {
 	s.mu.Lock()
 	gate := s.gate
 	s.mu.Unlock()
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-time.After(time.Until(deadline)):
+			return fmt.Errorf("write: %w", os.ErrDeadlineExceeded)
+		}
 	}
 	batch := make([]string, len(frames))
 	for i, f := range frames {
@@ -44,7 +50,7 @@ func (s *fakeSocket) WriteFrames(frames [][]byte) error {
 	return nil
 }
 
-func (s *fakeSocket) Ping() error {
+func (s *fakeSocket) Ping(time.Time) error {
 	s.mu.Lock()
 	s.pings++
 	s.mu.Unlock()
@@ -125,6 +131,12 @@ func (b *fakeBroker) Deliveries() <-chan chat.Delivery { return b.deliveries }
 // testHub starts a hub whose Encode counts its calls, and stops it when
 // the test ends.
 func testHub(t *testing.T, cfg Config) (*Hub, *fakeBroker, *int) {
+	h, b, encodes, _ := testHubLogged(t, cfg)
+	return h, b, encodes
+}
+
+// testHubLogged is testHub that also records what the hub logs.
+func testHubLogged(t *testing.T, cfg Config) (*Hub, *fakeBroker, *int, *logRecorder) {
 	t.Helper()
 	var encodes int
 	cfg.Encode = func(ev chat.Event) ([]byte, error) {
@@ -132,12 +144,48 @@ func testHub(t *testing.T, cfg Config) (*Hub, *fakeBroker, *int) {
 		return []byte(string(ev.Type) + ":" + ev.Session), nil
 	}
 	b := newFakeBroker()
-	h := New(slog.New(slog.DiscardHandler), b, cfg)
+	logs := &logRecorder{}
+	h := New(slog.New(logs), b, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { h.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return h, b, &encodes
+	return h, b, &encodes, logs
+}
+
+// logRecorder is a slog.Handler that keeps each record's message and
+// attributes.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []map[string]string // "msg" and each attribute
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	m := map[string]string{"msg": rec.Message}
+	rec.Attrs(func(a slog.Attr) bool {
+		m[a.Key] = a.Value.String()
+		return true
+	})
+	r.mu.Lock()
+	r.records = append(r.records, m)
+	r.mu.Unlock()
+	return nil
+}
+
+// with returns the records with message msg.
+func (r *logRecorder) with(msg string) []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]string
+	for _, m := range r.records {
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func serve(t *testing.T, h *Hub, user chat.UserID, session string) (*Conn, *fakeSocket) {
@@ -175,9 +223,29 @@ func TestDeliverEncodesOncePerEvent(t *testing.T) {
 	})
 }
 
-func TestSlowConnectionIsClosed(t *testing.T) {
+// wantClosedSlow checks that s was closed as too slow, and that the hub
+// logged it once with cause and counted it once.
+func wantClosedSlow(t *testing.T, h *Hub, logs *logRecorder, s *fakeSocket, cause string) {
+	t.Helper()
+	select {
+	case <-s.closed:
+	default:
+		t.Fatal("the slow connection is still open")
+	}
+	if s.code != CloseTooSlow || s.reason == "" {
+		t.Errorf("closed with %d %q, want %d and a reason", s.code, s.reason, CloseTooSlow)
+	}
+	if got := logs.with("closing slow connection"); len(got) != 1 || got[0]["cause"] != cause {
+		t.Errorf("logged %v, want one line with cause %q", got, cause)
+	}
+	if n := h.SlowClosed(); n != 1 {
+		t.Errorf("SlowClosed() = %d, want 1", n)
+	}
+}
+
+func TestSlowConnectionIsClosedWhenItsQueueFills(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h, b, _ := testHub(t, Config{QueueSize: 4})
+		h, b, _, logs := testHubLogged(t, Config{QueueSize: 4})
 		_, slow := serve(t, h, 1, "slow")
 		_, fast := serve(t, h, 2, "fast")
 		synctest.Wait() // both hellos written
@@ -196,20 +264,57 @@ func TestSlowConnectionIsClosed(t *testing.T) {
 		}
 		slow.unblock()
 		synctest.Wait()
-		select {
-		case <-slow.closed:
-		default:
-			t.Fatal("a connection with a full queue was not closed")
-		}
-		if slow.code != CloseTooSlow || slow.reason == "" {
-			t.Errorf("closed with %d %q, want %d and a reason", slow.code, slow.reason, CloseTooSlow)
-		}
+		wantClosedSlow(t, h, logs, slow, "send queue full")
 		if n := len(fast.frames()); n != 2 {
 			t.Errorf("the fast connection got %d frames, want hello and the event", n)
 		}
 		if h.Count() != 1 {
 			t.Errorf("%d connections left, want 1", h.Count())
 		}
+	})
+}
+
+func TestSlowConnectionIsClosedWhenAWriteTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _, logs := testHubLogged(t, Config{WriteTimeout: 10 * time.Second})
+		_, slow := serve(t, h, 1, "slow")
+		_, fast := serve(t, h, 2, "fast")
+		synctest.Wait()
+		slow.block() // and never unblocked: the peer stopped reading
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1, 2}})
+		synctest.Wait()
+		time.Sleep(9 * time.Second) // fake time: within the write timeout
+		synctest.Wait()
+		select {
+		case <-slow.closed:
+			t.Fatal("closed before the write timed out")
+		default:
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		wantClosedSlow(t, h, logs, slow, "write timed out")
+		if n := len(fast.frames()); n != 2 {
+			t.Errorf("the fast connection got %d frames, want hello and the event", n)
+		}
+		if h.Count() != 1 {
+			t.Errorf("%d connections left, want 1", h.Count())
+		}
+	})
+}
+
+func TestSlowConnectionIsClosedOnceWhenBothShowIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _, logs := testHubLogged(t, Config{QueueSize: 2, WriteTimeout: 10 * time.Second})
+		_, slow := serve(t, h, 1, "slow")
+		synctest.Wait()
+		slow.block()
+		for range 4 { // the first blocks the writer, 2 fill the queue, the 4th overflows it
+			b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}})
+		}
+		synctest.Wait()
+		time.Sleep(11 * time.Second) // and then the blocked write times out
+		synctest.Wait()
+		wantClosedSlow(t, h, logs, slow, "send queue full")
 	})
 }
 

@@ -28,9 +28,8 @@ import (
 
 // WebSocket limits.
 const (
-	maxFrame   = 64 << 10         // bigger frames close the connection with 1009
-	writeWait  = 10 * time.Second // a write blocked this long fails
-	closeGrace = time.Second      // time allowed to send a close frame
+	maxFrame   = 64 << 10    // bigger frames close the connection with 1009
+	closeGrace = time.Second // time allowed to send a close frame
 )
 
 // EncodeEvent turns an event into the WebSocket frame its recipients get.
@@ -286,35 +285,50 @@ type socket struct {
 	nc *corkConn
 
 	mu        sync.Mutex
-	closeSent bool
+	closeSent bool // a close frame was sent, or can no longer be
 }
 
-// WriteFrames writes frames as text messages, flushed together.
-func (s *socket) WriteFrames(frames [][]byte) error {
+// WriteFrames writes frames as text messages, flushed together in one write
+// that gives up at deadline.
+func (s *socket) WriteFrames(frames [][]byte, deadline time.Time) error {
 	s.nc.cork()
-	s.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	var err error
 	for _, f := range frames {
-		if err := s.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-			s.nc.uncork()
-			return err
+		// Corked, this only fills the buffer: it does not touch the
+		// network.
+		if err = s.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			break
 		}
 	}
-	return s.nc.uncork()
+	if uerr := s.nc.uncork(deadline); err == nil {
+		err = uerr
+	}
+	if err != nil {
+		// Part of the batch may have left: the stream ends mid-frame, and
+		// a close frame after it would read as garbage.
+		s.markClosed()
+	}
+	return err
 }
 
-// Ping sends a ping.
-func (s *socket) Ping() error {
-	return s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait))
+// Ping sends a ping that gives up at deadline.
+func (s *socket) Ping(deadline time.Time) error {
+	err := s.ws.WriteControl(websocket.PingMessage, nil, deadline)
+	if err != nil {
+		s.markClosed()
+	}
+	return err
 }
 
-// markClosed records that a close frame has already been sent.
+// markClosed records that no close frame is to be sent: one was sent
+// already, or the stream is broken.
 func (s *socket) markClosed() {
 	s.mu.Lock()
 	s.closeSent = true
 	s.mu.Unlock()
 }
 
-// Close sends a close frame (unless one was sent or the connection failed)
+// Close sends a close frame (unless one was sent or the stream is broken)
 // and closes the network connection.
 func (s *socket) Close(code int, reason string) error {
 	s.mu.Lock()
@@ -322,7 +336,9 @@ func (s *socket) Close(code int, reason string) error {
 	s.closeSent = true
 	s.mu.Unlock()
 	if send {
-		s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+		// Best effort: a peer that does not take it within closeGrace
+		// loses the connection all the same.
+		_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
 	}
 	return s.ws.Close()
 }
@@ -372,7 +388,9 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-func (c *corkConn) uncork() error {
+// uncork sends what gathered while corked in one write that gives up at
+// deadline.
+func (c *corkConn) uncork(deadline time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
@@ -380,7 +398,9 @@ func (c *corkConn) uncork() error {
 	c.buf = nil
 	var err error
 	if buf.Len() > 0 {
-		_, err = c.Conn.Write(buf.Bytes())
+		if err = c.Conn.SetWriteDeadline(deadline); err == nil {
+			_, err = c.Conn.Write(buf.Bytes())
+		}
 	}
 	if buf.Cap() <= 64<<10 { // keep pooled buffers small
 		buf.Reset()
