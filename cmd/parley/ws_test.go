@@ -224,6 +224,36 @@ func TestWebSocketBadFrames(t *testing.T) {
 	b.expect("message")
 }
 
+// TestWebSocketInvalidUTF8: a text frame that is not valid UTF-8 fails the
+// connection with 1007 (RFC 6455 §8.1) and stores nothing; a new
+// connection works.
+func TestWebSocketInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	for _, data := range []string{
+		fmt.Sprintf("{\"type\":\"send\",\"conversation_id\":%d,\"client_id\":\"\xa9\",\"body\":\"hi\"}", conv),
+		fmt.Sprintf("{\"type\":\"send\",\"conversation_id\":%d,\"client_id\":\"k\",\"body\":\"caf\xe9\"}", conv),
+		"{\"Client_id\":\"\xa9\"}",
+		"\xff",
+	} {
+		a := alice.openTab("a")
+		a.send(data)
+		if code := a.expectClose(10 * time.Second); code != websocket.CloseInvalidFramePayloadData {
+			t.Errorf("%q: closed with %d, want 1007", data, code)
+		}
+	}
+	if p := alice.messages(conv, ""); len(p.Messages) != 0 {
+		t.Errorf("invalid frames stored %+v", p.Messages)
+	}
+	a := alice.openTab("again")
+	a.send(sendFrame(conv, "ok", "café"))
+	if m := a.message(a.expect("ack")); m.Body != "café" {
+		t.Errorf("ack for %q", m.Body)
+	}
+}
+
 // TestWebSocketHandshake: a foreign Origin is refused before the upgrade, a
 // missing session is 401, a non-browser client (no Origin) and a trusted
 // origin are let in.

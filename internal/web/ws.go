@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/gorilla/websocket"
@@ -172,6 +173,12 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 		if kind != websocket.TextMessage {
 			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
 			continue
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not valid UTF-8 fails
+			// the connection, with 1007 (§7.4.1).
+			c.Close(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+			return
 		}
 		if reply := fr.frames.handle(ctx, c.ID, data); reply != nil {
 			fr.reply(c, reply)
