@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -27,12 +29,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "parley-load:", err)
-		}
-		os.Exit(1)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	if code := exitCode(err, os.Stderr); code != 0 {
+		stop()
+		os.Exit(code)
 	}
+}
+
+// exitCode is the process's exit status after run returned err, which it
+// reports on stderr: 0 for success and for -h (the usage was the answer),
+// 1 for any error.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	_, _ = fmt.Fprintln(stderr, "parley-load:", err) // nowhere else to report it
+	return 1
 }
 
 // config is the load run's configuration, from flags and their environment
@@ -72,7 +84,7 @@ const maxBody = 4000
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the Parley server")
 	fs.IntVar(&cfg.users, "users", 100, "number of users to sign up or sign in (even in load mode: user 2i talks with 2i+1)")
@@ -193,8 +205,18 @@ var errVerify = errors.New("verification failed")
 // progress goes to stderr. It returns errVerify (wrapped) when the
 // verification fails.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags(args, getenv, stderr)
+	var usage bytes.Buffer
+	cfg, err := parseFlags(args, getenv, &usage)
 	if err != nil {
+		// -h asked for the usage: it goes to stdout. A mistake's message
+		// and the usage go to stderr.
+		out := stderr
+		if errors.Is(err, flag.ErrHelp) {
+			out = stdout
+		}
+		if _, werr := out.Write(usage.Bytes()); werr != nil {
+			return errors.Join(err, werr)
+		}
 		return err
 	}
 	l := newLoader(cfg, stderr)
@@ -212,8 +234,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := rep.writeJSON(stdout); err != nil {
 			return err
 		}
-	} else {
-		rep.writeText(stdout)
+	} else if err := rep.writeText(stdout); err != nil {
+		return err
 	}
 	if rep.Verify != nil && !rep.Verify.OK {
 		return fmt.Errorf("%w: %s", errVerify, rep.Verify.Summary)

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,12 +30,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "parley:", err)
-		}
-		os.Exit(1)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	if code := exitCode(err, os.Stderr); code != 0 {
+		stop()
+		os.Exit(code)
 	}
+}
+
+// exitCode is the process's exit status after run returned err, which it
+// reports on stderr: 0 for success and for -h (the usage was the answer),
+// 1 for any error.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	_, _ = fmt.Fprintln(stderr, "parley:", err) // nowhere else to report it
+	return 1
 }
 
 // config is the server's configuration, from flags and their environment
@@ -68,9 +80,9 @@ type config struct {
 // (PARLEY_ plus the flag's name upper-cased, '-' as '_') gives its default.
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.addr, "addr", ":8080", "address to listen on")
+	fs.StringVar(&cfg.addr, "addr", "localhost:8080", "address to listen on: host:port; :8080 listens on every interface")
 	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a postgres:// URL")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
@@ -164,8 +176,18 @@ func envName(flagName string) string {
 // gracefully: it stops accepting, lets in-flight requests finish within the
 // shutdown timeout, and closes the database.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags(args, getenv, stderr)
+	var usage bytes.Buffer
+	cfg, err := parseFlags(args, getenv, &usage)
 	if err != nil {
+		// -h asked for the usage: it goes to stdout. A mistake's message
+		// and the usage go to stderr.
+		out := stderr
+		if errors.Is(err, flag.ErrHelp) {
+			out = stdout
+		}
+		if _, werr := out.Write(usage.Bytes()); werr != nil {
+			return errors.Join(err, werr)
+		}
 		return err
 	}
 	opts := &slog.HandlerOptions{Level: cfg.logLevel}
@@ -180,12 +202,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer func() {
+		if err := closeStore(); err != nil {
+			logger.Error("close database", "err", err)
+		}
+	}()
 	bp, err := openBackplane(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer bp.close()
+	defer func() {
+		if err := bp.close(); err != nil {
+			logger.Warn("close redis", "err", err)
+		}
+	}()
 	// Background work runs until shutdown and is joined before the
 	// database closes. The hub stops first, so that the connections it
 	// closes can still reach the store, broker and presence on their way
@@ -278,8 +308,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("-debug-addr: %w", err)
 		}
 		debug := &http.Server{Handler: profiles(), ReadHeaderTimeout: 10 * time.Second}
-		wg.Go(func() { debug.Serve(dbg) })
-		context.AfterFunc(bgCtx, func() { debug.Close() })
+		wg.Go(func() {
+			if err := debug.Serve(dbg); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("profiles server", "err", err)
+			}
+		})
+		// Close ends Serve, whose error is logged above.
+		context.AfterFunc(bgCtx, func() { _ = debug.Close() })
 		logger.Info("profiles", "addr", dbg.Addr().String())
 	}
 
@@ -296,7 +331,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	<-serveErr // http.ErrServerClosed, now that Serve has returned
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		logger.Error("serve", "err", serr)
+	}
 	// WebSockets are not HTTP requests once upgraded: the hub closes them.
 	stop()
 	if err != nil {

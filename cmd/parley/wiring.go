@@ -43,19 +43,20 @@ func isPostgres(dsn string) bool {
 }
 
 // openStore opens the SQLite file or PostgreSQL database dsn names.
-func openStore(ctx context.Context, dsn string, opts sqlite.Options) (database, sessionStore, func(), error) {
+// The returned func closes it.
+func openStore(ctx context.Context, dsn string, opts sqlite.Options) (database, sessionStore, func() error, error) {
 	if isPostgres(dsn) {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		return s, s.Sessions(), s.Close, nil
+		return s, s.Sessions(), func() error { s.Close(); return nil }, nil
 	}
 	s, err := sqlite.Open(ctx, dsn, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return s, s.Sessions(), func() { s.Close() }, nil
+	return s, s.Sessions(), s.Close, nil
 }
 
 // backplane is how this node reaches the others: in process when it is
@@ -68,7 +69,7 @@ type backplane struct {
 	runners []func(context.Context)
 	// ping checks the connection, when there is one.
 	ping  func(context.Context) error
-	close func()
+	close func() error
 }
 
 func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backplane, error) {
@@ -82,7 +83,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 				Registrations: memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
 				Logins:        memory.NewThrottle(chat.DefaultThrottlePolicy()),
 			},
-			close: func() {},
+			close: func() error { return nil },
 		}, nil
 	}
 	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
@@ -105,7 +106,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			func(ctx context.Context) { presence.Run(ctx, logger) },
 		},
 		ping:  c.Ping,
-		close: func() { c.Close() },
+		close: c.Close,
 	}, nil
 }
 

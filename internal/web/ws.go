@@ -132,7 +132,9 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			}
 		})
 		if err != nil {
-			sock.Close(hub.CloseGoingAway, "server shutting down")
+			// Shutting down: the peer reconnects to another node or later
+			// whether or not this close reaches it.
+			_ = sock.Close(hub.CloseGoingAway, "server shutting down")
 			return
 		}
 		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
@@ -155,7 +157,11 @@ type frameReader struct {
 // ctx ends.
 func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 	fr.ws.SetReadLimit(maxFrame)
-	fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
+	// SetReadDeadline fails only on a closed connection, when reading
+	// ends anyway.
+	if fr.ws.SetReadDeadline(time.Now().Add(fr.timeout)) != nil {
+		return
+	}
 	fr.ws.SetPongHandler(func(string) error {
 		return fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
 	})
@@ -169,7 +175,9 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			}
 			return
 		}
-		fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
+		if fr.ws.SetReadDeadline(time.Now().Add(fr.timeout)) != nil {
+			return
+		}
 		if kind != websocket.TextMessage {
 			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
 			continue
