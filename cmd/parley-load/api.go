@@ -98,7 +98,7 @@ func (a *apiClient) do(ctx context.Context, c *http.Client, method, path string,
 			return err
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		resp.Body.Close()
+		_ = resp.Body.Close() // read already: nothing left to lose
 		if err != nil {
 			return err
 		}

@@ -151,9 +151,10 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 			c.serve(ctx, sendCtx, ws, readerDone)
 		}
 		if ctx.Err() != nil {
-			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second))
+			// A polite goodbye at the end of the run; the socket is closed next either way.
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second))
 		}
-		ws.Close()
+		_ = ws.Close() // a failed close leaves nothing to retry; the reader sees the end
 		<-readerDone
 		st.open.Add(-1)
 		c.mu.Lock()
@@ -232,7 +233,7 @@ func (c *conn) dial(ctx context.Context) (*websocket.Conn, error) {
 		}
 		if resp != nil {
 			c.l.st.addError("ws handshake " + strconv.Itoa(resp.StatusCode))
-			resp.Body.Close()
+			_ = resp.Body.Close() // the handshake failed already
 		} else {
 			c.l.st.addError("ws dial failed")
 		}
@@ -432,7 +433,9 @@ func (c *conn) write(ws *websocket.Conn, p *pend) error {
 	if err != nil {
 		return err
 	}
-	ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.SetWriteDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return err
+	}
 	return ws.WriteMessage(websocket.TextMessage, b)
 }
 

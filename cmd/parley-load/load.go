@@ -169,6 +169,12 @@ func newLoader(cfg config, stderr io.Writer) *loader {
 	return l
 }
 
+// progress prints a progress line. It is best effort: a run is not worth
+// stopping because its progress could not be shown.
+func (l *loader) progress(format string, args ...any) {
+	_, _ = fmt.Fprintf(l.stderr, format, args...)
+}
+
 func (l *loader) close() { l.api.tr.CloseIdleConnections() }
 
 // isLoopback4 reports whether u's host is an IPv4 loopback address.
@@ -192,7 +198,7 @@ func (l *loader) setupUsers(ctx context.Context) error {
 	var done atomic.Int64
 	t0 := time.Now()
 	stop := l.every(ctx, func() {
-		fmt.Fprintf(l.stderr, "signing in: %d/%d users (%.0fs)\n", done.Load(), len(l.users), time.Since(t0).Seconds())
+		l.progress("signing in: %d/%d users (%.0fs)\n", done.Load(), len(l.users), time.Since(t0).Seconds())
 	})
 	defer stop()
 	saved := map[string]savedSession{}
@@ -287,7 +293,7 @@ func (l *loader) openConns(ctx, connCtx context.Context, sendCtx context.Context
 	t0 := time.Now()
 	stop := l.every(ctx, func() {
 		_, errs := l.st.errorCounts()
-		fmt.Fprintf(l.stderr, "connecting: %d/%d open, %d errors (%.0fs)\n", ready.Load(), len(l.conns), errs, time.Since(t0).Seconds())
+		l.progress("connecting: %d/%d open, %d errors (%.0fs)\n", ready.Load(), len(l.conns), errs, time.Since(t0).Seconds())
 	})
 	defer stop()
 	timeout := time.NewTimer(l.cfg.connectTimeout)
@@ -436,7 +442,7 @@ func (l *loader) progressLine() func() {
 		} else if now.Before(time.Unix(0, l.measureNanos.Load())) {
 			phase = " (warm-up)"
 		}
-		fmt.Fprintf(l.stderr, "t=%4.0fs acked/s=%-7.0f delivered/s=%-7.0f pending=%-5d open=%d/%d drops=%d errors=%d%s\n",
+		l.progress("t=%4.0fs acked/s=%-7.0f delivered/s=%-7.0f pending=%-5d open=%d/%d drops=%d errors=%d%s\n",
 			now.Sub(l.sendStart).Seconds(), float64(acked-lastAcked)/dt, float64(deliv-lastDeliv)/dt,
 			l.st.pending.Load(), l.st.open.Load(), len(l.conns), l.st.drops.Load(), errs, phase)
 		lastAcked, lastDeliv, last = acked, deliv, now
@@ -470,7 +476,7 @@ func (l *loader) runIdle(ctx context.Context) (*report, error) {
 	l.sendEnd = l.sendStart.Add(cfg.duration)
 	stop := l.every(ctx, func() {
 		_, errs := l.st.errorCounts()
-		fmt.Fprintf(l.stderr, "t=%4.0fs idle: open=%d/%d drops=%d errors=%d\n",
+		l.progress("t=%4.0fs idle: open=%d/%d drops=%d errors=%d\n",
 			time.Since(l.sendStart).Seconds(), l.st.open.Load(), len(l.conns), l.st.drops.Load(), errs)
 	})
 	hold := time.NewTimer(cfg.duration)

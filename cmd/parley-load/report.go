@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,8 +132,14 @@ func (r *report) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-func (r *report) writeText(w io.Writer) {
-	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+// writeText writes r for people to read and returns the first write error.
+func (r *report) writeText(w io.Writer) error {
+	var err error
+	p := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
 	p("parley-load %s run %s against %s", r.Mode, r.RunID, r.URL)
 	p("  users %d (from %d), connections %d", r.Users, r.UserOffset, r.Conns)
 	if r.Mode == "load" {
@@ -189,6 +194,7 @@ func (r *report) writeText(w io.Writer) {
 			p("  - %s: conversation %d seq %d conn %d %s: %s", pr.Kind, pr.ConversationID, pr.Seq, pr.Conn, pr.User, pr.Detail)
 		}
 	}
+	return err
 }
 
 // countFDs returns how many files process pid has open.
@@ -199,23 +205,18 @@ func countFDs(pid int) (int, error) {
 
 // readRSS returns VmRSS of process pid in kB.
 func readRSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			fields := strings.Fields(rest)
 			if len(fields) == 0 {
 				break
 			}
 			return strconv.ParseInt(fields[0], 10, 64)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

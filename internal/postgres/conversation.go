@@ -26,7 +26,7 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 	if err != nil {
 		return chat.Conversation{}, false, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; on failure the first error is the one returned
 	c := chat.Conversation{Kind: chat.KindDirect}
 	err = tx.QueryRow(ctx, `
 		INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', $1, $2)

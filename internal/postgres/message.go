@@ -26,7 +26,7 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; on failure the first error is the one returned
 
 	// Only a member moves the sequence: the membership test and the
 	// increment are one statement. Message times never go backwards along

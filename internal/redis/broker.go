@@ -132,7 +132,12 @@ func (b *Broker) Deliveries() <-chan chat.Delivery { return b.deliveries }
 // client reconnects and subscribes again to every channel on its own; Run
 // logs the trouble and keeps going.
 func (b *Broker) Run(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() { b.ps.Close() })
+	// Closing the subscription is what ends a Receive blocked on Redis.
+	stop := context.AfterFunc(ctx, func() {
+		if err := b.ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+			b.c.logger.Warn("close redis pub/sub", "err", err)
+		}
+	})
 	defer stop()
 	for {
 		msg, err := b.ps.Receive(ctx)

@@ -140,7 +140,10 @@ func (p *Presence) Run(ctx context.Context, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.withdraw()
+			if err := p.withdraw(); err != nil {
+				// This node's users stay online elsewhere until their claims expire.
+				logger.Warn("presence withdraw", "err", err, "expires_in", p.ttl)
+			}
 			return
 		case <-t.C:
 			if err := p.heartbeat(ctx); err != nil && ctx.Err() == nil {
@@ -176,14 +179,19 @@ func (p *Presence) heartbeat(ctx context.Context) error {
 	return err
 }
 
-func (p *Presence) withdraw() {
+// withdraw takes back this node's claims on its users' presence.
+func (p *Presence) withdraw() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	users := p.users()
-	p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+	if len(users) == 0 {
+		return nil
+	}
+	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 		for _, u := range users {
 			pipe.ZRem(ctx, p.key(u), p.node)
 		}
 		return nil
 	})
+	return err
 }

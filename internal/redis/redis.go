@@ -34,7 +34,7 @@ func Open(ctx context.Context, url, prefix string, logger *slog.Logger) (*Client
 	}
 	rdb := goredis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
+		_ = rdb.Close() // the ping's error is the one to report
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	return &Client{rdb: rdb, logger: logger, node: rand.Text()[:12], prefix: prefix}, nil

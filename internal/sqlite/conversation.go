@@ -24,7 +24,7 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 	if err != nil {
 		return chat.Conversation{}, false, fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // after Commit a no-op; on failure the first error is the one returned
 	var id int64
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', ?, ?)
@@ -109,7 +109,7 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
 	list := make([]chat.ConversationSummary, 0, q.Limit)
 	for rows.Next() {
 		c, err := scanSummary(rows)
@@ -209,7 +209,7 @@ func userIDs(rows *sql.Rows, err error) ([]chat.UserID, error) {
 	if err != nil {
 		return nil, fmt.Errorf("select user ids: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
 	var ids []chat.UserID
 	for rows.Next() {
 		var id int64

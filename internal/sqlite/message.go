@@ -103,7 +103,7 @@ func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // after Commit a no-op; on failure the first error is the one returned
 	stmts, err := prepareSend(ctx, tx)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 func (st *sendStmts) close() {
 	for _, stmt := range []*sql.Stmt{st.byClientID, st.nextSeq, st.insertMessage, st.moveCursor} {
 		if stmt != nil {
-			stmt.Close()
+			_ = stmt.Close() // the transaction's end frees it in any case
 		}
 	}
 }
@@ -224,7 +224,7 @@ func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.Mes
 	if err != nil {
 		return nil, fmt.Errorf("select messages: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
 	msgs := make([]chat.Message, 0, q.Limit)
 	for rows.Next() {
 		m, err := scanMessage(rows)

@@ -92,13 +92,13 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	if err := migrate(ctx, write); err != nil {
-		write.Close()
+		_ = write.Close() // the migration's error is the one to report
 		return nil, err
 	}
 	// The read pool opens after the writer has made the file and its WAL.
 	read, err := openDB(readQuery)
 	if err != nil {
-		write.Close()
+		_ = write.Close() // the open's error is the one to report
 		return nil, fmt.Errorf("open %s read-only: %w", path, err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
@@ -113,7 +113,7 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 		{&s.membersStmt, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
 	} {
 		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
-			s.Close()
+			_ = s.Close() // the prepare's error is the one to report
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
 	}
@@ -137,12 +137,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	var errs []error
 	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt} {
 		if stmt != nil {
-			stmt.Close()
+			errs = append(errs, stmt.Close())
 		}
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
 }
 
 // Ping reports whether the database answers a query.

@@ -84,7 +84,7 @@ func (s *Store) SearchUsers(ctx context.Context, q chat.UserQuery) ([]chat.User,
 	if err != nil {
 		return nil, fmt.Errorf("search users: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
 	users := make([]chat.User, 0, q.Limit)
 	for rows.Next() {
 		var (

@@ -19,7 +19,7 @@ import (
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
+		_, _ = w.Write([]byte("ok\n")) // a failed write means the prober left
 	})
 }
 
@@ -40,10 +40,10 @@ func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) e
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "unavailable: %s\n", strings.Join(down, ", "))
+			_, _ = fmt.Fprintf(w, "unavailable: %s\n", strings.Join(down, ", ")) // a failed write means the prober left
 			return
 		}
-		w.Write([]byte("ok\n"))
+		_, _ = w.Write([]byte("ok\n"))
 	})
 }
 

@@ -72,7 +72,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, logger *slog.Logger, stat
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	_, _ = w.Write(append(body, '\n')) // the status is sent; a failed write means the client left
 }
 
 // decodeJSON reads exactly one JSON object of type T from the request body:

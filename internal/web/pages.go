@@ -141,7 +141,7 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	_, _ = w.Write(buf.Bytes()) // the status is sent; a failed write means the client left
 }
 
 func title(c chat.ConversationSummary) string {

@@ -108,9 +108,12 @@ func (f ServerFrame) ChatMessage() (Message, error) {
 	return m, err
 }
 
-// ErrorText returns the text of an error frame.
+// ErrorText returns the text of an error frame, or "" when its message is
+// missing or not a JSON string.
 func (f ServerFrame) ErrorText() string {
 	var s string
-	json.Unmarshal(f.Message, &s)
+	if err := json.Unmarshal(f.Message, &s); err != nil {
+		return ""
+	}
 	return s
 }
