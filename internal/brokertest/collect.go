@@ -23,17 +23,18 @@ type received struct {
 // broker with a small buffer from stalling its publishers and so from
 // deadlocking a test that publishes many events before it looks.
 type collector struct {
-	name    string
-	mu      sync.Mutex
-	got     []received
-	changed chan struct{} // holds a token when got grew since the last look
+	name      string
+	fenceUser chat.UserID // whose deliveries are markers, left out of what until returns
+	mu        sync.Mutex
+	got       []received
+	changed   chan struct{} // holds a token when got grew since the last look
 }
 
 // collect starts draining b's deliveries; the test's cleanup stops and joins
 // the reader. Call it after creating the nodes, so that the reader stops
 // before the nodes are closed.
-func collect(t *testing.T, name string, b chat.Broker) *collector {
-	c := &collector{name: name, changed: make(chan struct{}, 1)}
+func collect(t *testing.T, name string, b chat.Broker, fenceUser chat.UserID) *collector {
+	c := &collector{name: name, fenceUser: fenceUser, changed: make(chan struct{}, 1)}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	deliveries := b.Deliveries()
@@ -56,15 +57,6 @@ func collect(t *testing.T, name string, b chat.Broker) *collector {
 		<-done
 	})
 	return c
-}
-
-// collectAll starts a collector per node, named "node 1", "node 2", ….
-func collectAll(t *testing.T, nodes []chat.Broker) []*collector {
-	cs := make([]*collector, len(nodes))
-	for i, b := range nodes {
-		cs[i] = collect(t, fmt.Sprintf("node %d", i+1), b)
-	}
-	return cs
 }
 
 // add checks the shape of a delivery and records its pairs. Errorf is safe
@@ -92,56 +84,78 @@ func (c *collector) add(t *testing.T, d chat.Delivery) {
 	}
 }
 
-// wait returns everything received so far once it is at least n pairs, and
-// fails the test if that takes longer than deliveryTimeout.
-func (c *collector) wait(t *testing.T, n int) []received {
+// fence marks a point in every node's stream of deliveries. Each node has
+// a fence user of its own, subscribed there only; pass publishes a marker
+// event to all of them and waits until every node has delivered its own.
+// Everything published before the marker that a node is ever going to
+// deliver has been delivered by then (the suite relies on a node keeping
+// publish order, see the package comment), so what the nodes have received
+// is final and a test can check that something did not arrive without
+// watching for a while.
+type fence struct {
+	nodes []chat.Broker
+	cs    []*collector
+	users []chat.UserID // users[i] is subscribed on nodes[i] only
+	seq   int64         // the last marker's Seq: negative, unlike any test event's
+}
+
+// watch starts a collector per node, named "node 1", "node 2", …, and
+// subscribes each node's fence user.
+func watch(t *testing.T, nodes []chat.Broker) *fence {
+	t.Helper()
+	f := &fence{nodes: nodes, users: newUsers(len(nodes))}
+	for i, b := range nodes {
+		f.cs = append(f.cs, collect(t, fmt.Sprintf("node %d", i+1), b, f.users[i]))
+		subscribe(t, b, f.users[i])
+	}
+	return f
+}
+
+// pass publishes a marker after everything the test has published so far
+// and returns, per node, every pair the node received before its marker,
+// its own markers left out. A marker reaching the wrong node stays in, for
+// the caller's comparison to report.
+func (f *fence) pass(t *testing.T) [][]received {
+	t.Helper()
+	f.seq--
+	publish(t, f.nodes[0], event(f.seq, f.users...))
+	out := make([][]received, len(f.cs))
+	for i, c := range f.cs {
+		out[i] = c.until(t, pair{f.seq, f.users[i]})
+	}
+	return out
+}
+
+// until waits for the pair marker and returns what arrived before it,
+// without the collector's own markers. It fails the test if the marker
+// takes longer than deliveryTimeout.
+func (c *collector) until(t *testing.T, marker pair) []received {
 	t.Helper()
 	timer := time.NewTimer(deliveryTimeout)
 	defer timer.Stop()
 	for {
 		c.mu.Lock()
-		have := len(c.got)
-		if have >= n {
-			got := slices.Clone(c.got)
+		for i, r := range c.got {
+			if (pair{r.ev.Seq, r.user}) != marker {
+				continue
+			}
+			var before []received
+			for _, r := range c.got[:i] {
+				if r.ev.Seq >= 0 || r.user != c.fenceUser {
+					before = append(before, r)
+				}
+			}
 			c.mu.Unlock()
-			return got
+			return before
 		}
 		c.mu.Unlock()
 		select {
 		case <-c.changed:
 		case <-timer.C:
-			t.Fatalf("%s: received %d (event, user) pairs in %v, want %d; got %s",
-				c.name, have, deliveryTimeout, n, c.summary())
+			t.Fatalf("%s: the marker %v has not arrived after %v; got %s",
+				c.name, marker, deliveryTimeout, c.summary())
 		}
 	}
-}
-
-// settle waits for n pairs, then watches for quietPeriod more and returns
-// everything received, so that the caller's comparison catches extras.
-func (c *collector) settle(t *testing.T, n int) []received {
-	t.Helper()
-	c.wait(t, n)
-	time.Sleep(quietPeriod)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.got)
-}
-
-// settleAll settles every collector at once, so that the quiet period is
-// spent once and not once per node.
-func settleAll(t *testing.T, cs []*collector, n []int) [][]received {
-	t.Helper()
-	for i, c := range cs {
-		c.wait(t, n[i])
-	}
-	time.Sleep(quietPeriod)
-	out := make([][]received, len(cs))
-	for i, c := range cs {
-		c.mu.Lock()
-		out[i] = slices.Clone(c.got)
-		c.mu.Unlock()
-	}
-	return out
 }
 
 // summary lists what has been received, briefly, for failure messages.
