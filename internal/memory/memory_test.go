@@ -16,12 +16,14 @@ import (
 // One process is one node: the suites ask for a single node only.
 
 func TestBroker(t *testing.T) {
+	t.Parallel()
 	brokertest.RunBroker(t, func(t *testing.T, n int) []chat.Broker {
 		return []chat.Broker{NewBroker()}
 	}, 1)
 }
 
 func TestPresence(t *testing.T) {
+	t.Parallel()
 	brokertest.RunPresence(t, func(t *testing.T, n int) []chat.Presence {
 		return []chat.Presence{NewPresence()}
 	}, 1)
@@ -117,60 +119,57 @@ func fullBroker(t *testing.T) *Broker {
 	return b
 }
 
+// TestPublishFullCancelled runs in a synctest bubble, so that the test
+// knows when Publish is blocked waiting for room, and a Publish that never
+// returns fails the test at once as a deadlock instead of after a timeout.
 func TestPublishFullCancelled(t *testing.T) {
-	b := fullBroker(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- b.Publish(ctx, chat.Event{To: []chat.UserID{1}, Seq: 2}) }()
+	synctest.Test(t, func(t *testing.T) {
+		b := fullBroker(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- b.Publish(ctx, chat.Event{To: []chat.UserID{1}, Seq: 2}) }()
+		synctest.Wait() // Publish is waiting for room
 
-	// While Publish waits, the subscriptions stay usable: it does not hold
-	// the lock. (If Publish has not reached its wait yet, this proves less,
-	// but never fails wrongly.)
-	subscribed := make(chan error, 1)
-	go func() { subscribed <- b.Subscribe(t.Context(), 2) }()
-	select {
-	case err := <-subscribed:
-		if err != nil {
+		// While Publish waits, the subscriptions stay usable: it does not
+		// hold the lock that Subscribe and Unsubscribe take.
+		if !b.mu.TryLock() {
+			t.Fatal("Publish holds the subscriptions' lock while it waits for room")
+		}
+		b.mu.Unlock()
+		if err := b.Subscribe(t.Context(), 2); err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Subscribe blocked while Publish waits for room")
-	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("Publish on a full channel after cancel = %v, want context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Publish on a full channel did not return after its context was cancelled")
-	}
-	if d := receive(t, b); d.Event.Seq != 1 {
-		t.Errorf("channel holds seq %d, want 1", d.Event.Seq)
-	}
-	if n := len(b.Deliveries()); n != 0 {
-		t.Errorf("the cancelled event was delivered too")
-	}
+		if d := receive(t, b); d.Event.Seq != 1 {
+			t.Errorf("channel holds seq %d, want 1", d.Event.Seq)
+		}
+		if n := len(b.Deliveries()); n != 0 {
+			t.Errorf("the cancelled event was delivered too")
+		}
+	})
 }
 
+// TestPublishFullWaitsForRoom runs in a synctest bubble: a delivery that
+// never comes is a deadlock, reported at once.
 func TestPublishFullWaitsForRoom(t *testing.T) {
-	b := fullBroker(t)
-	done := make(chan error, 1)
-	go func() { done <- b.Publish(t.Context(), chat.Event{To: []chat.UserID{1}, Seq: 2}) }()
-	for _, want := range []int64{1, 2} {
-		select {
-		case d := <-b.Deliveries():
-			if d.Event.Seq != want {
+	synctest.Test(t, func(t *testing.T) {
+		b := fullBroker(t)
+		done := make(chan error, 1)
+		go func() { done <- b.Publish(t.Context(), chat.Event{To: []chat.UserID{1}, Seq: 2}) }()
+		synctest.Wait() // Publish is waiting for room
+		for _, want := range []int64{1, 2} {
+			if d := <-b.Deliveries(); d.Event.Seq != want {
 				t.Errorf("received seq %d, want %d", d.Event.Seq, want)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("seq %d not delivered", want)
 		}
-	}
-	if err := <-done; err != nil {
-		t.Errorf("Publish = %v once there was room", err)
-	}
+		if err := <-done; err != nil {
+			t.Errorf("Publish = %v once there was room", err)
+		}
+	})
 }
 
 // TestPublishCancelledWithRoom pins down the choice Publish makes with an
@@ -247,12 +246,14 @@ func TestPresenceForgetsOffline(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	brokertest.RunLimiter(t, func(t *testing.T, n int, perSecond float64, burst int) []chat.Limiter {
 		return []chat.Limiter{NewLimiter(perSecond, burst)}
 	}, 1)
 }
 
 func TestThrottle(t *testing.T) {
+	t.Parallel()
 	brokertest.RunThrottle(t, func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle {
 		return []chat.Throttle{NewThrottle(p)}
 	}, 1)
@@ -261,6 +262,7 @@ func TestThrottle(t *testing.T) {
 // TestLimiterMemoryStaysBounded: a million users, each sending once over
 // time, leave only the recently active buckets behind.
 func TestLimiterMemoryStaysBounded(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		l := NewLimiter(5, 20) // a bucket refills in 4 s
 		for i := range 1_000_000 {
@@ -280,6 +282,7 @@ func TestLimiterMemoryStaysBounded(t *testing.T) {
 }
 
 func TestThrottleMemoryStaysBounded(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		th := NewThrottle(chat.DefaultThrottlePolicy())
 		for i := range 200_000 {
