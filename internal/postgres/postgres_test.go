@@ -18,18 +18,17 @@ import (
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/storetest"
+	"github.com/parleychat/parley/internal/testenv"
 )
 
 var _ scs.CtxStore = (*SessionStore)(nil)
 
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Postgres)) }
+
 // testDSN returns the database the tests may use, or skips the test.
 func testDSN(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("PARLEY_TEST_POSTGRES not set: set it to a PostgreSQL URL to run these tests")
-	}
-	return dsn
+	return testenv.Need(t, testenv.Postgres)
 }
 
 // newSchema creates a schema of its own for one test, dropped when the test
@@ -261,10 +260,11 @@ func TestSessions(t *testing.T) {
 		}
 		return m
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// Run sweeps every 10 ms; the deadline is for a Run that never does.
+	deadline := time.Now().Add(15 * time.Second)
 	for rows()["old"] {
 		if time.Now().After(deadline) {
-			t.Fatal("Run did not delete the expired session")
+			t.Fatal("Run did not delete the expired session within 15 s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
