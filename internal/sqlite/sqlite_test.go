@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,45 +196,63 @@ func TestGroupCommitGathersSends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	// Hold the write connection, so the writer waits with the first send
-	// while the others queue up.
-	hold, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 50
 	acked := make(chan chat.Message, n)
-	for i := range n {
-		go func() {
+	// The senders are joined at the end, when t.Context has ended: any
+	// still waiting (the test failed) give up then.
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	sendOne := func(i int) {
+		wg.Go(func() {
 			m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()})
 			if err != nil {
 				t.Error(err)
 			}
 			acked <- m
-		}()
+		})
 	}
-	// The writer holds the first send (and any it gathered with it); wait
-	// until the rest have queued, that is until the queue stops growing.
-	deadline := time.Now().Add(10 * time.Second)
-	for last, stable := -1, 0; stable < 20; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the sends did not queue up behind the writer (%d queued)", len(s.sends))
-		}
-		time.Sleep(5 * time.Millisecond)
-		if l := len(s.sends); l == last && l > 0 {
-			stable++
-		} else {
-			last, stable = l, 0
+	// until polls cond; the deadline is for a writer that never gets there.
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 15 s", what)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
+
+	// Hold the write connection (the store's only one). A first send is
+	// then taken by the writer, alone, and the writer waits for the
+	// connection: the write pool counts that wait.
+	hold, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// If the test fails while holding it, the writer still gets it back
+	// before it is stopped; a second Rollback does nothing.
+	t.Cleanup(func() { _ = hold.Rollback() })
+	waits := s.write.Stats().WaitCount
+	sendOne(0)
+	until("the writer waits for the connection with the first send", func() bool {
+		return s.write.Stats().WaitCount > waits
+	})
+	// The writer reads no more sends until that transaction is done, so
+	// the others all queue up.
+	for i := 1; i < n; i++ {
+		sendOne(i)
+	}
+	until(fmt.Sprintf("%d sends queued behind the writer", n-1), func() bool { return len(s.sends) == n-1 })
 	select {
 	case <-acked:
 		t.Fatal("a send was acked before anything could commit")
 	default:
 	}
 	begins.Store(0)
-	hold.Rollback()
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
 	seqs := map[int64]bool{}
 	for range n {
 		seqs[(<-acked).Seq] = true
@@ -241,9 +260,8 @@ func TestGroupCommitGathersSends(t *testing.T) {
 	if len(seqs) != n {
 		t.Errorf("%d distinct seqs for %d sends", len(seqs), n)
 	}
-	// One transaction for what the writer held, one for the queue; a
-	// straggler that queued late may add one more.
-	if got := begins.Load(); got > 3 {
-		t.Errorf("%d transactions for %d sends queued together, want 2 or 3", got, n)
+	// One transaction for the first send, one for all the queued ones.
+	if got := begins.Load(); got != 2 {
+		t.Errorf("%d transactions for a send and %d queued behind it, want 2", got, n-1)
 	}
 }
