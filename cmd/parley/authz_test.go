@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parleychat/parley/internal/wire"
 )
@@ -18,9 +17,10 @@ import (
 // member of alice and bob's conversation, and every route signed out. Mallory
 // must get exactly what a conversation that does not exist gets (not_found),
 // a signed-out client 401 or a redirect to /login; and afterwards nothing may
-// have changed: the history, last_seq, both read cursors, and alice's and
-// bob's open tabs received no frame.
+// have changed: the history, last_seq, both read cursors, and alice's,
+// bob's and mallory's open tabs received no frame.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "mallory")
 	conv, _ := alice.startConversation(bob)
@@ -30,23 +30,47 @@ func TestAuthorizationMatrix(t *testing.T) {
 	bob.call("POST", fmt.Sprintf("/api/v1/conversations/%d/read", conv), wire.ReadRequest{Seq: 2}, http.StatusNoContent, nil)
 	const missing = 987654321 // a conversation that does not exist
 	anon := newClient(t, s)
+	// The marker has a conversation of its own with each of the three, to
+	// show that a tab got nothing (see quiet). It never opens a tab, so
+	// its presence tells no one anything.
+	marker := register(t, s, "marker")
+	markerConv := map[*client]int64{}
+	for _, c := range []*client{alice, bob, mallory} {
+		markerConv[c], _ = marker.startConversation(c)
+	}
 
 	aliceTab := alice.openTab("alice's tab")
 	bobTab := bob.openTab("bob's tab")
 	malloryTab := mallory.openTab("mallory's tab")
 	tabs := []*tab{aliceTab, bobTab, malloryTab}
-	// Let presence settle: alice's and bob's tabs may see each other come
-	// online (which of them does depends on timing); mallory shares no
-	// conversation, so no one hears of her and she hears of no one.
-	for _, tb := range tabs {
-		for quiet := false; !quiet; {
-			select {
-			case f := <-tb.frames:
-				if f.Type != "presence" || tb == malloryTab || f.UserID == mallory.user.ID {
-					t.Fatalf("%s: %s frame %+v while the tabs opened", tb.name, f.Type, f)
-				}
-			case <-time.After(500 * time.Millisecond):
-				quiet = true
+	tabOf := map[*tab]*client{aliceTab: alice, bobTab: bob, malloryTab: mallory}
+	// Each tab is registered, its user's coming online published, before
+	// the next opens: alice's came when no one who could hear it had a tab,
+	// bob's reaches alice's tab, and mallory shares no conversation with
+	// alice or bob: no one hears of her and she hears of no one.
+	if f := aliceTab.expect("presence"); f.UserID != bob.user.ID || !f.Online {
+		t.Fatalf("alice's tab: %+v, want bob online", f)
+	}
+
+	// quiet checks that the tabs got no frame since the last check. The
+	// marker sends each a message, which must be the tab's next frame.
+	// Whatever an attempt published, it published before it was answered
+	// (the service publishes before it returns; a frame is answered once
+	// carried out), so before the marker's message; and this node's broker
+	// hands events to the hub in the order they were published, which
+	// queues them for each connection in that order. Anything that leaked
+	// would arrive first.
+	markers := 0
+	quiet := func(what string, which ...*tab) {
+		t.Helper()
+		markers++
+		body := fmt.Sprintf("marker %d", markers)
+		for _, tb := range which {
+			marker.send(markerConv[tabOf[tb]], body, "")
+		}
+		for _, tb := range which {
+			for f := tb.next(); f.Type != "message" || tb.message(f).Body != body; f = tb.next() {
+				t.Errorf("%s: %s received a %s frame %+v (%s)", what, tb.name, f.Type, f, f.Message)
 			}
 		}
 	}
@@ -78,7 +102,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	before := snapshot()
-	if len(before.History) != 3 || before.AliceRow.LastSeq != 3 || before.AliceRow.LastReadSeq != 3 || before.BobRow.LastReadSeq != 2 || before.MalloryHas != 0 {
+	// Mallory's one conversation is the marker's.
+	if len(before.History) != 3 || before.AliceRow.LastSeq != 3 || before.AliceRow.LastReadSeq != 3 || before.BobRow.LastReadSeq != 2 || before.MalloryHas != 1 {
 		t.Fatalf("unexpected starting state: %+v", before)
 	}
 
@@ -86,16 +111,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// conversation is as it was.
 	unchanged := func(what string) {
 		t.Helper()
-		time.Sleep(300 * time.Millisecond) // what leaks would have arrived by now
-		for _, tb := range tabs {
-			select {
-			case f, ok := <-tb.frames:
-				if ok {
-					t.Errorf("%s: %s received a %s frame %+v (%s)", what, tb.name, f.Type, f, f.Message)
-				}
-			default:
-			}
-		}
+		quiet(what, tabs...)
 		if after := snapshot(); !reflect.DeepEqual(after, before) {
 			t.Errorf("%s changed the conversation:\nbefore %+v\nafter  %+v", what, before, after)
 		}
@@ -238,8 +254,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Errorf("alice's tab: %+v, want bob typing", f)
 	}
 	alice.send(conv, "are you still there?", "")
-	if m := bobTab.message(bobTab.expect("message")); m.Seq != 4 || m.Body != "are you still there?" {
-		t.Errorf("bob's tab: %+v, want the message at seq 4", m)
+	for _, tb := range []*tab{aliceTab, bobTab} {
+		if m := tb.message(tb.expect("message")); m.Seq != 4 || m.Body != "are you still there?" {
+			t.Errorf("%s: %+v, want the message at seq 4", tb.name, m)
+		}
 	}
-	malloryTab.expectNothing()
+	quiet("alice and bob talking", tabs...)
 }

@@ -86,7 +86,7 @@ func startCluster(t *testing.T, n int, redisURL func(i int) string, env map[stri
 // on returns a client of the same person (same cookies) talking to node s.
 func (c *client) on(s *server) *client {
 	other := *c
-	other.base = s.URL
+	other.srv, other.base = s, s.URL
 	return &other
 }
 

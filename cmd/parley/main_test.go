@@ -10,14 +10,38 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/wire"
 )
+
+func TestMain(m *testing.M) {
+	os.Exit(testenv.Main(m, testenv.Postgres, testenv.Redis, testenv.Chromium))
+}
+
+// patience bounds every wait for a condition: generous, because the tests
+// run under -race on small machines that others share. It is a deadline for
+// failing, never a measure of speed: no test asserts how fast anything is.
+const patience = 15 * time.Second
+
+// waitUntil polls cond until it holds, and fails the test if it does not
+// within patience.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, patience)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // server is a Parley started by run on port 0.
 type server struct {
@@ -29,14 +53,29 @@ type server struct {
 
 // syncBuffer collects the server's log output.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed by the next Write, when someone waits
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.changed != nil {
+		close(b.changed)
+		b.changed = nil
+	}
 	return b.buf.Write(p)
+}
+
+// next returns a channel that the next Write closes.
+func (b *syncBuffer) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed == nil {
+		b.changed = make(chan struct{})
+	}
+	return b.changed
 }
 
 func (b *syncBuffer) String() string {
@@ -45,14 +84,56 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startServer runs the real server on a free port with a new database (or
-// the one at dbPath, when given) and stops it when the test ends.
+// waitLog waits until cond holds, checking it again after each line the
+// server logs, and fails the test if it does not within patience. cond
+// usually reads the log.
+func (s *server) waitLog(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	timeout := time.NewTimer(patience)
+	defer timeout.Stop()
+	for {
+		changed := s.logs.next() // before the check, so no line is missed
+		if cond() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("%s: not within %v", what, patience)
+		}
+	}
+}
+
+// opened counts the server's "websocket opened" lines by user. The server
+// logs one (at debug level) once a new connection is counted in its user's
+// presence and the user's coming online, if it was that, is published.
+func (s *server) opened() map[int64]int {
+	n := make(map[int64]int)
+	for line := range strings.Lines(s.logs.String()) {
+		if !strings.Contains(line, `"msg":"websocket opened"`) {
+			continue
+		}
+		var e struct {
+			UserID int64 `json:"user_id"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil {
+			n[e.UserID]++
+		}
+	}
+	return n
+}
+
+// startServer runs the real server on a free port with a new database
+// (unless env names one) and stops it when the test ends. Servers share
+// nothing: tests that start their own may run in parallel.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	vars := map[string]string{
 		"PARLEY_ADDR":       "127.0.0.1:0",
 		"PARLEY_DB":         filepath.Join(t.TempDir(), "parley.db"),
 		"PARLEY_LOG_FORMAT": "json",
+		// Tabs wait for the "websocket opened" line (see opened).
+		"PARLEY_LOG_LEVEL": "debug",
 		// Tests send and sign up faster than people; the limits have tests
 		// of their own that set them back.
 		"PARLEY_MESSAGE_RATE":  "1000000",
@@ -68,16 +149,11 @@ func startServer(t *testing.T, env map[string]string) *server {
 		s.done <- run(ctx, []string{"parley"}, func(k string) string { return vars[k] }, s.logs, s.logs)
 	}()
 
-	deadline := time.Now().Add(10 * time.Second)
+	// Wait for the "listening" line, which names the address.
+	timeout := time.NewTimer(patience)
+	defer timeout.Stop()
 	for s.URL == "" {
-		select {
-		case err := <-s.done:
-			t.Fatalf("server stopped at start: %v\n%s", err, s.logs)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", s.logs)
-		}
+		changed := s.logs.next() // before the check, so no line is missed
 		sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
 		for sc.Scan() {
 			var line struct{ Msg, Addr string }
@@ -85,7 +161,16 @@ func startServer(t *testing.T, env map[string]string) *server {
 				s.URL = "http://" + line.Addr
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		if s.URL != "" {
+			break
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("server stopped at start: %v\n%s", err, s.logs)
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("server did not start within %v:\n%s", patience, s.logs)
+		}
 	}
 	t.Cleanup(func() {
 		cancel()
@@ -99,6 +184,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 // client is one person's browser: a cookie jar against one server.
 type client struct {
 	t    *testing.T
+	srv  *server
 	base string
 	http *http.Client
 	user wire.User
@@ -109,7 +195,7 @@ func newClient(t *testing.T, s *server) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &client{t: t, base: s.URL, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	return &client{t: t, srv: s, base: s.URL, http: &http.Client{Jar: jar, Timeout: patience}}
 }
 
 // do sends a request with an optional JSON body and returns the status and

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,11 @@ import (
 
 	"github.com/parleychat/parley/internal/wire"
 )
+
+// wsWait bounds every wait for a frame or a close: generous, because the
+// tests run under -race on small, busy machines. It is a deadline for
+// failing, never a measure of speed.
+const wsWait = 15 * time.Second
 
 // tab is one open WebSocket of a client: one browser tab.
 type tab struct {
@@ -24,6 +30,14 @@ type tab struct {
 	frames chan wire.ServerFrame
 	closed chan error // the read error that ended the tab
 	hello  wire.ServerFrame
+	syncs  int // sync frames sent so far
+
+	// The reader, however it was started, is stopped and joined when the
+	// test ends.
+	mu         sync.Mutex
+	ended      bool          // the test is over: no reader may start
+	readerDone chan struct{} // closed when the running reader returns
+	stop       chan struct{} // closed when the test ends
 }
 
 // dialOptions adjust a tab's handshake.
@@ -66,21 +80,60 @@ func (c *client) dial(name string, opts dialOptions) (*tab, *http.Response, erro
 	default:
 		h.Set("Origin", opts.origin)
 	}
+	opened := c.srv.opened()
 	conn, resp, err := d.Dial("ws"+strings.TrimPrefix(c.base, "http")+"/ws", h)
 	if err != nil {
 		return nil, resp, err
 	}
-	tb := &tab{t: c.t, name: name, conn: conn, frames: make(chan wire.ServerFrame, 10000), closed: make(chan error, 1)}
-	c.t.Cleanup(func() { conn.Close() })
+	tb := &tab{t: c.t, name: name, conn: conn, frames: make(chan wire.ServerFrame, 10000), closed: make(chan error, 1), stop: make(chan struct{})}
+	c.t.Cleanup(tb.end)
 	if opts.noReader {
 		return tb, resp, nil
 	}
 	go tb.readLoop()
 	tb.hello = tb.expect("hello")
+	// The hello is queued before the server counts the connection in the
+	// user's presence, and a tab closed before that would be counted out
+	// before it is counted in. The server logs "websocket opened" once
+	// presence is done: wait for that line, so that what the tab does next
+	// (open another, close) finds the user online, and its coming online
+	// was published.
+	if tb.hello.User != nil {
+		user := tb.hello.User.ID
+		c.srv.waitLog(c.t, fmt.Sprintf("%s: the server registers the connection", name), func() bool {
+			return c.srv.opened()[user] > opened[user]
+		})
+	}
 	return tb, resp, nil
 }
 
+// end stops the tab's reader, closes the connection and waits for the
+// reader to return.
+func (tb *tab) end() {
+	tb.mu.Lock()
+	tb.ended = true
+	done := tb.readerDone
+	tb.mu.Unlock()
+	close(tb.stop)
+	tb.conn.Close()
+	if done != nil {
+		<-done
+	}
+}
+
+// readLoop reads the tab's frames into tb.frames until the connection
+// ends, then sends the error that ended it on tb.closed and closes
+// tb.frames. A test may start it itself on a tab dialed without a reader.
 func (tb *tab) readLoop() {
+	tb.mu.Lock()
+	if tb.ended {
+		tb.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	tb.readerDone = done
+	tb.mu.Unlock()
+	defer close(done)
 	for {
 		_, data, err := tb.conn.ReadMessage()
 		if err != nil {
@@ -93,7 +146,11 @@ func (tb *tab) readLoop() {
 			tb.t.Errorf("%s: undecodable frame %s: %v", tb.name, data, err)
 			continue
 		}
-		tb.frames <- f
+		select {
+		case tb.frames <- f:
+		case <-tb.stop: // the test is over: nobody reads frames any more
+			return
+		}
 	}
 }
 
@@ -115,17 +172,20 @@ func (tb *tab) send(v any) {
 	}
 }
 
-// next returns the next frame, failing the test after 5 s.
+// next returns the next frame, failing the test when none comes within
+// wsWait.
 func (tb *tab) next() wire.ServerFrame {
 	tb.t.Helper()
+	timeout := time.NewTimer(wsWait)
+	defer timeout.Stop()
 	select {
 	case f, ok := <-tb.frames:
 		if !ok {
 			tb.t.Fatalf("%s: closed while a frame was expected: %v", tb.name, <-tb.closed)
 		}
 		return f
-	case <-time.After(5 * time.Second):
-		tb.t.Fatalf("%s: no frame within 5s", tb.name)
+	case <-timeout.C:
+		tb.t.Fatalf("%s: no frame within %v", tb.name, wsWait)
 	}
 	return wire.ServerFrame{}
 }
@@ -155,15 +215,21 @@ func (tb *tab) expectPast(typ string) wire.ServerFrame {
 	}
 }
 
-// expectNothing checks that no frame arrives for a while.
-func (tb *tab) expectNothing() {
+// sync sends a frame the server refuses (a send without a conversation,
+// with a client_id of its own) and waits for the refusal. The server carries
+// out a connection's frames one at a time, in order, and queues its answers
+// in that order: when the refusal arrives, every frame the tab sent before
+// has been carried out, everything they published has been handed to the
+// broker, and any answer to them came before it. So it is also a check that
+// those frames got no answer. Call it when no frame from others is due on
+// the tab: such a frame fails the test.
+func (tb *tab) sync() {
 	tb.t.Helper()
-	select {
-	case f, ok := <-tb.frames:
-		if ok {
-			tb.t.Fatalf("%s: unexpected %s frame %+v (%s)", tb.name, f.Type, f, f.Message)
-		}
-	case <-time.After(300 * time.Millisecond):
+	tb.syncs++
+	id := fmt.Sprintf("sync-%d", tb.syncs)
+	tb.send(map[string]any{"type": "send", "client_id": id})
+	if f := tb.expect("error"); f.Code != "invalid" || f.ClientID != id {
+		tb.t.Fatalf("%s: got error %+v (%s), want the refusal of %s", tb.name, f, f.ErrorText(), id)
 	}
 }
 
