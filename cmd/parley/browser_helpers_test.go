@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/wire"
 )
 
@@ -30,15 +31,11 @@ import (
 // run under -race on small CI machines. Nothing asserts how fast anything is.
 const browserWait = 15 * time.Second
 
-// chromiumPath returns the browser binary of PARLEY_TEST_CHROMIUM, or skips
-// the test.
+// chromiumPath returns the browser binary the browser tests need (see
+// testenv.Need).
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("PARLEY_TEST_CHROMIUM")
-	if p == "" {
-		t.Skip("PARLEY_TEST_CHROMIUM not set: set it to a Chromium binary (e.g. /usr/bin/chromium) to run browser tests")
-	}
-	return p
+	return testenv.Need(t, testenv.Chromium)
 }
 
 // browser is one person at their computer: a Chromium process of its own
@@ -102,9 +99,11 @@ func newBrowser(t *testing.T, s *server, name string, opts browserOptions) *brow
 		chromedp.WithErrorf(func(format string, args ...any) { b.note("chromedp: "+format, args...) }),
 		chromedp.WithListener(b.listen))
 	b.ctx = ctx
+	var dialogsDone sync.WaitGroup
 	t.Cleanup(func() {
 		cancelTab()
 		cancelAlloc()
+		dialogsDone.Wait() // the tab's end ends the loop below
 	})
 	if err := chromedp.Do(ctx); err != nil { // starts the browser: no timeout on this context
 		t.Fatalf("%s: start %s: %v", name, execPath, err)
@@ -113,7 +112,7 @@ func newBrowser(t *testing.T, s *server, name string, opts browserOptions) *brow
 
 	// Close every dialog (it would block the page) and remember it.
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
+	dialogsDone.Go(func() {
 		for ev, err := range dialogs {
 			if err != nil {
 				return
@@ -123,7 +122,7 @@ func newBrowser(t *testing.T, s *server, name string, opts browserOptions) *brow
 			b.mu.Unlock()
 			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		}
-	}()
+	})
 
 	b.do("install the detector", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if opts.bypassCSP {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +15,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/wire"
 )
 
 // freshDatabase creates an empty PostgreSQL database for one test and
-// drops it afterwards; it skips the test when PostgreSQL or Redis is not
-// configured.
+// drops it afterwards, and returns it with the Redis URL; the test needs
+// both (see testenv.Need).
 func freshDatabase(t *testing.T) (dsn, redisURL string) {
 	t.Helper()
-	base, redisURL := os.Getenv("PARLEY_TEST_POSTGRES"), os.Getenv("PARLEY_TEST_REDIS")
-	if base == "" || redisURL == "" {
-		t.Skip("PARLEY_TEST_POSTGRES and PARLEY_TEST_REDIS not both set: set them to run the multi-node tests")
-	}
+	base, redisURL := testenv.Need(t, testenv.Postgres), testenv.Need(t, testenv.Redis)
 	conn, err := pgx.Connect(t.Context(), base)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +92,7 @@ func (c *client) on(s *server) *client {
 // on one node works on the other; rate limits and login throttling are
 // counted once for the cluster.
 func TestTwoNodes(t *testing.T) {
+	t.Parallel()
 	nodes := startCluster(t, 2, nil, nil)
 	alice := register(t, nodes[0], "alice")
 	bob := register(t, nodes[1], "bob")
@@ -241,10 +239,8 @@ func (c *cutter) mend() {
 // their own: live delivery resumes and the missed message is there to catch
 // up on.
 func TestRedisTrouble(t *testing.T) {
-	redisURL := os.Getenv("PARLEY_TEST_REDIS")
-	if redisURL == "" {
-		t.Skip("PARLEY_TEST_REDIS not set")
-	}
+	t.Parallel()
+	redisURL := testenv.Need(t, testenv.Redis)
 	u, err := url.Parse(redisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -273,13 +269,7 @@ func TestRedisTrouble(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for ready(nodes[1]) != http.StatusServiceUnavailable {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz on node 2 did not notice Redis is gone")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitUntil(t, "/readyz on node 2 says Redis is gone", func() bool { return ready(nodes[1]) == http.StatusServiceUnavailable })
 	if ready(nodes[0]) != 200 {
 		t.Error("node 1, still connected, is not ready")
 	}
@@ -290,26 +280,25 @@ func TestRedisTrouble(t *testing.T) {
 	bob.on(nodes[1]).call("GET", "/api/v1/users", nil, 200, &users)
 
 	proxy.mend()
-	deadline = time.Now().Add(15 * time.Second)
-	for ready(nodes[1]) != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("node 2 did not reconnect to Redis")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Live delivery resumes once node 2 has subscribed again.
-	deadline = time.Now().Add(15 * time.Second)
+	waitUntil(t, "node 2 reconnects to Redis", func() bool { return ready(nodes[1]) == http.StatusOK })
+	// Live delivery resumes once node 2 has subscribed again, which nothing
+	// outside shows: alice sends one more message at a time until one
+	// reaches bob's tab. Any of those may be the first to arrive, or one of
+	// the two sent during the outage.
+	sent := map[int64]bool{missed.Seq: true, bobs.Seq: true}
+	deadline := time.Now().Add(patience)
 	for i := 0; ; i++ {
-		m := alice.send(conv, fmt.Sprint("after ", i), "")
+		sent[alice.send(conv, fmt.Sprint("after ", i), "").Seq] = true
+		poll := time.NewTimer(100 * time.Millisecond)
 		select {
 		case f := <-b.frames:
-			got := b.message(f)
-			if got.Seq != missed.Seq && got.Seq != m.Seq && got.Seq != bobs.Seq {
-				t.Fatalf("bob got seq %d", got.Seq)
+			poll.Stop()
+			if got := b.message(f); !sent[got.Seq] {
+				t.Fatalf("bob got seq %d, which was not sent", got.Seq)
 			}
-		case <-time.After(500 * time.Millisecond):
+		case <-poll.C:
 			if time.Now().After(deadline) {
-				t.Fatal("live delivery did not resume after Redis came back")
+				t.Fatalf("live delivery did not resume within %v after Redis came back", patience)
 			}
 			continue
 		}
