@@ -18,6 +18,7 @@ import (
 // find each other, start a conversation, talk, page history, see unread
 // counts and mark read.
 func TestTwoPeopleTalk(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob := register(t, s, "alice"), register(t, s, "bob")
 	register(t, s, "carol")
@@ -136,6 +137,7 @@ func TestTwoPeopleTalk(t *testing.T) {
 // TestNonMemberSeesNotFound checks that a conversation one is not in looks
 // exactly like one that does not exist.
 func TestNonMemberSeesNotFound(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "mallory")
 	conv, _ := alice.startConversation(bob)
@@ -164,6 +166,7 @@ func TestNonMemberSeesNotFound(t *testing.T) {
 // TestCrossSiteRequestRefused checks CSRF protection: a cross-site POST is
 // refused and changes nothing.
 func TestCrossSiteRequestRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob := register(t, s, "alice"), register(t, s, "bob")
 	conv, _ := alice.startConversation(bob)
@@ -188,6 +191,7 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 // TestLogin checks that failed logins all look the same, that login rotates
 // the session token and that logout ends the session.
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	register(t, s, "alice")
 	c := newClient(t, s)
@@ -228,6 +232,7 @@ func TestLogin(t *testing.T) {
 
 // TestSessionCookieFlags checks the cookie a browser gets.
 func TestSessionCookieFlags(t *testing.T) {
+	t.Parallel()
 	for _, secure := range []bool{false, true} {
 		env := map[string]string{}
 		if secure {
@@ -262,6 +267,7 @@ func TestSessionCookieFlags(t *testing.T) {
 
 // TestBadInput checks that bad input gets a clear error and changes nothing.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob := register(t, s, "alice"), register(t, s, "bob")
 	conv, _ := alice.startConversation(bob)
@@ -313,6 +319,7 @@ func TestBadInput(t *testing.T) {
 
 // TestConversationListPaging pages a list longer than one page.
 func TestConversationListPaging(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	me := register(t, s, "myself")
 	want := map[int64]bool{}
@@ -353,6 +360,7 @@ func TestConversationListPaging(t *testing.T) {
 // TestOperations covers health, readiness, security headers, -h and a
 // graceful restart on the same database.
 func TestOperations(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "parley.db")
 	s := startServer(t, map[string]string{"PARLEY_DB": db})
 	c := register(t, s, "alice")
@@ -381,7 +389,7 @@ func TestOperations(t *testing.T) {
 			t.Fatalf("run returned %v on shutdown", err)
 		}
 		s.done <- nil // for the cleanup
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("server did not stop")
 	}
 	s2 := startServer(t, map[string]string{"PARLEY_DB": db})
@@ -394,6 +402,7 @@ func TestOperations(t *testing.T) {
 }
 
 func TestFlags(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"parley", "-h"}, func(string) string { return "" }, &out, &out)
 	if err == nil {
@@ -420,6 +429,7 @@ func TestFlags(t *testing.T) {
 // TestDemo: -demo makes three accounts whose logged passwords work, with a
 // conversation going; a second start gives new passwords that work too.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "parley.db")
 	for start := range 2 {
 		s := startServer(t, map[string]string{"PARLEY_DB": db, "PARLEY_DEMO": "true"})

@@ -67,6 +67,7 @@ func conversationID(b *browser) int64 {
 // receipts, then scroll a long history back to its first message.
 func TestBrowserTwoPeopleChat(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	s := startServer(t, browserServerEnv())
 	alice := newBrowser(t, s, "alice", browserOptions{})
 	bob := newBrowser(t, s, "bob", browserOptions{})
@@ -315,6 +316,7 @@ var xssPayloads = []string{
 // it is, that no script ran and that nothing the payloads name was loaded.
 func TestBrowserXSS(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	s := startServer(t, browserServerEnv())
 	alice := newBrowser(t, s, "alice", browserOptions{})
 	// Bob's browser ignores the CSP, so that escaping alone is tested: a
@@ -596,6 +598,7 @@ func TestBrowserXSS(t *testing.T) {
 // once, and one sent while a page was away shows up once.
 func TestBrowserServerRestart(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	db := t.TempDir() + "/parley.db"
 	s := startServer(t, browserServerEnv("PARLEY_DB", db))
 	addr := strings.TrimPrefix(s.URL, "http://")
@@ -677,6 +680,7 @@ func TestBrowserServerRestart(t *testing.T) {
 // show both, as it does after a reconnect.
 func TestBrowserCatchUpOnFirstConnect(t *testing.T) {
 	chromiumPath(t)
+	t.Parallel()
 	s := startServer(t, browserServerEnv())
 	bob := newBrowser(t, s, "bob", browserOptions{})
 	bob.signUp("bob", "Bob", "bob-password-1")

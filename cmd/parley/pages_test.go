@@ -39,6 +39,7 @@ func (c *client) page(path string) (int, http.Header, string) {
 // TestPagesWithoutJavaScript drives the forms as a browser without
 // JavaScript would: sign up, find someone, talk, log out, log in.
 func TestPagesWithoutJavaScript(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	bob := register(t, s, "bob")
 	c := newClient(t, s)
@@ -116,6 +117,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 // TestPagesRefuseOutsiders: a conversation page of others is not found, and
 // a cross-site form post is refused.
 func TestPagesRefuseOutsiders(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	alice, bob, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "mallory")
 	conv, _ := alice.startConversation(bob)
