@@ -92,7 +92,7 @@ func startServer(t *testing.T, bin, addr, db string) *server {
 	case <-s.done:
 		s.cmd.Wait()
 		t.Fatalf("server exited before listening:\n%s", s.output())
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second): // a deadline for a server that hangs, not a wait
 		s.kill()
 		t.Fatalf("server did not start listening:\n%s", s.output())
 	}
