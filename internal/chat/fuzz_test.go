@@ -123,6 +123,10 @@ func FuzzNormalizeDisplayName(f *testing.F) {
 		"a\u00adb",  // SOFT HYPHEN
 		"tab\there", "new\nline", "nul\x00", "del\x7f", "c1\u0085x", "\xff", "a\xc3",
 		"\u2028Bob\u2029", "\u3000Bob\u3000", "\U0001F4AC chat", "e\u0301",
+		"\u034f",           // COMBINING GRAPHEME JOINER: default-ignorable, a mark
+		"\u0301",           // a lone combining mark
+		"\u2800",           // BRAILLE PATTERN BLANK
+		"Ada \u2764\ufe0f", // an emoji with its variation selector
 	} {
 		f.Add(s)
 	}
@@ -142,6 +146,12 @@ func FuzzNormalizeDisplayName(f *testing.F) {
 			if unicode.Is(unicode.Cf, r) {
 				t.Fatalf("NormalizeDisplayName(%q) = %q: format character %U at byte %d", in, got, r, i)
 			}
+			if ignorable(r) && !unicode.Is(unicode.Variation_Selector, r) || blankGlyph(r) {
+				t.Fatalf("NormalizeDisplayName(%q) = %q: invisible character %U at byte %d", in, got, r, i)
+			}
+		}
+		if !strings.ContainsFunc(got, draws) {
+			t.Fatalf("NormalizeDisplayName(%q) = %q: nothing in it renders", in, got)
 		}
 		if want := strings.TrimSpace(in); got != want {
 			t.Fatalf("NormalizeDisplayName(%q) = %q: changed more than the surrounding space (want %q)", in, got, want)
@@ -177,6 +187,9 @@ func FuzzNormalizeBody(f *testing.F) {
 		"\xff", "a\xc3", "bidi \u202e override", "zero\u200bwidth",
 		strings.Repeat("a", 4000), strings.Repeat("a", 4001), strings.Repeat("é", 4000), strings.Repeat("é", 4001),
 		" " + strings.Repeat("x", 4000) + " ", strings.Repeat("\r\n", 10) + "x",
+		"\u200b", "\u2060", "\ufeff", "\u00ad", "\u2800", "\u3164", "\u115f", "\u200e\u200f", "\u202e",
+		"\u0301", "\u034f", "\U000E0041", " \u200b\n\u2060 ", "\u2800\u2800\n\u2800",
+		"\U0001F469\u200d\U0001F4BB", "\u200fمرحبا\u200f", "e\u0301", "\u0600",
 	} {
 		f.Add(s)
 	}
@@ -188,9 +201,18 @@ func FuzzNormalizeBody(f *testing.F) {
 			if s := strings.TrimSpace(in); s != "" && len(s) <= chat.MaxBody && printableASCII(s) {
 				t.Fatalf("NormalizeBody(%q) refused a plain message: %v", in, err)
 			}
+			// So must any valid body with something in it that renders.
+			s := strings.TrimSpace(strings.ReplaceAll(in, "\r\n", "\n"))
+			if utf8.ValidString(s) && utf8.RuneCountInString(s) <= chat.MaxBody && strings.ContainsFunc(s, draws) &&
+				!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
+				t.Fatalf("NormalizeBody(%q) refused a message with visible characters: %v", in, err)
+			}
 			return
 		}
 		checkText(t, "NormalizeBody", in, got, 1, chat.MaxBody, "\n\t")
+		if !strings.ContainsFunc(got, draws) {
+			t.Fatalf("NormalizeBody(%q) = %q: nothing in it renders", in, got)
+		}
 		if strings.Contains(got, "\r") {
 			t.Fatalf("NormalizeBody(%q) = %q: carriage return kept", in, got)
 		}
@@ -203,6 +225,37 @@ func FuzzNormalizeBody(f *testing.F) {
 		}
 	})
 }
+
+// draws reports whether r renders as something on its own: not white
+// space, not a control, not default-ignorable (by the hand-written table of
+// Unicode's list, chat.DefaultIgnorableRanges), not any other format
+// character but those Unicode marks as visible (Prepended_Concatenation_Mark),
+// not a combining mark (Mn, Me) that would need a base, not a blank glyph.
+func draws(r rune) bool {
+	switch {
+	case unicode.IsSpace(r), unicode.Is(unicode.White_Space, r), unicode.IsControl(r):
+		return false
+	case ignorable(r), blankGlyph(r), unicode.In(r, unicode.Mn, unicode.Me):
+		return false
+	case unicode.Is(unicode.Cf, r):
+		return unicode.Is(unicode.Prepended_Concatenation_Mark, r)
+	}
+	return true
+}
+
+// ignorable reports whether r is in chat.DefaultIgnorableRanges.
+func ignorable(r rune) bool {
+	for _, rg := range chat.DefaultIgnorableRanges {
+		if rg[0] <= r && r <= rg[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// blankGlyph reports whether r is a graphic character that draws an empty
+// cell.
+func blankGlyph(r rune) bool { return r == '\u2800' || r == '\U0001D159' }
 
 // printableASCII reports whether s holds only printable ASCII, newlines and
 // tabs.

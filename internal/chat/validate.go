@@ -40,8 +40,9 @@ func NormalizeUsername(s string) (string, error) {
 }
 
 // NormalizeDisplayName trims a display name and checks it: 1–64 characters
-// of valid UTF-8 with no control or invisible formatting characters (which
-// could disguise one person as another).
+// of valid UTF-8 with no control or invisible characters (which could
+// disguise one person as another, or hide a name altogether), showing at
+// least one visible character (see [Blank]). Errors are EINVALID.
 func NormalizeDisplayName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
@@ -50,26 +51,81 @@ func NormalizeDisplayName(s string) (string, error) {
 	if n := utf8.RuneCountInString(s); n < 1 || n > MaxDisplayName {
 		return "", Errorf(EINVALID, "display name must be 1 to %d characters", MaxDisplayName)
 	}
-	visible := false
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blank(r) {
+		// Variation selectors are default-ignorable too, but they only pick
+		// a glyph's style (an emoji's colour form): they cannot hide or
+		// reorder anything, and names with emoji need them.
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
+			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
 			return "", Errorf(EINVALID, "display name may not contain control or invisible characters")
 		}
-		visible = visible || !unicode.IsSpace(r)
 	}
-	if !visible {
+	if Blank(s) {
 		return "", Errorf(EINVALID, "display name must show something")
 	}
 	return s, nil
 }
 
-// blank reports whether r is a letter or symbol that draws nothing: fillers
-// that would let a name look empty or like another's.
-func blank(r rune) bool {
+// Blank reports whether s would render as nothing: it holds no character
+// that draws on its own. White space (Unicode's White_Space property),
+// invisible characters (see invisible), blank glyphs (U+2800 BRAILLE
+// PATTERN BLANK) and combining marks (Mn, Me: with nothing visible to sit on
+// they draw nothing, or only a placeholder circle) do not count. Text that
+// has a visible character is not blank, whatever invisible characters it
+// also holds: an emoji ZWJ sequence or a right-to-left mark in Arabic text
+// is what its writer meant.
+func Blank(s string) bool {
+	for _, r := range s {
+		if !unicode.Is(unicode.White_Space, r) && !invisible(r) && !blankGlyph(r) && !unicode.In(r, unicode.Mn, unicode.Me) && !unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// invisible reports whether r never draws anything by itself: it is a
+// default-ignorable code point (see defaultIgnorable), or a format character
+// (Cf) other than those Unicode says stay visible (its
+// Prepended_Concatenation_Mark property: U+0600 ARABIC NUMBER SIGN and the
+// like). The second part adds what DerivedCoreProperties.txt leaves out of
+// Default_Ignorable_Code_Point only because a renderer that does not support
+// them should show them: the interlinear annotation characters U+FFF9–U+FFFB
+// and the Egyptian hieroglyph format controls, which on their own lay out
+// nothing.
+func invisible(r rune) bool {
+	return defaultIgnorable(r) || unicode.Is(unicode.Cf, r) && !unicode.Is(unicode.Prepended_Concatenation_Mark, r)
+}
+
+// defaultIgnorable reports whether r has Unicode's Default_Ignorable_Code_Point
+// property: what a renderer shows as nothing when it does not support it
+// (zero-width and joiner characters, bidi controls, the byte order mark, soft
+// hyphen, variation selectors, tag characters, the Hangul fillers U+115F,
+// U+1160, U+3164 and U+FFA0, U+034F COMBINING GRAPHEME JOINER, …). The
+// package unicode has no table of that derived property (nor has
+// golang.org/x/text outside its generators), so it is derived here from the
+// properties unicode does have, by the rule written at the head of the
+// property in DerivedCoreProperties.txt (Unicode 15):
+//
+//	Other_Default_Ignorable_Code_Point + Cf + Variation_Selector
+//	- White_Space - FFF9..FFFB - 13430..1343F - Prepended_Concatenation_Mark
+//
+// validate_test.go checks it against the property's list of ranges.
+func defaultIgnorable(r rune) bool {
+	if !unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector) {
+		return false
+	}
+	return !unicode.In(r, unicode.White_Space, unicode.Prepended_Concatenation_Mark) &&
+		!(0xFFF9 <= r && r <= 0xFFFB) && !(0x13430 <= r && r <= 0x1343F)
+}
+
+// blankGlyph reports whether r is a graphic character that no font draws:
+// it is neither a space nor default-ignorable, so no Unicode property names
+// it, yet it shows as an empty cell, and is the usual way to post a message
+// or take a name that looks empty.
+func blankGlyph(r rune) bool {
 	switch r {
-	case '\u115F', '\u1160', '\u3164', '\uFFA0', // Hangul fillers
-		'\u2800', // braille pattern blank
-		'\u180E': // Mongolian vowel separator
+	case '\u2800', // BRAILLE PATTERN BLANK
+		'\U0001D159': // MUSICAL SYMBOL NULL NOTEHEAD
 		return true
 	}
 	return false
@@ -91,9 +147,11 @@ func ValidatePassword(s string) error {
 }
 
 // NormalizeBody checks a message body and returns it as it will be stored:
-// valid UTF-8, line endings as "\n", trimmed, 1–4,000 characters, and no
-// control characters but newline and tab. It is never HTML-escaped: output
-// escapes.
+// valid UTF-8, line endings as "\n", trimmed, 1–4,000 characters, no
+// control characters but newline and tab, and something that renders (a
+// body that is [Blank], only invisible characters, is empty). Invisible
+// characters among visible ones are kept as typed. It is never
+// HTML-escaped: output escapes. Errors are EINVALID.
 func NormalizeBody(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", Errorf(EINVALID, "message must be valid UTF-8")
@@ -109,6 +167,9 @@ func NormalizeBody(s string) (string, error) {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' {
 			return "", Errorf(EINVALID, "message may not contain control characters")
 		}
+	}
+	if Blank(s) {
+		return "", Errorf(EINVALID, "message is empty: it has only invisible characters")
 	}
 	return s, nil
 }
