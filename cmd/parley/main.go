@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,6 +75,7 @@ type config struct {
 	redisPrefix     string
 	groupCommit     bool
 	debugAddr       string
+	hashConcurrency int
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -105,6 +107,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
+	fs.IntVar(&cfg.hashConcurrency, "hash-concurrency", runtime.GOMAXPROCS(0), "password hashes (19 MiB each) that may run at once; 4 times as many wait, and further logins and sign-ups get 503")
 
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
@@ -132,6 +135,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
+	}
+	if cfg.hashConcurrency < 1 {
+		return config{}, fmt.Errorf("-hash-concurrency must be at least 1, not %d", cfg.hashConcurrency)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
@@ -168,6 +174,12 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 	return prefixes, nil
 }
 
+// hashQueuePerSlot is how many password hashes may wait per one that may
+// run: a queue that drains well within a second (a hash takes tens of
+// milliseconds), beyond which a client is better told to come back (503
+// with Retry-After) than kept waiting.
+const hashQueuePerSlot = 4
+
 func envName(flagName string) string {
 	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
@@ -198,6 +210,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger = slog.New(slog.NewTextHandler(stdout, opts))
 	}
 
+	// URLs are logged with their secrets (passwords, tokens) redacted.
+	logger.Info("starting", "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
 	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{NoGroupCommit: !cfg.groupCommit})
 	if err != nil {
 		return err
@@ -238,8 +252,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	svc, err := chat.NewService(chat.ServiceConfig{
-		Store:    store,
-		Hasher:   password.Default(),
+		Store: store,
+		// Every hash and verification goes through the bound: argon2id
+		// holds 19 MiB each, so unbounded logins would exhaust memory.
+		Hasher:   password.Bounded(password.Default(), cfg.hashConcurrency, hashQueuePerSlot*cfg.hashConcurrency),
 		Broker:   bp.broker,
 		Presence: bp.presence,
 		Logger:   logger,

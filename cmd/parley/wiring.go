@@ -110,12 +110,61 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 	}, nil
 }
 
-// redactURL hides a password in a URL before it is logged.
+// redacted stands in for a secret in a logged URL.
+const redacted = "xxxxx"
+
+// redactURL returns s, a URL about to be logged (the -db or -redis URL), with
+// every secret in it replaced by xxxxx: the password of its userinfo
+// (user:password@, RFC 3986 §3.2.1) and the value of each query parameter
+// whose name holds "passw" (password, passwd), "pwd", "secret" or "token"
+// in any letter case
+// (postgres://…?password=…, ?sslpassword=…, ?auth_token=…). The rest is kept
+// as written, in its order. A string that does not parse as a URL is logged
+// only when it looks like a plain file name (no "://", nothing secret in
+// it); else it is replaced whole.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "://") || strings.Contains(s, "@") || sensitiveKey(s) {
+			return "[unparsable URL, not logged]"
+		}
+		return s
 	}
-	return s
+	changed := false
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), redacted)
+		changed = true
+	}
+	if u.RawQuery != "" {
+		params := strings.Split(u.RawQuery, "&")
+		for i, p := range params {
+			key, _, _ := strings.Cut(p, "=")
+			if k, err := url.QueryUnescape(key); err == nil {
+				key = k
+			}
+			if sensitiveKey(key) {
+				params[i] = url.QueryEscape(key) + "=" + redacted
+				changed = true
+			}
+		}
+		u.RawQuery = strings.Join(params, "&")
+	}
+	if !changed {
+		return s
+	}
+	return u.String()
+}
+
+// sensitiveKey reports whether a query parameter's name says its value is a
+// secret.
+func sensitiveKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range []string{"passw", "pwd", "secret", "token"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // profiles serves Go's runtime profiles (net/http/pprof) on a mux of its

@@ -92,16 +92,44 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 			return
 		}
 		u, err := svc.Login(r.Context(), req.Username, req.Password, clientAddr(r))
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
+		if err == nil {
+			err = signIn(r.Context(), sm, u)
 		}
-		if err := signIn(r.Context(), sm, u); err != nil {
+		logLogin(r, logger, req.Username, u, err)
+		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
 		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
 	})
+}
+
+// logLogin logs a login attempt (the API's or the form's) that ended with
+// err: "login succeeded" at Info with the user's ID, "login throttled" (with
+// retry_after) or "login failed" at Warn. Each names the client address
+// (clientAddr: the real client's, behind trusted proxies) and the submitted
+// username when it is a valid name, normalized; anything else typed there
+// may be a password typed in the wrong field, and the password is never
+// logged. An internal error is not a verdict on the credentials: it is
+// logged with its cause where it is answered (writeError, pageError).
+func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User, err error) {
+	attrs := []slog.Attr{slog.String("addr", clientAddr(r).String())}
+	if name, nerr := chat.NormalizeUsername(username); nerr == nil {
+		attrs = append(attrs, slog.String("username", name))
+	}
+	switch chat.ErrorCode(err) {
+	case "":
+		attrs = append(attrs, slog.Int64("user_id", int64(u.ID)))
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "login succeeded", attrs...)
+	case chat.EINTERNAL:
+		// Logged with its cause where it is answered.
+	case chat.ERATELIMITED:
+		attrs = append(attrs, slog.Duration("retry_after", chat.RetryAfter(err)))
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "login throttled", attrs...)
+	default:
+		attrs = append(attrs, slog.String("code", chat.ErrorCode(err)))
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "login failed", attrs...)
+	}
 }
 
 func handleLogout(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {

@@ -304,6 +304,7 @@ func handleLoginForm(s *server) http.Handler {
 		if err == nil {
 			err = signIn(r.Context(), s.sessions, u)
 		}
+		logLogin(r, s.logger, data.Username, u, err)
 		if err != nil {
 			if code := chat.ErrorCode(err); code == chat.EINTERNAL {
 				s.pageError(w, r, err)

@@ -27,10 +27,14 @@ type Config struct {
 	// with request contexts).
 	Sessions scs.Store
 	// SecureCookies marks the session cookie Secure and gives it the
-	// __Host- prefix; set it when Parley is served over HTTPS.
+	// __Host- prefix; set it when Parley is served over HTTPS. It also
+	// sends Strict-Transport-Security and makes the server's own origin an
+	// https one (see clientAddress).
 	SecureCookies bool
-	// TrustedOrigins are other origins (scheme://host[:port]) allowed to
-	// make state-changing requests, beside the server's own.
+	// TrustedOrigins are other origins (scheme://host[:port], RFC 6454)
+	// allowed to make state-changing requests and open WebSockets, beside
+	// the server's own. Scheme, host and port must all match; a default
+	// port may be written or not.
 	TrustedOrigins []string
 	// SessionIdleTimeout ends a session unused for this long.
 	SessionIdleTimeout time.Duration
@@ -55,7 +59,7 @@ type server struct {
 	service        *chat.Service
 	sessions       *scs.SessionManager
 	hub            *hub.Hub
-	trustedOrigins []string
+	trustedOrigins originSet
 	wsTimeout      time.Duration
 	maxConns       int
 	pages          *pages
@@ -81,30 +85,38 @@ func NewServer(cfg Config) (http.Handler, error) {
 		writeError(w, r, cfg.Logger, fmt.Errorf("session: %w", err))
 	}
 
+	trusted, err := parseOrigins(cfg.TrustedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("trusted origin: %w", err)
+	}
 	cop := http.NewCrossOriginProtection()
-	for _, o := range cfg.TrustedOrigins {
-		if err := cop.AddTrustedOrigin(o); err != nil {
+	for o := range trusted {
+		// As browsers serialize it, for the exact comparison the
+		// protection makes.
+		if err := cop.AddTrustedOrigin(o.String()); err != nil {
 			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
 		}
 	}
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
-	}))
+	})
+	cop.SetDenyHandler(deny)
 
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: cfg.TrustedOrigins, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
+	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
 	mux := http.NewServeMux()
 	s.routes(mux)
 
 	var h http.Handler = mux
 	h = sm.LoadAndSave(h)
 	h = cop.Handler(h)
-	h = securityHeaders(h)
+	h = checkOrigin(trusted, deny, h)
+	h = securityHeaders(cfg.SecureCookies, h)
 	h = recoverPanics(cfg.Logger, h)
-	h = clientAddress(cfg.TrustedProxies, h)
+	h = clientAddress(cfg.Logger, cfg.TrustedProxies, cfg.SecureCookies, h)
 	h = accessLog(cfg.Logger, h)
 	return h, nil
 }

@@ -12,9 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -58,27 +55,30 @@ func sessionID(token string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// originAllowed reports whether a WebSocket handshake may proceed: no
-// Origin (not a browser), the server's own origin, or a trusted one.
-func originAllowed(r *http.Request, trusted []string) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
+// originAllowed reports whether a request's Origin header may act on this
+// server: there is none (not a browser), or it is the server's own origin
+// (serverOrigin: the same scheme, host and port, RFC 6454 §5), or one of
+// trusted. An Origin that is not a serialized http or https origin ("null",
+// a path, garbage) is refused.
+func originAllowed(r *http.Request, trusted originSet) bool {
+	h := r.Header.Get("Origin")
+	if h == "" {
 		return true
 	}
-	u, err := url.Parse(origin)
+	o, err := parseOrigin(h)
 	if err != nil {
 		return false
 	}
-	if (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host) {
+	if self, ok := serverOrigin(r); ok && o == self {
 		return true
 	}
-	return slices.Contains(trusted, origin)
+	return trusted[o]
 }
 
 // handleWebSocket upgrades to a WebSocket after checking the Origin and the
 // session. A peer that sends nothing, not even a pong, for timeout is
 // dropped.
-func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted []string, timeout time.Duration, maxConns int) http.Handler {
+func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, maxConns int) http.Handler {
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -179,7 +179,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			return
 		}
 		if kind != websocket.TextMessage {
-			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""))
+			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil)
 			continue
 		}
 		if !utf8.Valid(data) {
@@ -188,8 +188,8 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			c.Close(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
 			return
 		}
-		if reply := fr.frames.handle(ctx, c.ID, data); reply != nil {
-			fr.reply(c, reply)
+		if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
+			fr.reply(c, reply, cause)
 		}
 	}
 }
@@ -248,26 +248,33 @@ type frameHandler struct {
 // the frame to answer that connection with, or nil. Every failure is
 // answered with an error frame; the connection stays open.
 func (h frameHandler) handle(ctx context.Context, conn string, data []byte) any {
+	reply, _ := h.carryOut(ctx, conn, data)
+	return reply
+}
+
+// carryOut is handle that also returns, beside an error frame, the error it
+// was made from: the cause to log when the frame says only "internal error".
+func (h frameHandler) carryOut(ctx context.Context, conn string, data []byte) (reply any, cause error) {
 	cmd, err := decodeCommand(data)
 	if err != nil {
-		return errorFrame(err, cmd.ClientID)
+		return errorFrame(err, cmd.ClientID), err
 	}
 	switch cmd.Type {
 	case wire.TypeSend:
 		m, _, err := h.svc.Send(ctx, h.user, chat.SendRequest{ConversationID: cmd.ConversationID, Body: cmd.Body, ClientID: cmd.ClientID, Conn: conn})
 		if err != nil {
-			return errorFrame(err, cmd.ClientID)
+			return errorFrame(err, cmd.ClientID), err
 		}
-		return wire.AckFrame{Type: wire.TypeAck, ClientID: cmd.ClientID, Message: wireMessage(m)}
+		return wire.AckFrame{Type: wire.TypeAck, ClientID: cmd.ClientID, Message: wireMessage(m)}, nil
 	case wire.TypeTyping:
 		err = h.svc.Typing(ctx, h.user, cmd.ConversationID)
 	case wire.TypeRead:
 		_, _, err = h.svc.MarkRead(ctx, h.user, cmd.ConversationID, cmd.Seq)
 	}
 	if err != nil {
-		return errorFrame(err, "")
+		return errorFrame(err, ""), err
 	}
-	return nil
+	return nil, nil
 }
 
 func errorFrame(err error, clientID string) wire.ErrorFrame {
@@ -280,10 +287,12 @@ func errorFrame(err error, clientID string) wire.ErrorFrame {
 	}
 }
 
-// reply queues a frame for this connection only.
-func (fr *frameReader) reply(c *hub.Conn, v any) {
+// reply queues a frame for this connection only. An internal error frame
+// is logged with cause, the error it was made from: the peer sees only
+// "internal error".
+func (fr *frameReader) reply(c *hub.Conn, v any, cause error) {
 	if e, ok := v.(wire.ErrorFrame); ok && e.Code == chat.EINTERNAL {
-		fr.logger.Error("websocket frame failed", "user_id", fr.frames.user)
+		fr.logger.Error("websocket frame failed", "user_id", fr.frames.user, "conn", c.ID, "err", cause)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
