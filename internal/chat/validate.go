@@ -52,10 +52,12 @@ func NormalizeDisplayName(s string) (string, error) {
 		return "", Errorf(EINVALID, "display name must be 1 to %d characters", MaxDisplayName)
 	}
 	for _, r := range s {
-		// Variation selectors are default-ignorable too, but they only pick
-		// a glyph's style (an emoji's colour form): they cannot hide or
-		// reorder anything, and names with emoji need them.
-		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
+		// Every format character (Cf) is refused, even those that stay
+		// visible: none belongs in a name. Variation selectors are
+		// default-ignorable too, but they only pick a glyph's style (an
+		// emoji's colour form): they cannot hide or reorder anything, and
+		// names with emoji need them.
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
 			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
 			return "", Errorf(EINVALID, "display name may not contain control or invisible characters")
 		}
