@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,23 +33,26 @@ import (
 const jsonSpace = " \t\r\n"
 
 // strictObject decodes data the strict way the docs describe: exactly one
-// JSON object and nothing after it, every key one of fields (in the letter
-// case encoding/json tolerates), every value of its field's type. It is the
-// reference the app's decoders are compared with.
+// JSON object and nothing after it, every key exactly (in letter case too)
+// one of fields and none twice, every value of its field's type, no escaped
+// lone UTF-16 surrogate. It is the reference the app's decoders are compared
+// with: built on encoding/json, which on its own would match keys in any
+// case, let the last duplicate win and turn a lone surrogate into U+FFFD,
+// so those checks are made here, apart.
 func strictObject[T any](data []byte, fields []string) (T, bool) {
 	var v T
-	if !json.Valid(data) {
+	if !json.Valid(data) || loneSurrogate(data) {
 		return v, false
 	}
 	if trimmed := bytes.TrimLeft(data, jsonSpace); len(trimmed) == 0 || trimmed[0] != '{' {
 		return v, false
 	}
-	var keys map[string]json.RawMessage
-	if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
+	keys, ok := objectKeys(data)
+	if !ok {
 		return v, false
 	}
-	for k := range keys {
-		if !slices.ContainsFunc(fields, func(f string) bool { return strings.EqualFold(f, k) }) {
+	for i, k := range keys {
+		if !slices.Contains(fields, k) || slices.Contains(keys[:i], k) {
 			return v, false
 		}
 	}
@@ -56,6 +60,67 @@ func strictObject[T any](data []byte, fields []string) (T, bool) {
 		return v, false
 	}
 	return v, true
+}
+
+// objectKeys returns the keys of the JSON object data, unescaped, in order,
+// duplicates included.
+func objectKeys(data []byte) ([]string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		keys = append(keys, key)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+// loneSurrogate reports whether data, valid JSON, has a \u escape of a
+// UTF-16 surrogate that is not half of a high-low pair: text that is not
+// Unicode. In valid JSON every backslash starts an escape inside a string,
+// so one pass over the escapes finds them all.
+func loneSurrogate(data []byte) bool {
+	hex := func(b []byte) rune {
+		n, err := strconv.ParseUint(string(b), 16, 16)
+		if err != nil {
+			return -1
+		}
+		return rune(n)
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if data[i] != 'u' {
+			continue
+		}
+		r := hex(data[i+1 : i+5])
+		i += 4
+		switch {
+		case 0xD800 <= r && r < 0xDC00:
+			if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+				if low := hex(data[i+3 : i+7]); 0xDC00 <= low && low < 0xE000 {
+					i += 6
+					continue
+				}
+			}
+			return true
+		case 0xDC00 <= r && r < 0xE000:
+			return true
+		}
+	}
+	return false
 }
 
 // wantChatError fails unless err is a *chat.Error with one of codes and a
@@ -135,6 +200,14 @@ var fuzzFrameSeeds = []string{
 	` {"type":"typing","conversation_id":1}`,
 	`{"type":"typing","conversation_id":1`,
 	`{"type":"typing","type":"read","conversation_id":1,"seq":1}`,
+	`{"type":"typing","type":"send","conversation_id":1,"body":"carried out as a send"}`,
+	`{"type":"send","conversation_id":1,"body":"a","body":"b"}`,
+	`{"type":"send","conversation_id":1,"b\u006fdy":"escaped","body":"duplicate"}`,
+	`{"type":"send","Type":"typing","conversation_id":1,"body":"x"}`,
+	`{"type":"send","conversation_id":1,"body":"\u200b"}`,
+	`{"type":"send","conversation_id":1,"body":"\u2800\u3164\u0301"}`,
+	`{"type":"send","conversation_id":1,"body":"\ud83d\udcac \u200d ok"}`,
+	`{"type":"send","conversation_id":1,"body":"\udcac"}`,
 	`[{"type":"typing","conversation_id":1}]`,
 	`"typing"`, `null`, `{}`, `[]`, `1`, ``, `{`, `}`, "\xff",
 	"{\"type\":\"send\",\"conversation_id\":1,\"body\":\"bad \xff utf-8\"}",
@@ -515,6 +588,9 @@ var fuzzJSONSeeds = []string{
 	`{"body":"x"} {}`, `{"body":"x"}}`, `{"body":"x"}]`, `{"body":"x"},`, `{"body":"x"`,
 	`[]`, `[{"body":"x"}]`, `"body"`, `1`, `true`, ``, ` `, `{`, "\xef\xbb\xbf{}",
 	"{\"body\":\"bad \xff utf-8\"}", "{\"body\":\"x\"}\x00",
+	`{"body":"a","b\u006fdy":"b"}`, `{"body":"a","Body":"b"}`, `{"username":"a","username":"b","password":"p"}`,
+	`{"body":"\ud83d\udcac"}`, `{"body":"\ud83d"}`, `{"body":"\udcac\ud83d"}`, `{"body":"\\ud800"}`,
+	`{"display_name":"\u034f","username":"alice","password":"password-alice"}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {

@@ -111,6 +111,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	s.routes(mux)
 
 	var h http.Handler = mux
+	h = checkQuery(cfg.Logger, h)
 	h = sm.LoadAndSave(h)
 	h = cop.Handler(h)
 	h = checkOrigin(trusted, deny, h)
