@@ -340,21 +340,21 @@ func testCrashRestart(t *testing.T, bin string) {
 	// On an early failure, end the run and join it.
 	t.Cleanup(func() { cancel(); <-ended })
 
-	// seen counts the progress lines looked at: each wait considers only
-	// lines written after the previous step.
-	seen := stderr.await(t, ended, 0, "sends acked with every connection open", func(p progress) bool {
+	stderr.await(t, ended, 0, "sends acked with every connection open", func(p progress) bool {
 		return p.open == conns && p.acked > 0
 	})
 	for kill := 1; kill <= 2; kill++ {
 		srv.kill()
-		seen = len(stderr.lines())
+		// seen counts the progress lines looked at: each wait considers
+		// only lines written after the previous step.
+		seen := len(stderr.lines())
 		srv = startServer(t, bin, addr, db)
 		seen = stderr.await(t, ended, seen, fmt.Sprintf("every connection back after kill %d", kill), func(p progress) bool {
 			return p.open == conns && p.drops >= kill*conns
 		})
 		// A later line counts acks made since that one was written, when
 		// the old server was dead: they are the new server's.
-		seen = stderr.await(t, ended, seen, fmt.Sprintf("sends acked by the server started after kill %d", kill), func(p progress) bool {
+		stderr.await(t, ended, seen, fmt.Sprintf("sends acked by the server started after kill %d", kill), func(p progress) bool {
 			return p.acked > 0
 		})
 	}
