@@ -16,6 +16,7 @@ const (
 	ECONFLICT     = "conflict"
 	ETOOLARGE     = "too_large"
 	ERATELIMITED  = "rate_limited"
+	EUNAVAILABLE  = "unavailable" // overloaded: try again after RetryAfter
 	EINTERNAL     = "internal"
 )
 
