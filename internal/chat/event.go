@@ -57,8 +57,10 @@ type Broker interface {
 	// Unsubscribe stops that. A delivery already under way may still name
 	// the user.
 	Unsubscribe(ctx context.Context, user UserID) error
-	// Deliveries is where this node receives events, in the order each
-	// user's events were published. An event may arrive as one Delivery
+	// Deliveries is where this node receives events, in the order they
+	// were published: events published one after another (the second
+	// Publish called after the first returned), from any nodes and for any
+	// users, reach each node in that order. An event may arrive as one Delivery
 	// naming several users, or as several naming one each; a user appears
 	// at most once per Delivery. The channel is never closed.
 	Deliveries() <-chan Delivery
