@@ -221,15 +221,23 @@ func requestScheme(r *http.Request) string {
 // state-changing request that carries an Origin but no Sec-Fetch-Site must
 // name the server's own origin or a trusted one (see originAllowed), or deny
 // answers it. Safe methods, requests with Sec-Fetch-Site and requests with no
-// Origin (not from a browser) go to next unchanged.
+// Origin (not from a browser) go to next unchanged. An Origin let through is
+// passed on as browsers serialize it (lower case, no default port), for
+// http.CrossOriginProtection's exact comparison with the trusted origins.
 func checkOrigin(trusted originSet, deny, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if r.Header.Get("Sec-Fetch-Site") == "" && !originAllowed(r, trusted) {
+			if r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Origin") == "" {
+				break
+			}
+			if !originAllowed(r, trusted) {
 				deny.ServeHTTP(w, r)
 				return
+			}
+			if o, err := parseOrigin(r.Header.Get("Origin")); err == nil {
+				r.Header.Set("Origin", o.String())
 			}
 		}
 		next.ServeHTTP(w, r)
