@@ -2,7 +2,9 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,9 @@ import (
 	"testing"
 
 	"github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
 )
 
 func TestParseOrigin(t *testing.T) {
@@ -301,5 +306,44 @@ func TestNewServerTrustedOrigins(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("Origin %s (cross-site): %d, want %d: %s", origin, rec.Code, want, rec.Body)
 		}
+	}
+}
+
+// membersFailingStore is a store whose member lists cannot be read.
+type membersFailingStore struct{ chat.Store }
+
+func (membersFailingStore) Members(context.Context, chat.ConversationID) ([]chat.UserID, error) {
+	return nil, errors.New("disk on fire")
+}
+
+type originTestHasher struct{}
+
+func (originTestHasher) Hash(p string) (string, error)    { return "plain:" + p, nil }
+func (originTestHasher) Verify(h, p string) (bool, error) { return h == "plain:"+p, nil }
+
+// TestFrameInternalErrorCause: a frame that fails inside is answered with a
+// bare internal error, and the error behind it comes back to be logged.
+func TestFrameInternalErrorCause(t *testing.T) {
+	svc, err := chat.NewService(chat.ServiceConfig{Store: membersFailingStore{}, Hasher: originTestHasher{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, cause := frameHandler{svc: svc, user: 1}.carryOut(context.Background(), "conn", []byte(`{"type":"typing","conversation_id":1}`))
+	e, ok := reply.(wire.ErrorFrame)
+	if !ok || e.Code != chat.EINTERNAL || strings.Contains(e.Message, "disk") {
+		t.Errorf("reply %+v, want an internal error frame that names no cause", reply)
+	}
+	if cause == nil || !strings.Contains(cause.Error(), "disk on fire") {
+		t.Errorf("cause %v, want the store's error", cause)
+	}
+	// A frame refused for what it says has its reason as the cause too, and
+	// handle gives the same reply.
+	data := []byte(`{"type":"typing"}`)
+	reply, cause = frameHandler{svc: svc, user: 1}.carryOut(context.Background(), "conn", data)
+	if e, ok := reply.(wire.ErrorFrame); !ok || e.Code != chat.EINVALID || cause == nil {
+		t.Errorf("invalid frame: reply %+v, cause %v", reply, cause)
+	}
+	if again := (frameHandler{svc: svc, user: 1}).handle(context.Background(), "conn", data); again != reply {
+		t.Errorf("handle %+v, carryOut %+v", again, reply)
 	}
 }
