@@ -105,8 +105,9 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 }
 
 // logLogin logs a login attempt (the API's or the form's) that ended with
-// err: "login succeeded" at Info with the user's ID, "login throttled" (with
-// retry_after) or "login failed" at Warn. Each names the client address
+// err: "login succeeded" at Info with the user's ID; at Warn, "login failed"
+// (wrong name or password), "login throttled" (with retry_after) or "login
+// refused" (any other refusal, with its code). Each names the client address
 // (clientAddr: the real client's, behind trusted proxies) and the submitted
 // username when it is a valid name, normalized; anything else typed there
 // may be a password typed in the wrong field, and the password is never
@@ -126,9 +127,16 @@ func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User
 	case chat.ERATELIMITED:
 		attrs = append(attrs, slog.Duration("retry_after", chat.RetryAfter(err)))
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "login throttled", attrs...)
-	default:
-		attrs = append(attrs, slog.String("code", chat.ErrorCode(err)))
+	case chat.EUNAUTHORIZED:
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "login failed", attrs...)
+	default:
+		// Refused before the password was judged (the server is
+		// overloaded, the request is malformed): not a failure to count.
+		attrs = append(attrs, slog.String("code", chat.ErrorCode(err)))
+		if d := chat.RetryAfter(err); d > 0 {
+			attrs = append(attrs, slog.Duration("retry_after", d))
+		}
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "login refused", attrs...)
 	}
 }
 

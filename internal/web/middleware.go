@@ -76,8 +76,9 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 // Scripts come only from this origin, never inline; require-trusted-types-for
 // 'script' makes every DOM XSS sink (innerHTML, insertAdjacentHTML, a script's
 // src, eval…) refuse plain strings, and trusted-types 'none' lets no policy be
-// created to turn strings into trusted values (W3C Trusted Types, §4 of the
-// CSP integration): the page writes text with textContent only.
+// created to turn strings into trusted values (W3C Trusted Types, its
+// require-trusted-types-for and trusted-types CSP directives): the page
+// writes text with textContent only.
 const contentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; require-trusted-types-for 'script'; trusted-types 'none'"
 
 // strictTransportSecurity tells browsers to use only HTTPS for this host and
