@@ -42,7 +42,7 @@ func NormalizeUsername(s string) (string, error) {
 // NormalizeDisplayName trims a display name and checks it: 1–64 characters
 // of valid UTF-8 with no control or invisible characters (which could
 // disguise one person as another, or hide a name altogether), showing at
-// least one visible character (see [Blank]). Errors are EINVALID.
+// least one visible character (see blank). Errors are EINVALID.
 func NormalizeDisplayName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
@@ -62,13 +62,13 @@ func NormalizeDisplayName(s string) (string, error) {
 			return "", Errorf(EINVALID, "display name may not contain control or invisible characters")
 		}
 	}
-	if Blank(s) {
+	if blank(s) {
 		return "", Errorf(EINVALID, "display name must show something")
 	}
 	return s, nil
 }
 
-// Blank reports whether s would render as nothing: it holds no character
+// blank reports whether s would render as nothing: it holds no character
 // that draws on its own. White space (Unicode's White_Space property),
 // invisible characters (see invisible), blank glyphs (U+2800 BRAILLE
 // PATTERN BLANK) and combining marks (Mn, Me: with nothing visible to sit on
@@ -76,7 +76,7 @@ func NormalizeDisplayName(s string) (string, error) {
 // has a visible character is not blank, whatever invisible characters it
 // also holds: an emoji ZWJ sequence or a right-to-left mark in Arabic text
 // is what its writer meant.
-func Blank(s string) bool {
+func blank(s string) bool {
 	for _, r := range s {
 		if !unicode.Is(unicode.White_Space, r) && !invisible(r) && !blankGlyph(r) && !unicode.In(r, unicode.Mn, unicode.Me) && !unicode.IsControl(r) {
 			return false
@@ -151,7 +151,7 @@ func ValidatePassword(s string) error {
 // NormalizeBody checks a message body and returns it as it will be stored:
 // valid UTF-8, line endings as "\n", trimmed, 1–4,000 characters, no
 // control characters but newline and tab, and something that renders (a
-// body that is [Blank], only invisible characters, is empty). Invisible
+// body that is blank, only invisible characters, is empty). Invisible
 // characters among visible ones are kept as typed. It is never
 // HTML-escaped: output escapes. Errors are EINVALID.
 func NormalizeBody(s string) (string, error) {
@@ -170,7 +170,7 @@ func NormalizeBody(s string) (string, error) {
 			return "", Errorf(EINVALID, "message may not contain control characters")
 		}
 	}
-	if Blank(s) {
+	if blank(s) {
 		return "", Errorf(EINVALID, "message is empty: it has only invisible characters")
 	}
 	return s, nil

@@ -160,8 +160,8 @@ func TestBlank(t *testing.T) {
 		"\u202e": true, "\u200e\u200f": true, "\U0001F469\u200d": false, "a": false, "\u200ba": false,
 		"\u0600": false, "\u0903": false, "\ue000": false, "\U0010FFFD": false, "\u0378": false,
 	} {
-		if got := Blank(s); got != want {
-			t.Errorf("Blank(%q) = %t, want %t", s, got, want)
+		if got := blank(s); got != want {
+			t.Errorf("blank(%q) = %t, want %t", s, got, want)
 		}
 	}
 }
