@@ -122,8 +122,8 @@ var strictJSON = jsonv2.JoinOptions(
 // JSON object and nothing after it, into v, a pointer to a struct. Keys are
 // matched to v's json tags exactly; a key that matches none, or one given
 // twice, is refused. Any failure is EINVALID with a message that says what
-// is wrong (`duplicate key "body"`, `unknown field "BODY"`, `field "seq"
-// must be an integer`); what names data in it. The API's bodies and the
+// is wrong (`duplicate key "body"`, `unknown field "BODY"`, `field "body"
+// must be a string`); what names data in it. The API's bodies and the
 // WebSocket's frames both come through here.
 func decodeObject(data []byte, v any, what string) error {
 	if !utf8.Valid(data) {
@@ -134,10 +134,10 @@ func decodeObject(data []byte, v any, what string) error {
 		return chat.Errorf(chat.EINVALID, "%s must be a JSON object", what)
 	}
 	if err := jsonv2.Unmarshal(data, v, strictJSON); err != nil {
+		// A syntax error after a complete object is what follows it.
 		var syntax *jsontext.SyntacticError
-		if errors.As(err, &syntax) && syntax.Err != jsontext.ErrDuplicateName && len(bytes.TrimRight(data[syntax.ByteOffset:], " \t\r\n")) > 0 &&
+		if errors.As(err, &syntax) && syntax.Err != jsontext.ErrDuplicateName && 0 < syntax.ByteOffset && syntax.ByteOffset < int64(len(data)) &&
 			jsontext.Value(data[:syntax.ByteOffset]).IsValid() {
-			// The object ended well; what follows it is the fault.
 			return chat.Errorf(chat.EINVALID, "%s must hold one JSON object and nothing after it", what)
 		}
 		return jsonError(err)
