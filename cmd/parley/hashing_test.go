@@ -92,11 +92,14 @@ func TestLoginFloodRefusedNotHashed(t *testing.T) {
 		wrongAlice = 4 // fewer than the 5 free failures: alice is not throttled
 		formEvery  = 10
 	)
-	hc := &http.Client{Timeout: patience, Transport: &http.Transport{MaxIdleConnsPerHost: perWave}}
+	// A queued login waits for up to five hashes, and under -race on a
+	// loaded machine one hash can take seconds: each request, and the
+	// waves together, get four times the usual patience.
+	hc := &http.Client{Timeout: 4 * patience, Transport: &http.Transport{MaxIdleConnsPerHost: perWave}}
 	defer hc.CloseIdleConnections()
 	counts := map[int]int{}
 	var saw503, sawForm503, healthzDuring bool
-	deadline := time.Now().Add(patience)
+	deadline := time.Now().Add(4 * patience)
 	// Each wave comes from a new address, so that the address throttle
 	// (which answers 429 without hashing) does not stop the next one. A
 	// wave is repeated only if it ended before /healthz could answer
