@@ -29,7 +29,7 @@ import (
 
 // browserWait bounds every wait for the page: generous, because the tests
 // run under -race on small CI machines. Nothing asserts how fast anything is.
-const browserWait = 15 * time.Second
+const browserWait = patience
 
 // chromiumPath returns the browser binary the browser tests need (see
 // testenv.Need).
@@ -270,7 +270,7 @@ func eval[T any](b *browser, expr string) T {
 }
 
 func tryEval[T any](b *browser, expr string) (T, error) {
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[T](wrapJS(expr), chromedp.EvalAwaitPromise))
 }

@@ -25,10 +25,11 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Main(m, testenv.Postgres, testenv.Redis, testenv.Chromium))
 }
 
-// patience bounds every wait for a condition: generous, because the tests
-// run under -race on small machines that others share. It is a deadline for
-// failing, never a measure of speed: no test asserts how fast anything is.
-const patience = 15 * time.Second
+// patience bounds every wait for a condition, and every request: generous,
+// because the tests run under -race on small machines that others share,
+// where a second's work can take many. It is a deadline for failing, never a
+// measure of speed: no test asserts how fast anything is.
+const patience = time.Minute
 
 // waitUntil polls cond until it holds, and fails the test if it does not
 // within patience.

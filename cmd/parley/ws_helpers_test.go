@@ -17,10 +17,9 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
-// wsWait bounds every wait for a frame or a close: generous, because the
-// tests run under -race on small, busy machines. It is a deadline for
-// failing, never a measure of speed.
-const wsWait = 15 * time.Second
+// wsWait bounds every wait for a handshake, a frame or a close (see
+// patience).
+const wsWait = patience
 
 // tab is one open WebSocket of a client: one browser tab.
 type tab struct {
@@ -59,7 +58,7 @@ func (c *client) openTab(name string) *tab {
 }
 
 func (c *client) dial(name string, opts dialOptions) (*tab, *http.Response, error) {
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	d := websocket.Dialer{HandshakeTimeout: wsWait}
 	if !opts.noCookie {
 		d.Jar = c.http.Jar
 	}
