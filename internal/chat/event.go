@@ -13,6 +13,8 @@ const (
 	EventRead         EventType = "read"
 	EventPresence     EventType = "presence"
 	EventSessionEnded EventType = "session_ended"
+	// EventUser: a user changed their display name.
+	EventUser EventType = "user"
 )
 
 // Event is something that happened which connected users should see at
@@ -32,6 +34,7 @@ type Event struct {
 	Seq            int64          `json:"seq,omitempty"`             // EventRead: the new read cursor
 	Online         bool           `json:"online,omitempty"`          // EventPresence
 	Session        string         `json:"session,omitempty"`         // EventSessionEnded: the session's ID
+	User           *User          `json:"user,omitempty"`            // EventUser: the user as they are now
 }
 
 // Delivery is an event as a node receives it: the event and those of its

@@ -536,3 +536,124 @@ func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, 
 func (s *Service) EndSession(ctx context.Context, user UserID, session string) error {
 	return s.broker.Publish(ctx, Event{Type: EventSessionEnded, To: []UserID{user}, Session: session})
 }
+
+// BindSession records that the session stored under key belongs to user
+// until deadline, at sign-in, so that ending all of the user's sessions
+// finds it.
+func (s *Service) BindSession(ctx context.Context, user UserID, key string, deadline time.Time) error {
+	return s.store.BindSession(ctx, user, key, deadline)
+}
+
+// TouchSession reports whether the session stored under key is alive and
+// returns its expiry, moved to expiry first when that is later (a socket's
+// activity keeps its session from going idle).
+func (s *Service) TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error) {
+	return s.store.TouchSession(ctx, key, expiry)
+}
+
+// EndSessions ends every session of user but the one stored under except
+// ("" for none), and closes their connections on every node.
+func (s *Service) EndSessions(ctx context.Context, user UserID, except string) error {
+	keys, err := s.store.EndSessions(ctx, user, except)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.EndSession(ctx, user, k); err != nil {
+			// The session is gone from the store: its sockets find out
+			// at their next check.
+			s.logger.WarnContext(ctx, "publish session ended", "user_id", user, "err", err)
+		}
+	}
+	return nil
+}
+
+// errWrongPassword answers a password check, other than a login's, that
+// failed.
+func errWrongPassword() error {
+	return Errorf(EUNAUTHORIZED, "the current password is wrong")
+}
+
+// CheckPassword verifies the password of a signed-in user, through the
+// bounded hasher and the login throttle of their account: a stolen
+// session cannot try passwords faster than a login can.
+func (s *Service) CheckPassword(ctx context.Context, id UserID, password string) error {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	key := "user:" + u.Username
+	if t := s.limits.Logins; t != nil {
+		wait, err := t.Wait(ctx, key)
+		if err != nil {
+			return fmt.Errorf("login throttle: %w", err)
+		}
+		if wait > 0 {
+			return errThrottled(wait)
+		}
+	}
+	ok := false
+	if ValidatePassword(password) == nil {
+		_, hash, err := s.store.UserCredentials(ctx, u.Username)
+		if err != nil {
+			return err
+		}
+		if ok, err = s.hasher.Verify(hash, password); err != nil {
+			return fmt.Errorf("verify password: %w", err)
+		}
+	}
+	if !ok {
+		if t := s.limits.Logins; t != nil {
+			if err := t.Fail(ctx, key); err != nil {
+				return fmt.Errorf("login throttle: %w", err)
+			}
+		}
+		return errWrongPassword()
+	}
+	return nil
+}
+
+// ChangePassword replaces a signed-in user's password after checking the
+// current one. Ending their other sessions is the caller's part: it knows
+// which session is this one.
+func (s *Service) ChangePassword(ctx context.Context, id UserID, current, next string) error {
+	// The new password is checked first: an overlong one must cost
+	// nothing before it is refused.
+	if err := ValidatePassword(next); err != nil {
+		return err
+	}
+	if err := s.CheckPassword(ctx, id, current); err != nil {
+		return err
+	}
+	return s.SetPassword(ctx, id, next)
+}
+
+// SetDisplayName changes a user's display name, by the rules of
+// registration (empty means the username), and shows the change to the
+// user's own connections and to everyone sharing a conversation with them.
+func (s *Service) SetDisplayName(ctx context.Context, id UserID, displayName string) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if displayName == "" {
+		displayName = u.Username
+	}
+	display, err := NormalizeDisplayName(displayName)
+	if err != nil {
+		return User{}, err
+	}
+	u, err = s.store.SetDisplayName(ctx, id, display)
+	if err != nil {
+		return User{}, err
+	}
+	contacts, err := s.store.Contacts(ctx, id)
+	if err == nil {
+		err = s.broker.Publish(ctx, Event{Type: EventUser, To: append(contacts, id), UserID: id, User: &u})
+	}
+	if err != nil {
+		// The name is stored: others see it in their next list.
+		s.logger.WarnContext(ctx, "publish user", "user_id", id, "err", err)
+	}
+	return u, nil
+}

@@ -21,6 +21,9 @@ type Store interface {
 	UserCredentials(ctx context.Context, username string) (User, string, error)
 	// SetPasswordHash replaces a user's password hash, or ENOTFOUND.
 	SetPasswordHash(ctx context.Context, id UserID, passwordHash string) error
+	// SetDisplayName replaces a user's display name and returns the user, or
+	// ENOTFOUND.
+	SetDisplayName(ctx context.Context, id UserID, displayName string) (User, error)
 	// SearchUsers returns at most q.Limit users ordered by username, after
 	// q.After, matching q.Search, without q.Exclude.
 	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)
@@ -62,6 +65,20 @@ type Store interface {
 	// conversation's last_seq, and returns the cursor and whether it moved.
 	// An older seq changes nothing. ENOTFOUND for a non-member.
 	MarkRead(ctx context.Context, id ConversationID, user UserID, seq int64) (int64, bool, error)
+
+	// BindSession records that the HTTP session stored under key (the
+	// session store's key: a hash of the cookie's token) belongs to user
+	// until deadline, its absolute expiry, so that EndSessions finds it.
+	BindSession(ctx context.Context, user UserID, key string, deadline time.Time) error
+	// EndSessions deletes every session bound to user but the one stored
+	// under except ("" for none) and returns their keys. An ended session
+	// is never stored again: a request that was under way when it ended
+	// cannot bring it back.
+	EndSessions(ctx context.Context, user UserID, except string) ([]string, error)
+	// TouchSession moves the expiry of the unexpired session stored under
+	// key to expiry, when that is later, and returns the session's expiry;
+	// false when there is no unexpired session under key.
+	TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

@@ -36,10 +36,14 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
-// CommitCtx stores a session, replacing any with the same token.
+// CommitCtx stores a session, replacing any with the same token, unless the
+// session was ended (see Store.EndSessions): a request that loaded it before
+// it ended must not bring it back when it commits.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	_, err := ss.store.pool.Exec(ctx, `
-		INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
+		INSERT INTO sessions (token, data, expiry)
+		SELECT $1::text, $2::bytea, $3::timestamptz
+		WHERE NOT EXISTS (SELECT 1 FROM user_sessions WHERE token = $1::text AND ended)
 		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
 		token, data, expiry)
 	if err != nil {
@@ -48,9 +52,14 @@ func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte
 	return nil
 }
 
-// DeleteCtx removes a session; an unknown token is not an error.
+// DeleteCtx removes a session, for good: it is marked ended, so that a
+// request still under way with it cannot store it again. An unknown token
+// is not an error.
 func (ss *SessionStore) DeleteCtx(ctx context.Context, token string) error {
-	if _, err := ss.store.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token); err != nil {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE user_sessions SET ended = true WHERE token = $1`, token)
+	b.Queue(`DELETE FROM sessions WHERE token = $1`, token)
+	if err := ss.store.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -91,6 +100,10 @@ func (ss *SessionStore) Run(ctx context.Context, interval time.Duration, logger 
 			}
 			if n := tag.RowsAffected(); n > 0 {
 				logger.Debug("deleted expired sessions", "count", n)
+			}
+			// Past its deadline no session can be stored or found again.
+			if _, err := ss.store.pool.Exec(ctx, `DELETE FROM user_sessions WHERE deadline <= $1`, time.Now()); err != nil && ctx.Err() == nil {
+				logger.Error("delete expired user sessions", "err", err)
 			}
 		}
 	}

@@ -33,10 +33,13 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
-// CommitCtx stores a session, replacing any with the same token.
+// CommitCtx stores a session, replacing any with the same token, unless the
+// session was ended (see Store.EndSessions): a request that loaded it before
+// it ended must not bring it back when it commits.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	_, err := ss.store.write.ExecContext(ctx, `
-		INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+		INSERT INTO sessions (token, data, expiry)
+		SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM user_sessions WHERE token = ?1 AND ended)
 		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
 		token, data, micros(expiry))
 	if err != nil {
@@ -45,8 +48,13 @@ func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte
 	return nil
 }
 
-// DeleteCtx removes a session.
+// DeleteCtx removes a session, for good: it is marked ended, so that a
+// request still under way with it cannot store it again.
 func (ss *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	// Marked first: a commit between the two statements stores nothing.
+	if _, err := ss.store.write.ExecContext(ctx, `UPDATE user_sessions SET ended = 1 WHERE token = ?`, token); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
 	if _, err := ss.store.write.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -86,6 +94,10 @@ func (ss *SessionStore) Run(ctx context.Context, interval time.Duration, logger 
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
 				logger.Debug("deleted expired sessions", "count", n)
+			}
+			// Past its deadline no session can be stored or found again.
+			if _, err := ss.store.write.ExecContext(ctx, `DELETE FROM user_sessions WHERE deadline <= ?`, micros(time.Now())); err != nil && ctx.Err() == nil {
+				logger.Error("delete expired user sessions", "err", err)
 			}
 		}
 	}

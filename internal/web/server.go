@@ -69,7 +69,7 @@ type server struct {
 // NewServer returns the HTTP handler of the whole application.
 func NewServer(cfg Config) (http.Handler, error) {
 	sm := scs.New()
-	sm.Store = cfg.Sessions
+	sm.Store = bindingStore{Store: cfg.Sessions, codec: sm.Codec, svc: cfg.Service}
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdleTimeout
 	sm.HashTokenInStore = true // a leaked sessions table holds no usable tokens

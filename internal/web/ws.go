@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,13 +46,6 @@ func EncodeEvent(ev chat.Event) ([]byte, error) {
 	return nil, fmt.Errorf("no frame for event type %q", ev.Type)
 }
 
-// sessionID names a session without revealing its token, for closing its
-// connections at logout on every node.
-func sessionID(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:16])
-}
-
 // originAllowed reports whether a request's Origin header may act on this
 // server: there is none (not a browser), or it is the server's own origin
 // (serverOrigin: the same scheme, host and port, RFC 6454 §5), or one of
@@ -76,7 +67,8 @@ func originAllowed(r *http.Request, trusted originSet) bool {
 }
 
 // handleWebSocket upgrades to a WebSocket after checking the Origin and the
-// session. A peer that sends nothing, not even a pong, for timeout is
+// session. A connection closes with 4001 when its session ends (see
+// sessionGuard). A peer that sends nothing, not even a pong, for timeout is
 // dropped.
 func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, maxConns int) http.Handler {
 	upgrader := websocket.Upgrader{
@@ -111,6 +103,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return
 		}
 		session := sessionID(sm.Token(ctx))
+		guard := newSessionGuard(svc, logger, session, sm.Deadline(ctx), sm.IdleTimeout)
 		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC()})
 		if err != nil {
 			writeError(w, r, logger, err)
@@ -123,7 +116,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return // the upgrader has answered
 		}
 		sock := &socket{ws: ws, nc: nc}
-		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id}, ws: ws, sock: sock, timeout: timeout}
+		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id, session: guard}, ws: ws, sock: sock, timeout: timeout}
 		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -156,6 +149,18 @@ type frameReader struct {
 // run reads frames until the connection fails, the peer goes silent or
 // ctx ends.
 func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
+	if g := fr.frames.session; g != nil {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			g.watch(ctx, c)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+	}
 	fr.ws.SetReadLimit(maxFrame)
 	// SetReadDeadline fails only on a closed connection, when reading
 	// ends anyway.
@@ -190,6 +195,10 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 		}
 		if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
 			fr.reply(c, reply, cause)
+		}
+		if g := fr.frames.session; g != nil && g.isEnded() {
+			c.Close(hub.CloseSessionEnded, "session ended")
+			return
 		}
 	}
 }
@@ -242,6 +251,8 @@ func decodeCommand(data []byte) (command, error) {
 type frameHandler struct {
 	svc  *chat.Service
 	user chat.UserID
+	// session, when set, is checked before each frame is carried out.
+	session *sessionGuard
 }
 
 // handle carries out one frame that arrived on connection conn and returns
@@ -258,6 +269,17 @@ func (h frameHandler) carryOut(ctx context.Context, conn string, data []byte) (r
 	cmd, err := decodeCommand(data)
 	if err != nil {
 		return errorFrame(err, cmd.ClientID), err
+	}
+	if h.session != nil {
+		// Nothing is carried out for a session that has ended; the
+		// socket is closing with 4001.
+		alive, err := h.session.active(ctx)
+		if err == nil && !alive {
+			err = chat.Errorf(chat.EUNAUTHORIZED, "session ended: sign in again")
+		}
+		if err != nil {
+			return errorFrame(err, cmd.ClientID), err
+		}
 	}
 	switch cmd.Type {
 	case wire.TypeSend:

@@ -89,16 +89,32 @@ class Connection {
       this.onFrame(frame);
     });
     ws.addEventListener("close", (e) => {
+      const wasOpen = this.open;
       this.open = false;
       this.onState(false);
-      if (e.code === 4001) {
-        window.location.assign("/login"); // signed out elsewhere
+      // 4001: the session ended (expired, or signed out elsewhere). A
+      // handshake refused before it opened does not say why (the browser
+      // hides the 401). Either way, ask: signed out goes to the login page
+      // (api does that on 401); still signed in (the session's token was
+      // rotated, the server was away) reconnects.
+      if (e.code === 4001 || !wasOpen) {
+        api("GET", "/api/v1/me").then(
+          () => this.retry(),
+          (err) => {
+            if (err.status !== 401) this.retry();
+          },
+        );
         return;
       }
-      const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
-      this.attempt++;
-      setTimeout(() => this.start(), delay);
+      this.retry();
     });
+  }
+
+  /** Reconnects after a growing, jittered delay. */
+  retry() {
+    const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt++;
+    setTimeout(() => this.start(), delay);
   }
 
   /** Sends a frame if connected; reports whether it went. */
@@ -653,10 +669,26 @@ class ChatApp {
       case "presence":
         this.setPresence(f.user_id, f.online);
         break;
+      case "user":
+        this.onUser(f.user);
+        break;
       case "error":
         this.onError(f);
         break;
     }
+  }
+
+  /**
+   * Someone sharing a conversation with us (or we, in another tab) changed
+   * their display name: it shows wherever a direct conversation with them
+   * is named.
+   * @param {{id: number, username: string, display_name: string}} u
+   */
+  onUser(u) {
+    for (const row of this.rows.values()) {
+      if (row.userId === u.id) row.li.querySelector(".name").textContent = u.display_name;
+    }
+    if (this.open && this.open.otherId === u.id) this.titleEl.textContent = u.display_name;
   }
 
   onAck(clientId, m) {

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/parleychat/parley/internal/hub"
+)
+
+// expireAndCheck waits until alice's session has expired (GET /me is
+// 401), then sends on her socket, which the server closes with 4001, and
+// checks that the send stored nothing: bob, signed in again, sees no new
+// message.
+func expireAndCheck(t *testing.T, alice, bob *client, conv int64, a *tab) {
+	t.Helper()
+	waitUntil(t, "alice's session expires", func() bool {
+		status, _ := alice.do("GET", "/api/v1/me", nil)
+		return status == http.StatusUnauthorized
+	})
+	// The server may have closed the socket already: the write then goes
+	// nowhere, which is also right.
+	_ = a.conn.WriteJSON(sendFrame(conv, "after-expiry", "sent after the session ended"))
+	if code := a.expectClose(wsWait); code != hub.CloseSessionEnded {
+		t.Fatalf("alice's socket closed with %d, want %d", code, hub.CloseSessionEnded)
+	}
+	bob.call("POST", "/api/v1/auth/login", map[string]string{"username": "bob", "password": "password-bob"}, http.StatusOK, nil)
+	for _, m := range bob.messages(conv, "").Messages {
+		if m.ClientID == "after-expiry" || m.Body == "sent after the session ended" {
+			t.Fatalf("a message sent after the session ended was stored: %+v", m)
+		}
+	}
+}
+
+// TestSocketEndsWithSessionLifetime: a socket closes with 4001 soon after
+// its session reaches its absolute lifetime, whatever is sent on it, and
+// nothing sent on it afterwards is stored.
+func TestSocketEndsWithSessionLifetime(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_SESSION_LIFETIME": "3s"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a := alice.openTab("alice")
+	// Activity does not stretch the absolute lifetime.
+	a.send(sendFrame(conv, "before", "before the end"))
+	a.expectPast("ack")
+	expireAndCheck(t, alice, bob, conv, a)
+}
+
+// TestSocketEndsWhenSessionIdles: a socket whose session goes idle (no
+// request and no frame for the idle timeout) closes with 4001, the cookie
+// no longer works, and the conversation holds nothing more.
+func TestSocketEndsWhenSessionIdles(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_SESSION_IDLE": "3s"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	a := alice.openTab("alice")
+	a.send(sendFrame(conv, "before", "before the idle time"))
+	a.expectPast("ack")
+	// Asking GET /me would be use of the session: wait on the socket.
+	if code := a.expectClose(wsWait); code != hub.CloseSessionEnded {
+		t.Fatalf("alice's socket closed with %d, want %d", code, hub.CloseSessionEnded)
+	}
+	alice.wantError("GET", "/api/v1/me", nil, http.StatusUnauthorized, "unauthorized")
+	bob.call("POST", "/api/v1/auth/login", map[string]string{"username": "bob", "password": "password-bob"}, http.StatusOK, nil)
+	if got := bob.messages(conv, "").Messages; len(got) != 1 {
+		t.Fatalf("conversation holds %d messages, want 1", len(got))
+	}
+}

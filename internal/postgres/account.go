@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// SetDisplayName replaces a user's display name, or ENOTFOUND.
+func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
+	var u chat.User
+	err := s.pool.QueryRow(ctx, `
+		UPDATE users SET display_name = $1, search_name = $2 WHERE id = $3
+		RETURNING id, username, display_name, created_at`,
+		displayName, strings.ToLower(displayName), int64(id),
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.User{}, chat.NotFound("user")
+	}
+	if err != nil {
+		return chat.User{}, fmt.Errorf("update display name: %w", err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// BindSession records that the session stored under key belongs to user.
+func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, deadline time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO user_sessions (token, user_id, deadline) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO NOTHING`, key, int64(user), deadline)
+	if err != nil {
+		return fmt.Errorf("bind session: %w", err)
+	}
+	return nil
+}
+
+// EndSessions ends every session of user but except, in one statement.
+func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH ended AS (
+			UPDATE user_sessions SET ended = true
+			WHERE user_id = $1 AND token <> $2 AND NOT ended RETURNING token
+		), gone AS (
+			DELETE FROM sessions WHERE token IN
+			(SELECT token FROM user_sessions WHERE user_id = $1 AND token <> $2)
+		)
+		SELECT token FROM ended`, int64(user), except)
+	if err != nil {
+		return nil, fmt.Errorf("end sessions: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("end sessions: %w", err)
+	}
+	return keys, nil
+}
+
+// TouchSession moves an unexpired session's expiry forward to expiry.
+// Expiry is judged by this process's clock, as FindCtx judges it.
+func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error) {
+	var got time.Time
+	err := s.pool.QueryRow(ctx, `
+		UPDATE sessions SET expiry = GREATEST(expiry, $1) WHERE token = $2 AND expiry > $3
+		RETURNING expiry`, expiry, key, time.Now()).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("touch session: %w", err)
+	}
+	return got, true, nil
+}

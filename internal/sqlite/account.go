@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// SetDisplayName replaces a user's display name, or ENOTFOUND.
+func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
+	var (
+		u       chat.User
+		created int64
+	)
+	err := s.write.QueryRowContext(ctx, `
+		UPDATE users SET display_name = ?, search_name = ? WHERE id = ?
+		RETURNING id, username, display_name, created_at`,
+		displayName, strings.ToLower(displayName), int64(id),
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.User{}, chat.NotFound("user")
+	}
+	if err != nil {
+		return chat.User{}, fmt.Errorf("update display name: %w", err)
+	}
+	u.CreatedAt = fromMicros(created)
+	return u, nil
+}
+
+// BindSession records that the session stored under key belongs to user.
+func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, deadline time.Time) error {
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO user_sessions (token, user_id, deadline) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO NOTHING`, key, int64(user), micros(deadline))
+	if err != nil {
+		return fmt.Errorf("bind session: %w", err)
+	}
+	return nil
+}
+
+// EndSessions ends every session of user but except, in one transaction.
+func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) (keys []string, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback() // the error that made us roll back is the one to report
+		}
+	}()
+	rows, err := tx.QueryContext(ctx, `
+		UPDATE user_sessions SET ended = 1
+		WHERE user_id = ? AND token != ? AND NOT ended RETURNING token`, int64(user), except)
+	if err != nil {
+		return nil, fmt.Errorf("end sessions: %w", err)
+	}
+	for rows.Next() {
+		var k string
+		if err = rows.Scan(&k); err != nil {
+			_ = rows.Close() // the scan error is the one to report
+			return nil, fmt.Errorf("end sessions: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	if err = rows.Err(); err != nil {
+		return nil, fmt.Errorf("end sessions: %w", err)
+	}
+	if _, err = tx.ExecContext(ctx, `
+		DELETE FROM sessions WHERE token IN
+		(SELECT token FROM user_sessions WHERE user_id = ? AND token != ?)`, int64(user), except); err != nil {
+		return nil, fmt.Errorf("delete sessions: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return keys, nil
+}
+
+// TouchSession moves an unexpired session's expiry forward to expiry.
+func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error) {
+	var got int64
+	err := s.write.QueryRowContext(ctx, `
+		UPDATE sessions SET expiry = max(expiry, ?) WHERE token = ? AND expiry > ?
+		RETURNING expiry`, micros(expiry), key, micros(time.Now())).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("touch session: %w", err)
+	}
+	return fromMicros(got), true, nil
+}
