@@ -183,6 +183,11 @@ func (w *progressLog) await(t *testing.T, ended <-chan struct{}, from int, what 
 
 // runLoadTool runs parley-load's run with args and decodes its JSON
 // report. It may be called from any goroutine.
+// drainPatience is how long a run may wait for its last acks and
+// deliveries: a loaded machine takes far longer than the tool's default,
+// and a run that gets them sooner ends sooner.
+const drainPatience = "2m"
+
 func runLoadTool(ctx context.Context, stderr io.Writer, args ...string) (*report, error) {
 	var stdout bytes.Buffer
 	err := run(ctx, append([]string{"parley-load", "-json"}, args...), func(string) string { return "" }, &stdout, stderr)
@@ -247,12 +252,12 @@ func testEndToEnd(t *testing.T, bin string) {
 	srv := startServer(t, bin, "127.0.0.1:0", filepath.Join(dir, "x.db"))
 	defer srv.kill()
 	url := "http://" + srv.addr
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	t.Run("load", func(t *testing.T) {
 		var stderr bytes.Buffer
-		rep, err := runLoadTool(ctx, &stderr, "-url", url, "-users", "10", "-conns", "20", "-rate", "200", "-duration", "3s",
+		rep, err := runLoadTool(ctx, &stderr, "-drain", drainPatience, "-url", url, "-users", "10", "-conns", "20", "-rate", "200", "-duration", "3s",
 			"-progress=false")
 		if rep == nil {
 			t.Fatalf("run: %v\n%s\nserver:\n%s", err, stderr.String(), srv.output())
@@ -277,7 +282,7 @@ func testEndToEnd(t *testing.T, bin string) {
 	t.Run("window reusing users", func(t *testing.T) {
 		// The same users again (sign-in on 409), sending as fast as acks allow.
 		var stderr bytes.Buffer
-		rep, err := runLoadTool(ctx, &stderr, "-url", url, "-users", "10", "-conns", "10", "-rate", "0", "-window", "4",
+		rep, err := runLoadTool(ctx, &stderr, "-drain", drainPatience, "-url", url, "-users", "10", "-conns", "10", "-rate", "0", "-window", "4",
 			"-duration", "1s", "-warmup", "500ms", "-progress=false")
 		if rep == nil {
 			t.Fatalf("run: %v\n%s\nserver:\n%s", err, stderr.String(), srv.output())
@@ -295,7 +300,7 @@ func testEndToEnd(t *testing.T, bin string) {
 		var stderr bytes.Buffer
 		// -settle 0: the RSS is read as soon as the connections are open;
 		// waiting for the GC to settle matters to a measurement, not here.
-		rep, err := runLoadTool(ctx, &stderr, "-url", url, "-idle", "-users", "5", "-user-offset", "100", "-conns", "30",
+		rep, err := runLoadTool(ctx, &stderr, "-drain", drainPatience, "-url", url, "-idle", "-users", "5", "-user-offset", "100", "-conns", "30",
 			"-duration", "1s", "-settle", "0", "-server-pid", fmt.Sprint(srv.cmd.Process.Pid), "-progress=false")
 		if err != nil {
 			t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -325,7 +330,7 @@ func testCrashRestart(t *testing.T, bin string) {
 	srv := startServer(t, bin, "127.0.0.1:0", db)
 	addr := srv.addr
 	defer func() { srv.kill() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	stderr := &progressLog{}
@@ -334,7 +339,7 @@ func testCrashRestart(t *testing.T, bin string) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
-		rep, runErr = runLoadTool(ctx, stderr, "-url", "http://"+addr, "-users", "10", "-conns", fmt.Sprint(conns), "-rate", "300",
+		rep, runErr = runLoadTool(ctx, stderr, "-drain", drainPatience, "-url", "http://"+addr, "-users", "10", "-conns", fmt.Sprint(conns), "-rate", "300",
 			"-duration", "15s", "-progress=true")
 	}()
 	// On an early failure, end the run and join it.
