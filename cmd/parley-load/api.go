@@ -71,8 +71,8 @@ func statusOf(err error) int {
 }
 
 // do sends one API request with in (if not nil) as its JSON body and
-// decodes the answer into out (if not nil). A 429 is waited out as its
-// Retry-After says and retried; other error statuses come back as
+// decodes the answer into out (if not nil). A 429 or 503 is waited out as
+// its Retry-After says and retried; other error statuses come back as
 // *httpError. Every error status is counted, except those in expected.
 func (a *apiClient) do(ctx context.Context, c *http.Client, method, path string, in, out any, expected ...int) error {
 	var body []byte
@@ -102,8 +102,10 @@ func (a *apiClient) do(ctx context.Context, c *http.Client, method, path string,
 		if err != nil {
 			return err
 		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			a.st.addError("http 429")
+		// 429 (over a limit) and 503 (busy hashing passwords) both say
+		// when to come back.
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			a.st.addError(fmt.Sprintf("http %d", resp.StatusCode))
 			wait := retryAfter(resp.Header.Get("Retry-After"))
 			t := time.NewTimer(wait)
 			select {
