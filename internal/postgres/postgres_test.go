@@ -82,6 +82,14 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestStoreSessions(t *testing.T) {
+	testDSN(t)
+	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
+		s := openTest(t, newSchema(t), nil)
+		return s, s.Sessions()
+	})
+}
+
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	schema := newSchema(t)
 	s := openTest(t, schema, nil)

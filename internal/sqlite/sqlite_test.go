@@ -39,6 +39,13 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestStoreSessions(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
+		s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), nil)
+		return s, s.Sessions()
+	})
+}
+
 // TestStoreWithoutGroupCommit runs the suite with every send committing
 // alone, the mode -sqlite-group-commit=false selects.
 func TestStoreWithoutGroupCommit(t *testing.T) {

@@ -574,6 +574,8 @@ func FuzzFrameHandler(f *testing.F) {
 var (
 	sendRequestFields     = []string{"body", "client_id"}
 	registerRequestFields = []string{"username", "password", "display_name"}
+	profileRequestFields  = []string{"display_name"}
+	passwordRequestFields = []string{"current_password", "new_password"}
 )
 
 // fuzzJSONSeeds are request bodies worth starting from.
@@ -591,6 +593,9 @@ var fuzzJSONSeeds = []string{
 	`{"body":"a","b\u006fdy":"b"}`, `{"body":"a","Body":"b"}`, `{"username":"a","username":"b","password":"p"}`,
 	`{"body":"\ud83d\udcac"}`, `{"body":"\ud83d"}`, `{"body":"\udcac\ud83d"}`, `{"body":"\\ud800"}`,
 	`{"display_name":"\u034f","username":"alice","password":"password-alice"}`,
+	`{"display_name":"Alice"}`, `{"display_name":"A","display_name":"B"}`, `{"Display_Name":"case"}`,
+	`{"current_password":"password-alice","new_password":"a new password"}`,
+	`{"current_password":"x","new_password":"y","new_password":"z"}`, `{"current_password":"x","password":"y"}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -602,6 +607,8 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecodeJSON[wire.SendRequest](t, data, sendRequestFields)
 		checkDecodeJSON[wire.RegisterRequest](t, data, registerRequestFields)
+		checkDecodeJSON[wire.ProfileRequest](t, data, profileRequestFields)
+		checkDecodeJSON[wire.PasswordRequest](t, data, passwordRequestFields)
 	})
 }
 

@@ -42,6 +42,11 @@ func EncodeEvent(ev chat.Event) ([]byte, error) {
 		return json.Marshal(wire.ReadFrame{Type: wire.TypeRead, ConversationID: int64(ev.ConversationID), UserID: int64(ev.UserID), Seq: ev.Seq})
 	case chat.EventPresence:
 		return json.Marshal(wire.PresenceFrame{Type: wire.TypePresence, UserID: int64(ev.UserID), Online: ev.Online})
+	case chat.EventUser:
+		if ev.User == nil {
+			return nil, errors.New("user event without a user")
+		}
+		return json.Marshal(wire.UserFrame{Type: wire.TypeUser, User: wireUser(*ev.User)})
 	}
 	return nil, fmt.Errorf("no frame for event type %q", ev.Type)
 }

@@ -16,6 +16,7 @@ const (
 	TypeAck      = "ack"
 	TypeMessage  = "message"
 	TypePresence = "presence"
+	TypeUser     = "user"
 	TypeError    = "error"
 )
 
@@ -69,6 +70,13 @@ type PresenceFrame struct {
 	Type   string `json:"type"`
 	UserID int64  `json:"user_id"`
 	Online bool   `json:"online"`
+}
+
+// UserFrame says someone sharing a conversation with the recipient (or
+// the recipient, in another tab) changed their display name.
+type UserFrame struct {
+	Type string `json:"type"`
+	User User   `json:"user"`
 }
 
 // ErrorFrame answers a frame that could not be carried out. The connection

@@ -70,6 +70,17 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
+// ProfileRequest is the body of PATCH /api/v1/me.
+type ProfileRequest struct {
+	DisplayName string `json:"display_name"`
+}
+
+// PasswordRequest is the body of POST /api/v1/me/password.
+type PasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
 // UserResponse answers register, login and GET /api/v1/me.
 type UserResponse struct {
 	User User `json:"user"`

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/parleychat/parley/internal/hub"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// crossSiteRefused checks that a cross-site request to a route is refused
+// with 403.
+func crossSiteRefused(t *testing.T, c *client, method, path string, body any) {
+	t.Helper()
+	if status, raw := c.do(method, path, body, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"); status != http.StatusForbidden {
+		t.Fatalf("cross-site %s %s: %d %s, want 403", method, path, status, raw)
+	}
+}
+
+// signedIn checks whether a client's session works.
+func signedIn(t *testing.T, c *client) bool {
+	t.Helper()
+	status, raw := c.do("GET", "/api/v1/me", nil)
+	if status != http.StatusOK && status != http.StatusUnauthorized {
+		t.Fatalf("GET /me: %d %s", status, raw)
+	}
+	return status == http.StatusOK
+}
+
+// wantSessionEnded checks that a tab was closed with 4001.
+func wantSessionEnded(t *testing.T, tb *tab) {
+	t.Helper()
+	if code := tb.expectClose(wsWait); code != hub.CloseSessionEnded {
+		t.Fatalf("%s closed with %d, want %d", tb.name, code, hub.CloseSessionEnded)
+	}
+}
+
+func TestLogoutAll(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	testLogoutAll(t, s, s)
+}
+
+// testLogoutAll: sign out everywhere, asked on node a, ends both of
+// alice's sessions (one used on node b) and closes their sockets with 4001.
+func testLogoutAll(t *testing.T, a, b *server) {
+	alice := register(t, a, "alice")
+	other := login(t, b, "alice", "password-alice")
+	t1, t2 := alice.openTab("alice's first session"), other.openTab("alice's second session on the other node")
+
+	crossSiteRefused(t, alice, "POST", "/api/v1/auth/logout-all", nil)
+	if !signedIn(t, alice) || !signedIn(t, other) {
+		t.Fatal("a refused cross-site sign-out ended a session")
+	}
+
+	alice.call("POST", "/api/v1/auth/logout-all", nil, http.StatusNoContent, nil)
+	wantSessionEnded(t, t1)
+	wantSessionEnded(t, t2)
+	if signedIn(t, alice) || signedIn(t, other) {
+		t.Fatal("a session works after signing out everywhere")
+	}
+	alice.wantError("POST", "/api/v1/auth/logout-all", nil, http.StatusUnauthorized, "unauthorized")
+	// A new login works.
+	login(t, a, "alice", "password-alice")
+}
+
+func TestChangePassword(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	testChangePassword(t, s, s)
+}
+
+// testChangePassword: a password change asked on node a needs the current
+// password; it keeps the asking session, ends alice's other one (used on
+// node b) and closes its socket with 4001.
+func testChangePassword(t *testing.T, a, b *server) {
+	alice := register(t, a, "alice")
+	other := login(t, b, "alice", "password-alice")
+	t2 := other.openTab("alice's other session")
+	before := sessionCookie(t, alice, a)
+
+	change := func(current, next string) wire.PasswordRequest {
+		return wire.PasswordRequest{CurrentPassword: current, NewPassword: next}
+	}
+	crossSiteRefused(t, alice, "POST", "/api/v1/me/password", change("password-alice", "a new password"))
+	alice.wantError("POST", "/api/v1/me/password", change("wrong password", "a new password"), http.StatusUnauthorized, "unauthorized")
+	alice.wantError("POST", "/api/v1/me/password", change("password-alice", "short"), http.StatusBadRequest, "invalid")
+	if !signedIn(t, alice) || !signedIn(t, other) {
+		t.Fatal("a refused password change ended a session")
+	}
+	login(t, a, "alice", "password-alice") // the old password still works
+
+	alice.call("POST", "/api/v1/me/password", change("password-alice", "a new password"), http.StatusNoContent, nil)
+	wantSessionEnded(t, t2)
+	if signedIn(t, other) {
+		t.Fatal("the other session works after the password change")
+	}
+	if !signedIn(t, alice) {
+		t.Fatal("the session that changed the password was ended")
+	}
+	if after := sessionCookie(t, alice, a); after == before || after == "" {
+		t.Errorf("the session's token was not renewed: %q then %q", before, after)
+	}
+	newClient(t, a).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "password-alice"}, http.StatusUnauthorized, "unauthorized")
+	login(t, b, "alice", "a new password")
+	alice.openTab("alice, after the change")
+}
+
+func TestUpdateDisplayName(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	testUpdateDisplayName(t, s, s)
+}
+
+// testUpdateDisplayName: alice, on node a, renames herself; bob (sharing
+// a conversation, on node b) and alice's own tab get a user frame, and
+// bob's list shows the new name. carol, who shares nothing with her, gets
+// nothing.
+func testUpdateDisplayName(t *testing.T, a, b *server) {
+	alice, bob := register(t, a, "alice"), register(t, b, "bob")
+	carol := register(t, b, "carol")
+	alice.startConversation(bob)
+	bobTab := bob.openTab("bob")
+	aliceTab := alice.openTab("alice")
+	carolTab := carol.openTab("carol")
+
+	crossSiteRefused(t, alice, "PATCH", "/api/v1/me", wire.ProfileRequest{DisplayName: "Mallory"})
+	alice.wantError("PATCH", "/api/v1/me", map[string]any{"display_name": "\u200b"}, http.StatusBadRequest, "invalid")
+	alice.wantError("PATCH", "/api/v1/me", map[string]any{"display_name": "x", "username": "root"}, http.StatusBadRequest, "invalid")
+
+	var resp wire.UserResponse
+	alice.call("PATCH", "/api/v1/me", wire.ProfileRequest{DisplayName: "  Alice Cooper "}, http.StatusOK, &resp)
+	if resp.User.DisplayName != "Alice Cooper" || resp.User.ID != alice.user.ID || resp.User.Username != "alice" {
+		t.Fatalf("PATCH /me answered %+v", resp.User)
+	}
+	for _, tb := range []*tab{bobTab, aliceTab} {
+		f := tb.expectPast("user")
+		if f.User == nil || f.User.ID != alice.user.ID || f.User.DisplayName != "Alice Cooper" {
+			t.Errorf("%s: user frame %+v", tb.name, f.User)
+		}
+	}
+	carolTab.sync() // no user frame came before the answer
+	rows := bob.conversations()
+	if len(rows) != 1 || rows[0].OtherUser == nil || rows[0].OtherUser.DisplayName != "Alice Cooper" {
+		t.Errorf("bob's list: %+v", rows)
+	}
+	var me wire.UserResponse
+	alice.call("GET", "/api/v1/me", nil, http.StatusOK, &me)
+	if me.User.DisplayName != "Alice Cooper" {
+		t.Errorf("GET /me: %+v", me.User)
+	}
+	// Empty means the username, as at registration.
+	alice.call("PATCH", "/api/v1/me", wire.ProfileRequest{}, http.StatusOK, &resp)
+	if resp.User.DisplayName != "alice" {
+		t.Errorf("an empty display name gave %q, want the username", resp.User.DisplayName)
+	}
+}
+
+// TestAccountsTwoNodes: on PostgreSQL and Redis, signing out everywhere
+// and a password change close sockets on the other node, and a new display
+// name reaches people connected to the other node.
+func TestAccountsTwoNodes(t *testing.T) {
+	t.Parallel()
+	t.Run("LogoutAll", func(t *testing.T) {
+		t.Parallel()
+		nodes := startCluster(t, 2, nil, nil)
+		testLogoutAll(t, nodes[0], nodes[1])
+	})
+	t.Run("ChangePassword", func(t *testing.T) {
+		t.Parallel()
+		nodes := startCluster(t, 2, nil, nil)
+		testChangePassword(t, nodes[0], nodes[1])
+	})
+	t.Run("DisplayName", func(t *testing.T) {
+		t.Parallel()
+		nodes := startCluster(t, 2, nil, nil)
+		testUpdateDisplayName(t, nodes[0], nodes[1])
+	})
+}

@@ -1,0 +1,203 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// SessionStore is the part of a store's HTTP session store (the scs
+// CtxStore shape) that the session tests drive.
+type SessionStore interface {
+	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
+	CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error
+	DeleteCtx(ctx context.Context, token string) error
+}
+
+// RunSessions runs the conformance tests of binding sessions to users,
+// ending them and keeping them alive, and of display names, against a
+// store and its session store made by newStores (fresh and empty each
+// call).
+func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, SessionStore)) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s chat.Store, ss SessionStore)
+	}{
+		{"EndSessions", testEndSessions},
+		{"EndedStaysEnded", testEndedStaysEnded},
+		{"TouchSession", testTouchSession},
+		{"SetDisplayName", testSetDisplayName},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ss := newStores(t)
+			tc.fn(t, s, ss)
+		})
+	}
+}
+
+// commitBound commits a session and binds it to user.
+func commitBound(t *testing.T, s chat.Store, ss SessionStore, user chat.UserID, key string, expiry time.Time) {
+	t.Helper()
+	if err := s.BindSession(t.Context(), user, key, expiry); err != nil {
+		t.Fatalf("BindSession(%q): %v", key, err)
+	}
+	if err := ss.CommitCtx(t.Context(), key, []byte("data "+key), expiry); err != nil {
+		t.Fatalf("CommitCtx(%q): %v", key, err)
+	}
+}
+
+func found(t *testing.T, ss SessionStore, key string) bool {
+	t.Helper()
+	_, ok, err := ss.FindCtx(t.Context(), key)
+	if err != nil {
+		t.Fatalf("FindCtx(%q): %v", key, err)
+	}
+	return ok
+}
+
+func testEndSessions(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice, bob := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	later := time.Now().Add(time.Hour)
+	for _, k := range []string{"a1", "a2", "a3"} {
+		commitBound(t, s, ss, alice.ID, k, later)
+	}
+	commitBound(t, s, ss, bob.ID, "b1", later)
+	// Binding twice is the same as once.
+	if err := s.BindSession(ctx, alice.ID, "a1", later); err != nil {
+		t.Fatal(err)
+	}
+
+	keys, err := s.EndSessions(ctx, alice.ID, "a2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"a1", "a3"}) {
+		t.Errorf("EndSessions(except a2) = %q, want [a1 a3]", keys)
+	}
+	for k, want := range map[string]bool{"a1": false, "a2": true, "a3": false, "b1": true} {
+		if got := found(t, ss, k); got != want {
+			t.Errorf("session %s found %v after EndSessions, want %v", k, got, want)
+		}
+	}
+	// Ended sessions are not ended again.
+	if keys, err := s.EndSessions(ctx, alice.ID, "a2"); err != nil || len(keys) != 0 {
+		t.Errorf("EndSessions again = %q, %v; want none", keys, err)
+	}
+	keys, err = s.EndSessions(ctx, alice.ID, "")
+	if err != nil || !slices.Equal(keys, []string{"a2"}) {
+		t.Errorf("EndSessions(all) = %q, %v; want [a2]", keys, err)
+	}
+	if found(t, ss, "a2") || !found(t, ss, "b1") {
+		t.Error("after ending all of alice's sessions: a2 still there, or bob's gone")
+	}
+	if keys, err := s.EndSessions(ctx, bob.ID+100, ""); err != nil || len(keys) != 0 {
+		t.Errorf("EndSessions of a user with none = %q, %v", keys, err)
+	}
+}
+
+// testEndedStaysEnded: a request that loaded a session before it ended, or
+// was deleted, cannot store it again when it commits.
+func testEndedStaysEnded(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice")
+	later := time.Now().Add(time.Hour)
+	commitBound(t, s, ss, alice.ID, "a1", later)
+	commitBound(t, s, ss, alice.ID, "a2", later)
+	if _, err := s.EndSessions(ctx, alice.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.DeleteCtx(ctx, "a2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a1", "a2"} {
+		if err := ss.CommitCtx(ctx, k, []byte("late"), later); err != nil {
+			t.Fatalf("late CommitCtx(%q): %v", k, err)
+		}
+		if found(t, ss, k) {
+			t.Errorf("session %s came back after it ended", k)
+		}
+	}
+	// A session deleted (signed out) is ended too.
+	commitBound(t, s, ss, alice.ID, "a3", later)
+	if err := ss.DeleteCtx(ctx, "a3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.CommitCtx(ctx, "a3", []byte("late"), later); err != nil {
+		t.Fatal(err)
+	}
+	if found(t, ss, "a3") {
+		t.Error("a deleted session came back")
+	}
+	// Unbound sessions (signed out visitors) are stored as ever.
+	if err := ss.CommitCtx(ctx, "anon", []byte("x"), later); err != nil || !found(t, ss, "anon") {
+		t.Errorf("an unbound session was not stored: %v", err)
+	}
+}
+
+func testTouchSession(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice")
+	soon := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+	commitBound(t, s, ss, alice.ID, "a1", soon)
+
+	// The zero time moves nothing.
+	exp, ok, err := s.TouchSession(ctx, "a1", time.Time{})
+	if err != nil || !ok || !exp.Equal(soon) {
+		t.Fatalf("TouchSession(zero) = %v, %v, %v; want %v, true", exp, ok, err, soon)
+	}
+	later := soon.Add(time.Hour)
+	if exp, ok, err = s.TouchSession(ctx, "a1", later); err != nil || !ok || !exp.Equal(later) {
+		t.Fatalf("TouchSession(later) = %v, %v, %v; want %v, true", exp, ok, err, later)
+	}
+	// Never backwards.
+	if exp, ok, err = s.TouchSession(ctx, "a1", soon); err != nil || !ok || !exp.Equal(later) {
+		t.Fatalf("TouchSession(earlier) = %v, %v, %v; want %v, true", exp, ok, err, later)
+	}
+	if _, ok, err := s.TouchSession(ctx, "none", later); err != nil || ok {
+		t.Errorf("TouchSession of no session = %v, %v; want false", ok, err)
+	}
+	// An expired session is not brought back.
+	commitBound(t, s, ss, alice.ID, "old", time.Now().Add(-time.Second))
+	if _, ok, err := s.TouchSession(ctx, "old", later); err != nil || ok {
+		t.Errorf("TouchSession of an expired session = %v, %v; want false", ok, err)
+	}
+	if found(t, ss, "old") {
+		t.Error("an expired session was brought back")
+	}
+	// An ended one neither.
+	if _, err := s.EndSessions(ctx, alice.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.TouchSession(ctx, "a1", later); err != nil || ok {
+		t.Errorf("TouchSession of an ended session = %v, %v; want false", ok, err)
+	}
+}
+
+func testSetDisplayName(t *testing.T, s chat.Store, _ SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice")
+	u, err := s.SetDisplayName(ctx, alice.ID, "Ålice Liddell")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != alice.ID || u.Username != "alice" || u.DisplayName != "Ålice Liddell" || !u.CreatedAt.Equal(alice.CreatedAt) {
+		t.Errorf("SetDisplayName = %+v (was %+v)", u, alice)
+	}
+	if got, err := s.UserByID(ctx, alice.ID); err != nil || got.DisplayName != "Ålice Liddell" {
+		t.Errorf("UserByID after SetDisplayName = %+v, %v", got, err)
+	}
+	// Search sees the new name, in any letter case.
+	bob := NewUser(t, s, "bob")
+	found, err := s.SearchUsers(ctx, chat.UserQuery{Search: "liddell", Exclude: bob.ID, Limit: 10})
+	if err != nil || len(found) != 1 || found[0].ID != alice.ID {
+		t.Errorf("search for the new name: %+v, %v", found, err)
+	}
+	if _, err := s.SetDisplayName(ctx, alice.ID+100, "Nobody"); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("SetDisplayName of no user: %v, want not_found", err)
+	}
+}
