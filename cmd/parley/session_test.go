@@ -67,3 +67,25 @@ func TestSocketEndsWhenSessionIdles(t *testing.T) {
 		t.Fatalf("conversation holds %d messages, want 1", len(got))
 	}
 }
+
+// TestSocketEndsWithSessionTwoNodes: on PostgreSQL and Redis, a session's
+// sockets on both nodes close with 4001 when it reaches its lifetime, and
+// nothing sent on them afterwards is stored.
+func TestSocketEndsWithSessionTwoNodes(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 2, nil, map[string]string{"PARLEY_SESSION_LIFETIME": "3s"})
+	alice, bob := register(t, nodes[0], "alice"), register(t, nodes[1], "bob")
+	conv, _ := alice.startConversation(bob)
+	onOther := alice.on(nodes[1]).openTab("alice on node 2")
+	a := alice.openTab("alice on node 1")
+	expireAndCheck(t, alice, bob, conv, a)
+	_ = onOther.conn.WriteJSON(sendFrame(conv, "after-expiry-2", "sent on node 2 after the session ended"))
+	if code := onOther.expectClose(wsWait); code != hub.CloseSessionEnded {
+		t.Fatalf("alice's socket on node 2 closed with %d, want %d", code, hub.CloseSessionEnded)
+	}
+	for _, m := range bob.messages(conv, "").Messages {
+		if m.ClientID == "after-expiry-2" {
+			t.Fatalf("a message sent on node 2 after the session ended was stored: %+v", m)
+		}
+	}
+}

@@ -23,6 +23,9 @@ type Service struct {
 	logger   *slog.Logger
 	typing   *typingGate
 	limits   Limits
+	// outages gates the log lines about a limiter or throttle that cannot
+	// answer: one per dependency per 10 s.
+	outages *logGate
 	// publishing orders sends per conversation on this node, so that their
 	// events are published in seq order.
 	publishing keyedMutex[ConversationID]
@@ -53,9 +56,29 @@ type Limits struct {
 	// Typing is a bucket per user for typing events.
 	Typing Limiter
 	// Registrations is a bucket per client address for new accounts.
+	// When it cannot answer, sign-ups are refused with EUNAVAILABLE.
 	Registrations Limiter
-	// Logins counts failed logins per account and per client address.
+	// Reads is a bucket per user for read cursors moved (read frames and
+	// POST …/read).
+	Reads Limiter
+	// Conversations is a bucket per user for conversations started.
+	Conversations Limiter
+	// Lists is a bucket per user for people searches and conversation
+	// list pages.
+	Lists Limiter
+	// Logins counts failed logins per account at an address, per address
+	// and per account, by LoginPolicy. When it cannot answer, logins are
+	// refused with EUNAVAILABLE.
 	Logins Throttle
+	// LoginPolicy is how Logins counts; the zero value means
+	// DefaultLoginPolicy.
+	LoginPolicy LoginPolicy
+	// Local holds in-process limiters that answer for Messages, Typing,
+	// Reads, Conversations and Lists when those (shared, in Redis) cannot:
+	// the node's own budget, never none. A nil Local, or a nil limiter in
+	// it, refuses such actions with EUNAVAILABLE while the shared one is
+	// away.
+	Local *Limits
 }
 
 // NewService returns a Service.
@@ -75,6 +98,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		logger:    cfg.Logger,
 		typing:    newTypingGate(cfg.TypingInterval),
 		limits:    cfg.Limits,
+		outages:   newLogGate(10 * time.Second),
 		dummyHash: dummy,
 	}, nil
 }
@@ -85,16 +109,25 @@ func errBadLogin() error {
 }
 
 // allow takes a token from a limiter, turning an empty bucket into an
-// ERATELIMITED error. A limiter that cannot answer (its Redis is away) lets
-// the action through: chat keeps working while the limits are down.
-func (s *Service) allow(ctx context.Context, l Limiter, key, what string) error {
+// ERATELIMITED error. When the limiter cannot answer (its Redis is away),
+// local answers instead (the node's own budget); with no local limiter the
+// action is refused with EUNAVAILABLE. Either way the outage is logged at
+// most once per 10 s.
+func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string) error {
 	if l == nil {
 		return nil
 	}
 	ok, retry, err := l.Allow(ctx, key)
 	if err != nil {
-		s.logger.WarnContext(ctx, "rate limiter unavailable: allowing", "key", key, "err", err)
-		return nil
+		if s.outages.allow("limiter") {
+			s.logger.WarnContext(ctx, "rate limiter unavailable", "what", what, "local_fallback", local != nil, "err", err)
+		}
+		if local == nil {
+			return errUnavailable()
+		}
+		if ok, retry, err = local.Allow(ctx, key); err != nil {
+			return errUnavailable()
+		}
 	}
 	if !ok {
 		return &Error{Code: ERATELIMITED, Message: "too many " + what + ": slow down", RetryAfter: retry}
@@ -111,7 +144,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 		return User{}, err
 	}
 	if addr.IsValid() {
-		if err := s.allow(ctx, s.limits.Registrations, AddressKey(addr), "new accounts from your address"); err != nil {
+		if err := s.allow(ctx, s.limits.Registrations, nil, AddressKey(addr), "new accounts from your address"); err != nil {
 			return User{}, err
 		}
 	}
@@ -139,47 +172,111 @@ func errThrottled(wait time.Duration) error {
 	return &Error{Code: ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: wait}
 }
 
+// local returns the in-process fallback limits (empty when there are
+// none).
+func (s *Service) local() Limits {
+	if s.limits.Local == nil {
+		return Limits{}
+	}
+	return *s.limits.Local
+}
+
+// loginPolicy returns the login throttle's policy.
+func (s *Service) loginPolicy() LoginPolicy {
+	if s.limits.LoginPolicy == (LoginPolicy{}) {
+		return DefaultLoginPolicy()
+	}
+	return s.limits.LoginPolicy
+}
+
 // Login checks a username and password from the client address addr and
 // returns the user. Every failure is the same EUNAUTHORIZED error after the
-// same work. Failures are counted per account (known or not) and per
-// address; past a few, attempts must wait longer and longer, and a waiting
-// attempt is refused without its password being checked.
+// same work. Before any hashing, an attempt reserves its place in the login
+// throttle, atomically for all its keys: the account at this address (a few
+// free failures, then growing waits), the address (a much larger budget)
+// and, unless the account has signed in from this address before, the
+// account (a budget reached only from many addresses; reaching it is
+// logged as an attack). A refused attempt is ERATELIMITED without its
+// password checked; a throttle that cannot answer refuses logins with
+// EUNAVAILABLE. A success refunds its reservation, clears the account's
+// count at this address and remembers the address as the owner's.
 func (s *Service) Login(ctx context.Context, username, password string, addr netip.Addr) (User, error) {
-	keys := []string{"user:" + loginKey(username)}
-	if addr.IsValid() {
-		keys = append(keys, AddressKey(addr))
+	t := s.limits.Logins
+	if t == nil {
+		return s.checkPassword(ctx, username, password)
 	}
-	if t := s.limits.Logins; t != nil {
-		var wait time.Duration
-		for _, k := range keys {
-			w, err := t.Wait(ctx, k)
-			if err != nil {
-				return User{}, fmt.Errorf("login throttle: %w", err)
-			}
-			wait = max(wait, w)
+	p := s.loginPolicy()
+	account := loginKey(username)
+	address := "-"
+	if addr.IsValid() {
+		address = AddressKey(addr)
+	}
+	pair := ThrottleKey{Key: "pair:" + account + "|" + address, Policy: p.Pair}
+	keys := []ThrottleKey{pair}
+	if addr.IsValid() {
+		keys = append(keys, ThrottleKey{Key: address, Policy: p.Address})
+	}
+	known, err := t.Known(ctx, pair.Key)
+	if err != nil {
+		return User{}, s.throttleDown(ctx, err)
+	}
+	if !known {
+		keys = append(keys, ThrottleKey{Key: "user:" + account, Policy: p.Account})
+	}
+	wait, by, err := t.Reserve(ctx, keys...)
+	if err != nil {
+		return User{}, s.throttleDown(ctx, err)
+	}
+	if wait > 0 {
+		if by >= 0 && by < len(keys) && keys[by].Policy == p.Account && keys[by].Key == "user:"+account {
+			s.logAttack(ctx, t, account, p.Account.Window)
 		}
-		if wait > 0 {
-			return User{}, errThrottled(wait)
-		}
+		return User{}, errThrottled(wait)
 	}
 	u, err := s.checkPassword(ctx, username, password)
-	if t := s.limits.Logins; t != nil && ErrorCode(err) == EUNAUTHORIZED {
-		for _, k := range keys {
-			if err := t.Fail(ctx, k); err != nil {
-				return User{}, fmt.Errorf("login throttle: %w", err)
+	if err != nil {
+		if ErrorCode(err) != EUNAUTHORIZED {
+			// Not a failure (an overloaded hasher, a store error): the
+			// reservation goes back.
+			if rerr := t.Refund(ctx, keys...); rerr != nil && s.outages.allow("throttle") {
+				s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 			}
 		}
-	}
-	if err != nil {
 		return User{}, err
 	}
-	// A success clears the account's failures; the address's expire.
-	if t := s.limits.Logins; t != nil {
-		if err := t.Reset(ctx, keys[0]); err != nil {
-			return User{}, fmt.Errorf("login throttle: %w", err)
-		}
+	// A success was not a failure: its reservation goes back, the
+	// account's count at this address is cleared, and the address is
+	// remembered as one the owner uses.
+	rerr := t.Refund(ctx, keys[1:]...)
+	if rerr == nil {
+		rerr = t.Reset(ctx, pair.Key)
+	}
+	if rerr == nil {
+		_, rerr = t.Remember(ctx, pair.Key, p.KnownFor)
+	}
+	if rerr != nil && s.outages.allow("throttle") {
+		s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 	}
 	return u, nil
+}
+
+// throttleDown answers a login when the throttle cannot: EUNAVAILABLE,
+// with the outage logged at most once per 10 s.
+func (s *Service) throttleDown(ctx context.Context, err error) error {
+	if s.outages.allow("throttle") {
+		s.logger.WarnContext(ctx, "login throttle unavailable: refusing logins", "err", err)
+	}
+	return errUnavailable()
+}
+
+// logAttack logs, once per window across the cluster, that an account's
+// budget of failures from addresses it never signed in from is spent.
+func (s *Service) logAttack(ctx context.Context, t Throttle, account string, window time.Duration) {
+	slot := time.Now().UnixNano() / int64(max(window, time.Second))
+	fresh, err := t.Remember(ctx, "attack:"+account+":"+strconv.FormatInt(slot, 10), window)
+	if err == nil && fresh {
+		s.logger.WarnContext(ctx, "login attack: account failure budget spent", "account", account, "window", window)
+	}
 }
 
 // loginKey is the throttling key of a typed username: normalized when it is
@@ -270,6 +367,9 @@ func (s *Service) SearchUsers(ctx context.Context, caller UserID, search, after 
 	if err != nil {
 		return UserPage{}, err
 	}
+	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), "searches and list pages"); err != nil {
+		return UserPage{}, err
+	}
 	if len(search) > MaxDisplayName*4 {
 		return UserPage{}, Errorf(EINVALID, "search is too long")
 	}
@@ -295,6 +395,9 @@ func (s *Service) StartDirect(ctx context.Context, caller, other UserID) (Conver
 	if _, err := s.store.UserByID(ctx, other); err != nil {
 		return Conversation{}, false, err
 	}
+	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), "conversations started"); err != nil {
+		return Conversation{}, false, err
+	}
 	return s.store.DirectConversation(ctx, caller, other, Now())
 }
 
@@ -314,6 +417,9 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, before strin
 	}
 	cursor, err := ParseConversationCursor(before)
 	if err != nil {
+		return ConversationPage{}, err
+	}
+	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), "searches and list pages"); err != nil {
 		return ConversationPage{}, err
 	}
 	rows, err := s.store.Conversations(ctx, ConversationQuery{UserID: caller, Before: cursor, Limit: limit + 1})
@@ -359,7 +465,13 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := s.allow(ctx, s.limits.Messages, userKey(caller), "messages"); err != nil {
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
+		// A resend of a message already stored is answered from the
+		// store, budget or not: an honest client retrying after a burst
+		// gets its message, not a refusal.
+		if m, ok := s.storedResend(ctx, caller, req); ok {
+			return m, false, nil
+		}
 		return Message{}, false, err
 	}
 	// Storing and publishing happen under the conversation's lock: two
@@ -390,11 +502,30 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	return m, true, nil
 }
 
+// resendWindow is how many of a conversation's newest messages are searched
+// for a resend refused by the message budget.
+const resendWindow = 200
+
+// storedResend finds the caller's message with req's client ID among the
+// conversation's newest messages.
+func (s *Service) storedResend(ctx context.Context, caller UserID, req SendRequest) (Message, bool) {
+	msgs, err := s.store.Messages(ctx, req.ConversationID, MessageQuery{Limit: resendWindow})
+	if err != nil {
+		return Message{}, false
+	}
+	for _, m := range msgs {
+		if m.SenderID == caller && m.ClientID == req.ClientID {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
 // Typing tells the conversation's other members that the caller is typing.
 // It forwards at most one event per user and conversation per typing
 // interval; the rest are dropped without error.
 func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID) error {
-	if err := s.allow(ctx, s.limits.Typing, userKey(caller), "typing events"); err != nil {
+	if err := s.allow(ctx, s.limits.Typing, s.local().Typing, userKey(caller), "typing events"); err != nil {
 		return err
 	}
 	members, err := s.memberIDs(ctx, caller, conv)
@@ -473,6 +604,9 @@ func (s *Service) Messages(ctx context.Context, caller UserID, conv Conversation
 func (s *Service) MarkRead(ctx context.Context, caller UserID, conv ConversationID, seq int64) (int64, bool, error) {
 	if seq < 0 {
 		return 0, false, Errorf(EINVALID, "seq must not be negative")
+	}
+	if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "read receipts"); err != nil {
+		return 0, false, err
 	}
 	cursor, moved, err := s.store.MarkRead(ctx, conv, caller, seq)
 	if err != nil || !moved {
@@ -575,39 +709,25 @@ func errWrongPassword() error {
 }
 
 // CheckPassword verifies the password of a signed-in user, through the
-// bounded hasher and the login throttle of their account: a stolen
-// session cannot try passwords faster than a login can.
+// bounded hasher (a check that finds no room is refused with EUNAVAILABLE,
+// as a login is).
 func (s *Service) CheckPassword(ctx context.Context, id UserID, password string) error {
+	if ValidatePassword(password) != nil {
+		return errWrongPassword()
+	}
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	key := "user:" + u.Username
-	if t := s.limits.Logins; t != nil {
-		wait, err := t.Wait(ctx, key)
-		if err != nil {
-			return fmt.Errorf("login throttle: %w", err)
-		}
-		if wait > 0 {
-			return errThrottled(wait)
-		}
+	_, hash, err := s.store.UserCredentials(ctx, u.Username)
+	if err != nil {
+		return err
 	}
-	ok := false
-	if ValidatePassword(password) == nil {
-		_, hash, err := s.store.UserCredentials(ctx, u.Username)
-		if err != nil {
-			return err
-		}
-		if ok, err = s.hasher.Verify(hash, password); err != nil {
-			return fmt.Errorf("verify password: %w", err)
-		}
+	ok, err := s.hasher.Verify(hash, password)
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
-		if t := s.limits.Logins; t != nil {
-			if err := t.Fail(ctx, key); err != nil {
-				return fmt.Errorf("login throttle: %w", err)
-			}
-		}
 		return errWrongPassword()
 	}
 	return nil
