@@ -68,6 +68,14 @@ type config struct {
 	typingRate      float64
 	typingBurst     int
 	registerPerHour float64
+	readRate        float64
+	readBurst       int
+	convRate        float64
+	convBurst       int
+	listRate        float64
+	listBurst       int
+	loginAddrFails  int
+	loginUserFails  int
 	maxConns        int
 	trustedProxies  string
 	headerTimeout   time.Duration
@@ -103,6 +111,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Float64Var(&cfg.typingRate, "typing-rate", 2, "typing events a user may send per second, sustained")
 	fs.IntVar(&cfg.typingBurst, "typing-burst", 10, "typing events a user may send at once")
 	fs.Float64Var(&cfg.registerPerHour, "register-rate", 10, "accounts one client address may create per hour (a burst of as many)")
+	fs.Float64Var(&cfg.readRate, "read-rate", 20, "read cursors (read frames, POST …/read) a user may move per second, sustained")
+	fs.IntVar(&cfg.readBurst, "read-burst", 100, "read cursors a user may move at once")
+	fs.Float64Var(&cfg.convRate, "conversation-rate", 0.5, "conversations a user may start per second, sustained")
+	fs.IntVar(&cfg.convBurst, "conversation-burst", 30, "conversations a user may start at once")
+	fs.Float64Var(&cfg.listRate, "list-rate", 10, "people searches and conversation list pages a user may ask for per second, sustained")
+	fs.IntVar(&cfg.listBurst, "list-burst", 50, "people searches and conversation list pages a user may ask for at once")
+	fs.IntVar(&cfg.loginAddrFails, "login-address-failures", 100, "failed logins one client address may make in 15 minutes, over every account, before it must wait (2 s, doubling to 15 min)")
+	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
 	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open on this node")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
@@ -133,7 +149,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if cfg.wsTimeout < time.Second {
 		return config{}, fmt.Errorf("-ws-timeout must be at least 1s, not %v", cfg.wsTimeout)
 	}
-	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 {
+	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 ||
+		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 ||
+		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
 	}
 	if cfg.hashConcurrency < 1 {

@@ -73,17 +73,28 @@ type backplane struct {
 }
 
 func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backplane, error) {
+	policy := chat.DefaultLoginPolicy()
+	policy.Address.Free = cfg.loginAddrFails
+	policy.Account.Free = cfg.loginUserFails
+	local := func() *chat.Limits {
+		return &chat.Limits{
+			Messages:      memory.NewLimiter(cfg.messageRate, cfg.messageBurst),
+			Typing:        memory.NewLimiter(cfg.typingRate, cfg.typingBurst),
+			Reads:         memory.NewLimiter(cfg.readRate, cfg.readBurst),
+			Conversations: memory.NewLimiter(cfg.convRate, cfg.convBurst),
+			Lists:         memory.NewLimiter(cfg.listRate, cfg.listBurst),
+		}
+	}
 	if cfg.redis == "" {
+		limits := local()
+		limits.Registrations = memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour)))
+		limits.Logins = memory.NewThrottle()
+		limits.LoginPolicy = policy
 		return &backplane{
 			broker:   memory.NewBroker(),
 			presence: memory.NewPresence(),
-			limits: chat.Limits{
-				Messages:      memory.NewLimiter(cfg.messageRate, cfg.messageBurst),
-				Typing:        memory.NewLimiter(cfg.typingRate, cfg.typingBurst),
-				Registrations: memory.NewLimiter(cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
-				Logins:        memory.NewThrottle(chat.DefaultThrottlePolicy()),
-			},
-			close: func() error { return nil },
+			limits:   *limits,
+			close:    func() error { return nil },
 		}, nil
 	}
 	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
@@ -98,8 +109,15 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		limits: chat.Limits{
 			Messages:      c.Limiter("messages", cfg.messageRate, cfg.messageBurst),
 			Typing:        c.Limiter("typing", cfg.typingRate, cfg.typingBurst),
+			Reads:         c.Limiter("reads", cfg.readRate, cfg.readBurst),
+			Conversations: c.Limiter("conversations", cfg.convRate, cfg.convBurst),
+			Lists:         c.Limiter("lists", cfg.listRate, cfg.listBurst),
 			Registrations: c.Limiter("registrations", cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
-			Logins:        c.Throttle("logins", chat.DefaultThrottlePolicy()),
+			Logins:        c.Throttle("logins"),
+			LoginPolicy:   policy,
+			// Per-user budgets fall back to this node's own when Redis
+			// is away; registrations and logins fail closed.
+			Local: local(),
 		},
 		runners: []func(context.Context){
 			broker.Run,

@@ -161,10 +161,10 @@ func testLimiterAcrossNodes(t *testing.T, newNodes func(int, float64, int) []cha
 }
 
 // RunThrottle runs the Throttle suite. newNodes returns n throttles of one
-// cluster (sharing counts) with the given policy.
-func RunThrottle(t *testing.T, newNodes func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle, maxNodes int) {
-	// Waits of ten seconds and more: the time that passes between a Fail
-	// and the Wait after it, however loaded the machine, is small beside
+// cluster (sharing counts).
+func RunThrottle(t *testing.T, newNodes func(t *testing.T, n int) []chat.Throttle, maxNodes int) {
+	// Waits of ten seconds and more: the time that passes between a
+	// Reserve and the next, however loaded the machine, is small beside
 	// them and beside the steps between them, so the checks on reported
 	// waits never depend on how fast the test runs.
 	policy := chat.ThrottlePolicy{Free: 3, Window: 2 * time.Minute, First: 10 * time.Second, Max: 40 * time.Second}
@@ -180,9 +180,14 @@ func RunThrottle(t *testing.T, newNodes func(t *testing.T, n int, p chat.Throttl
 	}{
 		{"GrowingWaits", 1, policy, testThrottleGrowing},
 		{"Reset", 1, policy, testThrottleReset},
+		{"Refund", 1, policy, testThrottleRefund},
 		{"Forgets", 1, forgetting, testThrottleForgets},
 		{"KeysApart", 1, policy, testThrottleKeys},
+		{"AllOrNothing", 1, policy, testThrottleAllOrNothing},
+		{"Parallel", 1, policy, testThrottleParallel},
 		{"AcrossNodes", 2, policy, testThrottleAcrossNodes},
+		{"ParallelAcrossNodes", 2, policy, testThrottleParallel},
+		{"Remember", 2, policy, testThrottleRemember},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,108 +195,231 @@ func RunThrottle(t *testing.T, newNodes func(t *testing.T, n int, p chat.Throttl
 			if tc.nodes > maxNodes {
 				t.Skipf("needs %d nodes; this implementation offers %d", tc.nodes, maxNodes)
 			}
-			tc.fn(t, tc.policy, newNodes(t, tc.nodes, tc.policy))
+			tc.fn(t, tc.policy, newNodes(t, tc.nodes))
 		})
 	}
 }
 
-func fail(t *testing.T, th chat.Throttle, key string) {
+// reserve reserves an attempt on keys, each with policy p, and returns
+// the wait and its key's index.
+func reserve(t *testing.T, th chat.Throttle, p chat.ThrottlePolicy, keys ...string) (time.Duration, int) {
 	t.Helper()
-	if err := th.Fail(t.Context(), key); err != nil {
-		t.Fatalf("Fail(%q): %v", key, err)
+	tk := make([]chat.ThrottleKey, len(keys))
+	for i, k := range keys {
+		tk[i] = chat.ThrottleKey{Key: k, Policy: p}
 	}
+	d, by, err := th.Reserve(t.Context(), tk...)
+	if err != nil {
+		t.Fatalf("Reserve(%q): %v", keys, err)
+	}
+	if (d > 0) != (by >= 0 && by < len(keys)) {
+		t.Fatalf("Reserve(%q) = %v, key index %d", keys, d, by)
+	}
+	return d, by
 }
 
-func wait(t *testing.T, th chat.Throttle, key string) time.Duration {
+// mustReserve reserves an attempt that must not wait.
+func mustReserve(t *testing.T, th chat.Throttle, p chat.ThrottlePolicy, keys ...string) {
 	t.Helper()
-	d, err := th.Wait(t.Context(), key)
-	if err != nil {
-		t.Fatalf("Wait(%q): %v", key, err)
+	if d, _ := reserve(t, th, p, keys...); d != 0 {
+		t.Fatalf("Reserve(%q): a wait of %v", keys, d)
 	}
-	return d
 }
 
 func testThrottleGrowing(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
 	th, key := nodes[0], uniqueKey("grow")
-	for i := range p.Free - 1 {
-		fail(t, th, key)
-		if d := wait(t, th, key); d != 0 {
-			t.Fatalf("after %d failures (of %d free) a wait of %v", i+1, p.Free, d)
-		}
+	for range p.Free {
+		mustReserve(t, th, p, key)
 	}
-	var last time.Duration
-	for failures := p.Free; failures <= p.Free+4; failures++ {
-		fail(t, th, key)
-		d := wait(t, th, key)
-		limit := p.Delay(failures)
-		if d <= 0 || d > limit {
-			t.Errorf("after %d failures: wait %v, want within (0, %v]", failures, d, limit)
-		}
-		if limit > p.Delay(failures-1) && d <= last {
-			t.Errorf("after %d failures the wait (%v) did not grow from %v", failures, d, last)
-		}
-		last = d
+	// Each wait reported is the one after the count so far; refunding
+	// the next reservation is not needed, as a refused one counts nothing.
+	d, _ := reserve(t, th, p, key)
+	if d <= 0 || d > p.Delay(p.Free) {
+		t.Fatalf("after %d attempts: wait %v, want within (0, %v]", p.Free, d, p.Delay(p.Free))
 	}
-	if last > p.Max {
-		t.Errorf("wait %v above the cap %v", last, p.Max)
+	if d2, _ := reserve(t, th, p, key); d2 > d {
+		t.Errorf("a refused attempt counted: the wait grew from %v to %v", d, d2)
+	}
+	if p.Delay(p.Free+1) <= p.Delay(p.Free) || p.Delay(p.Free+4) != p.Max {
+		t.Fatalf("policy %+v does not grow to its cap", p)
 	}
 }
 
 func testThrottleReset(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
 	th, key := nodes[0], uniqueKey("reset")
-	for range p.Free + 1 {
-		fail(t, th, key)
+	for range p.Free {
+		mustReserve(t, th, p, key)
 	}
-	if wait(t, th, key) == 0 {
-		t.Fatal("no wait after many failures")
+	if d, _ := reserve(t, th, p, key); d == 0 {
+		t.Fatal("no wait after the free attempts")
 	}
 	if err := th.Reset(t.Context(), key); err != nil {
 		t.Fatal(err)
 	}
-	if d := wait(t, th, key); d != 0 {
-		t.Errorf("a wait of %v after Reset", d)
+	for range p.Free {
+		mustReserve(t, th, p, key)
 	}
-	fail(t, th, key)
-	if d := wait(t, th, key); d != 0 {
-		t.Errorf("one failure after Reset costs %v: the old count survived", d)
+	if d, _ := reserve(t, th, p, key); d == 0 {
+		t.Error("no wait after the free attempts following Reset")
 	}
 }
 
-// testThrottleForgets checks that a key's failures are forgotten a window
+func testThrottleRefund(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
+	th, key, other := nodes[0], uniqueKey("refund"), uniqueKey("refund-other")
+	for range p.Free {
+		mustReserve(t, th, p, key, other)
+		if err := th.Refund(t.Context(), chat.ThrottleKey{Key: key, Policy: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// key was refunded every time; other was not.
+	if d, by := reserve(t, th, p, key, other); d == 0 || by != 1 {
+		t.Fatalf("after %d refunded attempts: wait %v by key %d, want a wait by the unrefunded key", p.Free, d, by)
+	}
+	for range p.Free {
+		mustReserve(t, th, p, key)
+	}
+	if d, by := reserve(t, th, p, key); d == 0 || by != 0 {
+		t.Errorf("after %d unrefunded attempts: wait %v", p.Free, d)
+	}
+	// A refund of a key with nothing counted keeps it at zero.
+	empty := uniqueKey("refund-empty")
+	for range 3 {
+		if err := th.Refund(t.Context(), chat.ThrottleKey{Key: empty, Policy: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range p.Free {
+		mustReserve(t, th, p, empty)
+	}
+	if d, _ := reserve(t, th, p, empty); d == 0 {
+		t.Error("refunds of nothing were banked as free attempts")
+	}
+}
+
+// testThrottleForgets checks that a key's attempts are forgotten a window
 // after the last one. The policy's wait is an hour, far past the deadline,
 // so the wait ends within the test only by being forgotten.
 func testThrottleForgets(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
 	th, key := nodes[0], uniqueKey("forget")
 	for range p.Free {
-		fail(t, th, key)
+		mustReserve(t, th, p, key)
 	}
-	eventually(t, "the failures were forgotten", func() (bool, time.Duration) {
-		return wait(t, th, key) == 0, 10 * time.Millisecond
+	eventually(t, "the attempts were forgotten", func() (bool, time.Duration) {
+		d, _ := reserve(t, th, p, key)
+		return d == 0, 10 * time.Millisecond
 	})
-	fail(t, th, key)
-	if d := wait(t, th, key); d != 0 {
-		t.Errorf("one failure after the window costs %v: the old count survived", d)
+	for range p.Free - 1 {
+		mustReserve(t, th, p, key)
 	}
 }
 
 func testThrottleKeys(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
 	th, a, b := nodes[0], uniqueKey("a"), uniqueKey("b")
-	for range p.Free + 2 {
-		fail(t, th, a)
+	for range p.Free {
+		mustReserve(t, th, p, a)
 	}
-	if d := wait(t, th, b); d != 0 {
-		t.Errorf("another key waits %v", d)
+	if d, _ := reserve(t, th, p, a); d == 0 {
+		t.Fatal("no wait after the free attempts")
+	}
+	mustReserve(t, th, p, b)
+}
+
+// testThrottleAllOrNothing: a reservation one key refuses counts on none.
+func testThrottleAllOrNothing(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
+	th, full, other := nodes[0], uniqueKey("full"), uniqueKey("other")
+	for range p.Free {
+		mustReserve(t, th, p, full)
+	}
+	for range 2 * p.Free {
+		if d, by := reserve(t, th, p, other, full); d == 0 || by != 1 {
+			t.Fatalf("a reservation with a waiting key: wait %v by key %d", d, by)
+		}
+	}
+	for range p.Free {
+		mustReserve(t, th, p, other)
+	}
+}
+
+// testThrottleParallel: 100 parallel reservations of one key, spread over
+// the nodes, let exactly the policy's free attempts through.
+func testThrottleParallel(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
+	key := uniqueKey("parallel")
+	var (
+		wg     sync.WaitGroup
+		passed atomic.Int64
+		errs   = make(chan error, 100)
+	)
+	for i := range 100 {
+		wg.Go(func() {
+			d, _, err := nodes[i%len(nodes)].Reserve(t.Context(), chat.ThrottleKey{Key: key, Policy: p})
+			if err != nil {
+				errs <- err
+				return
+			}
+			if d == 0 {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := passed.Load(); n != int64(p.Free) {
+		t.Errorf("%d of 100 parallel attempts passed, want exactly %d", n, p.Free)
 	}
 }
 
 func testThrottleAcrossNodes(t *testing.T, p chat.ThrottlePolicy, nodes []chat.Throttle) {
 	key := uniqueKey("nodes")
 	for i := range p.Free {
-		fail(t, nodes[i%2], key)
+		mustReserve(t, nodes[i%2], p, key)
 	}
 	for i, th := range nodes {
-		if d := wait(t, th, key); d <= 0 {
-			t.Errorf("node %d: no wait after %d failures spread over the nodes", i+1, p.Free)
+		if d, _ := reserve(t, th, p, key); d <= 0 {
+			t.Errorf("node %d: no wait after %d attempts spread over the nodes", i+1, p.Free)
 		}
+	}
+}
+
+func testThrottleRemember(t *testing.T, _ chat.ThrottlePolicy, nodes []chat.Throttle) {
+	a, b := nodes[0], nodes[len(nodes)-1]
+	key, short := uniqueKey("known"), uniqueKey("known-short")
+	known := func(th chat.Throttle, k string) bool {
+		t.Helper()
+		ok, err := th.Known(t.Context(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	remember := func(th chat.Throttle, k string, ttl time.Duration) bool {
+		t.Helper()
+		fresh, err := th.Remember(t.Context(), k, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fresh
+	}
+	if known(b, key) {
+		t.Fatal("a key never remembered is known")
+	}
+	if !remember(a, key, time.Hour) {
+		t.Error("the first Remember is not fresh")
+	}
+	if !known(b, key) {
+		t.Error("a remembered key is not known on every node")
+	}
+	if remember(b, key, time.Hour) {
+		t.Error("a second Remember is fresh")
+	}
+	remember(a, short, 200*time.Millisecond)
+	eventually(t, "the short record expired", func() (bool, time.Duration) {
+		return !known(b, short), 10 * time.Millisecond
+	})
+	if !remember(b, short, time.Hour) {
+		t.Error("a Remember after expiry is not fresh")
 	}
 }

@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -15,17 +16,37 @@ type Limiter interface {
 	Allow(ctx context.Context, key string) (bool, time.Duration, error)
 }
 
-// Throttle counts failed attempts per key (an account, an address) and says
-// how long the next attempt must wait: nothing for the first few, then
-// longer and longer, up to a cap. In-process and Redis implementations pass
+// Throttle counts attempts per key (an account, an address, an account at
+// an address) and says how long the next attempt must wait: nothing for the
+// first few within a window, then longer and longer, up to a cap. An attempt
+// reserves its count before it is carried out, in one atomic step for all
+// its keys, so parallel attempts never get past more than a policy allows,
+// on one node or many. It also remembers keys for a while (the addresses an
+// account has signed in from). In-process and Redis implementations pass
 // the conformance suite in internal/brokertest.
 type Throttle interface {
-	// Wait reports how long key must still wait before its next attempt.
-	Wait(ctx context.Context, key string) (time.Duration, error)
-	// Fail records a failed attempt of key.
-	Fail(ctx context.Context, key string) error
-	// Reset forgets key's failures.
+	// Reserve checks every key and, only when none must wait, counts one
+	// attempt on each, all in one atomic step. It reports 0 when the
+	// attempt was counted, or else the longest wait (> 0) among the keys
+	// and the index in keys of the key that asks for it; nothing is
+	// counted then. An error means nothing is known (the backend is away).
+	Reserve(ctx context.Context, keys ...ThrottleKey) (wait time.Duration, by int, err error)
+	// Refund takes back one counted attempt of each key (never below
+	// zero): an attempt that turned out not to be a failure.
+	Refund(ctx context.Context, keys ...ThrottleKey) error
+	// Reset forgets key's attempts.
 	Reset(ctx context.Context, key string) error
+	// Remember records key for ttl from now (renewing an earlier record)
+	// and reports whether it was not recorded before.
+	Remember(ctx context.Context, key string, ttl time.Duration) (fresh bool, err error)
+	// Known reports whether key is recorded.
+	Known(ctx context.Context, key string) (bool, error)
+}
+
+// ThrottleKey is a key a Throttle counts, with its own policy.
+type ThrottleKey struct {
+	Key    string
+	Policy ThrottlePolicy
 }
 
 // ThrottlePolicy is how a Throttle grows its delays.
@@ -39,10 +60,43 @@ type ThrottlePolicy struct {
 	First, Max time.Duration
 }
 
-// DefaultThrottlePolicy: five free failures in 15 minutes, then waits of
-// 2 s, 4 s, 8 s … up to 15 minutes.
+// DefaultThrottlePolicy is the policy of one account at one address: five
+// free failures in 15 minutes, then waits of 2 s, 4 s, 8 s … up to 15
+// minutes.
 func DefaultThrottlePolicy() ThrottlePolicy {
 	return ThrottlePolicy{Free: 5, Window: 15 * time.Minute, First: 2 * time.Second, Max: 15 * time.Minute}
+}
+
+// LoginPolicy is the whole login throttle: how failures are counted per
+// account at an address, per address and per account, and how long a
+// successful (account, address) pair is remembered.
+type LoginPolicy struct {
+	// Pair is per account at one address.
+	Pair ThrottlePolicy
+	// Address is per client address, over every account: large enough
+	// that an office behind one NAT is never stopped by its typos.
+	Address ThrottlePolicy
+	// Account is per account, over every address: a budget reached only
+	// from many addresses. Reaching it is logged as an attack; it never
+	// stops the owner from an address that signed in before.
+	Account ThrottlePolicy
+	// KnownFor is how long an address an account signed in from counts
+	// as the owner's.
+	KnownFor time.Duration
+}
+
+// DefaultLoginPolicy: per (account, address) 5 free failures in 15 minutes
+// then 2 s doubling to 15 minutes; per address 100 free in 15 minutes then
+// the same growth; per account 1,000 failures in an hour, then an hour's
+// wait for addresses that never signed in; signed-in addresses are known for
+// 30 days.
+func DefaultLoginPolicy() LoginPolicy {
+	return LoginPolicy{
+		Pair:     DefaultThrottlePolicy(),
+		Address:  ThrottlePolicy{Free: 100, Window: 15 * time.Minute, First: 2 * time.Second, Max: 15 * time.Minute},
+		Account:  ThrottlePolicy{Free: 1000, Window: time.Hour, First: time.Hour, Max: time.Hour},
+		KnownFor: 30 * 24 * time.Hour,
+	}
 }
 
 // Delay is how long to wait after the given number of failures, counted
@@ -68,4 +122,36 @@ func AddressKey(ip netip.Addr) string {
 		return "ip:" + p.String()
 	}
 	return "ip:" + ip.String()
+}
+
+// logGate lets through at most one log line per dependency per interval,
+// so that an outage answered on every request logs a line now and then,
+// not one per request.
+type logGate struct {
+	every time.Duration
+
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newLogGate(every time.Duration) *logGate {
+	return &logGate{every: every, last: make(map[string]time.Time)}
+}
+
+// allow reports whether a line about dependency may be logged now, and if
+// so counts it.
+func (g *logGate) allow(dependency string) bool {
+	now := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if last, ok := g.last[dependency]; ok && now.Sub(last) < g.every {
+		return false
+	}
+	g.last[dependency] = now
+	return true
+}
+
+// errUnavailable answers an action whose guard cannot be checked.
+func errUnavailable() error {
+	return &Error{Code: EUNAVAILABLE, Message: "the server cannot check this now: try again shortly", RetryAfter: 5 * time.Second}
 }

@@ -254,8 +254,8 @@ func TestLimiter(t *testing.T) {
 
 func TestThrottle(t *testing.T) {
 	t.Parallel()
-	brokertest.RunThrottle(t, func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle {
-		return []chat.Throttle{NewThrottle(p)}
+	brokertest.RunThrottle(t, func(t *testing.T, n int) []chat.Throttle {
+		return []chat.Throttle{NewThrottle()}
 	}, 1)
 }
 
@@ -284,12 +284,12 @@ func TestLimiterMemoryStaysBounded(t *testing.T) {
 func TestThrottleMemoryStaysBounded(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		th := NewThrottle(chat.DefaultThrottlePolicy())
+		th := NewThrottle()
 		for i := range 200_000 {
 			if i%1_000 == 0 {
 				time.Sleep(time.Minute)
 			}
-			th.Fail(t.Context(), "user:"+strconv.Itoa(i))
+			_, _, _ = th.Reserve(t.Context(), chat.ThrottleKey{Key: "user:" + strconv.Itoa(i), Policy: chat.DefaultThrottlePolicy()})
 		}
 		th.mu.Lock()
 		n := len(th.keys)

@@ -2,8 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -51,54 +51,135 @@ func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, e
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }
 
-// Throttle counts failures per key in Redis, shared by every node. A key
-// is a hash of its count and the time of its last failure, expiring a
-// policy window after that failure.
+// Throttle counts attempts per key in Redis, shared by every node. A key
+// is a hash of its count and the time of its last attempt (Redis's clock,
+// in microseconds), expiring its policy's window after that attempt. A
+// reservation over several keys is one Lua script, so it is atomic across
+// the cluster.
 type Throttle struct {
 	rdb    *goredis.Client
 	prefix string
-	policy chat.ThrottlePolicy
 }
 
-// Throttle returns a throttle named name with the given policy.
-func (c *Client) Throttle(name string, policy chat.ThrottlePolicy) *Throttle {
-	return &Throttle{rdb: c.rdb, prefix: c.prefix + "throttle:" + name + ":", policy: policy}
+// Throttle returns a throttle named name.
+func (c *Client) Throttle(name string) *Throttle {
+	return &Throttle{rdb: c.rdb, prefix: c.prefix + "throttle:" + name + ":"}
 }
 
-// Wait reports how long key must still wait.
-func (t *Throttle) Wait(ctx context.Context, key string) (time.Duration, error) {
-	vals, err := t.rdb.HMGet(ctx, t.prefix+key, "count", "last").Result()
+// reserveScript checks every key (KEYS) against its policy (ARGV, four
+// numbers per key: free, window in ms, first and max wait in µs) and, when
+// none must wait, counts one attempt on each. It returns {0, -1}, or the
+// longest wait in µs and the 0-based index of its key.
+var reserveScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local wait, by = 0, -1
+for i, k in ipairs(KEYS) do
+  local b = (i - 1) * 4
+  local free, first, maxd = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local v = redis.call('HMGET', k, 'count', 'last')
+  local count, last = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+  if count > 0 and count >= free then
+    local d, j = first, free
+    while j < count and d < maxd do
+      d = d * 2
+      j = j + 1
+    end
+    if d > maxd then d = maxd end
+    local w = last + d - now
+    if w > wait then
+      wait, by = w, i - 1
+    end
+  end
+end
+if wait > 0 then
+  return {wait, by}
+end
+for i, k in ipairs(KEYS) do
+  redis.call('HINCRBY', k, 'count', 1)
+  redis.call('HSET', k, 'last', now)
+  redis.call('PEXPIRE', k, ARGV[(i - 1) * 4 + 2])
+end
+return {0, -1}
+`)
+
+// refundScript takes one attempt back from each key (KEYS) that has one.
+var refundScript = goredis.NewScript(`
+for _, k in ipairs(KEYS) do
+  local c = tonumber(redis.call('HGET', k, 'count')) or 0
+  if c > 0 then
+    redis.call('HINCRBY', k, 'count', -1)
+  end
+end
+return 0
+`)
+
+// Reserve counts one attempt on every key unless one must wait; then it
+// counts nothing and reports the longest wait and the index of its key.
+func (t *Throttle) Reserve(ctx context.Context, keys ...chat.ThrottleKey) (time.Duration, int, error) {
+	if len(keys) == 0 {
+		return 0, -1, nil
+	}
+	ks := make([]string, len(keys))
+	args := make([]any, 0, 4*len(keys))
+	for i, k := range keys {
+		ks[i] = t.prefix + k.Key
+		args = append(args, k.Policy.Free, max(1, k.Policy.Window.Milliseconds()),
+			k.Policy.First.Microseconds(), k.Policy.Max.Microseconds())
+	}
+	res, err := reserveScript.Run(ctx, t.rdb, ks, args...).Int64Slice()
 	if err != nil {
-		return 0, fmt.Errorf("redis throttle: %w", err)
+		return 0, -1, fmt.Errorf("redis throttle: %w", err)
 	}
-	count, _ := strconv.Atoi(fmt.Sprint(vals[0]))
-	lastMicros, _ := strconv.ParseInt(fmt.Sprint(vals[1]), 10, 64)
-	if count == 0 || lastMicros == 0 {
-		return 0, nil
+	if len(res) != 2 {
+		return 0, -1, fmt.Errorf("redis throttle: reserve returned %d values", len(res))
 	}
-	until := time.UnixMicro(lastMicros).Add(t.policy.Delay(count))
-	return max(0, time.Until(until)), nil
+	if res[0] <= 0 {
+		return 0, -1, nil
+	}
+	return time.Duration(res[0]) * time.Microsecond, int(res[1]), nil
 }
 
-// Fail records a failure of key, atomically with its count and expiry.
-func (t *Throttle) Fail(ctx context.Context, key string) error {
-	k := t.prefix + key
-	_, err := t.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.HIncrBy(ctx, k, "count", 1)
-		p.HSet(ctx, k, "last", time.Now().UnixMicro())
-		p.PExpire(ctx, k, t.policy.Window)
+// Refund takes back one attempt of each key.
+func (t *Throttle) Refund(ctx context.Context, keys ...chat.ThrottleKey) error {
+	if len(keys) == 0 {
 		return nil
-	})
-	if err != nil {
+	}
+	ks := make([]string, len(keys))
+	for i, k := range keys {
+		ks[i] = t.prefix + k.Key
+	}
+	if err := refundScript.Run(ctx, t.rdb, ks).Err(); err != nil {
 		return fmt.Errorf("redis throttle: %w", err)
 	}
 	return nil
 }
 
-// Reset forgets key's failures.
+// Reset forgets key's attempts.
 func (t *Throttle) Reset(ctx context.Context, key string) error {
 	if err := t.rdb.Del(ctx, t.prefix+key).Err(); err != nil {
 		return fmt.Errorf("redis throttle: %w", err)
 	}
 	return nil
+}
+
+// Remember records key for ttl and reports whether it was new.
+func (t *Throttle) Remember(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	err := t.rdb.SetArgs(ctx, t.prefix+"known:"+key, 1, goredis.SetArgs{TTL: ttl, Get: true}).Err()
+	if errors.Is(err, goredis.Nil) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("redis throttle: %w", err)
+	}
+	return false, nil
+}
+
+// Known reports whether key is recorded.
+func (t *Throttle) Known(ctx context.Context, key string) (bool, error) {
+	n, err := t.rdb.Exists(ctx, t.prefix+"known:"+key).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis throttle: %w", err)
+	}
+	return n > 0, nil
 }

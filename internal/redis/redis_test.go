@@ -80,10 +80,10 @@ func TestLimiter(t *testing.T) {
 
 func TestThrottle(t *testing.T) {
 	t.Parallel()
-	brokertest.RunThrottle(t, func(t *testing.T, n int, p chat.ThrottlePolicy) []chat.Throttle {
+	brokertest.RunThrottle(t, func(t *testing.T, n int) []chat.Throttle {
 		var ts []chat.Throttle
 		for _, c := range cluster(t, n) {
-			ts = append(ts, c.Throttle("logins", p))
+			ts = append(ts, c.Throttle("logins"))
 		}
 		return ts
 	}, 2)
