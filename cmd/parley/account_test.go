@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/internal/hub"
@@ -176,4 +178,63 @@ func TestAccountsTwoNodes(t *testing.T) {
 		nodes := startCluster(t, 2, nil, nil)
 		testUpdateDisplayName(t, nodes[0], nodes[1])
 	})
+}
+
+// TestSettingsPage drives the settings page as a browser without
+// JavaScript would: rename, a wrong and a right password change (which
+// ends the other session), sign out everywhere.
+func TestSettingsPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice := register(t, s, "alice")
+	other := login(t, s, "alice", "password-alice")
+	otherTab := other.openTab("alice's other session")
+
+	if status, h, _ := newClient(t, s).page("/settings"); status != http.StatusSeeOther || h.Get("Location") != "/login" {
+		t.Fatalf("signed out GET /settings: %d to %q", status, h.Get("Location"))
+	}
+	if status, _, body := alice.page("/"); status != http.StatusOK || !strings.Contains(body, `href="/settings"`) {
+		t.Fatalf("the app does not link to the settings: %d", status)
+	}
+	status, _, body := alice.page("/settings")
+	if status != http.StatusOK || !strings.Contains(body, `value="Alice"`) || !strings.Contains(body, `action="/settings/password"`) {
+		t.Fatalf("GET /settings: %d %s", status, body)
+	}
+
+	status, _, body = alice.form("/settings/name", url.Values{"display_name": {"Alice <b>L</b>"}})
+	if status != http.StatusOK || !strings.Contains(body, `value="Alice &lt;b&gt;L&lt;/b&gt;"`) || !strings.Contains(body, "display name is changed") {
+		t.Fatalf("rename: %d %s", status, body)
+	}
+	status, _, body = alice.form("/settings/name", url.Values{"display_name": {"\u202e"}})
+	if status != http.StatusBadRequest || !strings.Contains(body, `id="name-error"`) {
+		t.Fatalf("an invisible name: %d %s", status, body)
+	}
+
+	status, _, body = alice.form("/settings/password", url.Values{"current_password": {"wrong password"}, "new_password": {"a new password"}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, "current password is wrong") {
+		t.Fatalf("a wrong current password: %d %s", status, body)
+	}
+	if !signedIn(t, other) {
+		t.Fatal("a refused password change ended the other session")
+	}
+	status, _, body = alice.form("/settings/password", url.Values{"current_password": {"password-alice"}, "new_password": {"a new password"}})
+	if status != http.StatusOK || !strings.Contains(body, "password is changed") {
+		t.Fatalf("password change: %d %s", status, body)
+	}
+	wantSessionEnded(t, otherTab)
+	if signedIn(t, other) || !signedIn(t, alice) {
+		t.Fatal("after the password change the other session works, or this one does not")
+	}
+
+	again := login(t, s, "alice", "a new password")
+	crossSiteRefused(t, alice, "POST", "/settings/logout-all", nil)
+	if !signedIn(t, alice) {
+		t.Fatal("a refused cross-site sign-out ended the session")
+	}
+	if status, loc, _ := alice.form("/settings/logout-all", nil); status != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("sign out everywhere: %d to %q", status, loc)
+	}
+	if signedIn(t, alice) || signedIn(t, again) {
+		t.Fatal("a session works after signing out everywhere")
+	}
 }

@@ -153,6 +153,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /c/{id}/messages", kind: page, method: "POST", path: "/c/%d/messages", body: url.Values{"body": {"mallory was here"}}, scoped: true},
 		{name: "page GET /", kind: page, method: "GET", path: "/"},
 		{name: "page GET /people", kind: page, method: "GET", path: "/people"},
+		{name: "page GET /settings", kind: page, method: "GET", path: "/settings"},
+		{name: "page POST /settings/name", kind: page, method: "POST", path: "/settings/name", body: url.Values{"display_name": {"Mallory"}}},
+		{name: "page POST /settings/password", kind: page, method: "POST", path: "/settings/password", body: url.Values{"current_password": {"password-alice"}, "new_password": {"mallory's password"}}},
+		{name: "page POST /settings/logout-all", kind: page, method: "POST", path: "/settings/logout-all"},
 		{name: "page POST /people/{id}/message", kind: page, method: "POST", path: fmt.Sprintf("/people/%d/message", alice.user.ID)},
 
 		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},

@@ -32,7 +32,7 @@ type pages struct {
 // server before it serves anything.
 func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}}
-	for _, name := range []string{"login", "register", "app", "people"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
@@ -64,6 +64,7 @@ type pageData struct {
 
 	// Forms.
 	Error       string
+	Notice      string // what a form did, on success
 	Username    string
 	DisplayName string
 	FieldErrors map[string]string

@@ -14,6 +14,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /register", handleFormPage(s, "register", registerTitle))
 	mux.Handle("POST /register", handleRegisterForm(s))
 	mux.Handle("POST /logout", handleLogoutForm(s))
+	mux.Handle("GET /settings", handleSettings(s))
+	mux.Handle("POST /settings/name", handleNameForm(s))
+	mux.Handle("POST /settings/password", handlePasswordForm(s))
+	mux.Handle("POST /settings/logout-all", handleLogoutAllForm(s))
 	mux.Handle("GET /static/", handleStatic())
 
 	mux.Handle("GET /healthz", handleHealthz())

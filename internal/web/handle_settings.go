@@ -1,0 +1,91 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+const settingsTitle = "Settings · Parley"
+
+// settingsData is the settings page of u, with a notice or field errors.
+func settingsData(u chat.User) pageData {
+	return pageData{Title: settingsTitle, Me: &u, DisplayName: u.DisplayName, FieldErrors: map[string]string{}}
+}
+
+// handleSettings shows the settings page: display name, password, sign
+// out everywhere. Plain forms: it works without JavaScript.
+func handleSettings(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		s.pages.render(w, r, s.logger, "settings", http.StatusOK, settingsData(u))
+	})
+}
+
+// settingsForm runs a settings form's action for the signed-in user and
+// shows the page again: with notice when act succeeds, else with act's
+// error next to field.
+func settingsForm(s *server, field, notice string, act func(r *http.Request, u chat.User) (chat.User, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		data := settingsData(u)
+		err := parseForm(w, r)
+		if err == nil {
+			u, err = act(r, u)
+		}
+		switch code := chat.ErrorCode(err); code {
+		case "":
+			data = settingsData(u)
+			data.Notice = notice
+			s.pages.render(w, r, s.logger, "settings", http.StatusOK, data)
+		case chat.EINTERNAL:
+			s.pageError(w, r, err)
+		default:
+			data.FieldErrors[field] = sentence(chat.ErrorMessage(err))
+			if field == "display_name" {
+				data.DisplayName = r.PostFormValue("display_name")
+			}
+			setRetryAfter(w, err)
+			s.pages.render(w, r, s.logger, "settings", statusOf(code), data)
+		}
+	})
+}
+
+func handleNameForm(s *server) http.Handler {
+	return settingsForm(s, "display_name", "Your display name is changed.", func(r *http.Request, u chat.User) (chat.User, error) {
+		return s.service.SetDisplayName(r.Context(), u.ID, r.PostFormValue("display_name"))
+	})
+}
+
+func handlePasswordForm(s *server) http.Handler {
+	return settingsForm(s, "password", "Your password is changed; your other sessions are signed out.", func(r *http.Request, u chat.User) (chat.User, error) {
+		err := changePassword(r.Context(), s.service, s.sessions, u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+		if err == nil {
+			s.logger.InfoContext(r.Context(), "password changed", "user_id", u.ID)
+		}
+		return u, err
+	})
+}
+
+// handleLogoutAllForm signs the user out everywhere and shows the login
+// page.
+func handleLogoutAllForm(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if err := signOutEverywhere(r.Context(), s.service, s.sessions, u.ID); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		s.logger.InfoContext(r.Context(), "signed out everywhere", "user_id", u.ID)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
