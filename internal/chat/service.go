@@ -509,6 +509,9 @@ const resendWindow = 200
 // storedResend finds the caller's message with req's client ID among the
 // conversation's newest messages.
 func (s *Service) storedResend(ctx context.Context, caller UserID, req SendRequest) (Message, bool) {
+	if req.ClientID == "" {
+		return Message{}, false
+	}
 	msgs, err := s.store.Messages(ctx, req.ConversationID, MessageQuery{Limit: resendWindow})
 	if err != nil {
 		return Message{}, false
@@ -710,14 +713,41 @@ func errWrongPassword() error {
 
 // CheckPassword verifies the password of a signed-in user, through the
 // bounded hasher (a check that finds no room is refused with EUNAVAILABLE,
-// as a login is).
+// as a login is) and the login throttle: each check reserves a place under
+// the account's own key with the per-account-at-an-address policy (a few
+// free failures, then growing waits), so a stolen session cannot try
+// passwords faster than a login could. A success or a check that was not
+// a failure gives its place back.
 func (s *Service) CheckPassword(ctx context.Context, id UserID, password string) error {
-	if ValidatePassword(password) != nil {
-		return errWrongPassword()
-	}
 	u, err := s.store.UserByID(ctx, id)
 	if err != nil {
 		return err
+	}
+	t := s.limits.Logins
+	if t == nil {
+		return s.verifyPassword(ctx, u, password)
+	}
+	key := ThrottleKey{Key: "password:" + u.Username, Policy: s.loginPolicy().Pair}
+	wait, _, err := t.Reserve(ctx, key)
+	if err != nil {
+		return s.throttleDown(ctx, err)
+	}
+	if wait > 0 {
+		return errThrottled(wait)
+	}
+	err = s.verifyPassword(ctx, u, password)
+	if ErrorCode(err) != EUNAUTHORIZED {
+		if rerr := t.Refund(ctx, key); rerr != nil && s.outages.allow("throttle") {
+			s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
+		}
+	}
+	return err
+}
+
+// verifyPassword checks u's password with the hasher.
+func (s *Service) verifyPassword(ctx context.Context, u User, password string) error {
+	if ValidatePassword(password) != nil {
+		return errWrongPassword()
 	}
 	_, hash, err := s.store.UserCredentials(ctx, u.Username)
 	if err != nil {

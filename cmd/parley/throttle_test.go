@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parleychat/parley/internal/testenv"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// postLogin sends one login from the address from (a trusted proxy's
+// X-Forwarded-For) and returns the status; safe in parallel, it reports a
+// transport error instead of failing the test.
+func postLogin(base, username, password, from string) (int, error) {
+	body, err := json.Marshal(wire.LoginRequest{Username: username, Password: password})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest("POST", base+"/api/v1/auth/login", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", from)
+	resp, err := (&http.Client{Timeout: patience}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
+// parallelLogins sends n wrong-password logins for username from one
+// address at once and counts the answers by status.
+func parallelLogins(t *testing.T, s *server, n int, username, from string) map[int]int {
+	t.Helper()
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		counts = map[int]int{}
+		failed atomic.Int64
+	)
+	for range n {
+		wg.Go(func() {
+			status, err := postLogin(s.URL, username, "wrong-password", from)
+			if err != nil {
+				t.Error(err)
+				failed.Add(1)
+				return
+			}
+			mu.Lock()
+			counts[status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.FailNow()
+	}
+	return counts
+}
+
+// TestParallelWrongPasswords: 100 parallel wrong-password logins for one
+// account from one address have at most five passwords checked (401); the
+// rest are refused by the throttle (429) unchecked.
+func TestParallelWrongPasswords(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_TRUSTED_PROXIES": "127.0.0.1"})
+	register(t, s, "alice")
+	counts := parallelLogins(t, s, 100, "alice", "203.0.113.50")
+	if counts[401] < 1 || counts[401] > 5 || counts[401]+counts[429] != 100 {
+		t.Errorf("100 parallel wrong passwords answered %v, want at most five 401 and the rest 429", counts)
+	}
+}
+
+// TestStrangerCannotLockOutOwner: a stranger's failures on an account from
+// many addresses, past the account's budget, never stop the owner's right
+// password from an address they signed in from before; a new address is
+// stopped, and the attack is logged once.
+func TestStrangerCannotLockOutOwner(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"PARLEY_TRUSTED_PROXIES":        "127.0.0.1",
+		"PARLEY_LOGIN_ACCOUNT_FAILURES": "10", // 1,000 by default: shorter hashing
+	})
+	register(t, s, "alice")
+	home := "198.51.100.20"
+	if status, err := postLogin(s.URL, "alice", "password-alice", home); err != nil || status != 200 {
+		t.Fatalf("alice from home: %d %v", status, err)
+	}
+	// The stranger tries from addresses of their own, five each (within
+	// each address's and pair's free failures), in parallel.
+	var wg sync.WaitGroup
+	for a := range 4 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := postLogin(s.URL, "alice", "wrong-password", fmt.Sprintf("203.0.113.%d", 100+a)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	status, err := postLogin(s.URL, "alice", "password-alice", "192.0.2.77")
+	if err != nil || status != 429 {
+		t.Errorf("a new address after the account's budget is spent: %d %v, want 429", status, err)
+	}
+	s.waitLog(t, "the attack logged", func() bool {
+		return bytes.Contains([]byte(s.logs.String()), []byte(`"msg":"login attack: account failure budget spent"`))
+	})
+	if status, err := postLogin(s.URL, "alice", "password-alice", home); err != nil || status != 200 {
+		t.Errorf("alice from home during the attack: %d %v, want 200", status, err)
+	}
+	// Her own typos at home are counted for her pair only.
+	if status, err := postLogin(s.URL, "alice", "wrong-password", home); err != nil || status != 401 {
+		t.Errorf("alice's typo at home: %d %v, want 401", status, err)
+	}
+}
+
+// redisGate is a TCP proxy to Redis that a test can close: connections
+// through it break and new ones are refused.
+type redisGate struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	closed bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newRedisGate(t *testing.T, target string) *redisGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &redisGate{ln: ln, target: target}
+	g.wg.Go(g.accept)
+	t.Cleanup(func() {
+		ln.Close()
+		g.close()
+		g.wg.Wait()
+	})
+	return g
+}
+
+func (g *redisGate) accept() {
+	for {
+		down, err := g.ln.Accept()
+		if err != nil {
+			return
+		}
+		g.mu.Lock()
+		if g.closed {
+			g.mu.Unlock()
+			down.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", g.target)
+		if err != nil {
+			g.mu.Unlock()
+			down.Close()
+			continue
+		}
+		g.conns = append(g.conns, down, up)
+		g.mu.Unlock()
+		g.wg.Go(func() { _, _ = io.Copy(up, down); up.Close() })
+		g.wg.Go(func() { _, _ = io.Copy(down, up); down.Close() })
+	}
+}
+
+// close breaks every connection and refuses new ones.
+func (g *redisGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	for _, c := range g.conns {
+		c.Close()
+	}
+	g.conns = nil
+}
+
+// TestLimitsWithoutRedis: with Redis away, sends are still limited (by the
+// node's own budget), logins and sign-ups are refused with 503, never 500,
+// and the outage is not logged per request.
+func TestLimitsWithoutRedis(t *testing.T) {
+	t.Parallel()
+	redisURL := testenv.Need(t, testenv.Redis)
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := newRedisGate(t, u.Host)
+	via := *u
+	via.Host = gate.ln.Addr().String()
+	nodes := startCluster(t, 1, func(int) string { return via.String() }, map[string]string{
+		"PARLEY_MESSAGE_RATE":  "0.001",
+		"PARLEY_MESSAGE_BURST": "3",
+	})
+	s := nodes[0]
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+
+	gate.close()
+	waitUntil(t, "the node sees Redis gone", func() bool {
+		resp, err := http.Get(s.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	// The node's own budget: three messages, then 429.
+	for i := range 3 {
+		alice.send(conv, fmt.Sprint("without redis ", i), "")
+	}
+	alice.wantError("POST", fmt.Sprintf("/api/v1/conversations/%d/messages", conv), wire.SendRequest{Body: "one too many"}, 429, "rate_limited")
+	// Logins and sign-ups fail closed.
+	for range 5 {
+		newClient(t, s).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "password-alice"}, 503, "unavailable")
+		newClient(t, s).wantError("POST", "/api/v1/auth/register", wire.RegisterRequest{Username: "carol", Password: "password-carol"}, 503, "unavailable")
+	}
+	if n := bytes.Count([]byte(s.logs.String()), []byte(`"msg":"login throttle unavailable: refusing logins"`)); n != 1 {
+		t.Errorf("the throttle's outage logged %d times for five logins, want once", n)
+	}
+}
+
+// TestReadFloodLimited: read frames past the budget are answered with a
+// rate_limited error frame.
+func TestReadFloodLimited(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_READ_RATE": "0.001", "PARLEY_READ_BURST": "3"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	alice.send(conv, "hello", "")
+	b := bob.openTab("bob")
+	for range 3 {
+		b.send(frame("read", conv, "seq", 1))
+	}
+	b.expectPast("read") // the first moved the cursor
+	b.sync()
+	b.send(frame("read", conv, "seq", 1))
+	if f := b.expectPast("error"); f.Code != "rate_limited" || f.RetryAfterMS <= 0 {
+		t.Errorf("a read frame past the budget: %+v (%s), want rate_limited with retry_after_ms", f, f.ErrorText())
+	}
+	bob.wantError("POST", fmt.Sprintf("/api/v1/conversations/%d/read", conv), map[string]any{"seq": 1}, 429, "rate_limited")
+}
+
+// TestConversationAndListBudgets: starting conversations and asking for
+// list pages are budgeted per user.
+func TestConversationAndListBudgets(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{
+		"PARLEY_CONVERSATION_RATE": "0.001", "PARLEY_CONVERSATION_BURST": "2",
+		"PARLEY_LIST_RATE": "0.001", "PARLEY_LIST_BURST": "2",
+	})
+	alice, bob, carol, dave := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol"), register(t, s, "dave")
+	alice.startConversation(bob)
+	alice.startConversation(carol)
+	alice.wantError("POST", "/api/v1/conversations", wire.StartConversationRequest{UserID: dave.user.ID}, 429, "rate_limited")
+	if rows := dave.conversations(); len(rows) != 0 {
+		t.Errorf("a refused start made a conversation: %+v", rows)
+	}
+	alice.call("GET", "/api/v1/users", nil, 200, nil)
+	alice.call("GET", "/api/v1/conversations", nil, 200, nil)
+	alice.wantError("GET", "/api/v1/users?q=b", nil, 429, "rate_limited")
+	alice.wantError("GET", "/api/v1/conversations", nil, 429, "rate_limited")
+}
+
+// TestResendAfterBudgetSpent: a resend of a stored client_id, after the
+// message budget is spent, gets the stored message, not 429.
+func TestResendAfterBudgetSpent(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_MESSAGE_RATE": "0.001", "PARLEY_MESSAGE_BURST": "2"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	first := alice.send(conv, "first", "client-1")
+	alice.send(conv, "second", "client-2")
+	path := fmt.Sprintf("/api/v1/conversations/%d/messages", conv)
+	alice.wantError("POST", path, wire.SendRequest{Body: "third", ClientID: "client-3"}, 429, "rate_limited")
+	status, raw := alice.do("POST", path, wire.SendRequest{Body: "first", ClientID: "client-1"})
+	var resp wire.MessageResponse
+	if err := json.Unmarshal(raw, &resp); err != nil || status/100 != 2 || resp.Message.Seq != first.Seq || resp.Message.Body != "first" {
+		t.Errorf("resend of a stored client_id after the budget: %d %s, want message %d", status, raw, first.Seq)
+	}
+	// Over the WebSocket too: the ack carries the stored message.
+	a := alice.openTab("alice")
+	a.send(sendFrame(conv, "client-1", "first"))
+	if f := a.expectPast("ack"); f.ClientID != "client-1" {
+		t.Errorf("ack %+v", f)
+	} else if m := a.message(f); m.Seq != first.Seq {
+		t.Errorf("resend over the socket acked message %d, want %d", m.Seq, first.Seq)
+	}
+}
