@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/wire"
@@ -212,6 +213,7 @@ func TestLimitsWithoutRedis(t *testing.T) {
 	conv, _ := alice.startConversation(bob)
 
 	gate.close()
+	cut := time.Now()
 	waitUntil(t, "the node sees Redis gone", func() bool {
 		resp, err := http.Get(s.URL + "/readyz")
 		if err != nil {
@@ -232,6 +234,11 @@ func TestLimitsWithoutRedis(t *testing.T) {
 	}
 	if n := bytes.Count([]byte(s.logs.String()), []byte(`"msg":"login throttle unavailable: refusing logins"`)); n != 1 {
 		t.Errorf("the throttle's outage logged %d times for five logins, want once", n)
+	}
+	// The broker fails to receive every 100 ms meanwhile: at most one
+	// line per 10 s says so.
+	if n, most := bytes.Count([]byte(s.logs.String()), []byte(`"msg":"redis pub/sub"`)), 1+int(time.Since(cut)/(10*time.Second)); n > most {
+		t.Errorf("the broker logged the outage %d times in %v, want at most %d", n, time.Since(cut), most)
 	}
 }
 

@@ -139,13 +139,22 @@ func (b *Broker) Run(ctx context.Context) {
 		}
 	})
 	defer stop()
+	// While Redis is away Receive fails every 100 ms: one line per 10 s
+	// says so, with how many failures it stands for.
+	var (
+		lastLog time.Time
+		unseen  int
+	)
 	for {
 		msg, err := b.ps.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) {
 				return
 			}
-			b.c.logger.Warn("redis pub/sub", "err", err)
+			if unseen++; time.Since(lastLog) >= 10*time.Second {
+				b.c.logger.Warn("redis pub/sub", "err", err, "failures", unseen)
+				lastLog, unseen = time.Now(), 0
+			}
 			select {
 			case <-ctx.Done():
 				return
