@@ -504,7 +504,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 
 // resendWindow is how many of a conversation's newest messages are searched
 // for a resend refused by the message budget.
-const resendWindow = 200
+const resendWindow = 50
 
 // storedResend finds the caller's message with req's client ID among the
 // conversation's newest messages.
