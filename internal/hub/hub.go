@@ -64,9 +64,10 @@ type Hub struct {
 	broker chat.Broker
 	cfg    Config
 
-	mu     sync.Mutex
-	users  map[chat.UserID]map[*Conn]struct{}
-	closed bool
+	mu       sync.Mutex
+	users    map[chat.UserID]map[*Conn]struct{}
+	reserved map[chat.UserID]int // handshakes under way, by user (see Reserve)
+	closed   bool
 
 	// subMu orders subscription changes, so that a user's last connection
 	// closing and a new one opening cannot leave them unsubscribed.
@@ -90,7 +91,7 @@ func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), subscribed: make(map[chat.UserID]bool)}
+	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), reserved: make(map[chat.UserID]int), subscribed: make(map[chat.UserID]bool)}
 }
 
 // ErrClosed is returned by Serve once the hub is shutting down.
@@ -258,6 +259,29 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 		h.logger.Error("unsubscribe", "user_id", user, "err", err)
 	}
 	delete(h.subscribed, user)
+}
+
+// Reserve holds a place for one more connection of user while its
+// handshake is under way, and reports false, holding nothing, when user
+// already has max connections open or reserved on this node: checking and
+// counting are one step, so parallel handshakes cannot exceed the cap.
+// Call release once the connection is served or the handshake failed (a
+// connection being served counts twice until then, which can only refuse,
+// never admit, one too many). max <= 0 means no cap.
+func (h *Hub) Reserve(user chat.UserID, max int) (release func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if max > 0 && len(h.users[user])+h.reserved[user] >= max {
+		return nil, false
+	}
+	h.reserved[user]++
+	return sync.OnceFunc(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.reserved[user]--; h.reserved[user] == 0 {
+			delete(h.reserved, user)
+		}
+	}), true
 }
 
 // UserCount returns how many connections user has open on this node.

@@ -438,3 +438,53 @@ func TestRunClosesEverythingOnShutdown(t *testing.T) {
 		}
 	})
 }
+
+func TestReserveCapsParallelHandshakes(t *testing.T) {
+	h, _, _ := testHub(t, Config{})
+	const tries, max = 300, 20
+	var granted atomic.Int32
+	var releases sync.Map
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			if release, ok := h.Reserve(7, max); ok {
+				granted.Add(1)
+				releases.Store(i, release)
+			}
+		})
+	}
+	wg.Wait()
+	if n := granted.Load(); n != max {
+		t.Fatalf("%d of %d parallel reservations granted, want %d", n, tries, max)
+	}
+	if _, ok := h.Reserve(8, max); !ok {
+		t.Error("another user was refused")
+	}
+	releases.Range(func(_, release any) bool { release.(func())(); return true })
+	if _, ok := h.Reserve(7, max); !ok {
+		t.Error("refused after every reservation was released")
+	}
+}
+
+func TestReserveCountsOpenConnections(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _, _ := testHub(t, Config{})
+		serve(t, h, 7, "a")
+		serve(t, h, 7, "b")
+		release, ok := h.Reserve(7, 3)
+		if !ok {
+			t.Fatal("refused the third of three")
+		}
+		if _, ok := h.Reserve(7, 3); ok {
+			t.Error("granted a fourth place with two open and one reserved")
+		}
+		release()
+		release() // a second call gives back nothing more
+		if _, ok := h.Reserve(7, 3); !ok {
+			t.Error("refused after the reservation was released")
+		}
+		if _, ok := h.Reserve(7, 0); !ok {
+			t.Error("no cap refused")
+		}
+	})
+}

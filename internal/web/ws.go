@@ -98,10 +98,12 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			writeError(w, r, logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
 			return
 		}
-		if maxConns > 0 && h.UserCount(id) >= maxConns {
+		release, ok := h.Reserve(id, maxConns)
+		if !ok {
 			writeError(w, r, logger, chat.Errorf(chat.ERATELIMITED, "too many open connections: close a tab"))
 			return
 		}
+		defer release()
 		user, err := svc.User(ctx, id)
 		if err != nil {
 			writeError(w, r, logger, err)
