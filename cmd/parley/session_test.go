@@ -31,14 +31,24 @@ func expireAndCheck(t *testing.T, alice, bob *client, conv int64, a *tab) {
 	}
 }
 
+// freshPair registers alice on a and bob on b. The tests' sessions are
+// short: each test starts the conversation as bob, just after he signed
+// up, and signs alice in again just before her sockets open, so that no
+// session runs out during the set-up on a slow machine.
+func freshPair(t *testing.T, a, b *server) (alice, bob *client) {
+	t.Helper()
+	return register(t, a, "alice"), register(t, b, "bob")
+}
+
 // TestSocketEndsWithSessionLifetime: a socket closes with 4001 soon after
 // its session reaches its absolute lifetime, whatever is sent on it, and
 // nothing sent on it afterwards is stored.
 func TestSocketEndsWithSessionLifetime(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, map[string]string{"PARLEY_SESSION_LIFETIME": "3s"})
-	alice, bob := register(t, s, "alice"), register(t, s, "bob")
-	conv, _ := alice.startConversation(bob)
+	s := startServer(t, map[string]string{"PARLEY_SESSION_LIFETIME": "5s"})
+	alice, bob := freshPair(t, s, s)
+	conv, _ := bob.startConversation(alice)
+	alice = login(t, s, "alice", "password-alice") // a fresh session, just before the socket
 	a := alice.openTab("alice")
 	// Activity does not stretch the absolute lifetime.
 	a.send(sendFrame(conv, "before", "before the end"))
@@ -51,9 +61,10 @@ func TestSocketEndsWithSessionLifetime(t *testing.T) {
 // no longer works, and the conversation holds nothing more.
 func TestSocketEndsWhenSessionIdles(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, map[string]string{"PARLEY_SESSION_IDLE": "3s"})
-	alice, bob := register(t, s, "alice"), register(t, s, "bob")
-	conv, _ := alice.startConversation(bob)
+	s := startServer(t, map[string]string{"PARLEY_SESSION_IDLE": "5s"})
+	alice, bob := freshPair(t, s, s)
+	conv, _ := bob.startConversation(alice)
+	alice = login(t, s, "alice", "password-alice") // a fresh session, just before the socket
 	a := alice.openTab("alice")
 	a.send(sendFrame(conv, "before", "before the idle time"))
 	a.expectPast("ack")
@@ -73,9 +84,10 @@ func TestSocketEndsWhenSessionIdles(t *testing.T) {
 // nothing sent on them afterwards is stored.
 func TestSocketEndsWithSessionTwoNodes(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 2, nil, map[string]string{"PARLEY_SESSION_LIFETIME": "3s"})
-	alice, bob := register(t, nodes[0], "alice"), register(t, nodes[1], "bob")
-	conv, _ := alice.startConversation(bob)
+	nodes := startCluster(t, 2, nil, map[string]string{"PARLEY_SESSION_LIFETIME": "5s"})
+	alice, bob := freshPair(t, nodes[0], nodes[1])
+	conv, _ := bob.startConversation(alice)
+	alice = login(t, nodes[0], "alice", "password-alice") // a fresh session, just before the sockets
 	onOther := alice.on(nodes[1]).openTab("alice on node 2")
 	a := alice.openTab("alice on node 1")
 	expireAndCheck(t, alice, bob, conv, a)
