@@ -369,6 +369,9 @@ func TestSessionIdleTimeout(t *testing.T) {
 	// Each look renews the session, so the test waits a little longer
 	// before each one, until the session has ended.
 	for wait := idle / 8; ; wait *= 2 {
+		// Not a wait for something to happen: the gap between looks is
+		// what is tested (idleness), and each answer is judged by the
+		// measured send and answer times, so any gap gives a sound verdict.
 		time.Sleep(wait)
 		status, sent, answered := c.me()
 		switch {
@@ -407,6 +410,8 @@ func sessionInUse(t *testing.T, s *server, try int, idle, lifetime time.Duration
 	prevSent := created
 	outlivedIdle := false // a request found the session alive though created more than idle before
 	for {
+		// The gap keeps the session in use without hammering the server;
+		// verdicts come from the measured times, not from this sleep.
 		time.Sleep(idle / 10)
 		status, sent, answered := c.me()
 		inUse := answered.Sub(prevSent) < idle

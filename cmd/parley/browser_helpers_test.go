@@ -344,13 +344,7 @@ func (b *browser) helloCount() int {
 // hidden before it, too.)
 func (b *browser) waitConnected(n int) {
 	b.t.Helper()
-	deadline := time.Now().Add(browserWait)
-	for b.helloCount() <= n {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("%s: no WebSocket hello within %v (page %s)", b.name, browserWait, b.location())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(b.t, b.name+": a WebSocket hello", func() bool { return b.helloCount() > n })
 }
 
 // openConnected opens a page and waits until its WebSocket is open.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The Content-Security-Policy requires Trusted Types for every script sink
@@ -134,11 +133,5 @@ func TestBrowserTrustedTypes(t *testing.T) {
 		t.Errorf("a Trusted Types policy could be created: %+v", got)
 	}
 	bob.waitFor("the refusals reported as violations", `(window.__cspViolations || []).some(v => v.startsWith('require-trusted-types-for'))`, `window.__cspViolations`)
-	deadline := time.Now().Add(browserWait)
-	for len(policyReports(bob)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("bob: the refused sinks never reached the console; it has:\n\t%s", strings.Join(bob.consoleLog(), "\n\t"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "bob: the refused sinks reported on the console", func() bool { return len(policyReports(bob)) > 0 })
 }
