@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -158,9 +159,78 @@ func testUpdateDisplayName(t *testing.T, a, b *server) {
 	}
 }
 
-// TestAccountsTwoNodes: on PostgreSQL and Redis, signing out everywhere
-// and a password change close sockets on the other node, and a new display
-// name reaches people connected to the other node.
+func TestCloseAccount(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	testCloseAccount(t, s, s)
+}
+
+// testCloseAccount: alice, on node a, closes her account. It needs her
+// password; both her sessions end (one used on node b) and their sockets
+// close with 4001; bob, on node b, sees her become "Deleted user" at once
+// and in his list, keeps their history, finds her no more in the
+// directory and cannot start a conversation with her; she cannot sign in,
+// and nobody can take her username.
+func testCloseAccount(t *testing.T, a, b *server) {
+	alice, bob := register(t, a, "alice"), register(t, b, "bob")
+	other := login(t, b, "alice", "password-alice")
+	conv, _ := alice.startConversation(bob)
+	goodbye := alice.send(conv, "goodbye", "a-1")
+	aliceTab, otherTab := alice.openTab("alice"), other.openTab("alice's other session")
+	bobTab := bob.openTab("bob")
+
+	closeReq := wire.CloseAccountRequest{Password: "password-alice"}
+	crossSiteRefused(t, alice, "DELETE", "/api/v1/me", closeReq)
+	alice.wantError("DELETE", "/api/v1/me", wire.CloseAccountRequest{Password: "wrong password"}, http.StatusUnauthorized, "unauthorized")
+	alice.wantError("DELETE", "/api/v1/me", nil, http.StatusBadRequest, "invalid")
+	alice.wantError("DELETE", "/api/v1/me", map[string]any{"password": "password-alice", "now": true}, http.StatusBadRequest, "invalid")
+	if !signedIn(t, alice) || !signedIn(t, other) {
+		t.Fatal("a refused closure ended a session")
+	}
+	var found wire.UsersResponse
+	bob.call("GET", "/api/v1/users?q=alice", nil, http.StatusOK, &found)
+	if len(found.Users) != 1 {
+		t.Fatalf("before the closure bob finds %+v", found.Users)
+	}
+
+	alice.call("DELETE", "/api/v1/me", closeReq, http.StatusNoContent, nil)
+	wantSessionEnded(t, aliceTab)
+	wantSessionEnded(t, otherTab)
+	if signedIn(t, alice) || signedIn(t, other) {
+		t.Fatal("a session of a closed account works")
+	}
+	f := bobTab.expectPast("user")
+	if f.User == nil || f.User.ID != alice.user.ID || f.User.DisplayName != "Deleted user" || !f.User.Closed {
+		t.Errorf("bob's user frame: %+v, want alice closed as Deleted user", f.User)
+	}
+
+	rows := bob.conversations()
+	if len(rows) != 1 || rows[0].OtherUser == nil || rows[0].OtherUser.DisplayName != "Deleted user" || !rows[0].OtherUser.Closed || rows[0].OtherUser.Online {
+		t.Errorf("bob's list after the closure: %+v", rows)
+	}
+	if hist := bob.messages(conv, ""); len(hist.Messages) != 1 || hist.Messages[0] != goodbye {
+		t.Errorf("bob's history after the closure: %+v, want %+v", hist.Messages, goodbye)
+	}
+	for _, q := range []string{"alice", "deleted", ""} {
+		bob.call("GET", "/api/v1/users?q="+q, nil, http.StatusOK, &found)
+		if len(found.Users) != 0 {
+			t.Errorf("bob's search for %q finds %+v", q, found.Users)
+		}
+	}
+	bob.wantError("POST", "/api/v1/conversations", wire.StartConversationRequest{UserID: alice.user.ID}, http.StatusNotFound, "not_found")
+	if status, _, body := bob.page(fmt.Sprintf("/c/%d", conv)); status != http.StatusOK || !strings.Contains(body, `<p id="closed-notice" class="closed-notice">`) {
+		t.Errorf("bob's page of the conversation does not say the account is closed: %d", status)
+	}
+
+	newClient(t, a).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "password-alice"}, http.StatusUnauthorized, "unauthorized")
+	newClient(t, b).wantError("POST", "/api/v1/auth/register", wire.RegisterRequest{Username: "Alice", Password: "password-alice"}, http.StatusConflict, "conflict")
+	alice.wantError("DELETE", "/api/v1/me", closeReq, http.StatusUnauthorized, "unauthorized")
+}
+
+// TestAccountsTwoNodes: on PostgreSQL and Redis, signing out everywhere,
+// a password change and closing the account close sockets on the other
+// node, and a new display name or a closure reaches people connected to
+// the other node.
 func TestAccountsTwoNodes(t *testing.T) {
 	t.Parallel()
 	t.Run("LogoutAll", func(t *testing.T) {
@@ -177,6 +247,11 @@ func TestAccountsTwoNodes(t *testing.T) {
 		t.Parallel()
 		nodes := startCluster(t, 2, nil, nil)
 		testUpdateDisplayName(t, nodes[0], nodes[1])
+	})
+	t.Run("CloseAccount", func(t *testing.T) {
+		t.Parallel()
+		nodes := startCluster(t, 2, nil, nil)
+		testCloseAccount(t, nodes[0], nodes[1])
 	})
 }
 
@@ -237,4 +312,23 @@ func TestSettingsPage(t *testing.T) {
 	if signedIn(t, alice) || signedIn(t, again) {
 		t.Fatal("a session works after signing out everywhere")
 	}
+
+	// Closing the account needs the password, then shows the login page.
+	alice = login(t, s, "alice", "a new password")
+	crossSiteRefused(t, alice, "POST", "/settings/close", url.Values{"password": {"a new password"}})
+	status, _, body = alice.form("/settings/close", url.Values{"password": {"password-alice"}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, `id="close-error"`) || !strings.Contains(body, "password is wrong") {
+		t.Fatalf("closing with a wrong password: %d %s", status, body)
+	}
+	if !signedIn(t, alice) {
+		t.Fatal("a refused closure ended the session")
+	}
+	status, _, body = alice.form("/settings/close", url.Values{"password": {"a new password"}})
+	if status != http.StatusOK || !strings.Contains(body, "Your account is closed.") || !strings.Contains(body, `action="/login"`) {
+		t.Fatalf("closing the account: %d %s", status, body)
+	}
+	if signedIn(t, alice) {
+		t.Fatal("the session works after the account was closed")
+	}
+	newClient(t, s).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "a new password"}, http.StatusUnauthorized, "unauthorized")
 }

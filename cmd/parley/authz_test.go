@@ -145,6 +145,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "PATCH me", kind: api, method: "PATCH", path: "/api/v1/me", body: wire.ProfileRequest{DisplayName: "Mallory"}},
 		{name: "POST me/password", kind: api, method: "POST", path: "/api/v1/me/password", body: wire.PasswordRequest{CurrentPassword: "password-alice", NewPassword: "mallory's password"}},
 		{name: "POST auth/logout-all", kind: api, method: "POST", path: "/api/v1/auth/logout-all"},
+		{name: "DELETE me", kind: api, method: "DELETE", path: "/api/v1/me", body: wire.CloseAccountRequest{Password: "password-alice"}},
 		{name: "GET users", kind: api, method: "GET", path: "/api/v1/users"},
 		{name: "GET conversations", kind: api, method: "GET", path: "/api/v1/conversations"},
 		{name: "POST conversations", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.StartConversationRequest{UserID: alice.user.ID}},
@@ -157,6 +158,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /settings/name", kind: page, method: "POST", path: "/settings/name", body: url.Values{"display_name": {"Mallory"}}},
 		{name: "page POST /settings/password", kind: page, method: "POST", path: "/settings/password", body: url.Values{"current_password": {"password-alice"}, "new_password": {"mallory's password"}}},
 		{name: "page POST /settings/logout-all", kind: page, method: "POST", path: "/settings/logout-all"},
+		{name: "page POST /settings/close", kind: page, method: "POST", path: "/settings/close", body: url.Values{"password": {"password-alice"}}},
 		{name: "page POST /people/{id}/message", kind: page, method: "POST", path: fmt.Sprintf("/people/%d/message", alice.user.ID)},
 
 		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},

@@ -23,7 +23,14 @@ type User struct {
 	Username    string // lower case, unique
 	DisplayName string
 	CreatedAt   time.Time
+	// Closed: the account is closed. Its display name is
+	// ClosedDisplayName, it is out of the people directory and cannot sign
+	// in; its username stays taken and its messages stay in history.
+	Closed bool
 }
+
+// ClosedDisplayName is the display name of every closed account.
+const ClosedDisplayName = "Deleted user"
 
 // Kind tells a direct conversation (exactly two people) from a group.
 type Kind string

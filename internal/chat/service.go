@@ -392,8 +392,10 @@ func (s *Service) StartDirect(ctx context.Context, caller, other UserID) (Conver
 	if other == caller {
 		return Conversation{}, false, Errorf(EINVALID, "you cannot start a conversation with yourself")
 	}
-	if _, err := s.store.UserByID(ctx, other); err != nil {
+	if u, err := s.store.UserByID(ctx, other); err != nil {
 		return Conversation{}, false, err
+	} else if u.Closed {
+		return Conversation{}, false, NotFound("user")
 	}
 	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), "conversations started"); err != nil {
 		return Conversation{}, false, err
@@ -695,6 +697,13 @@ func (s *Service) EndSessions(ctx context.Context, user UserID, except string) e
 	if err != nil {
 		return err
 	}
+	s.endSessions(ctx, user, keys)
+	return nil
+}
+
+// endSessions closes, on every node, the connections of user's sessions
+// stored under keys, which the store has ended.
+func (s *Service) endSessions(ctx context.Context, user UserID, keys []string) {
 	for _, k := range keys {
 		if err := s.EndSession(ctx, user, k); err != nil {
 			// The session is gone from the store: its sockets find out
@@ -702,7 +711,6 @@ func (s *Service) EndSessions(ctx context.Context, user UserID, except string) e
 			s.logger.WarnContext(ctx, "publish session ended", "user_id", user, "err", err)
 		}
 	}
-	return nil
 }
 
 // errWrongPassword answers a password check, other than a login's, that
@@ -797,13 +805,39 @@ func (s *Service) SetDisplayName(ctx context.Context, id UserID, displayName str
 	if err != nil {
 		return User{}, err
 	}
-	contacts, err := s.store.Contacts(ctx, id)
+	s.publishUser(ctx, u)
+	return u, nil
+}
+
+// publishUser shows u as they are now to their own connections and to
+// everyone sharing a conversation with them.
+func (s *Service) publishUser(ctx context.Context, u User) {
+	contacts, err := s.store.Contacts(ctx, u.ID)
 	if err == nil {
-		err = s.broker.Publish(ctx, Event{Type: EventUser, To: append(contacts, id), UserID: id, User: &u})
+		err = s.broker.Publish(ctx, Event{Type: EventUser, To: append(contacts, u.ID), UserID: u.ID, User: &u})
 	}
 	if err != nil {
-		// The name is stored: others see it in their next list.
-		s.logger.WarnContext(ctx, "publish user", "user_id", id, "err", err)
+		// The change is stored: others see it in their next list.
+		s.logger.WarnContext(ctx, "publish user", "user_id", u.ID, "err", err)
 	}
-	return u, nil
+}
+
+// CloseAccount closes a signed-in user's account after checking their
+// password (as CheckPassword does, throttled): every session of theirs
+// ends and its connections close on every node, they leave the people
+// directory and can no longer sign in, their username stays taken, and
+// their messages stay in history under ClosedDisplayName, which everyone
+// sharing a conversation with them sees at once (a user event).
+func (s *Service) CloseAccount(ctx context.Context, id UserID, password string) error {
+	if err := s.CheckPassword(ctx, id, password); err != nil {
+		return err
+	}
+	u, sessions, err := s.store.CloseUser(ctx, id, Now())
+	if err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "account closed", "user_id", id)
+	s.endSessions(ctx, id, sessions)
+	s.publishUser(ctx, u)
+	return nil
 }

@@ -14,18 +14,25 @@ type Store interface {
 	// CreateUser stores a new user with the hash of their password and
 	// returns it with its ID. A username taken in any letter case is ECONFLICT.
 	CreateUser(ctx context.Context, u User, passwordHash string) (User, error)
-	// UserByID returns a user, or ENOTFOUND.
+	// UserByID returns a user, closed or not, or ENOTFOUND.
 	UserByID(ctx context.Context, id UserID) (User, error)
 	// UserCredentials returns the user with the given (lower-case) username
-	// and their password hash, or ENOTFOUND.
+	// and their password hash, or ENOTFOUND; a closed account is ENOTFOUND.
 	UserCredentials(ctx context.Context, username string) (User, string, error)
-	// SetPasswordHash replaces a user's password hash, or ENOTFOUND.
+	// CloseUser closes an account in one transaction: the user is marked
+	// closed, their display name becomes ClosedDisplayName, their password
+	// hash is erased and every session of theirs ends (as EndSessions). It
+	// returns the user as they are now and the keys of the ended sessions.
+	// ENOTFOUND when there is no such open account.
+	CloseUser(ctx context.Context, id UserID, now time.Time) (User, []string, error)
+	// SetPasswordHash replaces a user's password hash, or ENOTFOUND (a
+	// closed account too).
 	SetPasswordHash(ctx context.Context, id UserID, passwordHash string) error
 	// SetDisplayName replaces a user's display name and returns the user, or
-	// ENOTFOUND.
+	// ENOTFOUND (a closed account too).
 	SetDisplayName(ctx context.Context, id UserID, displayName string) (User, error)
-	// SearchUsers returns at most q.Limit users ordered by username, after
-	// q.After, matching q.Search, without q.Exclude.
+	// SearchUsers returns at most q.Limit open accounts ordered by
+	// username, after q.After, matching q.Search, without q.Exclude.
 	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)
 
 	// DirectConversation returns the one direct conversation between a and

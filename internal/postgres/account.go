@@ -16,7 +16,7 @@ import (
 func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
 	var u chat.User
 	err := s.pool.QueryRow(ctx, `
-		UPDATE users SET display_name = $1, search_name = $2 WHERE id = $3
+		UPDATE users SET display_name = $1, search_name = $2 WHERE id = $3 AND closed_at IS NULL
 		RETURNING id, username, display_name, created_at`,
 		displayName, strings.ToLower(displayName), int64(id),
 	).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
@@ -43,15 +43,23 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 
 // EndSessions ends every session of user but except, in one statement.
 func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `
-		WITH ended AS (
-			UPDATE user_sessions SET ended = true
-			WHERE user_id = $1 AND token <> $2 AND NOT ended RETURNING token
-		), gone AS (
-			DELETE FROM sessions WHERE token IN
-			(SELECT token FROM user_sessions WHERE user_id = $1 AND token <> $2)
-		)
-		SELECT token FROM ended`, int64(user), except)
+	return endSessions(ctx, s.pool, user, except)
+}
+
+// endSessionsQuery marks every session of user ($1) but except ($2) ended,
+// deletes them from the session store and returns their keys.
+const endSessionsQuery = `
+	WITH ended AS (
+		UPDATE user_sessions SET ended = true
+		WHERE user_id = $1 AND token <> $2 AND NOT ended RETURNING token
+	), gone AS (
+		DELETE FROM sessions WHERE token IN
+		(SELECT token FROM user_sessions WHERE user_id = $1 AND token <> $2)
+	)
+	SELECT token FROM ended`
+
+func endSessions(ctx context.Context, q querier, user chat.UserID, except string) ([]string, error) {
+	rows, err := q.Query(ctx, endSessionsQuery, int64(user), except)
 	if err != nil {
 		return nil, fmt.Errorf("end sessions: %w", err)
 	}
@@ -60,6 +68,31 @@ func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string
 		return nil, fmt.Errorf("end sessions: %w", err)
 	}
 	return keys, nil
+}
+
+// CloseUser closes an account and ends its sessions, in one transaction.
+func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = ''
+			WHERE id = $3 AND closed_at IS NULL
+			RETURNING id, username, display_name, created_at`,
+			now, chat.ClosedDisplayName, int64(id),
+		).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return chat.NotFound("user")
+		}
+		if err != nil {
+			return fmt.Errorf("close user: %w", err)
+		}
+		u.CreatedAt, u.Closed = u.CreatedAt.UTC(), true
+		keys, err = endSessions(ctx, tx, id, "")
+		return err
+	})
+	if err != nil {
+		return chat.User{}, nil, err
+	}
+	return u, keys, nil
 }
 
 // TouchSession moves an unexpired session's expiry forward to expiry.

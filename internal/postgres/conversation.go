@@ -75,7 +75,7 @@ func conversationByKey(ctx context.Context, q querier, key string) (chat.Convers
 // participant, the newest message and both read cursors, in one statement.
 const summaryQuery = `
 	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
-	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at,
+	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
 	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
 	FROM members m
 	JOIN conversations c ON c.id = m.conversation_id
@@ -125,12 +125,13 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 		otherRead, otherID      *int64
 		otherName, otherDisplay *string
 		otherCreated            *time.Time
+		otherClosed             *bool
 		msgSeq, msgSender       *int64
 		msgBody, msgClient      *string
 		msgAt                   *time.Time
 	)
 	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.LastReadSeq,
-		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated,
+		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
 		return chat.ConversationSummary{}, err
 	}
@@ -146,6 +147,7 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 			Username:    *otherName,
 			DisplayName: *otherDisplay,
 			CreatedAt:   *otherCreated,
+			Closed:      *otherClosed,
 		}
 	}
 	if msgSeq != nil {

@@ -111,6 +111,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // querier is what *pgxpool.Pool and pgx.Tx have in common.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // isUnique reports whether err is a violation of a UNIQUE or PRIMARY KEY

@@ -31,7 +31,7 @@ func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id chat.UserID, passwordHash string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, passwordHash, int64(id))
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND closed_at IS NULL`, passwordHash, int64(id))
 	if err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
@@ -47,11 +47,12 @@ func (s *Store) UserByID(ctx context.Context, id chat.UserID) (chat.User, error)
 	return u, err
 }
 
-// UserCredentials returns a user and their password hash, or ENOTFOUND.
+// UserCredentials returns an open account and its password hash, or
+// ENOTFOUND.
 // The name matches in any letter case, as SQLite's NOCASE column does, and
 // the lookup uses the unique index on lower(username).
 func (s *Store) UserCredentials(ctx context.Context, username string) (chat.User, string, error) {
-	return s.user(ctx, `WHERE lower(username) = lower($1)`, username)
+	return s.user(ctx, `WHERE lower(username) = lower($1) AND closed_at IS NULL`, username)
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, string, error) {
@@ -60,8 +61,8 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 		hash string
 	)
 	err := s.pool.QueryRow(ctx,
-		`SELECT id, username, display_name, password_hash, created_at FROM users `+where, arg,
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &u.CreatedAt)
+		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL FROM users `+where, arg,
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &u.CreatedAt, &u.Closed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.User{}, "", chat.NotFound("user")
 	}
@@ -78,7 +79,7 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 func (s *Store) SearchUsers(ctx context.Context, q chat.UserQuery) ([]chat.User, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, username, display_name, created_at FROM users
-		WHERE username > $1 AND id <> $2
+		WHERE username > $1 AND id <> $2 AND closed_at IS NULL
 		  AND ($3 = '' OR strpos(lower(username), $3) > 0 OR strpos(search_name, $3) > 0)
 		ORDER BY username
 		LIMIT $4`,

@@ -18,7 +18,7 @@ func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName 
 		created int64
 	)
 	err := s.write.QueryRowContext(ctx, `
-		UPDATE users SET display_name = ?, search_name = ? WHERE id = ?
+		UPDATE users SET display_name = ?, search_name = ? WHERE id = ? AND closed_at IS NULL
 		RETURNING id, username, display_name, created_at`,
 		displayName, strings.ToLower(displayName), int64(id),
 	).Scan(&u.ID, &u.Username, &u.DisplayName, &created)
@@ -45,39 +45,80 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 
 // EndSessions ends every session of user but except, in one transaction.
 func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) (keys []string, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		keys, err = endSessions(ctx, tx, user, except)
+		return err
+	})
+	return keys, err
+}
+
+// CloseUser closes an account and ends its sessions, in one transaction.
+func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var created int64
+		err := tx.QueryRowContext(ctx, `
+			UPDATE users SET closed_at = ?, display_name = ?, search_name = '', password_hash = ''
+			WHERE id = ? AND closed_at IS NULL
+			RETURNING id, username, display_name, created_at`,
+			micros(now), chat.ClosedDisplayName, int64(id),
+		).Scan(&u.ID, &u.Username, &u.DisplayName, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return chat.NotFound("user")
+		}
+		if err != nil {
+			return fmt.Errorf("close user: %w", err)
+		}
+		u.CreatedAt, u.Closed = fromMicros(created), true
+		keys, err = endSessions(ctx, tx, id, "")
+		return err
+	})
+	if err != nil {
+		return chat.User{}, nil, err
+	}
+	return u, keys, nil
+}
+
+// inTx runs fn in a write transaction, committed when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback() // the error that made us roll back is the one to report
-		}
-	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // fn's error is the one to report
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// endSessions marks every session of user but except ended, deletes them
+// from the session store and returns their keys.
+func endSessions(ctx context.Context, tx *sql.Tx, user chat.UserID, except string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `
 		UPDATE user_sessions SET ended = 1
 		WHERE user_id = ? AND token != ? AND NOT ended RETURNING token`, int64(user), except)
 	if err != nil {
 		return nil, fmt.Errorf("end sessions: %w", err)
 	}
+	var keys []string
 	for rows.Next() {
 		var k string
-		if err = rows.Scan(&k); err != nil {
+		if err := rows.Scan(&k); err != nil {
 			_ = rows.Close() // the scan error is the one to report
 			return nil, fmt.Errorf("end sessions: %w", err)
 		}
 		keys = append(keys, k)
 	}
-	if err = rows.Err(); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("end sessions: %w", err)
 	}
-	if _, err = tx.ExecContext(ctx, `
+	if _, err := tx.ExecContext(ctx, `
 		DELETE FROM sessions WHERE token IN
 		(SELECT token FROM user_sessions WHERE user_id = ? AND token != ?)`, int64(user), except); err != nil {
 		return nil, fmt.Errorf("delete sessions: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return keys, nil
 }

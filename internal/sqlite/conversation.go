@@ -84,7 +84,7 @@ func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (c
 // the rows of one page only.
 const summaryQuery = `
 	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
-	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at,
+	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
 	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
 	FROM page
 	JOIN members m ON m.conversation_id = page.conversation_id AND m.user_id = page.user_id
@@ -142,11 +142,12 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 		otherRead                sql.NullInt64
 		otherID, otherCreated    sql.NullInt64
 		otherName, otherDisplay  sql.NullString
+		otherClosed              sql.NullBool
 		msgSeq, msgSender, msgAt sql.NullInt64
 		msgBody, msgClient       sql.NullString
 	)
 	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.LastReadSeq,
-		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated,
+		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
 		return chat.ConversationSummary{}, err
 	}
@@ -161,6 +162,7 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 			Username:    otherName.String,
 			DisplayName: otherDisplay.String,
 			CreatedAt:   fromMicros(otherCreated.Int64),
+			Closed:      otherClosed.Bool,
 		}
 	}
 	if msgSeq.Valid {

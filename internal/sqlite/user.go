@@ -30,7 +30,7 @@ func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id chat.UserID, passwordHash string) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, int64(id))
+	res, err := s.write.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND closed_at IS NULL`, passwordHash, int64(id))
 	if err != nil {
 		return fmt.Errorf("update password: %w", err)
 	}
@@ -46,9 +46,10 @@ func (s *Store) UserByID(ctx context.Context, id chat.UserID) (chat.User, error)
 	return u, err
 }
 
-// UserCredentials returns a user and their password hash, or ENOTFOUND.
+// UserCredentials returns an open account and its password hash, or
+// ENOTFOUND.
 func (s *Store) UserCredentials(ctx context.Context, username string) (chat.User, string, error) {
-	return s.user(ctx, `WHERE username = ?`, username)
+	return s.user(ctx, `WHERE username = ? AND closed_at IS NULL`, username)
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, string, error) {
@@ -58,8 +59,8 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 		created int64
 	)
 	err := s.read.QueryRowContext(ctx,
-		`SELECT id, username, display_name, password_hash, created_at FROM users `+where, arg,
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created)
+		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL FROM users `+where, arg,
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created, &u.Closed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.User{}, "", chat.NotFound("user")
 	}
@@ -76,7 +77,7 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 func (s *Store) SearchUsers(ctx context.Context, q chat.UserQuery) ([]chat.User, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT id, username, display_name, created_at FROM users
-		WHERE username > ? AND id != ?
+		WHERE username > ? AND id != ? AND closed_at IS NULL
 		  AND (?3 = '' OR instr(username, ?3) > 0 OR instr(search_name, ?3) > 0)
 		ORDER BY username
 		LIMIT ?`,

@@ -18,7 +18,8 @@ type SessionStore interface {
 }
 
 // RunSessions runs the conformance tests of binding sessions to users,
-// ending them and keeping them alive, and of display names, against a
+// ending them and keeping them alive, and of display names and account
+// closure, against a
 // store and its session store made by newStores (fresh and empty each
 // call).
 func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, SessionStore)) {
@@ -30,6 +31,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, Session
 		{"EndedStaysEnded", testEndedStaysEnded},
 		{"TouchSession", testTouchSession},
 		{"SetDisplayName", testSetDisplayName},
+		{"CloseUser", testCloseUser},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, ss := newStores(t)
@@ -199,5 +201,69 @@ func testSetDisplayName(t *testing.T, s chat.Store, _ SessionStore) {
 	}
 	if _, err := s.SetDisplayName(ctx, alice.ID+100, "Nobody"); chat.ErrorCode(err) != chat.ENOTFOUND {
 		t.Errorf("SetDisplayName of no user: %v, want not_found", err)
+	}
+}
+
+// testCloseUser: a closed account ends its sessions, leaves the directory,
+// cannot sign in or be changed, keeps its username taken and shows as
+// ClosedDisplayName wherever it appears, its messages kept.
+func testCloseUser(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice, bob := newUser(t, s, "alice", "Alice Liddell"), NewUser(t, s, "bob")
+	later := time.Now().Add(time.Hour)
+	commitBound(t, s, ss, alice.ID, "a1", later)
+	commitBound(t, s, ss, alice.ID, "a2", later)
+	commitBound(t, s, ss, bob.ID, "b1", later)
+	conv := direct(t, s, alice.ID, bob.ID, chat.Now())
+	sent := send(t, s, conv.ID, alice.ID, "goodbye", "c1", chat.Now())
+
+	u, keys, err := s.CloseUser(ctx, alice.ID, chat.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := chat.User{ID: alice.ID, Username: "alice", DisplayName: chat.ClosedDisplayName, CreatedAt: alice.CreatedAt, Closed: true}
+	if u != want {
+		t.Errorf("CloseUser = %+v, want %+v", u, want)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"a1", "a2"}) {
+		t.Errorf("CloseUser ended sessions %q, want [a1 a2]", keys)
+	}
+	if found(t, ss, "a1") || found(t, ss, "a2") || !found(t, ss, "b1") {
+		t.Error("after closing alice: one of her sessions is still there, or bob's is gone")
+	}
+	if got, err := s.UserByID(ctx, alice.ID); err != nil || got != want {
+		t.Errorf("UserByID of a closed account = %+v, %v; want %+v", got, err, want)
+	}
+	_, _, err = s.UserCredentials(ctx, "alice")
+	wantCode(t, err, chat.ENOTFOUND, "UserCredentials of a closed account")
+	wantCode(t, s.SetPasswordHash(ctx, alice.ID, "new"), chat.ENOTFOUND, "SetPasswordHash of a closed account")
+	_, err = s.SetDisplayName(ctx, alice.ID, "Back")
+	wantCode(t, err, chat.ENOTFOUND, "SetDisplayName of a closed account")
+	_, _, err = s.CloseUser(ctx, alice.ID, chat.Now())
+	wantCode(t, err, chat.ENOTFOUND, "CloseUser twice")
+	_, _, err = s.CloseUser(ctx, bob.ID+100, chat.Now())
+	wantCode(t, err, chat.ENOTFOUND, "CloseUser of no user")
+	_, err = s.CreateUser(ctx, chat.User{Username: "alice", DisplayName: "Another", CreatedAt: chat.Now()}, "hash")
+	wantCode(t, err, chat.ECONFLICT, "CreateUser with a closed account's username")
+
+	for _, search := range []string{"", "alice", "liddell", "deleted"} {
+		found, err := s.SearchUsers(ctx, chat.UserQuery{Search: search, Exclude: bob.ID, Limit: 10})
+		if err != nil || len(found) != 0 {
+			t.Errorf("SearchUsers(%q) after closing alice = %+v, %v; want nobody", search, found, err)
+		}
+	}
+	row, err := s.Conversation(ctx, bob.ID, conv.ID)
+	if err != nil || row.OtherUser == nil || *row.OtherUser != want {
+		t.Errorf("bob's conversation with alice: other user %+v, %v; want %+v", row.OtherUser, err, want)
+	}
+	rows := conversations(t, s, chat.ConversationQuery{UserID: bob.ID, Limit: 10})
+	if len(rows) != 1 || rows[0].OtherUser == nil || *rows[0].OtherUser != want {
+		t.Errorf("bob's list after closing alice: %s", describeRows(rows))
+	}
+	checkMessages(t, "history after closing alice", messages(t, s, conv.ID, chat.MessageQuery{Limit: 10}), []chat.Message{sent})
+	// Her other data stays consistent: ending sessions finds none left.
+	if keys, err := s.EndSessions(ctx, alice.ID, ""); err != nil || len(keys) != 0 {
+		t.Errorf("EndSessions after CloseUser = %q, %v; want none", keys, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func wireUser(u chat.User) wire.User {
-	return wire.User{ID: int64(u.ID), Username: u.Username, DisplayName: u.DisplayName}
+	return wire.User{ID: int64(u.ID), Username: u.Username, DisplayName: u.DisplayName, Closed: u.Closed}
 }
 
 func wireMessage(m chat.Message) wire.Message {

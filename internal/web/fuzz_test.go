@@ -576,6 +576,7 @@ var (
 	registerRequestFields = []string{"username", "password", "display_name"}
 	profileRequestFields  = []string{"display_name"}
 	passwordRequestFields = []string{"current_password", "new_password"}
+	closeRequestFields    = []string{"password"}
 )
 
 // fuzzJSONSeeds are request bodies worth starting from.
@@ -596,6 +597,7 @@ var fuzzJSONSeeds = []string{
 	`{"display_name":"Alice"}`, `{"display_name":"A","display_name":"B"}`, `{"Display_Name":"case"}`,
 	`{"current_password":"password-alice","new_password":"a new password"}`,
 	`{"current_password":"x","new_password":"y","new_password":"z"}`, `{"current_password":"x","password":"y"}`,
+	`{"password":"password-alice"}`, `{"password":"a","password":"b"}`, `{"Password":"case"}`, `{"password":""}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -609,6 +611,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		checkDecodeJSON[wire.RegisterRequest](t, data, registerRequestFields)
 		checkDecodeJSON[wire.ProfileRequest](t, data, profileRequestFields)
 		checkDecodeJSON[wire.PasswordRequest](t, data, passwordRequestFields)
+		checkDecodeJSON[wire.CloseAccountRequest](t, data, closeRequestFields)
 	})
 }
 

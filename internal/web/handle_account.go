@@ -87,3 +87,29 @@ func handleUpdateMe(logger *slog.Logger, svc *chat.Service) http.Handler {
 		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
 	})
 }
+
+// handleCloseAccount closes the caller's account after checking their
+// password: every session of theirs ends, this one too.
+func handleCloseAccount(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeJSON[wire.CloseAccountRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if err := closeAccount(r.Context(), svc, sm, callerID(r), req.Password); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// closeAccount closes user's account and destroys this request's session,
+// which the store has already ended, so that its cookie is cleared.
+func closeAccount(ctx context.Context, svc *chat.Service, sm *scs.SessionManager, user chat.UserID, password string) error {
+	if err := svc.CloseAccount(ctx, user, password); err != nil {
+		return err
+	}
+	return sm.Destroy(ctx)
+}

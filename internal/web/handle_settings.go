@@ -25,10 +25,10 @@ func handleSettings(s *server) http.Handler {
 	})
 }
 
-// settingsForm runs a settings form's action for the signed-in user and
-// shows the page again: with notice when act succeeds, else with act's
-// error next to field.
-func settingsForm(s *server, field, notice string, act func(r *http.Request, u chat.User) (chat.User, error)) http.Handler {
+// settingsForm runs a settings form's action for the signed-in user; when
+// act succeeds, done answers, else the settings page shows again with
+// act's error next to field.
+func settingsForm(s *server, field string, act func(r *http.Request, u chat.User) (chat.User, error), done func(w http.ResponseWriter, r *http.Request, u chat.User)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
@@ -41,9 +41,7 @@ func settingsForm(s *server, field, notice string, act func(r *http.Request, u c
 		}
 		switch code := chat.ErrorCode(err); code {
 		case "":
-			data = settingsData(u)
-			data.Notice = notice
-			s.pages.render(w, r, s.logger, "settings", http.StatusOK, data)
+			done(w, r, u)
 		case chat.EINTERNAL:
 			s.pageError(w, r, err)
 		default:
@@ -57,20 +55,29 @@ func settingsForm(s *server, field, notice string, act func(r *http.Request, u c
 	})
 }
 
+// settingsDone shows the settings page again with notice.
+func settingsDone(s *server, notice string) func(w http.ResponseWriter, r *http.Request, u chat.User) {
+	return func(w http.ResponseWriter, r *http.Request, u chat.User) {
+		data := settingsData(u)
+		data.Notice = notice
+		s.pages.render(w, r, s.logger, "settings", http.StatusOK, data)
+	}
+}
+
 func handleNameForm(s *server) http.Handler {
-	return settingsForm(s, "display_name", "Your display name is changed.", func(r *http.Request, u chat.User) (chat.User, error) {
+	return settingsForm(s, "display_name", func(r *http.Request, u chat.User) (chat.User, error) {
 		return s.service.SetDisplayName(r.Context(), u.ID, r.PostFormValue("display_name"))
-	})
+	}, settingsDone(s, "Your display name is changed."))
 }
 
 func handlePasswordForm(s *server) http.Handler {
-	return settingsForm(s, "password", "Your password is changed; your other sessions are signed out.", func(r *http.Request, u chat.User) (chat.User, error) {
+	return settingsForm(s, "password", func(r *http.Request, u chat.User) (chat.User, error) {
 		err := changePassword(r.Context(), s.service, s.sessions, u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
 		if err == nil {
 			s.logger.InfoContext(r.Context(), "password changed", "user_id", u.ID)
 		}
 		return u, err
-	})
+	}, settingsDone(s, "Your password is changed; your other sessions are signed out."))
 }
 
 // handleLogoutAllForm signs the user out everywhere and shows the login
@@ -87,5 +94,15 @@ func handleLogoutAllForm(s *server) http.Handler {
 		}
 		s.logger.InfoContext(r.Context(), "signed out everywhere", "user_id", u.ID)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
+
+// handleCloseForm closes the user's account after checking their password
+// and shows the login page, saying so.
+func handleCloseForm(s *server) http.Handler {
+	return settingsForm(s, "close", func(r *http.Request, u chat.User) (chat.User, error) {
+		return u, closeAccount(r.Context(), s.service, s.sessions, u.ID, r.PostFormValue("password"))
+	}, func(w http.ResponseWriter, r *http.Request, _ chat.User) {
+		s.pages.render(w, r, s.logger, "login", http.StatusOK, pageData{Title: loginTitle, Notice: "Your account is closed."})
 	})
 }

@@ -97,6 +97,7 @@ type openView struct {
 	ID, OtherID           int64
 	Title                 string
 	Online                bool
+	Closed                bool // the other person closed their account
 	ReadSeq, OtherReadSeq int64
 	HasMore               bool
 	Items                 []itemView
@@ -203,6 +204,7 @@ func openConversation(me chat.UserID, c chat.ConversationSummary, online bool, p
 	}
 	if c.OtherUser != nil {
 		v.OtherID = int64(c.OtherUser.ID)
+		v.Closed = c.OtherUser.Closed
 	}
 	// "Seen" goes under the newest own message the other person has read.
 	var seen int64

@@ -18,6 +18,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /settings/name", handleNameForm(s))
 	mux.Handle("POST /settings/password", handlePasswordForm(s))
 	mux.Handle("POST /settings/logout-all", handleLogoutAllForm(s))
+	mux.Handle("POST /settings/close", handleCloseForm(s))
 	mux.Handle("GET /static/", handleStatic())
 
 	mux.Handle("GET /healthz", handleHealthz())
@@ -28,6 +29,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/auth/logout", handleLogout(s.logger, s.service, s.sessions))
 	mux.Handle("GET /api/v1/me", s.requireUser(handleMe(s.logger, s.service)))
 	mux.Handle("PATCH /api/v1/me", s.requireUser(handleUpdateMe(s.logger, s.service)))
+	mux.Handle("DELETE /api/v1/me", s.requireUser(handleCloseAccount(s.logger, s.service, s.sessions)))
 	mux.Handle("POST /api/v1/me/password", s.requireUser(handleChangePassword(s.logger, s.service, s.sessions)))
 	mux.Handle("POST /api/v1/auth/logout-all", s.requireUser(handleLogoutAll(s.logger, s.service, s.sessions)))
 	mux.Handle("GET /api/v1/users", s.requireUser(handleUsers(s.logger, s.service)))

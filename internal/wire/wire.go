@@ -11,6 +11,9 @@ type User struct {
 	ID          int64  `json:"id"`
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+	// Closed is true for a closed account (display name "Deleted user"),
+	// left out otherwise.
+	Closed bool `json:"closed,omitempty"`
 }
 
 // Contact is another person as a list shows them: with whether they are
@@ -79,6 +82,11 @@ type ProfileRequest struct {
 type PasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
+}
+
+// CloseAccountRequest is the body of DELETE /api/v1/me.
+type CloseAccountRequest struct {
+	Password string `json:"password"`
 }
 
 // UserResponse answers register, login and GET /api/v1/me.

@@ -140,6 +140,7 @@ class ChatApp {
     this.scroller = document.getElementById("message-scroller");
     this.messages = document.getElementById("messages");
     this.composer = document.getElementById("composer");
+    this.closedNotice = document.getElementById("closed-notice");
     this.input = document.getElementById("composer-input");
     this.counter = document.getElementById("composer-counter");
 
@@ -429,6 +430,7 @@ class ChatApp {
     this.section.dataset.otherId = this.open.otherId;
     this.titleEl.textContent = c.title || (c.other_user ? c.other_user.display_name : "Conversation");
     this.composer.action = `/c/${id}/messages`;
+    this.showClosed(!!(c.other_user && c.other_user.closed));
     this.section.hidden = false;
     this.placeholder.hidden = true;
     this.app.classList.add("has-conversation");
@@ -682,13 +684,26 @@ class ChatApp {
    * Someone sharing a conversation with us (or we, in another tab) changed
    * their display name: it shows wherever a direct conversation with them
    * is named.
-   * @param {{id: number, username: string, display_name: string}} u
+   * @param {{id: number, username: string, display_name: string, closed?: boolean}} u
    */
   onUser(u) {
     for (const row of this.rows.values()) {
       if (row.userId === u.id) row.li.querySelector(".name").textContent = u.display_name;
     }
-    if (this.open && this.open.otherId === u.id) this.titleEl.textContent = u.display_name;
+    if (this.open && this.open.otherId === u.id) {
+      this.titleEl.textContent = u.display_name;
+      this.showClosed(!!u.closed);
+    }
+  }
+
+  /**
+   * A direct conversation with a closed account takes no more messages:
+   * the composer gives way to a notice saying so.
+   * @param {boolean} closed
+   */
+  showClosed(closed) {
+    this.composer.hidden = closed;
+    this.closedNotice.hidden = !closed;
   }
 
   onAck(clientId, m) {
