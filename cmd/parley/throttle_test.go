@@ -296,16 +296,26 @@ func TestConversationAndListBudgets(t *testing.T) {
 	alice.wantError("GET", "/api/v1/conversations", nil, 429, "rate_limited")
 }
 
-// TestResendAfterBudgetSpent: a resend of a stored client_id, after the
-// message budget is spent, gets the stored message, not 429.
+// TestResendAfterBudgetSpent: a resend of a stored client_id is answered
+// with the stored message before the budget is charged: resends cost
+// nothing while budget is left, and get the message, not 429, once it is
+// spent.
 func TestResendAfterBudgetSpent(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, map[string]string{"PARLEY_MESSAGE_RATE": "0.001", "PARLEY_MESSAGE_BURST": "2"})
 	alice, bob := register(t, s, "alice"), register(t, s, "bob")
 	conv, _ := alice.startConversation(bob)
 	first := alice.send(conv, "first", "client-1")
-	alice.send(conv, "second", "client-2")
 	path := fmt.Sprintf("/api/v1/conversations/%d/messages", conv)
+	for range 5 {
+		var resp wire.MessageResponse
+		alice.call("POST", path, wire.SendRequest{Body: "first, again", ClientID: "client-1"}, http.StatusOK, &resp)
+		if resp.Message != first {
+			t.Fatalf("resend answered %+v, want %+v", resp.Message, first)
+		}
+	}
+	// The resends took nothing: the second token of the burst is there.
+	alice.send(conv, "second", "client-2")
 	alice.wantError("POST", path, wire.SendRequest{Body: "third", ClientID: "client-3"}, 429, "rate_limited")
 	status, raw := alice.do("POST", path, wire.SendRequest{Body: "first", ClientID: "client-1"})
 	var resp wire.MessageResponse

@@ -467,13 +467,22 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
-		// A resend of a message already stored is answered from the
-		// store, budget or not: an honest client retrying after a burst
-		// gets its message, not a refusal.
-		if m, ok := s.storedResend(ctx, caller, req); ok {
+	// A resend of a message already stored is answered from the store
+	// before anything is charged to the budget: an honest client retrying
+	// after a burst gets its message, not a refusal, and its retries cost
+	// it nothing. (A client ID used in another conversation is left to
+	// CreateMessage, which tells a conflict from a conversation the caller
+	// is not in.)
+	if req.ClientID != "" {
+		m, err := s.store.MessageByClientID(ctx, caller, req.ClientID)
+		if err == nil && m.ConversationID == req.ConversationID {
 			return m, false, nil
 		}
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return Message{}, false, err
+		}
+	}
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
 		return Message{}, false, err
 	}
 	// Storing and publishing happen under the conversation's lock: two
@@ -502,28 +511,6 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		s.logger.WarnContext(ctx, "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
 	}
 	return m, true, nil
-}
-
-// resendWindow is how many of a conversation's newest messages are searched
-// for a resend refused by the message budget.
-const resendWindow = 50
-
-// storedResend finds the caller's message with req's client ID among the
-// conversation's newest messages.
-func (s *Service) storedResend(ctx context.Context, caller UserID, req SendRequest) (Message, bool) {
-	if req.ClientID == "" {
-		return Message{}, false
-	}
-	msgs, err := s.store.Messages(ctx, req.ConversationID, MessageQuery{Limit: resendWindow})
-	if err != nil {
-		return Message{}, false
-	}
-	for _, m := range msgs {
-		if m.SenderID == caller && m.ClientID == req.ClientID {
-			return m, true
-		}
-	}
-	return Message{}, false
 }
 
 // Typing tells the conversation's other members that the caller is typing.

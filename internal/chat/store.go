@@ -64,6 +64,9 @@ type Store interface {
 	// m.ClientID, it stores nothing and returns that message with created
 	// false; if that message is in another conversation it is ECONFLICT.
 	CreateMessage(ctx context.Context, m Message) (Message, bool, error)
+	// MessageByClientID returns the message sender sent with clientID, in
+	// whichever conversation, or ENOTFOUND.
+	MessageByClientID(ctx context.Context, sender UserID, clientID string) (Message, error)
 	// Messages returns at most q.Limit messages of the conversation in
 	// ascending seq order: those nearest before q.BeforeSeq, nearest after
 	// q.AfterSeq, or the newest when neither is set.

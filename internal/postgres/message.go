@@ -16,12 +16,8 @@ import (
 // conversation queue there until the one before commits or rolls back:
 // seqs are dense whichever connection or node sends.
 func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	if m.ClientID != "" {
-		if first, found, err := s.sentBefore(ctx, m); found || err != nil {
-			return first, false, err
-		}
-	}
-
+	// A send whose client ID was used before is found by the unique
+	// index (below), not looked up first: the service has looked already.
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("begin: %w", err)
@@ -77,18 +73,31 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	return m, true, nil
 }
 
+// MessageByClientID returns the message sender sent with clientID, or
+// ENOTFOUND.
+func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		SELECT conversation_id, seq, sender_id, body, client_id, created_at
+		FROM messages WHERE sender_id = $1 AND client_id = $2`, int64(sender), clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.Message{}, chat.NotFound("message")
+	}
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("select by client_id: %w", err)
+	}
+	return m, nil
+}
+
 // sentBefore looks up the sender's message with m.ClientID. found is true
 // when there is one in m's conversation; one in another conversation is
 // ECONFLICT.
 func (s *Store) sentBefore(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	first, err := scanMessage(s.pool.QueryRow(ctx, `
-		SELECT conversation_id, seq, sender_id, body, client_id, created_at
-		FROM messages WHERE sender_id = $1 AND client_id = $2`, int64(m.SenderID), m.ClientID))
+	first, err := s.MessageByClientID(ctx, m.SenderID, m.ClientID)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case chat.ErrorCode(err) == chat.ENOTFOUND:
 		return chat.Message{}, false, nil
 	case err != nil:
-		return chat.Message{}, false, fmt.Errorf("select by client_id: %w", err)
+		return chat.Message{}, false, err
 	case first.ConversationID != m.ConversationID:
 		return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
 	}

@@ -201,6 +201,22 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 	return m, true, nil
 }
 
+// MessageByClientID returns the message sender sent with clientID, or
+// ENOTFOUND. It reads through the read pool: a send under way in the
+// writer's batch is not seen, and CreateMessage answers it instead.
+func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
+	m, err := scanMessage(s.read.QueryRowContext(ctx, `
+		SELECT conversation_id, seq, sender_id, body, client_id, created_at
+		FROM messages WHERE sender_id = ? AND client_id = ?`, int64(sender), clientID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Message{}, chat.NotFound("message")
+	}
+	if err != nil {
+		return chat.Message{}, fmt.Errorf("select by client_id: %w", err)
+	}
+	return m, nil
+}
+
 // Messages returns a page of history in ascending seq order. Each query
 // walks the primary key from the cursor, so the cost is the same at any
 // depth.

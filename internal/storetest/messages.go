@@ -221,6 +221,22 @@ func testSendIdempotent(t *testing.T, s chat.Store) {
 			t.Errorf("message %q has seq %d, want %d", m.Body, m.Seq, i+2)
 		}
 	}
+
+	// MessageByClientID finds each sender's own message, in whichever
+	// conversation, and nothing for an unused or empty client ID.
+	for _, tc := range []struct {
+		sender chat.UserID
+		id     string
+		want   chat.Message
+	}{{a.ID, "x1", first}, {b.ID, "x1", fromBob}} {
+		if got, err := s.MessageByClientID(ctx, tc.sender, tc.id); err != nil || !equalMessage(got, tc.want) {
+			t.Errorf("MessageByClientID(%d, %q) = %+v, %v; want %+v", tc.sender, tc.id, got, err, tc.want)
+		}
+	}
+	for _, id := range []string{"x2", ""} {
+		_, err := s.MessageByClientID(ctx, a.ID, id)
+		wantCode(t, err, chat.ENOTFOUND, "MessageByClientID of client ID "+id)
+	}
 }
 
 func testSendConcurrentRetries(t *testing.T, s chat.Store) {

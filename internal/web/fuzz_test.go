@@ -336,6 +336,15 @@ func (s *fuzzStore) Member(_ context.Context, id chat.ConversationID, user chat.
 	return chat.Member{ConversationID: id, UserID: user, LastReadSeq: cursor}, nil
 }
 
+func (s *fuzzStore) MessageByClientID(_ context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.byClient[fuzzClientKey{sender, clientID}]; ok {
+		return m, nil
+	}
+	return chat.Message{}, chat.NotFound("message")
+}
+
 func (s *fuzzStore) CreateMessage(_ context.Context, m chat.Message) (chat.Message, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
