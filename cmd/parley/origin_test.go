@@ -330,10 +330,13 @@ func TestLoginLogs(t *testing.T) {
 		return len(logLines(s, "login failed")) == 3 && len(logLines(s, "login succeeded")) == 1
 	})
 	failed := logLines(s, "login failed")
-	for i, want := range []struct{ addr, username string }{
-		{"127.0.0.1", "alice"},
-		{"198.51.100.9", ""},
-		{"203.0.113.7", "alice"},
+	for i, want := range []struct {
+		addr, username string
+		userID         int64 // of an account that exists, else 0
+	}{
+		{"127.0.0.1", "alice", alice.user.ID},
+		{"198.51.100.9", "", 0},
+		{"203.0.113.7", "alice", alice.user.ID},
 	} {
 		l := failed[i]
 		if l["level"] != "WARN" || l["addr"] != want.addr {
@@ -341,6 +344,9 @@ func TestLoginLogs(t *testing.T) {
 		}
 		if got, _ := l["username"].(string); got != want.username {
 			t.Errorf("failure %d: username %q, want %q", i+1, got, want.username)
+		}
+		if got, _ := l["user_id"].(float64); int64(got) != want.userID {
+			t.Errorf("failure %d: user_id %v, want %d", i+1, l["user_id"], want.userID)
 		}
 	}
 	ok := logLines(s, "login succeeded")[0]

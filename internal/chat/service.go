@@ -199,7 +199,10 @@ func (s *Service) loginPolicy() LoginPolicy {
 // logged as an attack). A refused attempt is ERATELIMITED without its
 // password checked; a throttle that cannot answer refuses logins with
 // EUNAVAILABLE. A success refunds its reservation, clears the account's
-// count at this address and remembers the address as the owner's.
+// count at this address and remembers the address as the owner's. A wrong
+// password for an existing account is EUNAUTHORIZED returned with that
+// account, so that the failure can be logged with its user ID: it is not a
+// sign-in.
 func (s *Service) Login(ctx context.Context, username, password string, addr netip.Addr) (User, error) {
 	t := s.limits.Logins
 	if t == nil {
@@ -242,7 +245,7 @@ func (s *Service) Login(ctx context.Context, username, password string, addr net
 				s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 			}
 		}
-		return User{}, err
+		return u, err
 	}
 	// A success was not a failure: its reservation goes back, the
 	// account's count at this address is cleared, and the address is
@@ -321,7 +324,9 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 		return User{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || u.ID == 0 {
-		return User{}, errBadLogin()
+		// The account, when there is one, goes with the error for the
+		// log's sake; the caller answers as for an unknown name.
+		return u, errBadLogin()
 	}
 	return u, nil
 }

@@ -128,6 +128,9 @@ func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User
 		attrs = append(attrs, slog.Duration("retry_after", chat.RetryAfter(err)))
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "login throttled", attrs...)
 	case chat.EUNAUTHORIZED:
+		if u.ID != 0 {
+			attrs = append(attrs, slog.Int64("user_id", int64(u.ID)))
+		}
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "login failed", attrs...)
 	default:
 		// Refused before the password was judged (the server is
