@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/hub"
 )
@@ -99,5 +100,44 @@ func TestSocketEndsWithSessionTwoNodes(t *testing.T) {
 		if m.ClientID == "after-expiry-2" {
 			t.Fatalf("a message sent on node 2 after the session ended was stored: %+v", m)
 		}
+	}
+}
+
+// TestFramesKeepSessionFromIdling: frames are use of the session, as
+// requests are: a socket that keeps sending outlives the idle timeout many
+// times over, with no HTTP request in between, and the session is still
+// there afterwards.
+func TestFramesKeepSessionFromIdling(t *testing.T) {
+	t.Parallel()
+	const idle = 6 * time.Second
+	s := startServer(t, map[string]string{"PARLEY_SESSION_IDLE": idle.String()})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	token := sessionCookie(t, alice, s)
+	a := alice.openTab("alice")
+	// Not a wait for a condition: the session must stay alive through
+	// this whole stretch, two and a half idle timeouts without a request.
+	// A frame every 250 ms leaves a stall of almost the whole idle timeout
+	// before the session could lapse.
+	pace := time.NewTicker(250 * time.Millisecond)
+	defer pace.Stop()
+	for end := time.Now().Add(idle * 5 / 2); time.Now().Before(end); <-pace.C {
+		a.send(frame("read", conv, "seq", 0)) // a valid frame that changes nothing
+		a.sync()                              // carried out, and the socket is open
+	}
+	// The cookie was set with the expiry of the last response, so the
+	// client's jar has let it go: it is sent by hand.
+	req, err := http.NewRequest("GET", s.URL+"/api/v1/me", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(&http.Cookie{Name: "parley_session", Value: token})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /me after %v of frames: %d; the session went idle although its socket was in use", idle*5/2, resp.StatusCode)
 	}
 }
