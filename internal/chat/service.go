@@ -103,6 +103,24 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	}, nil
 }
 
+// hash hashes a password, giving up waiting for the hasher when ctx ends
+// (see ContextHasher).
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if h, ok := s.hasher.(ContextHasher); ok {
+		return h.HashContext(ctx, password)
+	}
+	return s.hasher.Hash(password)
+}
+
+// verify checks a password against a hash, giving up waiting for the
+// hasher when ctx ends (see ContextHasher).
+func (s *Service) verify(ctx context.Context, hash, password string) (bool, error) {
+	if h, ok := s.hasher.(ContextHasher); ok {
+		return h.VerifyContext(ctx, hash, password)
+	}
+	return s.hasher.Verify(hash, password)
+}
+
 // errBadLogin is the one answer to every failed login, whatever failed.
 func errBadLogin() error {
 	return Errorf(EUNAUTHORIZED, "invalid username or password")
@@ -159,7 +177,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 	if err != nil {
 		return User{}, err
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
@@ -319,7 +337,7 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 			return User{}, err
 		}
 	}
-	ok, err := s.hasher.Verify(hash, password)
+	ok, err := s.verify(ctx, hash, password)
 	if err != nil {
 		return User{}, fmt.Errorf("verify password: %w", err)
 	}
@@ -336,7 +354,7 @@ func (s *Service) SetPassword(ctx context.Context, id UserID, password string) e
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
-	hash, err := s.hasher.Hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
@@ -753,7 +771,7 @@ func (s *Service) verifyPassword(ctx context.Context, u User, password string) e
 	if err != nil {
 		return err
 	}
-	ok, err := s.hasher.Verify(hash, password)
+	ok, err := s.verify(ctx, hash, password)
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
 	}

@@ -160,3 +160,53 @@ func TestNoUserEnumeration(t *testing.T) {
 		t.Errorf("a taken name cost %d hashes, a free one %d: want the same", taken, fresh)
 	}
 }
+
+// waitingHasher is a ContextHasher with no room: its Context methods wait
+// until ctx ends, and its plain ones must not be called once the Service
+// is made.
+type waitingHasher struct {
+	t       *testing.T
+	started bool
+}
+
+func (h *waitingHasher) Hash(p string) (string, error) {
+	if h.started {
+		h.t.Error("Hash without a context: a waiter cannot give up")
+	}
+	return "h:" + p, nil
+}
+
+func (h *waitingHasher) Verify(string, string) (bool, error) {
+	h.t.Error("Verify without a context: a waiter cannot give up")
+	return false, nil
+}
+
+func (h *waitingHasher) HashContext(ctx context.Context, _ string) (string, error) {
+	<-ctx.Done()
+	return "", Errorf(EUNAVAILABLE, "busy")
+}
+
+func (h *waitingHasher) VerifyContext(ctx context.Context, _, _ string) (bool, error) {
+	<-ctx.Done()
+	return false, Errorf(EUNAVAILABLE, "busy")
+}
+
+// TestHashingGivesUpWithTheRequest: a sign-up, login or password check
+// waiting for a bounded hasher gives up when its request's context ends,
+// instead of holding a place in the queue for a client that has gone.
+func TestHashingGivesUpWithTheRequest(t *testing.T) {
+	h := &waitingHasher{t: t}
+	svc, err := NewService(ServiceConfig{Store: usersStore{}, Hasher: h, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.started = true
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := svc.Login(ctx, "alice", "right password", netip.Addr{}); ErrorCode(err) != EUNAVAILABLE {
+		t.Errorf("login with its request gone: %v, want unavailable", err)
+	}
+	if _, err := svc.Register(ctx, "bob", "a password", "", netip.Addr{}); ErrorCode(err) != EUNAVAILABLE {
+		t.Errorf("sign-up with its request gone: %v, want unavailable", err)
+	}
+}

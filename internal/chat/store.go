@@ -100,3 +100,13 @@ type PasswordHasher interface {
 	Hash(password string) (string, error)
 	Verify(hash, password string) (bool, error)
 }
+
+// ContextHasher is a PasswordHasher that may wait for room to work (a
+// bounded one): the Context methods give up waiting when ctx ends, so a
+// client gone does not keep its place in the queue. The Service uses them
+// when its hasher has them.
+type ContextHasher interface {
+	PasswordHasher
+	HashContext(ctx context.Context, password string) (string, error)
+	VerifyContext(ctx context.Context, hash, password string) (bool, error)
+}

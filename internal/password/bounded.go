@@ -7,7 +7,7 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-var _ chat.PasswordHasher = (*BoundedHasher)(nil)
+var _ chat.ContextHasher = (*BoundedHasher)(nil)
 
 // BusyRetryAfter is the RetryAfter of the EUNAVAILABLE error a
 // BoundedHasher refuses with: about how long a full queue takes to drain.
