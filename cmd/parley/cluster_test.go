@@ -25,16 +25,25 @@ import (
 // both (see testenv.Need).
 func freshDatabase(t *testing.T) (dsn, redisURL string) {
 	t.Helper()
-	base, redisURL := testenv.Need(t, testenv.Postgres), testenv.Need(t, testenv.Redis)
+	redisURL = testenv.Need(t, testenv.Redis)
+	return postgresDatabase(t), redisURL
+}
+
+// postgresDatabase creates an empty database on the PostgreSQL server of
+// PARLEY_TEST_POSTGRES for one test, drops it afterwards, and returns its
+// URL.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	base := testenv.Need(t, testenv.Postgres)
 	conn, err := pgx.Connect(t.Context(), base)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer conn.Close(context.Background())
 	name := "parley_" + strings.ToLower(rand.Text()[:12])
 	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close(context.Background())
 	t.Cleanup(func() {
 		conn, err := pgx.Connect(context.Background(), base)
 		if err != nil {
@@ -51,7 +60,7 @@ func freshDatabase(t *testing.T) (dsn, redisURL string) {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	return u.String(), redisURL
+	return u.String()
 }
 
 // startCluster starts n nodes on one fresh database and one Redis (under a

@@ -1,17 +1,11 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/parleychat/parley/internal/testenv"
 	"github.com/parleychat/parley/internal/wire"
 )
 
@@ -29,41 +23,7 @@ func TestStrictInputSQLite(t *testing.T) {
 
 func TestStrictInputPostgres(t *testing.T) {
 	t.Parallel()
-	testStrictInput(t, startServer(t, map[string]string{"PARLEY_DB": strictPostgresDB(t)}))
-}
-
-// strictPostgresDB creates an empty database on the PostgreSQL server of
-// PARLEY_TEST_POSTGRES for one test, drops it afterwards, and returns its
-// URL. Unlike the cluster tests' databases it needs no Redis.
-func strictPostgresDB(t *testing.T) string {
-	t.Helper()
-	base := testenv.Need(t, testenv.Postgres)
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := "parley_strict_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	testStrictInput(t, startServer(t, map[string]string{"PARLEY_DB": postgresDatabase(t)}))
 }
 
 // invisibleBodies render as nothing: each is an empty message.
