@@ -119,7 +119,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.listBurst, "list-burst", 50, "people searches and conversation list pages a user may ask for at once")
 	fs.IntVar(&cfg.loginAddrFails, "login-address-failures", 100, "failed logins one client address may make in 15 minutes, over every account, before it must wait (2 s, doubling to 15 min)")
 	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
-	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open on this node")
+	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open at once: over every node with -redis (each node alone while Redis is away), on this node without")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
@@ -307,6 +307,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TrustedOrigins:     splitList(cfg.origins),
 		TrustedProxies:     proxies,
 		MaxConnsPerUser:    cfg.maxConns,
+		Connections:        bp.connections,
 		SessionIdleTimeout: cfg.sessionIdle,
 		SessionLifetime:    cfg.sessionLifetime,
 		Hub:                connections,

@@ -22,6 +22,11 @@ import (
 // without a heartbeat: a crashed node's users go offline within it.
 const presenceTTL = 60 * time.Second
 
+// connectionLease is how long a node's place for one WebSocket in its
+// user's cluster-wide count lasts without a heartbeat: a crashed node's
+// places free themselves within it.
+const connectionLease = 60 * time.Second
+
 // sessionStore is a store for scs that cleans up after itself.
 type sessionStore interface {
 	scs.CtxStore
@@ -65,6 +70,9 @@ type backplane struct {
 	broker   chat.Broker
 	presence chat.Presence
 	limits   chat.Limits
+	// connections counts each user's WebSockets for -max-conns-per-user:
+	// over the cluster with Redis, in this process without.
+	connections chat.ConnectionCounter
 	// runners run until their context ends.
 	runners []func(context.Context)
 	// ping checks the connection, when there is one.
@@ -91,10 +99,11 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		limits.Logins = memory.NewThrottle()
 		limits.LoginPolicy = policy
 		return &backplane{
-			broker:   memory.NewBroker(),
-			presence: memory.NewPresence(),
-			limits:   *limits,
-			close:    func() error { return nil },
+			broker:      memory.NewBroker(),
+			presence:    memory.NewPresence(),
+			limits:      *limits,
+			connections: memory.NewConnections(),
+			close:       func() error { return nil },
 		}, nil
 	}
 	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
@@ -103,9 +112,11 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 	}
 	broker := c.Broker()
 	presence := c.Presence(presenceTTL)
+	connections := c.Connections(connectionLease)
 	return &backplane{
-		broker:   broker,
-		presence: presence,
+		broker:      broker,
+		presence:    presence,
+		connections: connections,
 		limits: chat.Limits{
 			Messages:      c.Limiter("messages", cfg.messageRate, cfg.messageBurst),
 			Typing:        c.Limiter("typing", cfg.typingRate, cfg.typingBurst),
@@ -122,6 +133,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		runners: []func(context.Context){
 			broker.Run,
 			func(ctx context.Context) { presence.Run(ctx, logger) },
+			func(ctx context.Context) { connections.Run(ctx, logger) },
 		},
 		ping:  c.Ping,
 		close: c.Close,

@@ -45,8 +45,12 @@ type Config struct {
 	// WebSocketTimeout drops a WebSocket peer silent this long; the hub's
 	// pings must come more often.
 	WebSocketTimeout time.Duration
-	// MaxConnsPerUser caps one user's WebSockets on this node; 0 means no cap.
+	// MaxConnsPerUser caps one user's WebSockets: on this node, and over
+	// the cluster when Connections is set; 0 means no cap.
 	MaxConnsPerUser int
+	// Connections counts each user's WebSockets over every node, for
+	// MaxConnsPerUser; nil means this node's count only.
+	Connections chat.ConnectionCounter
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For is believed; for anyone else the client address is the
 	// connection's.
@@ -61,7 +65,7 @@ type server struct {
 	hub            *hub.Hub
 	trustedOrigins originSet
 	wsTimeout      time.Duration
-	maxConns       int
+	maxConns       connCap
 	pages          *pages
 	readyChecks    map[string]func(context.Context) error
 }
@@ -106,7 +110,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: cfg.MaxConnsPerUser}
+	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: connCap{max: cfg.MaxConnsPerUser, counter: cfg.Connections}}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,11 +72,14 @@ func originAllowed(r *http.Request, trusted originSet) bool {
 	return trusted[o]
 }
 
-// handleWebSocket upgrades to a WebSocket after checking the Origin and the
-// session. A connection closes with 4001 when its session ends (see
-// sessionGuard). A peer that sends nothing, not even a pong, for timeout is
-// dropped.
-func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, maxConns int) http.Handler {
+// handleWebSocket upgrades to a WebSocket after checking the Origin, the
+// session and the user's connection cap (see connCap): past the cap the
+// handshake is answered 429 before the upgrade. The user is online (see
+// chat.Service.Connected) before the hello frame is queued, so a client that
+// has its hello finds itself online. A connection closes with 4001 when its
+// session ends (see sessionGuard). A peer that sends nothing, not even a
+// pong, for timeout is dropped.
+func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, capped connCap) http.Handler {
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
@@ -87,6 +91,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	bufs := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	outages := &outageGate{every: outageLogEvery}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !originAllowed(r, trusted) {
 			writeError(w, r, logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
@@ -98,12 +103,26 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			writeError(w, r, logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
 			return
 		}
-		release, ok := h.Reserve(id, maxConns)
+		// The node's own count guards always; the cluster's is checked
+		// after it, so that a handshake this node refuses costs Redis
+		// nothing.
+		release, ok := h.Reserve(id, capped.max)
 		if !ok {
-			writeError(w, r, logger, chat.Errorf(chat.ERATELIMITED, "too many open connections: close a tab"))
+			writeError(w, r, logger, errTooManyConns())
 			return
 		}
 		defer release()
+		place, ok := capped.claim(ctx, logger, outages, id)
+		if !ok {
+			writeError(w, r, logger, errTooManyConns())
+			return
+		}
+		served := false
+		defer func() {
+			if !served {
+				place()
+			}
+		}()
 		user, err := svc.User(ctx, id)
 		if err != nil {
 			writeError(w, r, logger, err)
@@ -124,24 +143,117 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		}
 		sock := &socket{ws: ws, nc: nc}
 		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id, session: guard}, ws: ws, sock: sock, timeout: timeout}
-		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
+		// Online before the hello is queued: a client that reads its
+		// hello and asks who is online finds itself there.
+		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
+			logger.Warn("presence connect", "user_id", id, "err", err)
+		}
+		disconnected := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := svc.Disconnected(ctx, id); err != nil {
 				logger.Warn("presence disconnect", "user_id", id, "err", err)
 			}
+		}
+		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
+			disconnected()
+			place()
 		})
 		if err != nil {
 			// Shutting down: the peer reconnects to another node or later
 			// whether or not this close reaches it.
 			_ = sock.Close(hub.CloseGoingAway, "server shutting down")
+			disconnected()
 			return
 		}
-		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
-			logger.Warn("presence connect", "user_id", id, "err", err)
-		}
+		served = true
+		// The connection is served and its user online.
 		logger.Debug("websocket opened", "user_id", id, "conn", c.ID)
 	})
+}
+
+// outageLogEvery is how often, at most, the cluster-wide connection count
+// being unreachable is logged.
+const outageLogEvery = 10 * time.Second
+
+// errTooManyConns answers a handshake past the user's connection cap.
+func errTooManyConns() error {
+	return chat.Errorf(chat.ERATELIMITED, "too many open connections: close a tab")
+}
+
+// connCap is the per-user WebSocket cap: at most max connections of one
+// user at once (max <= 0: no cap). The hub counts them on this node
+// (hub.Hub.Reserve) and counter, when set, over every node of the cluster;
+// a handshake needs a place in both. When counter cannot answer (its Redis
+// is away), the node's own count stands alone: a user spread over n nodes
+// may then hold up to n times max, never an unlimited number.
+type connCap struct {
+	max     int
+	counter chat.ConnectionCounter
+}
+
+// claim takes a place for one more connection of user in the cluster's
+// count and returns the func that gives it back (to call once, when the
+// connection closes or the handshake fails), or false, holding nothing,
+// when user holds max places already. With no cap or no counter it holds
+// nothing and always succeeds. When the counter fails, the outage is
+// logged (at most once per outages' interval, with how many failures the
+// line stands for) and the claim succeeds: the hub's count has checked
+// this node's cap already.
+func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outageGate, user chat.UserID) (release func(), ok bool) {
+	if cc.max <= 0 || cc.counter == nil {
+		return func() {}, true
+	}
+	conn := rand.Text()
+	release = sync.OnceFunc(func() {
+		// Not the request's context: the connection outlives the request,
+		// and holds nothing of it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := cc.counter.Release(ctx, user, conn); err != nil {
+			outages.log(logger, "release", err)
+		}
+	})
+	ok, err := cc.counter.Reserve(ctx, user, conn, cc.max)
+	if err != nil {
+		// A client that went away is no outage; its handshake fails on.
+		if ctx.Err() == nil {
+			outages.log(logger, "reserve", err)
+		}
+		return release, true
+	}
+	if !ok {
+		return nil, false // a refusal holds nothing
+	}
+	return release, true
+}
+
+// outageGate lets through at most one log line per interval about the
+// cluster-wide connection count failing, and counts the failures it held
+// back.
+type outageGate struct {
+	every time.Duration
+
+	mu     sync.Mutex
+	last   time.Time
+	missed int
+}
+
+// log logs the failure of op ("reserve" or "release") with err at warning
+// level, unless a line went out less than every ago; then it only counts
+// the failure. A line that goes out says how many failures it stands for.
+func (g *outageGate) log(logger *slog.Logger, op string, err error) {
+	now := time.Now()
+	g.mu.Lock()
+	g.missed++
+	if !g.last.IsZero() && now.Sub(g.last) < g.every {
+		g.mu.Unlock()
+		return
+	}
+	failures := g.missed
+	g.last, g.missed = now, 0
+	g.mu.Unlock()
+	logger.Warn("websocket cap: cluster-wide count unavailable, this node's cap stands alone", "op", op, "err", err, "failures", failures)
 }
 
 // frameReader reads and carries out one connection's frames.
