@@ -102,16 +102,19 @@ type sessionGuard struct {
 	idle     time.Duration // the idle timeout; 0 for none
 	recheck  time.Duration // the longest a frame goes without asking the store
 
-	mu      sync.Mutex
-	expiry  time.Time // the session's expiry in the store, as last seen
-	checked time.Time // when the store was last asked
+	mu     sync.Mutex
+	expiry time.Time // the session's expiry in the store, as last seen
+	// touched is when a frame last moved the expiry in the store. Only a
+	// use sets it: were the watch's looks to set it too, a look just
+	// before a frame would put the next move off past the expiry it saw.
+	touched time.Time
 	ended   bool
 }
 
 // newSessionGuard returns the guard of a session just seen at the handshake.
 func newSessionGuard(svc *chat.Service, logger *slog.Logger, key string, deadline time.Time, idle time.Duration) *sessionGuard {
 	now := time.Now()
-	g := &sessionGuard{svc: svc, logger: logger, key: key, deadline: deadline, idle: idle, recheck: 5 * time.Second, expiry: deadline, checked: now}
+	g := &sessionGuard{svc: svc, logger: logger, key: key, deadline: deadline, idle: idle, recheck: 5 * time.Second, expiry: deadline, touched: now}
 	if idle > 0 {
 		g.expiry = minTime(deadline, now.Add(idle))
 		g.recheck = min(g.recheck, idle/2)
@@ -143,7 +146,7 @@ func (g *sessionGuard) check(ctx context.Context, use bool) (bool, error) {
 		g.ended = true
 		return false, nil
 	}
-	if use && now.Before(g.expiry) && now.Sub(g.checked) < g.recheck {
+	if use && now.Before(g.expiry) && now.Sub(g.touched) < g.recheck {
 		return true, nil
 	}
 	var want time.Time // the zero time moves nothing
@@ -161,7 +164,10 @@ func (g *sessionGuard) check(ctx context.Context, use bool) (bool, error) {
 		g.ended = true
 		return false, nil
 	}
-	g.expiry, g.checked = expiry, now
+	g.expiry = expiry
+	if use {
+		g.touched = now
+	}
 	return true, nil
 }
 
