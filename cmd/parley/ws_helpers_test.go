@@ -91,12 +91,12 @@ func (c *client) dial(name string, opts dialOptions) (*tab, *http.Response, erro
 	}
 	go tb.readLoop()
 	tb.hello = tb.expect("hello")
-	// The hello is queued before the server counts the connection in the
-	// user's presence, and a tab closed before that would be counted out
-	// before it is counted in. The server logs "websocket opened" once
-	// presence is done: wait for that line, so that what the tab does next
-	// (open another, close) finds the user online, and its coming online
-	// was published.
+	// The server counts the connection in the user's presence before it
+	// queues the hello, but it finishes the handshake after: the hub takes
+	// the connection and the handshake's reservation under the connection
+	// cap is given back. It logs "websocket opened" when all is done: wait
+	// for that line, so that what the tab does next (open another under
+	// the cap, close) meets a settled server.
 	if tb.hello.User != nil {
 		user := tb.hello.User.ID
 		c.srv.waitLog(c.t, fmt.Sprintf("%s: the server registers the connection", name), func() bool {

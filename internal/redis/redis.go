@@ -1,7 +1,8 @@
 // Package redis carries Parley across nodes on Redis: the Broker (pub/sub,
 // one channel per user), the message Limiter (GCRA, atomic in Redis), the
-// login Throttle and Presence (with expiring heartbeats, so a crashed
-// node's users go offline on their own). One Client per node holds one
+// login Throttle, Presence and the Connections counter (both with
+// expiring heartbeats, so a crashed node's users go offline and its
+// connections stop counting on their own). One Client per node holds one
 // pipelined connection pool that all of them share.
 package redis
 
