@@ -2,65 +2,74 @@ package web
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
 )
 
 //go:embed templates static
 var assets embed.FS
 
-// pages holds the parsed templates, one set per page, and the version that
-// busts caches of the static files.
+// pageNames are the pages, each a template set of its own: layout.html,
+// rows.html (the row markup the pages and the scripts share) and the
+// page's file.
+var pageNames = []string{"login", "register", "app", "people", "settings"}
+
+// pages holds the parsed templates, one set per page, and the static files
+// they link to.
 type pages struct {
-	sets    map[string]*template.Template
-	version string
+	sets   map[string]*template.Template
+	static *staticBundle
 }
 
-// parsePages parses every template at start-up, so a broken one stops the
+// parsePages parses every template and loads the static files at start-up,
+// so a broken template or a module importing a missing file stops the
 // server before it serves anything.
 func parsePages() (*pages, error) {
-	p := &pages{sets: map[string]*template.Template{}}
-	for _, name := range []string{"login", "register", "app", "people", "settings"} {
-		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+	static, err := loadStatic(assets)
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{sets: map[string]*template.Template{}, static: static}
+	for _, name := range pageNames {
+		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
 		}
 		p.sets[name] = t
 	}
-	sum := sha256.New()
-	err := fs.WalkDir(assets, "static", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := assets.ReadFile(path)
-		sum.Write(b)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	p.version = hex.EncodeToString(sum.Sum(nil))[:12]
 	return p, nil
 }
 
 // pageData is what every page template gets.
 type pageData struct {
-	Title   string
-	Page    string
-	Version string
-	Me      *chat.User
+	Title string
+	Page  string
+	Me    *chat.User
+
+	// Static is the path of this version's static files, /static/{hash};
+	// Modules are the script's modules beside main.js, preloaded so that
+	// the browser fetches them all at once instead of one import level
+	// after another.
+	Static  string
+	Modules []string
+	// State is the data the page's script starts from, in the JSON API's
+	// shapes, written into the page as JSON: the script never reads it
+	// back from the markup.
+	State any
+	// Blank holds zero rows: the skeletons the <template> elements hold,
+	// which the scripts clone and fill.
+	Blank blankRows
 
 	// Forms.
 	Error       string
@@ -80,34 +89,55 @@ type pageData struct {
 	HasPrev bool
 }
 
+// blankRows are the rows of rows.html with nothing in them, for its
+// <template> elements.
+type blankRows struct {
+	Conversation rowView
+	Message      itemView
+	Person       personView
+}
+
+// appState is the main view's data for its script (State): the
+// conversation list as GET /api/v1/conversations gives it and the open
+// conversation as GET /api/v1/conversations/{id} and its messages give it.
+type appState struct {
+	Me            wire.User              `json:"me"`
+	Conversations []wire.ConversationRow `json:"conversations"`
+	Open          *openState             `json:"open"`
+}
+
+// openState is the open conversation in appState.
+type openState struct {
+	Conversation wire.ConversationRow `json:"conversation"`
+	Messages     []wire.Message       `json:"messages"`
+	HasMore      bool                 `json:"has_more"`
+}
+
 // rowView is a conversation list row as the template shows it.
 type rowView struct {
-	ID, OtherID int64
-	Title       string
-	Online      bool
-	LastSeq     int64
-	LastAt      string
-	LastTime    string
-	Preview     string
-	Unread      int64
+	ID       int64
+	Title    string
+	Online   bool
+	Active   bool // the open conversation
+	LastAt   string
+	LastTime string
+	Preview  string
+	Unread   int64
 }
 
 // openView is the open conversation as the template shows it.
 type openView struct {
-	ID, OtherID           int64
-	Title                 string
-	Online                bool
-	Closed                bool // the other person closed their account
-	ReadSeq, OtherReadSeq int64
-	HasMore               bool
-	Items                 []itemView
+	ID     int64
+	Title  string
+	Online bool
+	Closed bool // the other person closed their account
+	Items  []itemView
 }
 
 // itemView is a message, or a day separator when Day is set.
 type itemView struct {
 	Day       string
 	Seq       int64
-	SenderID  int64
 	Own       bool
 	Body      string
 	CreatedAt string
@@ -127,7 +157,8 @@ type personView struct {
 // error becomes a clean 500 rather than half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, logger *slog.Logger, name string, status int, data pageData) {
 	data.Page = name
-	data.Version = p.version
+	data.Static = p.static.prefix()
+	data.Modules = p.static.modules
 	if data.Title == "" {
 		data.Title = "Parley"
 	}
@@ -146,7 +177,9 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	_, _ = w.Write(buf.Bytes()) // the status is sent; a failed write means the client left
 }
 
-func title(c chat.ConversationSummary) string {
+// rowTitle is a conversation's name in the list and the header: its title,
+// else the other person's name. The script's titleOf says the same.
+func rowTitle(c wire.ConversationRow) string {
 	switch {
 	case c.Title != "":
 		return c.Title
@@ -169,19 +202,20 @@ func clock(t time.Time, now time.Time) string {
 	return t.Format("Jan 2")
 }
 
-func rowViews(list []chat.ConversationSummary, online map[chat.UserID]bool) []rowView {
+// rowViews makes the list's rows from the same API rows the page's script
+// gets, so that the two cannot disagree.
+func rowViews(list []wire.ConversationRow, openID int64) []rowView {
 	now := time.Now().UTC()
 	rows := make([]rowView, len(list))
 	for i, c := range list {
 		row := rowView{
-			ID:      int64(c.ID),
-			Title:   title(c),
-			LastSeq: c.LastSeq,
-			Unread:  c.UnreadCount(),
+			ID:     c.ID,
+			Title:  rowTitle(c),
+			Active: c.ID == openID,
+			Unread: c.UnreadCount,
 		}
 		if c.OtherUser != nil {
-			row.OtherID = int64(c.OtherUser.ID)
-			row.Online = online[c.OtherUser.ID]
+			row.Online = c.OtherUser.Online
 		}
 		if m := c.LastMessage; m != nil {
 			row.Preview = m.Body
@@ -193,36 +227,29 @@ func rowViews(list []chat.ConversationSummary, online map[chat.UserID]bool) []ro
 	return rows
 }
 
-func openConversation(me chat.UserID, c chat.ConversationSummary, online bool, page chat.MessagePage) *openView {
-	v := &openView{
-		ID:           int64(c.ID),
-		Title:        title(c),
-		Online:       online,
-		ReadSeq:      c.LastReadSeq,
-		OtherReadSeq: c.OtherReadSeq,
-		HasMore:      page.HasMore,
-	}
+func openConversation(me chat.UserID, st *openState) *openView {
+	c := st.Conversation
+	v := &openView{ID: c.ID, Title: rowTitle(c)}
 	if c.OtherUser != nil {
-		v.OtherID = int64(c.OtherUser.ID)
+		v.Online = c.OtherUser.Online
 		v.Closed = c.OtherUser.Closed
 	}
 	// "Seen" goes under the newest own message the other person has read.
 	var seen int64
-	for _, m := range page.Messages {
-		if m.SenderID == me && m.Seq <= c.OtherReadSeq {
+	for _, m := range st.Messages {
+		if m.SenderID == int64(me) && m.Seq <= c.OtherReadSeq {
 			seen = m.Seq
 		}
 	}
 	day := ""
-	for _, m := range page.Messages {
+	for _, m := range st.Messages {
 		if d := m.CreatedAt.Format("Monday, January 2, 2006"); d != day {
 			day = d
 			v.Items = append(v.Items, itemView{Day: d})
 		}
 		v.Items = append(v.Items, itemView{
 			Seq:       m.Seq,
-			SenderID:  int64(m.SenderID),
-			Own:       m.SenderID == me,
+			Own:       m.SenderID == int64(me),
 			Body:      m.Body,
 			CreatedAt: m.CreatedAt.Format(time.RFC3339Nano),
 			Time:      m.CreatedAt.Format("15:04"),
@@ -408,29 +435,36 @@ func handleApp(s *server) http.Handler {
 			s.pageError(w, r, err)
 			return
 		}
-		ids := make([]chat.UserID, 0, len(list.Conversations)+1)
-		for _, c := range list.Conversations {
-			if c.OtherUser != nil {
-				ids = append(ids, c.OtherUser.ID)
-			}
+		// The list and the open conversation in their API shapes, with one
+		// presence lookup for both; the markup and the script's data are
+		// both made from them.
+		summaries := slices.Clip(list.Conversations)
+		if open != nil {
+			summaries = append(summaries, *open)
 		}
-		if open != nil && open.OtherUser != nil {
-			ids = append(ids, open.OtherUser.ID)
-		}
-		online, err := s.service.Online(ctx, ids)
+		rows, err := conversationRows(ctx, s.service, summaries)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		data := pageData{Me: &me, Conversations: rowViews(list.Conversations, online)}
+		state := appState{Me: wireUser(me), Conversations: rows[:len(list.Conversations)]}
+		var openID int64
 		if open != nil {
 			page, err := s.service.Messages(ctx, me.ID, open.ID, chat.MessageQuery{})
 			if err != nil {
 				s.pageError(w, r, err)
 				return
 			}
-			isOnline := open.OtherUser != nil && online[open.OtherUser.ID]
-			data.Open = openConversation(me.ID, *open, isOnline, page)
+			st := &openState{Conversation: rows[len(rows)-1], Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
+			for i, m := range page.Messages {
+				st.Messages[i] = wireMessage(m)
+			}
+			state.Open = st
+			openID = st.Conversation.ID
+		}
+		data := pageData{Me: &me, Conversations: rowViews(state.Conversations, openID), State: state}
+		if state.Open != nil {
+			data.Open = openConversation(me.ID, state.Open)
 		}
 		s.pages.render(w, r, s.logger, "app", http.StatusOK, data)
 	})
@@ -506,18 +540,5 @@ func handleMessageForm(s *server) http.Handler {
 			return
 		}
 		http.Redirect(w, r, fmt.Sprintf("/c/%d", c.ID), http.StatusSeeOther)
-	})
-}
-
-func handleStatic() http.Handler {
-	static, err := fs.Sub(assets, "static")
-	if err != nil {
-		panic(err) // the embedded tree always has it
-	}
-	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// URLs carry the content's version, so a day's caching is safe.
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		files.ServeHTTP(w, r)
 	})
 }

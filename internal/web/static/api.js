@@ -1,0 +1,129 @@
+// @ts-check
+// The JSON API client: one fetch wrapper that turns every failure into an
+// ApiError carrying the API's error code, and a typed call for each route
+// the page uses.
+
+/** @typedef {import("./wire.js").ConversationRowResponse} ConversationRowResponse */
+/** @typedef {import("./wire.js").ConversationsResponse} ConversationsResponse */
+/** @typedef {import("./wire.js").MessagesResponse} MessagesResponse */
+/** @typedef {import("./wire.js").UserResponse} UserResponse */
+/** @typedef {import("./wire.js").UsersResponse} UsersResponse */
+
+/** A failed call: the HTTP status and the API's error code. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status the HTTP status, 0 when there was no answer
+   * @param {string} code the API's error code ("unauthorized", "not_found"…), "" when the answer had none
+   * @param {string} message
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Calls the JSON API. A 401 means the session is over: the page goes to
+ * the log-in page, and the call fails all the same.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body] sent as JSON when given
+ * @returns {Promise<unknown>} the decoded answer; null for 204
+ */
+export async function request(method, path, body) {
+  /** @type {RequestInit} */
+  const init = { method, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers = { "Content-Type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "", err instanceof Error ? err.message : "network error");
+  }
+  if (resp.status === 401) {
+    window.location.assign("/login");
+    throw new ApiError(401, "unauthorized", "signed out");
+  }
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok) {
+    const e = errorOf(data);
+    throw new ApiError(resp.status, e.code, e.message || resp.statusText);
+  }
+  return data;
+}
+
+/**
+ * The {code, message} of an error answer, whatever its body holds.
+ * @param {unknown} data
+ * @returns {{code: string, message: string}}
+ */
+function errorOf(data) {
+  const e = data && typeof data === "object" && "error" in data ? data.error : null;
+  if (!e || typeof e !== "object") return { code: "", message: "" };
+  const code = "code" in e && typeof e.code === "string" ? e.code : "";
+  const message = "message" in e && typeof e.message === "string" ? e.message : "";
+  return { code, message };
+}
+
+/**
+ * GET /api/v1/me: the signed-in user; fails with 401 when signed out.
+ * @returns {Promise<UserResponse>}
+ */
+export async function fetchMe() {
+  return /** @type {UserResponse} */ (await request("GET", "/api/v1/me"));
+}
+
+/**
+ * GET /api/v1/conversations: the list's first page.
+ * @returns {Promise<ConversationsResponse>}
+ */
+export async function fetchConversations() {
+  return /** @type {ConversationsResponse} */ (await request("GET", "/api/v1/conversations"));
+}
+
+/**
+ * GET /api/v1/conversations/{id}: one conversation's row.
+ * @param {number} id
+ * @returns {Promise<ConversationRowResponse>}
+ */
+export async function fetchConversation(id) {
+  return /** @type {ConversationRowResponse} */ (await request("GET", `/api/v1/conversations/${id}`));
+}
+
+/**
+ * GET /api/v1/conversations/{id}/messages: a page of messages, ascending.
+ * @param {number} id
+ * @param {{before_seq?: number, after_seq?: number, limit: number}} query
+ * @returns {Promise<MessagesResponse>}
+ */
+export async function fetchMessages(id, query) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) params.set(name, String(value));
+  return /** @type {MessagesResponse} */ (await request("GET", `/api/v1/conversations/${id}/messages?${params}`));
+}
+
+/**
+ * POST /api/v1/conversations/{id}/read: moves the read cursor (never back).
+ * @param {number} id
+ * @param {number} seq
+ * @returns {Promise<void>}
+ */
+export async function postRead(id, seq) {
+  await request("POST", `/api/v1/conversations/${id}/read`, { seq });
+}
+
+/**
+ * GET /api/v1/users: a page of the people directory.
+ * @param {string} q the search, "" for everyone
+ * @param {string} after the cursor of the page, "" for the first
+ * @returns {Promise<UsersResponse>}
+ */
+export async function fetchUsers(q, after) {
+  return /** @type {UsersResponse} */ (await request("GET", `/api/v1/users?${new URLSearchParams({ q, after })}`));
+}

@@ -1,0 +1,102 @@
+// @ts-check
+// The message box: Enter sends, Shift+Enter makes a new line, the box
+// grows with its text, a counter shows near the length limit, and typing
+// is announced at most every few seconds.
+
+import { byId } from "./markup.js";
+
+/** The longest message, in characters (code points), as the server counts. */
+export const MAX_BODY = 4000;
+/** From this length on the counter shows. */
+const COUNTER_FROM = 3500;
+/** The least time between two typing frames. */
+const TYPING_EVERY_MS = 2000;
+
+/**
+ * Counts characters as the server does: code points, not UTF-16 units.
+ * @param {string} text
+ * @returns {number}
+ */
+export function charCount(text) {
+  return Array.from(text).length;
+}
+
+/** The composer form of the open conversation. */
+export class Composer {
+  /**
+   * @param {object} handlers
+   * @param {(body: string) => void} handlers.onSend a message to send, trimmed, within the limit
+   * @param {() => boolean} handlers.onTyping announces typing; says whether it went
+   */
+  constructor(handlers) {
+    this.handlers = handlers;
+    this.form = byId("composer", HTMLFormElement);
+    this.input = byId("composer-input", HTMLTextAreaElement);
+    this.counter = byId("composer-counter", HTMLElement);
+    this.lastTypingSent = 0;
+  }
+
+  /** Listens to the form. */
+  start() {
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      this.updateCounter();
+      this.autosize();
+      const now = Date.now();
+      if (this.input.value.trim() && now - this.lastTypingSent > TYPING_EVERY_MS && this.handlers.onTyping()) {
+        this.lastTypingSent = now;
+      }
+    });
+  }
+
+  /**
+   * Points the form at a conversation (where it posts without JavaScript)
+   * and shows or hides it.
+   * @param {number} id
+   * @param {boolean} shown
+   */
+  show(id, shown) {
+    this.form.action = `/c/${id}/messages`;
+    this.form.hidden = !shown;
+  }
+
+  /** Puts the keyboard focus in the box. */
+  focus() {
+    this.input.focus();
+  }
+
+  submit() {
+    const body = this.input.value.trim();
+    if (!body) return;
+    if (charCount(body) > MAX_BODY) {
+      this.updateCounter();
+      return;
+    }
+    this.handlers.onSend(body);
+    this.input.value = "";
+    this.updateCounter();
+    this.autosize();
+    this.lastTypingSent = 0;
+  }
+
+  updateCounter() {
+    const n = charCount(this.input.value.trim());
+    this.counter.hidden = n < COUNTER_FROM;
+    this.counter.textContent = `${n} / ${MAX_BODY}`;
+    this.counter.classList.toggle("over", n > MAX_BODY);
+  }
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${this.input.scrollHeight}px`;
+  }
+}

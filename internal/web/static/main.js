@@ -1,0 +1,101 @@
+// @ts-check
+// The entry module: it starts what the page needs (data-page on <body>)
+// and wires the parts together. Nothing here is global: every piece of
+// state lives in the objects made below.
+
+import { Connection } from "./connection.js";
+import { ConversationList } from "./conversation-list.js";
+import { ConversationView } from "./conversation-view.js";
+import { byId, coalesce } from "./markup.js";
+import { Outbox } from "./outbox.js";
+import { PeoplePage } from "./people.js";
+import { Store } from "./store.js";
+
+/** @typedef {import("./wire.js").AppState} AppState */
+
+/**
+ * The data the server wrote into the page for the script (#page-state).
+ * @returns {AppState}
+ */
+function pageState() {
+  return JSON.parse(byId("page-state", HTMLScriptElement).text);
+}
+
+/**
+ * The main view: the conversation list and the open conversation, kept up
+ * to date over the WebSocket.
+ * @param {AppState} state
+ */
+function startApp(state) {
+  const store = new Store(state.me.id);
+  store.setList(state.conversations);
+  if (state.open) store.open(state.open.conversation, state.open);
+
+  /** @type {Connection} */
+  const conn = new Connection(
+    {
+      hello: async () => {
+        // Whatever happened between the page being made (or the last
+        // connection dropping) and now is fetched, then unsent messages go.
+        try {
+          await list.refresh();
+          await view.catchUp();
+        } catch {
+          // The next reconnect tries again.
+        }
+        outbox.resendAll();
+      },
+      ack: (f) => {
+        outbox.acked(f.client_id);
+        receive(f.message);
+      },
+      message: (f) => receive(f.message),
+      typing: (f) => view.showTyping(f),
+      read: (f) => {
+        if (!store.read(f.conversation_id, f.user_id, f.seq)) list.refreshRow(f.conversation_id);
+      },
+      presence: (f) => store.setPresence(f.user_id, f.online),
+      user: (f) => store.setUser(f.user),
+      error: (f) => outbox.refused(f),
+    },
+    showConnection,
+  );
+  const outbox = new Outbox((frame) => conn.send(frame));
+  const view = new ConversationView(store, outbox, conn);
+  const list = new ConversationList(store, (id) => view.open(id, true));
+
+  /** @param {import("./wire.js").Message} m */
+  function receive(m) {
+    // A conversation new to this page: the list, fetched again, puts it in its place.
+    if (!store.receive(m)) list.scheduleRefresh();
+  }
+
+  store.subscribe(
+    coalesce(() => {
+      const n = store.unreadTotal();
+      document.title = n > 0 ? `(${n}) Parley` : "Parley";
+    }),
+  );
+  list.start();
+  view.start();
+  store.changed();
+  conn.start();
+}
+
+/**
+ * Shows whether the WebSocket is connected.
+ * @param {boolean} up
+ */
+function showConnection(up) {
+  byId("connection-status", HTMLElement).hidden = up;
+  document.body.dataset.connected = String(up);
+}
+
+switch (document.body.dataset.page) {
+  case "app":
+    startApp(pageState());
+    break;
+  case "people":
+    new PeoplePage().start();
+    break;
+}

@@ -1,0 +1,339 @@
+// @ts-check
+// The main view's data: the conversations the page knows, by id, in the
+// list's order, and the messages of the open conversation, by seq. The
+// views write the DOM from it and never read anything back from the page.
+//
+// Updates are idempotent and do not depend on their order where the
+// server's data allows: sequence numbers and read cursors only move
+// forward, so a frame delivered twice, or a list fetched while frames
+// arrive, leaves the same state. Every change object is new (a row that
+// changed is a new object), so a view can tell what to redraw by identity.
+
+/** @typedef {import("./wire.js").ConversationRow} ConversationRow */
+/** @typedef {import("./wire.js").Message} Message */
+/** @typedef {import("./wire.js").MessagesResponse} MessagesResponse */
+/** @typedef {import("./wire.js").User} User */
+
+/**
+ * The open conversation's messages that the page holds.
+ * @typedef {object} History
+ * @property {Message[]} messages ascending by seq, without gaps
+ * @property {boolean} hasMore older messages are on the server
+ */
+
+/**
+ * A conversation's name in the list and the header: its title, else the
+ * other person's name (rowTitle in pages.go says the same).
+ * @param {ConversationRow} row
+ * @returns {string}
+ */
+export function titleOf(row) {
+  return row.title || (row.other_user ? row.other_user.display_name : "Conversation");
+}
+
+/**
+ * How many messages of a conversation are unread, from its cursors.
+ * @param {ConversationRow} row
+ * @returns {number}
+ */
+export function unreadOf(row) {
+  return Math.max(0, row.last_seq - row.last_read_seq);
+}
+
+/**
+ * The newest seq a history holds, 0 when it is empty.
+ * @param {History} history
+ * @returns {number}
+ */
+export function newestSeq(history) {
+  const last = history.messages.at(-1);
+  return last ? last.seq : 0;
+}
+
+/**
+ * The seq of a message, 0 for none.
+ * @param {Message | null} m
+ */
+function seqOf(m) {
+  return m ? m.seq : 0;
+}
+
+/**
+ * A row as the server sent it (fresh), over what the page had (old): the
+ * cursors and the last message take whichever is further on, the rest
+ * comes from fresh. The old object is returned when nothing changed.
+ * @param {ConversationRow} old
+ * @param {ConversationRow} fresh
+ * @returns {ConversationRow}
+ */
+function mergeRow(old, fresh) {
+  const newer = seqOf(fresh.last_message) > seqOf(old.last_message) ? fresh : old;
+  /** @type {ConversationRow} */
+  const row = {
+    ...fresh,
+    last_seq: Math.max(old.last_seq, fresh.last_seq),
+    last_read_seq: Math.max(old.last_read_seq, fresh.last_read_seq),
+    other_read_seq: Math.max(old.other_read_seq, fresh.other_read_seq),
+    last_message: newer.last_message,
+    last_message_at: newer.last_message_at,
+  };
+  row.unread_count = unreadOf(row);
+  return sameRow(old, row) ? old : row;
+}
+
+/**
+ * Whether two rows show the same.
+ * @param {ConversationRow} a
+ * @param {ConversationRow} b
+ */
+function sameRow(a, b) {
+  const x = a.other_user;
+  const y = b.other_user;
+  const sameUser =
+    x === y ||
+    (!!x && !!y && x.id === y.id && x.username === y.username && x.display_name === y.display_name && x.online === y.online && !!x.closed === !!y.closed);
+  const sameMessage =
+    a.last_message === b.last_message || (!!a.last_message && !!b.last_message && a.last_message.seq === b.last_message.seq && a.last_message.body === b.last_message.body);
+  return (
+    sameUser &&
+    sameMessage &&
+    a.id === b.id &&
+    a.kind === b.kind &&
+    a.title === b.title &&
+    a.last_seq === b.last_seq &&
+    a.last_read_seq === b.last_read_seq &&
+    a.other_read_seq === b.other_read_seq &&
+    a.last_message_at === b.last_message_at
+  );
+}
+
+/** The main view's state; listeners hear of every change. */
+export class Store {
+  /** @param {number} me the signed-in user's id */
+  constructor(me) {
+    this.me = me;
+    /** @type {Map<number, ConversationRow>} */
+    this.rows = new Map();
+    /** @type {number[]} the list's conversation ids, top first */
+    this.order = [];
+    /** @type {number | null} */
+    this.openId = null;
+    /** @type {History | null} */
+    this.openHistory = null;
+    /** @type {Set<() => void>} */
+    this.listeners = new Set();
+  }
+
+  /**
+   * Calls listener after every change.
+   * @param {() => void} listener
+   */
+  subscribe(listener) {
+    this.listeners.add(listener);
+  }
+
+  changed() {
+    for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * A conversation's row, if the page knows it.
+   * @param {number} id
+   * @returns {ConversationRow | undefined}
+   */
+  row(id) {
+    return this.rows.get(id);
+  }
+
+  /**
+   * The list's rows, top first.
+   * @returns {ConversationRow[]}
+   */
+  listRows() {
+    return this.order.flatMap((id) => this.rows.get(id) ?? []);
+  }
+
+  /**
+   * Unread messages over every conversation the page knows.
+   * @returns {number}
+   */
+  unreadTotal() {
+    let n = 0;
+    for (const row of this.rows.values()) n += unreadOf(row);
+    return n;
+  }
+
+  /**
+   * The open conversation's messages, if id is open.
+   * @param {number} id
+   * @returns {History | null}
+   */
+  history(id) {
+    return id === this.openId ? this.openHistory : null;
+  }
+
+  /**
+   * Takes the server's first page of the list: its order, and its rows
+   * merged over the ones the page had.
+   * @param {ConversationRow[]} rows
+   */
+  setList(rows) {
+    for (const row of rows) this.put(row);
+    this.order = rows.map((row) => row.id);
+    const listed = new Set(this.order);
+    for (const id of [...this.rows.keys()]) {
+      if (!listed.has(id) && id !== this.openId) this.rows.delete(id);
+    }
+    this.changed();
+  }
+
+  /**
+   * Takes one row from the server.
+   * @param {ConversationRow} row
+   */
+  putRow(row) {
+    this.put(row);
+    this.changed();
+  }
+
+  /** @param {ConversationRow} fresh */
+  put(fresh) {
+    const old = this.rows.get(fresh.id);
+    this.rows.set(fresh.id, old ? mergeRow(old, fresh) : fresh);
+  }
+
+  /**
+   * Opens a conversation with its newest page of messages.
+   * @param {ConversationRow} row
+   * @param {MessagesResponse} page
+   */
+  open(row, page) {
+    this.put(row);
+    this.openId = row.id;
+    this.openHistory = { messages: [...page.messages].sort((a, b) => a.seq - b.seq), hasMore: page.has_more };
+    this.changed();
+  }
+
+  /** Closes the open conversation. */
+  close() {
+    if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
+    this.openId = null;
+    this.openHistory = null;
+    this.changed();
+  }
+
+  /**
+   * A message the server stored: it moves its conversation's row and, when
+   * it is the next one of the open conversation, joins its history. One
+   * further on (some were missed) only moves the row's last_seq: the view
+   * then fetches what is missing, in order.
+   * @param {Message} m
+   * @returns {boolean} whether the page knew the conversation (if not, the list needs fetching)
+   */
+  receive(m) {
+    const known = this.apply(m);
+    this.changed();
+    return known;
+  }
+
+  /**
+   * Messages fetched after the newest one of the open conversation.
+   * @param {Message[]} messages ascending
+   */
+  addNewer(messages) {
+    for (const m of messages) this.apply(m);
+    this.changed();
+  }
+
+  /**
+   * @param {Message} m
+   * @returns {boolean}
+   */
+  apply(m) {
+    const old = this.rows.get(m.conversation_id);
+    if (!old) return false;
+    const mine = m.sender_id === this.me;
+    const row = mergeRow(old, {
+      ...old,
+      last_seq: m.seq,
+      // Sending moves the sender's own read cursor.
+      last_read_seq: mine ? m.seq : old.last_read_seq,
+      last_message: m,
+      last_message_at: m.created_at,
+    });
+    this.rows.set(m.conversation_id, row);
+    if (m.seq > old.last_seq) {
+      this.order = [m.conversation_id, ...this.order.filter((id) => id !== m.conversation_id)];
+    }
+    const h = this.history(m.conversation_id);
+    if (h && m.seq === newestSeq(h) + 1) h.messages.push(m);
+    return true;
+  }
+
+  /**
+   * A page of older messages of the open conversation.
+   * @param {number} id
+   * @param {MessagesResponse} page
+   */
+  addOlder(id, page) {
+    const h = this.history(id);
+    if (!h) return;
+    const first = h.messages.length ? h.messages[0].seq : Infinity;
+    const older = page.messages.filter((m) => m.seq < first).sort((a, b) => a.seq - b.seq);
+    h.messages = older.concat(h.messages);
+    h.hasMore = page.has_more;
+    this.changed();
+  }
+
+  /**
+   * Someone's read cursor moved.
+   * @param {number} id the conversation
+   * @param {number} userId
+   * @param {number} seq
+   * @returns {boolean} false when the page cannot show it from what it has
+   *   (an unknown conversation, or a read of messages it has not got): the
+   *   row needs fetching
+   */
+  read(id, userId, seq) {
+    const old = this.rows.get(id);
+    if (!old) return false;
+    if (userId === this.me) {
+      this.rows.set(id, mergeRow(old, { ...old, last_read_seq: seq, last_seq: Math.max(old.last_seq, seq) }));
+    } else {
+      this.rows.set(id, mergeRow(old, { ...old, other_read_seq: seq }));
+    }
+    this.changed();
+    return userId !== this.me || seq <= old.last_seq;
+  }
+
+  /**
+   * Someone came online or went away.
+   * @param {number} userId
+   * @param {boolean} online
+   */
+  setPresence(userId, online) {
+    this.updateOther(userId, (u) => ({ ...u, online }));
+  }
+
+  /**
+   * Someone changed their display name or closed their account.
+   * @param {User} user
+   */
+  setUser(user) {
+    this.updateOther(user.id, (u) => ({ ...u, username: user.username, display_name: user.display_name, closed: !!user.closed }));
+  }
+
+  /**
+   * Rewrites the other person of every direct conversation with userId.
+   * @param {number} userId
+   * @param {(u: import("./wire.js").Contact) => import("./wire.js").Contact} update
+   */
+  updateOther(userId, update) {
+    for (const [id, old] of this.rows) {
+      if (old.other_user && old.other_user.id === userId) {
+        this.rows.set(id, mergeRow(old, { ...old, other_user: update(old.other_user) }));
+      }
+    }
+    this.changed();
+  }
+}
