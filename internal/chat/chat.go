@@ -51,6 +51,10 @@ type Conversation struct {
 	// LastMessageAt is the time of the newest message, zero when there is none.
 	LastMessageAt time.Time
 	CreatedAt     time.Time
+	// MemberCount is how many members the conversation has now: 2 for a
+	// direct conversation, 0 to the group's cap for a group (a group whose
+	// last member left has none).
+	MemberCount int
 }
 
 // ActivityAt is when the conversation last changed: its newest message, or
@@ -62,14 +66,79 @@ func (c Conversation) ActivityAt() time.Time {
 	return c.LastMessageAt
 }
 
+// Role is a member's standing in a conversation. In a group, admins add
+// and remove members, rename the group and change roles; members of a
+// direct conversation are all RoleMember.
+type Role string
+
+// Member roles.
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
 // Member is a user's place in a conversation.
 type Member struct {
 	ConversationID ConversationID
 	UserID         UserID
+	Role           Role
 	// LastReadSeq is the member's read cursor: every message up to and
 	// including it has been read. It never moves backwards.
 	LastReadSeq int64
-	JoinedAt    time.Time
+	// JoinedAt is when the user became a member. In a group it is the time
+	// of the system message that added them (or of the group's creation),
+	// so it follows seq order.
+	JoinedAt time.Time
+}
+
+// MemberInfo is a member with their account, as a conversation's member
+// list shows them.
+type MemberInfo struct {
+	Member
+	User User
+}
+
+// MessageKind tells what people wrote from what happened to a
+// conversation.
+type MessageKind string
+
+// Message kinds.
+const (
+	// MessageText is a message a member wrote.
+	MessageText MessageKind = "text"
+	// MessageSystem records a change to a group (a member added, removed
+	// or gone, the title changed) in its history, in seq order with the
+	// talk. It has no body and no client ID; its sender is the member who
+	// made the change.
+	MessageSystem MessageKind = "system"
+)
+
+// SystemAction is the change a system message records.
+type SystemAction string
+
+// System message actions.
+const (
+	// SystemAdded: ActorID added UserID.
+	SystemAdded SystemAction = "added"
+	// SystemRemoved: ActorID removed UserID.
+	SystemRemoved SystemAction = "removed"
+	// SystemLeft: ActorID left (UserID is ActorID).
+	SystemLeft SystemAction = "left"
+	// SystemTitle: ActorID gave the group the title Title. The first
+	// message of every group is one: its creation.
+	SystemTitle SystemAction = "title"
+)
+
+// SystemEvent is what a system message records: enough to render "Ada
+// added Grace", "Grace left" or "Ada renamed the group to …".
+type SystemEvent struct {
+	Action SystemAction
+	// ActorID is who made the change (also the message's SenderID).
+	ActorID UserID
+	// UserID is the member added, removed or gone; 0 for SystemTitle.
+	UserID UserID
+	// Title is the new title, for SystemTitle only.
+	Title string
 }
 
 // Message is one message in a conversation.
@@ -77,13 +146,19 @@ type Message struct {
 	ConversationID ConversationID
 	// Seq numbers the conversation's messages densely from 1 in the order
 	// they were committed.
-	Seq      int64
+	Seq int64
+	// Kind is MessageText or MessageSystem. Stores always set it; "" in a
+	// message handed to a store means MessageText.
+	Kind     MessageKind
 	SenderID UserID
-	// Body is the text as the sender typed it (validated, never escaped).
+	// Body is the text as the sender typed it (validated, never escaped);
+	// empty for a system message.
 	Body string
 	// ClientID, when not empty, makes a send idempotent per sender.
 	ClientID  string
 	CreatedAt time.Time
+	// System is what a system message records; nil for a text message.
+	System *SystemEvent
 }
 
 // ConversationSummary is one row of a user's conversation list: the
@@ -155,6 +230,16 @@ func ParseConversationCursor(s string) (ConversationCursor, error) {
 	return ConversationCursor{ActivityAt: time.UnixMicro(micros).UTC(), ID: ConversationID(n)}, nil
 }
 
+// MemberQuery selects a page of a conversation's members, in user ID
+// order.
+type MemberQuery struct {
+	// After is the user ID of the last row of the previous page; 0 starts
+	// at the first.
+	After UserID
+	// Limit is the most rows to return.
+	Limit int
+}
+
 // UserQuery selects a page of the people directory.
 type UserQuery struct {
 	// Search matches the username or display name, case-insensitively,
@@ -191,4 +276,40 @@ type MessagePage struct {
 	// direction of the query: older for the newest page and BeforeSeq,
 	// newer for After.
 	HasMore bool
+}
+
+// NewGroup is a group to create: Store.CreateGroup's input, checked by the
+// Service first.
+type NewGroup struct {
+	// Title is the group's title, normalized (NormalizeGroupTitle).
+	Title string
+	// Creator becomes the group's first admin.
+	Creator UserID
+	// Members are the other people to add, as members: distinct, without
+	// the creator, at least one.
+	Members []UserID
+	// MaxMembers caps the group's size, creator included; 0 or less means
+	// no cap.
+	MaxMembers int
+	// At is the time of the creation.
+	At time.Time
+}
+
+// GroupChange is what a change to a group did, as the store committed it.
+type GroupChange struct {
+	// Conversation is the group as it is after the change.
+	Conversation Conversation
+	// Message is the system message that records the change in the
+	// group's history; nil when the change writes none (a role change) or
+	// nothing changed.
+	Message *Message
+	// Member is the member added, removed or gone (as they were just
+	// before) or whose role changed (as they are now).
+	Member MemberInfo
+	// Promoted is the member who became admin because the last admin
+	// left; nil when nobody was promoted.
+	Promoted *MemberInfo
+	// Changed is false when nothing changed: a rename to the title the
+	// group has, a role the member has already.
+	Changed bool
 }

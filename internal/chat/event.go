@@ -15,6 +15,26 @@ const (
 	EventSessionEnded EventType = "session_ended"
 	// EventUser: a user changed their display name.
 	EventUser EventType = "user"
+	// EventMember: a group's membership changed. ConversationID, UserID
+	// (the member), Role (their role now; for MemberRemoved, the role they
+	// had) and Change say how. It goes to every member, the added or
+	// removed one included.
+	EventMember EventType = "member"
+	// EventConversation: a group was created or renamed. Conversation is
+	// the group as it is now (the fields every member shares: title,
+	// member count, last seq; each member's own read cursor is not in it).
+	// It goes to every member.
+	EventConversation EventType = "conversation"
+)
+
+// MemberChange says what an EventMember reports.
+type MemberChange string
+
+// Member changes.
+const (
+	MemberAdded   MemberChange = "added"
+	MemberRemoved MemberChange = "removed" // removed by an admin, or left
+	MemberRole    MemberChange = "role"    // made admin or member
 )
 
 // Event is something that happened which connected users should see at
@@ -29,12 +49,15 @@ type Event struct {
 	SkipConn string `json:"skip_conn,omitempty"`
 
 	Message        *Message       `json:"message,omitempty"`         // EventMessage
-	ConversationID ConversationID `json:"conversation_id,omitempty"` // EventTyping, EventRead
-	UserID         UserID         `json:"user_id,omitempty"`         // who typed, read, came or went
+	ConversationID ConversationID `json:"conversation_id,omitempty"` // EventTyping, EventRead, EventMember
+	UserID         UserID         `json:"user_id,omitempty"`         // who typed, read, came or went; EventMember: the member
 	Seq            int64          `json:"seq,omitempty"`             // EventRead: the new read cursor
 	Online         bool           `json:"online,omitempty"`          // EventPresence
 	Session        string         `json:"session,omitempty"`         // EventSessionEnded: the session's ID
 	User           *User          `json:"user,omitempty"`            // EventUser: the user as they are now
+	Role           Role           `json:"role,omitempty"`            // EventMember: the member's role
+	Change         MemberChange   `json:"change,omitempty"`          // EventMember
+	Conversation   *Conversation  `json:"conversation,omitempty"`    // EventConversation: the group as it is now
 }
 
 // Delivery is an event as a node receives it: the event and those of its

@@ -26,9 +26,11 @@ type Service struct {
 	// outages gates the log lines about a limiter or throttle that cannot
 	// answer: one per dependency per 10 s.
 	outages *logGate
-	// publishing orders sends per conversation on this node, so that their
-	// events are published in seq order.
+	// publishing orders sends (and group changes) per conversation on this
+	// node, so that their events are published in seq order.
 	publishing keyedMutex[ConversationID]
+	// groupCap is ServiceConfig.MaxGroupMembers.
+	groupCap int
 	// dummyHash is verified against when a login names an unknown user, so
 	// that unknown and known usernames cost the same time.
 	dummyHash string
@@ -46,6 +48,9 @@ type ServiceConfig struct {
 	TypingInterval time.Duration
 	// Limits guard against abuse; a nil member does not limit.
 	Limits Limits
+	// MaxGroupMembers caps a group's members, its creator included; 0
+	// means DefaultMaxGroupMembers.
+	MaxGroupMembers int
 }
 
 // Limits are the service's guards against abuse.
@@ -98,6 +103,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		logger:    cfg.Logger,
 		typing:    newTypingGate(cfg.TypingInterval),
 		limits:    cfg.Limits,
+		groupCap:  cfg.MaxGroupMembers,
 		outages:   newLogGate(10 * time.Second),
 		dummyHash: dummy,
 	}, nil

@@ -46,7 +46,8 @@ type Store interface {
 	// ENOTFOUND when the user is not a member or there is no such
 	// conversation.
 	Conversation(ctx context.Context, user UserID, id ConversationID) (ConversationSummary, error)
-	// Member returns the user's membership of the conversation, or
+	// Member returns the user's membership of the conversation, role
+	// included, or
 	// ENOTFOUND when the user is not a member or there is no such
 	// conversation.
 	Member(ctx context.Context, id ConversationID, user UserID) (Member, error)
@@ -56,8 +57,59 @@ type Store interface {
 	// the user, each once, without the user.
 	Contacts(ctx context.Context, user UserID) ([]UserID, error)
 
-	// CreateMessage stores m in one transaction: it checks that the sender
-	// is a member (ENOTFOUND otherwise), assigns the next seq, inserts the
+	// CreateGroup creates a group in one transaction: the conversation
+	// (kind KindGroup, g.Title), g.Creator as its admin and g.Members as
+	// members, all joined at g.At, and its first messages: a SystemTitle
+	// message by the creator (seq 1, the creation), then one SystemAdded
+	// message by the creator per member, in the order of g.Members. Every
+	// member's read cursor is at the last of them, so nobody starts with
+	// anything unread. It returns the group and those messages. A member
+	// who is not an open account is ENOTFOUND; more than g.MaxMembers
+	// people (creator included, when g.MaxMembers > 0) is EINVALID; either
+	// way nothing is stored.
+	CreateGroup(ctx context.Context, g NewGroup) (Conversation, []Message, error)
+	// RenameGroup gives group id the title (normalized) in one transaction
+	// with its SystemTitle message by actor. Renaming to the title the
+	// group has changes nothing (Changed false, no message). Errors follow
+	// CheckGroupChange: ENOTFOUND when actor is not a member (or there is
+	// no such conversation), EINVALID for a direct conversation,
+	// EFORBIDDEN when actor is not an admin.
+	RenameGroup(ctx context.Context, id ConversationID, actor UserID, title string, at time.Time) (GroupChange, error)
+	// AddMember makes user a member (RoleMember) of group id in one
+	// transaction with its SystemAdded message by actor; the new member's
+	// read cursor is at that message (nothing unread) and they see the
+	// whole history. Errors follow CheckGroupChange, then: ECONFLICT when
+	// user is a member already, or when the group has maxMembers members
+	// (maxMembers > 0; checked atomically with the insert, so concurrent
+	// adds never pass it); ENOTFOUND when user is not an open account.
+	AddMember(ctx context.Context, id ConversationID, actor, user UserID, maxMembers int, at time.Time) (GroupChange, error)
+	// RemoveMember ends user's membership of group id in one transaction
+	// with its system message: SystemLeft when actor is user (leaving,
+	// which anyone may), SystemRemoved otherwise (admins only). When the
+	// last admin goes and members remain, the longest-standing member
+	// (earliest JoinedAt, then lowest user ID) becomes admin in the same
+	// transaction (GroupChange.Promoted), so a group with members always
+	// has an admin. From the commit on, user is not a member: Member,
+	// Conversation, CreateMessage and MarkRead are ENOTFOUND for them.
+	// Errors follow CheckGroupChange, then ENOTFOUND (a "member not found"
+	// error) when user is not a member.
+	RemoveMember(ctx context.Context, id ConversationID, actor, user UserID, at time.Time) (GroupChange, error)
+	// SetRole gives user the role in group id (admins only); it writes no
+	// system message. Giving the role they have changes nothing (Changed
+	// false). Errors follow CheckGroupChange, then: ENOTFOUND (member not
+	// found) when user is not a member; ECONFLICT when the group's only
+	// admin would step down (make another member admin first).
+	SetRole(ctx context.Context, id ConversationID, actor, user UserID, role Role) (GroupChange, error)
+	// ListMembers returns at most q.Limit members of conversation id with
+	// their accounts, in user ID order, after q.After, in one statement.
+	// It does not check who is asking: the Service does.
+	ListMembers(ctx context.Context, id ConversationID, q MemberQuery) ([]MemberInfo, error)
+
+	// CreateMessage stores the text message m (system messages are
+	// written only by the group methods above) in one transaction: it
+	// checks that the sender is a member (ENOTFOUND otherwise, also for a
+	// member removed by a change that committed while the send waited its
+	// turn), assigns the next seq, inserts the
 	// message, moves the conversation's last_seq and last_message_at and the
 	// sender's read cursor. The stored CreatedAt is never earlier than the
 	// previous message's, so times follow seq. When the sender already sent a message with

@@ -200,3 +200,38 @@ func pageLimit(limit, def int) (int, error) {
 	}
 	return limit, nil
 }
+
+// Limits of groups.
+const (
+	// MaxGroupTitle is the longest group title, in characters.
+	MaxGroupTitle = 100
+	// DefaultMaxGroupMembers is the default cap on a group's members,
+	// its creator included (-max-group-members).
+	DefaultMaxGroupMembers = 1000
+	// DefaultMemberPage is the default size of a page of members.
+	DefaultMemberPage = 50
+)
+
+// NormalizeGroupTitle trims a group title and checks it by the rules of
+// display names: 1–100 characters of valid UTF-8, no control or invisible
+// characters (variation selectors aside), showing at least one visible
+// character. Errors are EINVALID.
+func NormalizeGroupTitle(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return "", Errorf(EINVALID, "title must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n < 1 || n > MaxGroupTitle {
+		return "", Errorf(EINVALID, "title must be 1 to %d characters", MaxGroupTitle)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
+			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
+			return "", Errorf(EINVALID, "title may not contain control or invisible characters")
+		}
+	}
+	if blank(s) {
+		return "", Errorf(EINVALID, "title must show something")
+	}
+	return s, nil
+}

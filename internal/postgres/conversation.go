@@ -27,9 +27,9 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 		return chat.Conversation{}, false, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; on failure the first error is the one returned
-	c := chat.Conversation{Kind: chat.KindDirect}
+	c := chat.Conversation{Kind: chat.KindDirect, MemberCount: 2}
 	err = tx.QueryRow(ctx, `
-		INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', $1, $2)
+		INSERT INTO conversations (kind, direct_key, member_count, created_at) VALUES ('direct', $1, 2, $2)
 		ON CONFLICT (direct_key) DO NOTHING RETURNING id, created_at`, key, now).Scan(&c.ID, &c.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Someone else created it since our read. Each statement of a READ
@@ -53,12 +53,18 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 }
 
 func conversationByKey(ctx context.Context, q querier, key string) (chat.Conversation, error) {
+	return selectConversation(ctx, q, `WHERE direct_key = $1`, key)
+}
+
+// selectConversation returns the conversation that tail (a WHERE clause
+// with one parameter, and perhaps a locking clause) selects, or ENOTFOUND.
+func selectConversation(ctx context.Context, q querier, tail string, arg any) (chat.Conversation, error) {
 	var c chat.Conversation
 	var lastAt *time.Time
 	err := q.QueryRow(ctx, `
-		SELECT id, kind, title, last_seq, last_message_at, created_at
-		FROM conversations WHERE direct_key = $1`, key,
-	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt)
+		SELECT id, kind, title, last_seq, last_message_at, created_at, member_count
+		FROM conversations `+tail, arg,
+	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.MemberCount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.Conversation{}, chat.NotFound("conversation")
 	}
@@ -74,9 +80,9 @@ func conversationByKey(ctx context.Context, q querier, key string) (chat.Convers
 // summaryQuery selects conversation list rows: each with the other
 // participant, the newest message and both read cursors, in one statement.
 const summaryQuery = `
-	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
+	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
-	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
+	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title
 	FROM members m
 	JOIN conversations c ON c.id = m.conversation_id
 	LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id <> m.user_id
@@ -129,10 +135,13 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 		msgSeq, msgSender       *int64
 		msgBody, msgClient      *string
 		msgAt                   *time.Time
+		msgKind, msgAction      *string
+		msgTarget               *int64
+		msgTitle                *string
 	)
-	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.LastReadSeq,
+	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
-		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
+		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle); err != nil {
 		return chat.ConversationSummary{}, err
 	}
 	if lastAt != nil {
@@ -161,6 +170,7 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 		if msgClient != nil {
 			c.LastMessage.ClientID = *msgClient
 		}
+		c.LastMessage.Kind, c.LastMessage.System = messageKind(deref(msgKind), *msgSender, msgAction, msgTarget, msgTitle)
 	}
 	return c, nil
 }
@@ -169,8 +179,8 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.UserID) (chat.Member, error) {
 	m := chat.Member{ConversationID: id, UserID: user}
 	err := s.pool.QueryRow(ctx, `
-		SELECT last_read_seq, joined_at FROM members WHERE conversation_id = $1 AND user_id = $2`,
-		int64(id), int64(user)).Scan(&m.LastReadSeq, &m.JoinedAt)
+		SELECT last_read_seq, joined_at, role FROM members WHERE conversation_id = $1 AND user_id = $2`,
+		int64(id), int64(user)).Scan(&m.LastReadSeq, &m.JoinedAt, &m.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.Member{}, chat.NotFound("conversation")
 	}

@@ -40,9 +40,16 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
 	}
-	_, err = tx.Exec(ctx, `
+	// The membership test above saw the statement's snapshot, taken
+	// before the UPDATE waited for the row lock; a group change holding
+	// that lock may have removed the sender meanwhile. This statement's
+	// snapshot is taken after the lock was ours, so it inserts only for a
+	// member still: a removed member's send that queued behind the
+	// removal stores nothing.
+	tag, err := tx.Exec(ctx, `
 		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
+		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz
+		WHERE EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $3)`,
 		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt)
 	if isUnique(err, "messages_sender_client") {
 		// Another send with this client ID committed after our look-up
@@ -60,6 +67,10 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	if err != nil {
 		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
 	}
+	if tag.RowsAffected() == 0 {
+		return chat.Message{}, false, chat.NotFound("conversation") // the deferred rollback gives the seq back
+	}
+	m.Kind, m.System = chat.MessageText, nil
 	// GREATEST: the cursor never moves back, even if a MarkRead got ahead.
 	if _, err := tx.Exec(ctx, `
 		UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1)
@@ -77,7 +88,7 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 // ENOTFOUND.
 func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		SELECT conversation_id, seq, sender_id, body, client_id, created_at
+		SELECT `+messageCols+`
 		FROM messages WHERE sender_id = $1 AND client_id = $2`, int64(sender), clientID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.Message{}, chat.NotFound("message")
@@ -108,7 +119,7 @@ func (s *Store) sentBefore(ctx context.Context, m chat.Message) (chat.Message, b
 // walks the primary key from the cursor, so the cost is the same at any
 // depth.
 func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.MessageQuery) ([]chat.Message, error) {
-	const cols = `SELECT conversation_id, seq, sender_id, body, client_id, created_at FROM messages`
+	const cols = `SELECT ` + messageCols + ` FROM messages`
 	var (
 		rows pgx.Rows
 		err  error
@@ -158,18 +169,47 @@ func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.
 	return m.LastReadSeq, false, nil
 }
 
+// messageCols are the columns scanMessage reads, in its order.
+const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title`
+
 func scanMessage(r pgx.Row) (chat.Message, error) {
 	var (
-		m        chat.Message
-		clientID *string
+		m             chat.Message
+		clientID      *string
+		kind          string
+		action, title *string
+		target        *int64
 	)
-	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &m.CreatedAt); err != nil {
+	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &m.CreatedAt, &kind, &action, &target, &title); err != nil {
 		return chat.Message{}, err
 	}
 	if clientID != nil {
 		m.ClientID = *clientID
 	}
+	m.Kind, m.System = messageKind(kind, int64(m.SenderID), action, target, title)
 	return m, nil
+}
+
+// messageKind returns a stored message's kind and, for a system message,
+// what it records, from its kind, sender_id, action, target_id and title
+// columns.
+func messageKind(kind string, sender int64, action *string, target *int64, title *string) (chat.MessageKind, *chat.SystemEvent) {
+	if chat.MessageKind(kind) != chat.MessageSystem {
+		return chat.MessageText, nil
+	}
+	ev := &chat.SystemEvent{Action: chat.SystemAction(deref(action)), ActorID: chat.UserID(sender), Title: deref(title)}
+	if target != nil {
+		ev.UserID = chat.UserID(*target)
+	}
+	return chat.MessageSystem, ev
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // nullString stores "" as NULL, so that UNIQUE (sender_id, client_id)

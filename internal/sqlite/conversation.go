@@ -27,7 +27,7 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 	defer func() { _ = tx.Rollback() }() // after Commit a no-op; on failure the first error is the one returned
 	var id int64
 	err = tx.QueryRowContext(ctx, `
-		INSERT INTO conversations (kind, direct_key, created_at) VALUES ('direct', ?, ?)
+		INSERT INTO conversations (kind, direct_key, member_count, created_at) VALUES ('direct', ?, 2, ?)
 		ON CONFLICT (direct_key) DO NOTHING RETURNING id`, key, micros(now)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Someone else created it between our read and our write.
@@ -45,7 +45,7 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 	if err := tx.Commit(); err != nil {
 		return chat.Conversation{}, false, fmt.Errorf("commit: %w", err)
 	}
-	return chat.Conversation{ID: chat.ConversationID(id), Kind: chat.KindDirect, CreatedAt: now}, true, nil
+	return chat.Conversation{ID: chat.ConversationID(id), Kind: chat.KindDirect, CreatedAt: now, MemberCount: 2}, true, nil
 }
 
 // queryer is what *sql.DB and *sql.Tx have in common.
@@ -55,15 +55,21 @@ type queryer interface {
 }
 
 func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (chat.Conversation, error) {
+	return selectConversation(ctx, q, `direct_key = ?`, key)
+}
+
+// selectConversation returns the conversation that where (a condition on
+// conversations, with one parameter) selects, or ENOTFOUND.
+func selectConversation(ctx context.Context, q queryer, where string, arg any) (chat.Conversation, error) {
 	var (
 		c       chat.Conversation
 		lastAt  sql.NullInt64
 		created int64
 	)
 	err := q.QueryRowContext(ctx, `
-		SELECT id, kind, title, last_seq, last_message_at, created_at
-		FROM conversations WHERE direct_key = ?`, key,
-	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created)
+		SELECT id, kind, title, last_seq, last_message_at, created_at, member_count
+		FROM conversations WHERE `+where, arg,
+	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.MemberCount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Conversation{}, chat.NotFound("conversation")
 	}
@@ -83,9 +89,9 @@ func (s *Store) conversationByKey(ctx context.Context, q queryer, key string) (c
 // the caller defines with a WITH clause, so that the other joins run for
 // the rows of one page only.
 const summaryQuery = `
-	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, m.last_read_seq,
+	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
-	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at
+	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title
 	FROM page
 	JOIN members m ON m.conversation_id = page.conversation_id AND m.user_id = page.user_id
 	JOIN conversations c ON c.id = m.conversation_id
@@ -145,10 +151,13 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 		otherClosed              sql.NullBool
 		msgSeq, msgSender, msgAt sql.NullInt64
 		msgBody, msgClient       sql.NullString
+		msgKind, msgAction       sql.NullString
+		msgTarget                sql.NullInt64
+		msgTitle                 sql.NullString
 	)
-	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.LastReadSeq,
+	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
-		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt); err != nil {
+		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle); err != nil {
 		return chat.ConversationSummary{}, err
 	}
 	c.CreatedAt = fromMicros(created)
@@ -174,6 +183,7 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 			ClientID:       msgClient.String,
 			CreatedAt:      fromMicros(msgAt.Int64),
 		}
+		c.LastMessage.Kind, c.LastMessage.System = messageKind(msgKind.String, msgSender.Int64, msgAction, msgTarget, msgTitle)
 	}
 	return c, nil
 }
@@ -182,7 +192,7 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 func (s *Store) Member(ctx context.Context, id chat.ConversationID, user chat.UserID) (chat.Member, error) {
 	m := chat.Member{ConversationID: id, UserID: user}
 	var joined int64
-	err := s.memberStmt.QueryRowContext(ctx, int64(id), int64(user)).Scan(&m.LastReadSeq, &joined)
+	err := s.memberStmt.QueryRowContext(ctx, int64(id), int64(user)).Scan(&m.LastReadSeq, &joined, &m.Role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Member{}, chat.NotFound("conversation")
 	}

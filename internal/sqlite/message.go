@@ -134,7 +134,7 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 		query string
 	}{
 		{&st.byClientID, `
-			SELECT conversation_id, seq, sender_id, body, client_id, created_at
+			SELECT ` + messageCols + `
 			FROM messages WHERE sender_id = ? AND client_id = ?`},
 		// Only a member moves the sequence: the membership test and the
 		// increment are one statement. Message times never go backwards
@@ -191,6 +191,7 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
 	}
 	m.CreatedAt = fromMicros(at)
+	m.Kind, m.System = chat.MessageText, nil
 	if _, err := st.insertMessage.ExecContext(ctx,
 		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt)); err != nil {
 		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
@@ -206,7 +207,7 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 // writer's batch is not seen, and CreateMessage answers it instead.
 func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
 	m, err := scanMessage(s.read.QueryRowContext(ctx, `
-		SELECT conversation_id, seq, sender_id, body, client_id, created_at
+		SELECT `+messageCols+`
 		FROM messages WHERE sender_id = ? AND client_id = ?`, int64(sender), clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, chat.NotFound("message")
@@ -221,7 +222,7 @@ func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clien
 // walks the primary key from the cursor, so the cost is the same at any
 // depth.
 func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.MessageQuery) ([]chat.Message, error) {
-	const cols = `SELECT conversation_id, seq, sender_id, body, client_id, created_at FROM messages`
+	const cols = `SELECT ` + messageCols + ` FROM messages`
 	var (
 		rows *sql.Rows
 		err  error
@@ -280,18 +281,40 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
+// messageCols are the columns scanMessage reads, in its order.
+const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title`
+
 func scanMessage(r scanner) (chat.Message, error) {
 	var (
-		m        chat.Message
-		clientID sql.NullString
-		created  int64
+		m             chat.Message
+		clientID      sql.NullString
+		created       int64
+		kind          string
+		action, title sql.NullString
+		target        sql.NullInt64
 	)
-	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &created); err != nil {
+	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &created, &kind, &action, &target, &title); err != nil {
 		return chat.Message{}, err
 	}
 	m.ClientID = clientID.String
 	m.CreatedAt = fromMicros(created)
+	m.Kind, m.System = messageKind(kind, int64(m.SenderID), action, target, title)
 	return m, nil
+}
+
+// messageKind returns a stored message's kind and, for a system message,
+// what it records, from its kind, sender_id, action, target_id and title
+// columns.
+func messageKind(kind string, sender int64, action sql.NullString, target sql.NullInt64, title sql.NullString) (chat.MessageKind, *chat.SystemEvent) {
+	if chat.MessageKind(kind) != chat.MessageSystem {
+		return chat.MessageText, nil
+	}
+	return chat.MessageSystem, &chat.SystemEvent{
+		Action:  chat.SystemAction(action.String),
+		ActorID: chat.UserID(sender),
+		UserID:  chat.UserID(target.Int64),
+		Title:   title.String,
+	}
 }
 
 // nullString stores "" as NULL, so that UNIQUE(sender_id, client_id) binds

@@ -109,7 +109,7 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 		stmt  **sql.Stmt
 		query string
 	}{
-		{&s.memberStmt, `SELECT last_read_seq, joined_at FROM members WHERE conversation_id = ? AND user_id = ?`},
+		{&s.memberStmt, `SELECT last_read_seq, joined_at, role FROM members WHERE conversation_id = ? AND user_id = ?`},
 		{&s.membersStmt, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
 	} {
 		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
