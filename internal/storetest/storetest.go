@@ -67,6 +67,22 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"Paging", testConversationsPaging},
 			{"One", testConversationOne},
 		}},
+		{"Groups", []test{
+			{"Create", testGroupCreate},
+			{"CreateRefused", testGroupCreateRefused},
+			{"Rename", testGroupRename},
+			{"AddMember", testGroupAdd},
+			{"RemoveAndLeave", testGroupRemove},
+			{"SetRole", testGroupSetRole},
+			{"LastAdminPromotion", testGroupPromotion},
+			{"Authorization", testGroupAuthorization},
+			{"ListMembers", testGroupListMembers},
+			{"RemovedAccessEndsAtOnce", testGroupRemovedAccess},
+			{"ConcurrentChanges", testGroupConcurrentChanges},
+			{"CapUnderConcurrency", testGroupCapConcurrent},
+			{"ConcurrentSenders", testGroupConcurrentSenders},
+			{"DirectConversations", testGroupDirectUnchanged},
+		}},
 		{"Ping", []test{
 			{"OK", testPing},
 		}},
@@ -182,9 +198,26 @@ func equalUser(a, b chat.User) bool {
 	return a.ID == b.ID && a.Username == b.Username && a.DisplayName == b.DisplayName && a.CreatedAt.Equal(b.CreatedAt)
 }
 
+// equalMessage compares messages field by field; a Kind of "" is
+// chat.MessageText, as stores read it.
 func equalMessage(a, b chat.Message) bool {
 	return a.ConversationID == b.ConversationID && a.Seq == b.Seq && a.SenderID == b.SenderID &&
-		a.Body == b.Body && a.ClientID == b.ClientID && a.CreatedAt.Equal(b.CreatedAt)
+		a.Body == b.Body && a.ClientID == b.ClientID && a.CreatedAt.Equal(b.CreatedAt) &&
+		kindOf(a) == kindOf(b) && equalSystem(a.System, b.System)
+}
+
+func kindOf(m chat.Message) chat.MessageKind {
+	if m.Kind == "" {
+		return chat.MessageText
+	}
+	return m.Kind
+}
+
+func equalSystem(a, b *chat.SystemEvent) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // checkMessages reports every difference between a page and what it should
