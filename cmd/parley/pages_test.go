@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -133,5 +134,80 @@ func TestPagesRefuseOutsiders(t *testing.T) {
 	}
 	if p := alice.messages(conv, ""); len(p.Messages) != 0 {
 		t.Errorf("%d messages stored", len(p.Messages))
+	}
+}
+
+// TestStaticVersioned: a signed-in page loads its style sheet and modules
+// from this version's /static/{hash}/, each served with its type and a
+// year of immutable caching; the modules' relative imports resolve there
+// and are all preloaded; every <template> a module clones is in the page;
+// and another version's path is 404, not cached.
+func TestStaticVersioned(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice := register(t, s, "alice")
+	status, _, page := alice.page("/")
+	if status != 200 {
+		t.Fatalf("GET /: %d", status)
+	}
+	links := regexp.MustCompile(`<(script type="module" src|link rel="stylesheet" href|link rel="modulepreload" href)="(/static/([0-9a-f]{12})/([^"]+))"`).FindAllStringSubmatch(page, -1)
+	kinds := map[string]int{}
+	loaded := map[string]string{} // path → body
+	for _, l := range links {
+		kinds[l[1]]++
+		if l[3] != links[0][3] {
+			t.Errorf("%s is not under the same version as %s", l[2], links[0][2])
+		}
+		resp, err := alice.http.Get(s.URL + l[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := "text/javascript; charset=utf-8"
+		if strings.HasSuffix(l[4], ".css") {
+			want = "text/css; charset=utf-8"
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != want || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: %d, Content-Type %q, Cache-Control %q", l[2], resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
+		}
+		loaded[l[2]] = string(body)
+	}
+	if kinds[`script type="module" src`] != 1 || kinds[`link rel="stylesheet" href`] != 1 || kinds[`link rel="modulepreload" href`] < 5 {
+		t.Fatalf("the page links %v", kinds)
+	}
+	prefix := "/static/" + links[0][3] + "/"
+	imports := regexp.MustCompile(`(?m)^(?:import|export)\b[^"\n]*"\./([^"]+)"`)
+	clones := regexp.MustCompile(`cloneTemplate\("([^"]+)"\)`)
+	templates := 0
+	for path, body := range loaded {
+		for _, m := range imports.FindAllStringSubmatch(body, -1) {
+			if _, ok := loaded[prefix+m[1]]; !ok {
+				t.Errorf("%s imports %s, which the page does not preload", path, m[1])
+			}
+		}
+		for _, m := range clones.FindAllStringSubmatch(body, -1) {
+			templates++
+			if !strings.Contains(page, `<template id="`+m[1]+`">`) {
+				t.Errorf("%s clones #%s, which the page lacks", path, m[1])
+			}
+		}
+	}
+	if templates < 5 {
+		t.Errorf("only %d cloneTemplate calls found in the modules", templates)
+	}
+
+	for _, path := range []string{"/static/000000000000/main.js", "/static/main.js", "/static/chat.js", prefix + "chat.js"} {
+		resp, err := alice.http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: %d, Cache-Control %q; want 404, no-store", path, resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+	}
+	if _, _, login := newClient(t, s).page("/login"); !strings.Contains(login, `<link rel="stylesheet" href="`+prefix+`style.css">`) {
+		t.Errorf("the log-in page does not load this version's style sheet:\n%s", login)
 	}
 }
