@@ -20,11 +20,6 @@ import (
 //go:embed templates static
 var assets embed.FS
 
-// pageNames are the pages, each a template set of its own: layout.html,
-// rows.html (the row markup the pages and the scripts share) and the
-// page's file.
-var pageNames = []string{"login", "register", "app", "people", "settings"}
-
 // pages holds the parsed templates, one set per page, and the static files
 // they link to.
 type pages struct {
@@ -41,7 +36,9 @@ func parsePages() (*pages, error) {
 		return nil, err
 	}
 	p := &pages{sets: map[string]*template.Template{}, static: static}
-	for _, name := range pageNames {
+	// Each page is a template set of its own: the layout, the rows (the
+	// markup the pages and the scripts share) and the page's file.
+	for _, name := range []string{"login", "register", "app", "people", "settings"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
