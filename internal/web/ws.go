@@ -303,7 +303,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			return
 		}
 		if kind != websocket.TextMessage {
-			fr.reply(c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil)
+			fr.reply(ctx, c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil)
 			continue
 		}
 		if !utf8.Valid(data) {
@@ -313,7 +313,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			return
 		}
 		if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
-			fr.reply(c, reply, cause)
+			fr.reply(ctx, c, reply, cause)
 		}
 		if g := fr.frames.session; g != nil && g.isEnded() {
 			c.Close(hub.CloseSessionEnded, "session ended")
@@ -424,23 +424,54 @@ func errorFrame(err error, clientID string) wire.ErrorFrame {
 		Code:         chat.ErrorCode(err),
 		Message:      chat.ErrorMessage(err),
 		ClientID:     clientID,
-		RetryAfterMS: chat.RetryAfter(err).Milliseconds(),
+		RetryAfterMS: retryAfterMS(chat.RetryAfter(err)),
 	}
+}
+
+// retryAfterMS is d in whole milliseconds, rounded up, as the HTTP
+// Retry-After header rounds up to whole seconds: a wait of any length above
+// zero is at least 1, never 0 (which the frame would leave out).
+func retryAfterMS(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // reply queues a frame for this connection only. An internal error frame
 // is logged with cause, the error it was made from: the peer sees only
-// "internal error".
-func (fr *frameReader) reply(c *hub.Conn, v any, cause error) {
-	if e, ok := v.(wire.ErrorFrame); ok && e.Code == chat.EINTERNAL {
-		fr.logger.Error("websocket frame failed", "user_id", fr.frames.user, "conn", c.ID, "err", cause)
-	}
+// "internal error". A frame that failed only because the connection's ctx
+// ended (the server closed the socket while frames were still buffered) is
+// no internal failure, and is logged at debug level.
+func (fr *frameReader) reply(ctx context.Context, c *hub.Conn, v any, cause error) {
+	fr.logFailure(ctx, c.ID, v, cause)
 	b, err := json.Marshal(v)
 	if err != nil {
 		fr.logger.Error("encode frame", "err", err)
 		return
 	}
 	c.Send(b)
+}
+
+// logFailure logs v, the reply to a frame on connection conn, when it is
+// an internal error frame: at error level with cause, or at debug level when
+// cause is only ctx, the connection's context, having ended.
+func (fr *frameReader) logFailure(ctx context.Context, conn string, v any, cause error) {
+	e, ok := v.(wire.ErrorFrame)
+	if !ok || e.Code != chat.EINTERNAL {
+		return
+	}
+	if connEnded(ctx, cause) {
+		fr.logger.Debug("websocket frame abandoned: connection closing", "user_id", fr.frames.user, "conn", conn, "err", cause)
+		return
+	}
+	fr.logger.Error("websocket frame failed", "user_id", fr.frames.user, "conn", conn, "err", cause)
+}
+
+// connEnded reports whether err is only ctx, the connection's context,
+// having ended.
+func connEnded(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }
 
 // socket is a hub.Socket over a gorilla/websocket connection whose network
