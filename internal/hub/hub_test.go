@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -101,6 +102,7 @@ type fakeBroker struct {
 	subscribes  map[chat.UserID]int
 	unsubscribe map[chat.UserID]int
 	deliveries  chan chat.Delivery
+	failing     error // when set, what Subscribe and Unsubscribe return
 }
 
 func newFakeBroker() *fakeBroker {
@@ -114,16 +116,16 @@ func (b *fakeBroker) Publish(ctx context.Context, ev chat.Event) error {
 
 func (b *fakeBroker) Subscribe(ctx context.Context, u chat.UserID) error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.subscribes[u]++
-	b.mu.Unlock()
-	return nil
+	return b.failing
 }
 
 func (b *fakeBroker) Unsubscribe(ctx context.Context, u chat.UserID) error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.unsubscribe[u]++
-	b.mu.Unlock()
-	return nil
+	return b.failing
 }
 
 func (b *fakeBroker) Deliveries() <-chan chat.Delivery { return b.deliveries }
@@ -384,6 +386,67 @@ func TestSubscribesOncePerUser(t *testing.T) {
 		synctest.Wait()
 		if b.subscribes[7] != 2 {
 			t.Error("a user back on the node was not subscribed again")
+		}
+	})
+}
+
+// TestSubscribeFailuresLoggedOncePerInterval: while the broker is away
+// every connection's subscribe fails, and the log has one line per 10 s
+// that counts the failures it stands for, not one line per connection.
+func TestSubscribeFailuresLoggedOncePerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _, logs := testHubLogged(t, Config{})
+		b.mu.Lock()
+		b.failing = errors.New("redis: connection refused")
+		b.mu.Unlock()
+		for u := range 50 {
+			serve(t, h, chat.UserID(u+1), "s")
+		}
+		synctest.Wait()
+		if got := logs.with("subscribe"); len(got) != 1 || got[0]["failures"] != "1" {
+			t.Fatalf("50 failing subscribes logged %v, want one line", got)
+		}
+		time.Sleep(9 * time.Second) // synctest's clock: no real wait
+		for u := range 10 {
+			serve(t, h, chat.UserID(100+u), "s")
+		}
+		synctest.Wait()
+		if got := logs.with("subscribe"); len(got) != 1 {
+			t.Fatalf("failing subscribes within 10 s logged %d lines", len(got))
+		}
+		time.Sleep(time.Second)
+		serve(t, h, 200, "s")
+		synctest.Wait()
+		got := logs.with("subscribe")
+		if len(got) != 2 || got[1]["failures"] != "60" {
+			t.Errorf("after 10 s: %v, want a second line standing for 60 failures", got)
+		}
+		if b.subscribes[1] != 1 {
+			t.Errorf("subscribed %d times", b.subscribes[1])
+		}
+	})
+}
+
+// TestUnsubscribeFailuresLoggedOncePerInterval: the same for unsubscribes
+// as connections close while the broker is away.
+func TestUnsubscribeFailuresLoggedOncePerInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _, logs := testHubLogged(t, Config{})
+		var conns []*Conn
+		for u := range 20 {
+			c, _ := serve(t, h, chat.UserID(u+1), "s")
+			conns = append(conns, c)
+		}
+		synctest.Wait()
+		b.mu.Lock()
+		b.failing = errors.New("redis: connection refused")
+		b.mu.Unlock()
+		for _, c := range conns {
+			c.Close(CloseNormal, "")
+		}
+		synctest.Wait()
+		if got := logs.with("unsubscribe"); len(got) != 1 {
+			t.Errorf("20 failing unsubscribes logged %d lines, want 1", len(got))
 		}
 	})
 }
