@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parleychat/parley/internal/hub"
@@ -253,6 +254,11 @@ func TestAccountsTwoNodes(t *testing.T) {
 		nodes := startCluster(t, 2, nil, nil)
 		testCloseAccount(t, nodes[0], nodes[1])
 	})
+	t.Run("LoginsRacingAccountChanges", func(t *testing.T) {
+		t.Parallel()
+		nodes := startCluster(t, 2, nil, nil)
+		testLoginsRacingAccountChanges(t, nodes[0], nodes[1])
+	})
 }
 
 // TestSettingsPage drives the settings page as a browser without
@@ -331,4 +337,60 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatal("the session works after the account was closed")
 	}
 	newClient(t, s).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: "a new password"}, http.StatusUnauthorized, "unauthorized")
+}
+
+func TestLoginsRacingAccountChanges(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	testLoginsRacingAccountChanges(t, s, s)
+}
+
+// testLoginsRacingAccountChanges: logins with alice's password run, on
+// node b, while her password is changed and then her account closed on
+// node a. Whatever the interleaving, no session a login got survives the
+// change it raced: each login either was bound in time and was ended with
+// the others, or failed.
+func testLoginsRacingAccountChanges(t *testing.T, a, b *server) {
+	alice := register(t, a, "alice")
+	race := func(password string, change func()) {
+		t.Helper()
+		done := make(chan struct{})
+		var (
+			mu  sync.Mutex
+			got []*client
+			wg  sync.WaitGroup
+		)
+		for range 4 {
+			wg.Go(func() {
+				for range 40 {
+					select {
+					case <-done:
+						return
+					default:
+					}
+					c := newClient(t, b)
+					status, _ := c.do("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "alice", Password: password})
+					if status == http.StatusOK {
+						mu.Lock()
+						got = append(got, c)
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		change()
+		close(done)
+		wg.Wait()
+		for i, c := range got {
+			if signedIn(t, c) {
+				t.Errorf("login %d of %d, with %q, kept its session after the change it raced", i+1, len(got), password)
+			}
+		}
+	}
+	race("password-alice", func() {
+		alice.call("POST", "/api/v1/me/password", wire.PasswordRequest{CurrentPassword: "password-alice", NewPassword: "a new password"}, http.StatusNoContent, nil)
+	})
+	race("a new password", func() {
+		alice.call("DELETE", "/api/v1/me", wire.CloseAccountRequest{Password: "a new password"}, http.StatusNoContent, nil)
+	})
 }

@@ -228,6 +228,41 @@ func (s *Service) loginPolicy() LoginPolicy {
 // account, so that the failure can be logged with its user ID: it is not a
 // sign-in.
 func (s *Service) Login(ctx context.Context, username, password string, addr netip.Addr) (User, error) {
+	return s.LoginSession(ctx, username, password, addr, nil)
+}
+
+// SessionStart makes the session a login signs into (a fresh token) and
+// returns its key in the session store and its absolute deadline.
+type SessionStart func(ctx context.Context) (key string, deadline time.Time, err error)
+
+// LoginSession is Login that also binds the new session to the account,
+// when start is not nil: once the password is found right, start makes the
+// session, which is bound only if the account is still open and its
+// password still the one checked (Store.StartSession). A password change or
+// an account closure that commits while the login is under way therefore
+// either finds the session bound and ends it, or makes the login fail as
+// a wrong password does: no session outlives them.
+func (s *Service) LoginSession(ctx context.Context, username, password string, addr netip.Addr, start SessionStart) (User, error) {
+	u, hash, err := s.login(ctx, username, password, addr)
+	if err != nil || start == nil {
+		return u, err
+	}
+	key, deadline, err := start(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	ok, err := s.store.StartSession(ctx, u.ID, key, deadline, hash)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok {
+		return u, errBadLogin()
+	}
+	return u, nil
+}
+
+// login is Login, returning also the password hash that was checked.
+func (s *Service) login(ctx context.Context, username, password string, addr netip.Addr) (User, string, error) {
 	t := s.limits.Logins
 	if t == nil {
 		return s.checkPassword(ctx, username, password)
@@ -245,22 +280,22 @@ func (s *Service) Login(ctx context.Context, username, password string, addr net
 	}
 	known, err := t.Known(ctx, pair.Key)
 	if err != nil {
-		return User{}, s.throttleDown(ctx, err)
+		return User{}, "", s.throttleDown(ctx, err)
 	}
 	if !known {
 		keys = append(keys, ThrottleKey{Key: "user:" + account, Policy: p.Account})
 	}
 	wait, by, err := t.Reserve(ctx, keys...)
 	if err != nil {
-		return User{}, s.throttleDown(ctx, err)
+		return User{}, "", s.throttleDown(ctx, err)
 	}
 	if wait > 0 {
 		if by >= 0 && by < len(keys) && keys[by].Policy == p.Account && keys[by].Key == "user:"+account {
 			s.logAttack(ctx, t, account, p.Account.Window)
 		}
-		return User{}, errThrottled(wait)
+		return User{}, "", errThrottled(wait)
 	}
-	u, err := s.checkPassword(ctx, username, password)
+	u, hash, err := s.checkPassword(ctx, username, password)
 	if err != nil {
 		if ErrorCode(err) != EUNAUTHORIZED {
 			// Not a failure (an overloaded hasher, a store error): the
@@ -269,7 +304,7 @@ func (s *Service) Login(ctx context.Context, username, password string, addr net
 				s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 			}
 		}
-		return u, err
+		return u, "", err
 	}
 	// A success was not a failure: its reservation goes back, the
 	// account's count at this address is cleared, and the address is
@@ -284,7 +319,7 @@ func (s *Service) Login(ctx context.Context, username, password string, addr net
 	if rerr != nil && s.outages.allow("throttle") {
 		s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 	}
-	return u, nil
+	return u, hash, nil
 }
 
 // throttleDown answers a login when the throttle cannot: EUNAVAILABLE,
@@ -321,10 +356,10 @@ func loginKey(username string) string {
 }
 
 // checkPassword verifies a password, doing the same hashing work whether or
-// not the user exists.
-func (s *Service) checkPassword(ctx context.Context, username, password string) (User, error) {
+// not the user exists, and returns the hash it was checked against.
+func (s *Service) checkPassword(ctx context.Context, username, password string) (User, string, error) {
 	if ValidatePassword(password) != nil {
-		return User{}, errBadLogin()
+		return User{}, "", errBadLogin()
 	}
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -340,19 +375,19 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 		case err == nil:
 			u, hash = found, h
 		case ErrorCode(err) != ENOTFOUND:
-			return User{}, err
+			return User{}, "", err
 		}
 	}
 	ok, err := s.verify(ctx, hash, password)
 	if err != nil {
-		return User{}, fmt.Errorf("verify password: %w", err)
+		return User{}, "", fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || u.ID == 0 {
 		// The account, when there is one, goes with the error for the
 		// log's sake; the caller answers as for an unknown name.
-		return u, errBadLogin()
+		return u, "", errBadLogin()
 	}
-	return u, nil
+	return u, hash, nil
 }
 
 // SetPassword gives a user a new password.

@@ -132,6 +132,13 @@ type Store interface {
 	// session store's key: a hash of the cookie's token) belongs to user
 	// until deadline, its absolute expiry, so that EndSessions finds it.
 	BindSession(ctx context.Context, user UserID, key string, deadline time.Time) error
+	// StartSession binds the new session stored under key to user, as
+	// BindSession does, only if the account is open and its password hash
+	// is still passwordHash, and reports whether it did. The check and the
+	// binding are one step that a password change or a closure cannot
+	// come between: each either sees the binding (and ends it) or makes
+	// StartSession find the account changed.
+	StartSession(ctx context.Context, user UserID, key string, deadline time.Time, passwordHash string) (bool, error)
 	// EndSessions deletes every session bound to user but the one stored
 	// under except ("" for none) and returns their keys. An ended session
 	// is never stored again: a request that was under way when it ended

@@ -41,6 +41,24 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 	return nil
 }
 
+// StartSession binds a new session to user if the account is open and its
+// password hash is still passwordHash, in one statement. FOR SHARE waits
+// for a password change or closure under way to commit and then judges the
+// row as it left it.
+func (s *Store) StartSession(ctx context.Context, user chat.UserID, key string, deadline time.Time, passwordHash string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		WITH account AS (
+			SELECT id FROM users WHERE id = $2 AND password_hash = $4 AND closed_at IS NULL FOR SHARE
+		)
+		INSERT INTO user_sessions (token, user_id, deadline)
+		SELECT $1, id, $3 FROM account
+		ON CONFLICT (token) DO NOTHING`, key, int64(user), deadline, passwordHash)
+	if err != nil {
+		return false, fmt.Errorf("start session: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // EndSessions ends every session of user but except, in one statement.
 func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) ([]string, error) {
 	return endSessions(ctx, s.pool, user, except)

@@ -43,6 +43,24 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 	return nil
 }
 
+// StartSession binds a new session to user if the account is open and its
+// password hash is still passwordHash, in one statement (the single writer
+// orders it against password changes and closures).
+func (s *Store) StartSession(ctx context.Context, user chat.UserID, key string, deadline time.Time, passwordHash string) (bool, error) {
+	res, err := s.write.ExecContext(ctx, `
+		INSERT INTO user_sessions (token, user_id, deadline)
+		SELECT ?1, id, ?3 FROM users WHERE id = ?2 AND password_hash = ?4 AND closed_at IS NULL
+		ON CONFLICT (token) DO NOTHING`, key, int64(user), micros(deadline), passwordHash)
+	if err != nil {
+		return false, fmt.Errorf("start session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("start session: %w", err)
+	}
+	return n == 1, nil
+}
+
 // EndSessions ends every session of user but except, in one transaction.
 func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) (keys []string, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {

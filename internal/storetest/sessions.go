@@ -32,6 +32,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, Session
 		{"TouchSession", testTouchSession},
 		{"SetDisplayName", testSetDisplayName},
 		{"CloseUser", testCloseUser},
+		{"StartSession", testStartSession},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, ss := newStores(t)
@@ -265,5 +266,59 @@ func testCloseUser(t *testing.T, s chat.Store, ss SessionStore) {
 	// Her other data stays consistent: ending sessions finds none left.
 	if keys, err := s.EndSessions(ctx, alice.ID, ""); err != nil || len(keys) != 0 {
 		t.Errorf("EndSessions after CloseUser = %q, %v; want none", keys, err)
+	}
+}
+
+// testStartSession: a login's session is bound only while the account is
+// open and its password hash is the one the login checked.
+func testStartSession(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice") // password hash "hash"
+	later := time.Now().Add(time.Hour)
+	start := func(key, hash string) bool {
+		t.Helper()
+		ok, err := s.StartSession(ctx, alice.ID, key, later, hash)
+		if err != nil {
+			t.Fatalf("StartSession(%q): %v", key, err)
+		}
+		if ok {
+			if err := ss.CommitCtx(ctx, key, []byte("data "+key), later); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ok
+	}
+	if !start("s1", "hash") {
+		t.Fatal("StartSession with the account's hash did not bind")
+	}
+	if start("s2", "other hash") {
+		t.Error("StartSession with another hash bound the session")
+	}
+	// A password change: a login that checked the old hash gets nothing;
+	// the session bound before is ended with the others.
+	if err := s.SetPasswordHash(ctx, alice.ID, "new hash"); err != nil {
+		t.Fatal(err)
+	}
+	if start("s3", "hash") {
+		t.Error("StartSession with the old hash bound the session after a password change")
+	}
+	keys, err := s.EndSessions(ctx, alice.ID, "")
+	if err != nil || !slices.Equal(keys, []string{"s1"}) {
+		t.Errorf("EndSessions = %q, %v; want [s1]", keys, err)
+	}
+	if !start("s4", "new hash") {
+		t.Fatal("StartSession with the new hash did not bind")
+	}
+	// A closure: the bound session ends, and no login binds any more.
+	if _, keys, err = s.CloseUser(ctx, alice.ID, chat.Now()); err != nil || !slices.Equal(keys, []string{"s4"}) {
+		t.Errorf("CloseUser ended %q, %v; want [s4]", keys, err)
+	}
+	if start("s5", "new hash") || start("s6", "") {
+		t.Error("StartSession bound a session of a closed account")
+	}
+	for _, k := range []string{"s1", "s3", "s4", "s5"} {
+		if found(t, ss, k) {
+			t.Errorf("session %s is alive", k)
+		}
 	}
 }

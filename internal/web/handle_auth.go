@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -63,6 +64,25 @@ func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {
 	return nil
 }
 
+// logIn checks a login and signs this request's session in: the session
+// gets a fresh token and is bound to the account in the same step that
+// finds the account still open and its password still the one checked
+// (chat.Service.LoginSession), so a password change or closure racing the
+// login never leaves it a session.
+func logIn(ctx context.Context, svc *chat.Service, sm *scs.SessionManager, username, password string, addr netip.Addr) (chat.User, error) {
+	u, err := svc.LoginSession(ctx, username, password, addr, func(ctx context.Context) (string, time.Time, error) {
+		if err := sm.RenewToken(ctx); err != nil {
+			return "", time.Time{}, err
+		}
+		return sessionID(sm.Token(ctx)), sm.Deadline(ctx), nil
+	})
+	if err != nil {
+		return u, err
+	}
+	sm.Put(ctx, sessionUserKey, int64(u.ID))
+	return u, nil
+}
+
 func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeJSON[wire.RegisterRequest](w, r)
@@ -91,10 +111,7 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := svc.Login(r.Context(), req.Username, req.Password, clientAddr(r))
-		if err == nil {
-			err = signIn(r.Context(), sm, u)
-		}
+		u, err := logIn(r.Context(), svc, sm, req.Username, req.Password, clientAddr(r))
 		logLogin(r, logger, req.Username, u, err)
 		if err != nil {
 			writeError(w, r, logger, err)

@@ -327,10 +327,7 @@ func handleLoginForm(s *server) http.Handler {
 			return
 		}
 		data.Username = r.PostFormValue("username")
-		u, err := s.service.Login(r.Context(), data.Username, r.PostFormValue("password"), clientAddr(r))
-		if err == nil {
-			err = signIn(r.Context(), s.sessions, u)
-		}
+		u, err := logIn(r.Context(), s.service, s.sessions, data.Username, r.PostFormValue("password"), clientAddr(r))
 		logLogin(r, s.logger, data.Username, u, err)
 		if err != nil {
 			if code := chat.ErrorCode(err); code == chat.EINTERNAL {
