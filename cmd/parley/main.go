@@ -93,7 +93,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", "localhost:8080", "address to listen on: host:port; :8080 listens on every interface")
-	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a postgres:// URL")
+	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a PostgreSQL postgres:// URL or key/value connection string (host=… dbname=…)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
@@ -156,6 +156,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.hashConcurrency < 1 {
 		return config{}, fmt.Errorf("-hash-concurrency must be at least 1, not %d", cfg.hashConcurrency)
+	}
+	if _, _, err := storeDSN(cfg.db); err != nil {
+		return config{}, err
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)

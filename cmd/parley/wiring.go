@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -43,14 +45,65 @@ type runner interface {
 	Run(ctx context.Context)
 }
 
+// isPostgres reports whether dsn names a PostgreSQL database: a
+// postgres:// or postgresql:// URL, its scheme in any letter case, or a
+// keyword/value connection string ("host=… dbname=…"), both of which pgx
+// accepts.
 func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	kind, _, err := storeDSN(dsn)
+	return err == nil && kind == "postgres"
+}
+
+// storeDSN says which store dsn, the -db value, names ("sqlite" or
+// "postgres") and returns it as that store is to be given it: a
+// PostgreSQL URL with its scheme in lower case, as pgx recognises it. A
+// URL of any other scheme is refused, never taken for a file name.
+func storeDSN(dsn string) (kind, normalized string, err error) {
+	if scheme, rest, ok := strings.Cut(dsn, "://"); ok && isScheme(scheme) {
+		switch s := strings.ToLower(scheme); s {
+		case "postgres", "postgresql":
+			return "postgres", s + "://" + rest, nil
+		default:
+			return "", "", fmt.Errorf("-db: %q URLs are not supported: give a SQLite file path, a postgres:// URL or a PostgreSQL key/value connection string", s)
+		}
+	}
+	if isKeyValue(dsn) {
+		return "postgres", dsn, nil
+	}
+	return "sqlite", dsn, nil
+}
+
+// isScheme reports whether s is a URL scheme (RFC 3986 §3.1).
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// keyValueRE matches a PostgreSQL keyword/value connection string: one of
+// libpq's connection keywords followed by "=", first or after a space.
+var keyValueRE = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslcert|sslkey|sslrootcert|sslpassword|sslnegotiation|connect_timeout|application_name|options|service|servicefile|target_session_attrs|client_encoding|krbsrvname|channel_binding|require_auth)\s*=`)
+
+// isKeyValue reports whether s is a PostgreSQL keyword/value connection
+// string rather than a file path.
+func isKeyValue(s string) bool {
+	return keyValueRE.MatchString(s)
 }
 
 // openStore opens the SQLite file or PostgreSQL database dsn names.
 // The returned func closes it.
 func openStore(ctx context.Context, dsn string, opts sqlite.Options) (database, sessionStore, func() error, error) {
-	if isPostgres(dsn) {
+	kind, dsn, err := storeDSN(dsn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if kind == "postgres" {
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			return nil, nil, nil, err
@@ -151,8 +204,12 @@ const redacted = "xxxxx"
 // (postgres://…?password=…, ?sslpassword=…, ?auth_token=…). The rest is kept
 // as written, in its order. A string that does not parse as a URL is logged
 // only when it looks like a plain file name (no "://", nothing secret in
-// it); else it is replaced whole.
+// it); else it is replaced whole. A PostgreSQL keyword/value connection
+// string has the value of each such key replaced (password=xxxxx).
 func redactURL(s string) string {
+	if !strings.Contains(s, "://") && isKeyValue(s) {
+		return redactKeyValue(s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		if strings.Contains(s, "://") || strings.Contains(s, "@") || sensitiveKey(s) {
@@ -183,6 +240,62 @@ func redactURL(s string) string {
 		return s
 	}
 	return u.String()
+}
+
+// redactKeyValue returns s, a PostgreSQL keyword/value connection string
+// (key=value key='quoted value' …, as pgx reads it), with the value of each
+// key sensitiveKey names replaced by xxxxx and the rest as written. A
+// string that does not parse is replaced whole.
+func redactKeyValue(s string) string {
+	const unparsable = "[unparsable connection string, not logged]"
+	isSpace := func(c byte) bool { return strings.IndexByte(" \t\n\r\v\f", c) >= 0 }
+	var out strings.Builder
+	i := 0
+	for i < len(s) {
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return unparsable
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		out.WriteString(s[i : i+eq+1])
+		i += eq + 1
+		for i < len(s) && isSpace(s[i]) {
+			out.WriteByte(s[i])
+			i++
+		}
+		start := i
+		if i < len(s) && s[i] == '\'' {
+			i++
+			for ; i < len(s) && s[i] != '\''; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(s) {
+				return unparsable
+			}
+			i++ // the closing quote
+		} else {
+			for ; i < len(s) && !isSpace(s[i]); i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+			if i > len(s) {
+				return unparsable
+			}
+		}
+		if sensitiveKey(key) {
+			out.WriteString(redacted)
+		} else {
+			out.WriteString(s[start:i])
+		}
+		for i < len(s) && isSpace(s[i]) {
+			out.WriteByte(s[i])
+			i++
+		}
+	}
+	return out.String()
 }
 
 // sensitiveKey reports whether a query parameter's name says its value is a
