@@ -322,6 +322,21 @@ func TestResendAfterBudgetSpent(t *testing.T) {
 	if err := json.Unmarshal(raw, &resp); err != nil || status/100 != 2 || resp.Message.Seq != first.Seq || resp.Message.Body != "first" {
 		t.Errorf("resend of a stored client_id after the budget: %d %s, want message %d", status, raw, first.Seq)
 	}
+	// Resends are reads: past the read budget they are refused, so they
+	// cannot flood the store.
+	r := startServer(t, map[string]string{"PARLEY_READ_RATE": "0.001", "PARLEY_READ_BURST": "3"})
+	carol, dave := register(t, r, "carol"), register(t, r, "dave")
+	cd, _ := carol.startConversation(dave)
+	stored := carol.send(cd, "once", "c-1")
+	cdPath := fmt.Sprintf("/api/v1/conversations/%d/messages", cd)
+	for range 3 {
+		carol.call("POST", cdPath, wire.SendRequest{Body: "once", ClientID: "c-1"}, http.StatusOK, nil)
+	}
+	carol.wantError("POST", cdPath, wire.SendRequest{Body: "once", ClientID: "c-1"}, http.StatusTooManyRequests, "rate_limited")
+	if got := carol.messages(cd, "").Messages; len(got) != 1 || got[0] != stored {
+		t.Errorf("after the resends the conversation holds %+v", got)
+	}
+
 	// Over the WebSocket too: the ack carries the stored message.
 	a := alice.openTab("alice")
 	a.send(sendFrame(conv, "client-1", "first"))

@@ -532,14 +532,19 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		return Message{}, false, err
 	}
 	// A resend of a message already stored is answered from the store
-	// before anything is charged to the budget: an honest client retrying
-	// after a burst gets its message, not a refusal, and its retries cost
-	// it nothing. (A client ID used in another conversation is left to
+	// before anything is charged to the message budget: an honest client
+	// retrying after a burst gets its message, not a refusal. Being a
+	// read, it is charged to the read budget instead, whose burst holds a
+	// reconnecting client's whole outbox, so resends cannot flood the
+	// store either. (A client ID used in another conversation is left to
 	// CreateMessage, which tells a conflict from a conversation the caller
 	// is not in.)
 	if req.ClientID != "" {
 		m, err := s.store.MessageByClientID(ctx, caller, req.ClientID)
 		if err == nil && m.ConversationID == req.ConversationID {
+			if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+				return Message{}, false, err
+			}
 			return m, false, nil
 		}
 		if err != nil && ErrorCode(err) != ENOTFOUND {
