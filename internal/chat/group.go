@@ -124,7 +124,7 @@ func (s *Service) CreateGroup(ctx context.Context, caller UserID, title string, 
 	to := append([]UserID{caller}, others...)
 	if err := s.broker.Publish(ctx, Event{Type: EventConversation, To: to, ConversationID: c.ID, Conversation: &c}); err != nil {
 		// The group is stored: its members see it in their next list.
-		s.logger.WarnContext(ctx, "publish conversation", "conversation_id", c.ID, "err", err)
+		s.outage(ctx, "broker", "publish conversation", "conversation_id", c.ID, "err", err)
 	}
 	return c, nil
 }
@@ -159,7 +159,7 @@ func (s *Service) RenameGroup(ctx context.Context, caller UserID, id Conversatio
 		err = s.broker.Publish(ctx, Event{Type: EventConversation, To: members, ConversationID: id, Conversation: &c})
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish rename", "conversation_id", id, "err", err)
+		s.outage(ctx, "broker", "publish rename", "conversation_id", id, "err", err)
 	}
 	return ch.Conversation, nil
 }
@@ -192,7 +192,7 @@ func (s *Service) AddMember(ctx context.Context, caller UserID, id ConversationI
 		err = s.broker.Publish(ctx, memberEvent(members, ch.Member, MemberAdded))
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish member added", "conversation_id", id, "user_id", user, "err", err)
+		s.outage(ctx, "broker", "publish member added", "conversation_id", id, "user_id", user, "err", err)
 	}
 	return ch.Member, nil
 }
@@ -231,7 +231,7 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 		}
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish member removed", "conversation_id", id, "user_id", user, "err", err)
+		s.outage(ctx, "broker", "publish member removed", "conversation_id", id, "user_id", user, "err", err)
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func (s *Service) SetRole(ctx context.Context, caller UserID, id ConversationID,
 		err = s.broker.Publish(ctx, memberEvent(members, ch.Member, MemberRole))
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish role", "conversation_id", id, "user_id", user, "err", err)
+		s.outage(ctx, "broker", "publish role", "conversation_id", id, "user_id", user, "err", err)
 	}
 	return ch.Member, nil
 }

@@ -127,6 +127,15 @@ func (s *Service) verify(ctx context.Context, hash, password string) (bool, erro
 	return s.hasher.Verify(hash, password)
 }
 
+// outage logs msg, a warning that dependency (the broker, presence)
+// failed, at most once per 10 s per dependency: while Redis is away every
+// request would otherwise log its own line.
+func (s *Service) outage(ctx context.Context, dependency, msg string, args ...any) {
+	if s.outages.allow(dependency) {
+		s.logger.WarnContext(ctx, msg, args...)
+	}
+}
+
 // errBadLogin is the one answer to every failed login, whatever failed.
 func errBadLogin() error {
 	return Errorf(EUNAUTHORIZED, "invalid username or password")
@@ -577,7 +586,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		err = s.broker.Publish(ctx, Event{Type: EventMessage, To: members, SkipConn: req.Conn, Message: &m})
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
+		s.outage(ctx, "broker", "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
 	}
 	return m, true, nil
 }
@@ -678,7 +687,7 @@ func (s *Service) MarkRead(ctx context.Context, caller UserID, conv Conversation
 		err = s.broker.Publish(ctx, Event{Type: EventRead, To: members, ConversationID: conv, UserID: caller, Seq: cursor})
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "publish read", "conversation_id", conv, "err", err)
+		s.outage(ctx, "broker", "publish read", "conversation_id", conv, "err", err)
 	}
 	return cursor, true, nil
 }
@@ -720,7 +729,7 @@ func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, 
 	}
 	online, err := s.presence.Online(ctx, users)
 	if err != nil {
-		s.logger.WarnContext(ctx, "presence unavailable", "err", err)
+		s.outage(ctx, "presence", "presence unavailable", "err", err)
 		return map[UserID]bool{}, nil
 	}
 	return online, nil
@@ -764,7 +773,7 @@ func (s *Service) endSessions(ctx context.Context, user UserID, keys []string) {
 		if err := s.EndSession(ctx, user, k); err != nil {
 			// The session is gone from the store: its sockets find out
 			// at their next check.
-			s.logger.WarnContext(ctx, "publish session ended", "user_id", user, "err", err)
+			s.outage(ctx, "broker", "publish session ended", "user_id", user, "err", err)
 		}
 	}
 }
@@ -874,7 +883,7 @@ func (s *Service) publishUser(ctx context.Context, u User) {
 	}
 	if err != nil {
 		// The change is stored: others see it in their next list.
-		s.logger.WarnContext(ctx, "publish user", "user_id", u.ID, "err", err)
+		s.outage(ctx, "broker", "publish user", "user_id", u.ID, "err", err)
 	}
 }
 

@@ -1,9 +1,12 @@
 package chat
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -209,4 +212,60 @@ func TestHashingGivesUpWithTheRequest(t *testing.T) {
 	if _, err := svc.Register(ctx, "bob", "a password", "", netip.Addr{}); ErrorCode(err) != EUNAVAILABLE {
 		t.Errorf("sign-up with its request gone: %v, want unavailable", err)
 	}
+}
+
+// downPresence and downBroker fail every call, as they do while Redis is
+// away.
+type downPresence struct{ Presence }
+
+func (downPresence) Online(context.Context, []UserID) (map[UserID]bool, error) {
+	return nil, errors.New("redis: connection refused")
+}
+
+type downBroker struct{ Broker }
+
+// contactsStore knows that user 10 shares a conversation with 20.
+type contactsStore struct{ Store }
+
+func (contactsStore) Contacts(context.Context, UserID) ([]UserID, error) { return []UserID{20}, nil }
+
+func (downBroker) Publish(context.Context, Event) error {
+	return errors.New("redis: connection refused")
+}
+
+// TestOutagesLoggedOncePer10s: while presence and the broker are away,
+// each request that meets them does not log its own line: one line per
+// dependency per 10 s, then one again.
+func TestOutagesLoggedOncePer10s(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		svc, err := NewService(ServiceConfig{
+			Store:    contactsStore{},
+			Hasher:   plainHasher{},
+			Broker:   downBroker{},
+			Presence: downPresence{},
+			Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		for range 20 {
+			if _, err := svc.Online(ctx, []UserID{10, 20}); err != nil {
+				t.Fatal(err)
+			}
+			svc.publishUser(ctx, User{ID: 10})
+		}
+		count := func(msg string) int { return strings.Count(logs.String(), "msg=\""+msg+"\"") }
+		if p, b := count("presence unavailable"), count("publish user"); p != 1 || b != 1 {
+			t.Fatalf("20 failing requests logged %d presence and %d broker lines, want 1 each:\n%s", p, b, &logs)
+		}
+		time.Sleep(10 * time.Second) // the fake clock: 10 s pass at once
+		if _, err := svc.Online(ctx, []UserID{10}); err != nil {
+			t.Fatal(err)
+		}
+		if p := count("presence unavailable"); p != 2 {
+			t.Errorf("after 10 s the outage logged %d lines in all, want 2", p)
+		}
+	})
 }

@@ -91,7 +91,9 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	bufs := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	outages := &outageGate{every: outageLogEvery}
+	outages := &outageGate{every: outageLogEvery, msg: "websocket cap: cluster-wide count unavailable, this node's cap stands alone"}
+	// Presence failures come once per socket while Redis is away.
+	presenceOutages := &outageGate{every: outageLogEvery, msg: "presence unavailable"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !originAllowed(r, trusted) {
 			writeError(w, r, logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
@@ -146,13 +148,13 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		// Online before the hello is queued: a client that reads its
 		// hello and asks who is online finds itself there.
 		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
-			logger.Warn("presence connect", "user_id", id, "err", err)
+			presenceOutages.log(logger, "connect", err)
 		}
 		disconnected := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := svc.Disconnected(ctx, id); err != nil {
-				logger.Warn("presence disconnect", "user_id", id, "err", err)
+				presenceOutages.log(logger, "disconnect", err)
 			}
 		}
 		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
@@ -228,18 +230,19 @@ func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outag
 	return release, true
 }
 
-// outageGate lets through at most one log line per interval about the
-// cluster-wide connection count failing, and counts the failures it held
-// back.
+// outageGate lets through at most one log line (msg) per interval about a
+// dependency failing (the cluster-wide connection count, presence), and
+// counts the failures it held back.
 type outageGate struct {
 	every time.Duration
+	msg   string
 
 	mu     sync.Mutex
 	last   time.Time
 	missed int
 }
 
-// log logs the failure of op ("reserve" or "release") with err at warning
+// log logs the failure of op (such as "reserve" or "connect") with err at warning
 // level, unless a line went out less than every ago; then it only counts
 // the failure. A line that goes out says how many failures it stands for.
 func (g *outageGate) log(logger *slog.Logger, op string, err error) {
@@ -253,7 +256,7 @@ func (g *outageGate) log(logger *slog.Logger, op string, err error) {
 	failures := g.missed
 	g.last, g.missed = now, 0
 	g.mu.Unlock()
-	logger.Warn("websocket cap: cluster-wide count unavailable, this node's cap stands alone", "op", op, "err", err, "failures", failures)
+	logger.Warn(g.msg, "op", op, "err", err, "failures", failures)
 }
 
 // frameReader reads and carries out one connection's frames.
