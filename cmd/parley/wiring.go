@@ -159,6 +159,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			close:       func() error { return nil },
 		}, nil
 	}
+	redis.RouteLibraryLogs(logger)
 	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,29 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestLibraryLogOncePer10s: go-redis's lines during an outage come out as
+// one structured line per 10 s that counts them.
+func TestLibraryLogOncePer10s(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		l := &libraryLog{logger: slog.New(slog.NewTextHandler(&buf, nil)), every: 10 * time.Second}
+		for range 30 {
+			l.Printf(context.Background(), "redis: %s: failed to dial", "pool.go:770")
+		}
+		time.Sleep(10 * time.Second)
+		l.Printf(context.Background(), "redis: failed to dial")
+		out := buf.String()
+		if n := strings.Count(out, `msg="redis client"`); n != 2 || !strings.Contains(out, "lines=30") || !strings.Contains(out, "pool.go:770") {
+			t.Errorf("31 library lines over 10 s logged:\n%s\nwant 2 lines, the second counting 30", out)
+		}
+	})
+}
