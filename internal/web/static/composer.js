@@ -1,9 +1,11 @@
 // @ts-check
 // The message box: Enter sends, Shift+Enter makes a new line, the box
 // grows with its text, a counter shows near the length limit, and typing
-// is announced at most every few seconds.
+// is announced at most every few seconds. Past the limit a message says
+// how many characters too many, and Send (button or Enter) is off until
+// the text is back within it.
 
-import { byId } from "./markup.js";
+import { byId, part } from "./markup.js";
 
 /** The longest message, in characters (code points), as the server counts. */
 export const MAX_BODY = 4000;
@@ -33,6 +35,8 @@ export class Composer {
     this.form = byId("composer", HTMLFormElement);
     this.input = byId("composer-input", HTMLTextAreaElement);
     this.counter = byId("composer-counter", HTMLElement);
+    this.limitNote = byId("composer-limit", HTMLElement);
+    this.button = part(this.form, "button[type=submit]", HTMLButtonElement);
     this.lastTypingSent = 0;
   }
 
@@ -88,11 +92,22 @@ export class Composer {
     this.lastTypingSent = 0;
   }
 
+  /** Shows the counter near the limit and, past it, what is wrong; Send is off past it. */
   updateCounter() {
     const n = charCount(this.input.value.trim());
+    const over = n > MAX_BODY;
     this.counter.hidden = n < COUNTER_FROM;
     this.counter.textContent = `${n} / ${MAX_BODY}`;
-    this.counter.classList.toggle("over", n > MAX_BODY);
+    this.counter.classList.toggle("over", over);
+    const excess = n - MAX_BODY;
+    const note = over
+      ? `Too long to send: ${excess.toLocaleString()} ${excess === 1 ? "character" : "characters"} too many (the limit is ${MAX_BODY.toLocaleString()}).`
+      : "";
+    if (this.limitNote.textContent !== note) this.limitNote.textContent = note;
+    this.limitNote.hidden = !over;
+    this.button.disabled = over;
+    if (over) this.input.setAttribute("aria-invalid", "true");
+    else this.input.removeAttribute("aria-invalid");
   }
 
   autosize() {

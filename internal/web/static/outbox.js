@@ -1,9 +1,14 @@
 // @ts-check
-// Messages typed but not yet stored: each is kept, with its client_id,
-// until the server acks it, and sent again with the same client_id after a
-// reconnect, so the server stores it once. A send refused with
-// rate_limited is tried again after retry_after_ms; any other refusal
-// leaves it marked as not sent.
+// Messages typed but not yet stored, one queue per conversation in the
+// order they were typed. A queue has at most one send in flight: the next
+// message goes when the one before it is acked (or refused for good), so
+// the server stores them in typed order. A send refused with rate_limited
+// holds back its whole queue: it is tried again after retry_after_ms, and
+// the ones behind it follow once it is stored. After a reconnect every
+// queue resumes from its first message, with the same client_ids, so the
+// server stores each one once (a stored client_id is answered with the
+// stored message). Any other refusal marks that message as not sent and
+// the queue goes on.
 
 /** @typedef {import("./wire.js").SendFrame} SendFrame */
 /** @typedef {import("./wire.js").ErrorFrame} ErrorFrame */
@@ -18,20 +23,26 @@
  * @property {string} failure why the server refused it; "" while it may still go
  */
 
+/**
+ * One conversation's unacked sends.
+ * @typedef {object} Queue
+ * @property {PendingSend[]} entries in typed order
+ * @property {string | null} inFlight the client_id sent and not answered yet
+ * @property {ReturnType<typeof setTimeout> | undefined} hold the timer of a rate_limited wait
+ */
+
 /** How long to wait before resending a refused send that gave no retry_after_ms. */
 const DEFAULT_RETRY_MS = 1000;
 
-/** The unacked sends, by client_id, in the order they were typed. */
+/** The unacked sends, a queue per conversation, each in the order typed. */
 export class Outbox {
   /**
    * @param {(frame: SendFrame) => boolean} send sends a frame if connected, saying whether it went
    */
   constructor(send) {
     this.sendFrame = send;
-    /** @type {Map<string, PendingSend>} */
-    this.entries = new Map();
-    /** @type {Map<string, ReturnType<typeof setTimeout>>} */
-    this.timers = new Map();
+    /** @type {Map<number, Queue>} by conversation id */
+    this.queues = new Map();
     /** @type {Set<(conversationId: number) => void>} */
     this.listeners = new Set();
   }
@@ -50,8 +61,36 @@ export class Outbox {
   }
 
   /**
-   * Adds a message and sends it now if connected (else after the next
-   * hello, through resendAll).
+   * @param {number} conversationId
+   * @returns {Queue}
+   */
+  queue(conversationId) {
+    let q = this.queues.get(conversationId);
+    if (!q) {
+      q = { entries: [], inFlight: null, hold: undefined };
+      this.queues.set(conversationId, q);
+    }
+    return q;
+  }
+
+  /**
+   * The queue and place of an unacked send.
+   * @param {string} clientId
+   * @returns {{q: Queue, i: number} | null}
+   */
+  find(clientId) {
+    for (const q of this.queues.values()) {
+      const i = q.entries.findIndex((e) => e.clientId === clientId);
+      if (i >= 0) return { q, i };
+    }
+    return null;
+  }
+
+  /**
+   * Adds a message at the end of its conversation's queue; it goes when
+   * every message typed before it there is stored (at once if the queue is
+   * idle and the page connected, else after the next hello, through
+   * resendAll).
    * @param {number} conversationId
    * @param {string} body
    * @returns {PendingSend}
@@ -59,56 +98,79 @@ export class Outbox {
   add(conversationId, body) {
     /** @type {PendingSend} */
     const entry = { clientId: crypto.randomUUID(), conversationId, body, createdAt: new Date().toISOString(), failure: "" };
-    this.entries.set(entry.clientId, entry);
-    this.send(entry);
+    this.queue(conversationId).entries.push(entry);
+    this.pump(conversationId);
     this.changed(conversationId);
     return entry;
   }
 
-  /** @param {PendingSend} entry */
-  send(entry) {
-    this.sendFrame({ type: "send", conversation_id: entry.conversationId, client_id: entry.clientId, body: entry.body });
+  /**
+   * Sends the first message of a queue that may still go, unless one is in
+   * flight or the queue is held back by a rate_limited wait.
+   * @param {number} conversationId
+   */
+  pump(conversationId) {
+    const q = this.queues.get(conversationId);
+    if (!q || q.inFlight !== null || q.hold !== undefined) return;
+    const next = q.entries.find((e) => !e.failure);
+    if (!next) return;
+    const went = this.sendFrame({ type: "send", conversation_id: next.conversationId, client_id: next.clientId, body: next.body });
+    // Not connected: the next hello resumes the queue (resendAll).
+    if (went) q.inFlight = next.clientId;
   }
 
   /**
-   * The server stored a message of ours: it leaves the outbox.
+   * The server stored a message of ours: it leaves the outbox, and the next
+   * one of its conversation goes.
    * @param {string} clientId
    */
   acked(clientId) {
-    const entry = this.entries.get(clientId);
-    if (!entry) return;
-    this.entries.delete(clientId);
-    clearTimeout(this.timers.get(clientId));
-    this.timers.delete(clientId);
+    const at = this.find(clientId);
+    if (!at) return; // a second answer to a resend
+    const [entry] = at.q.entries.splice(at.i, 1);
+    if (at.q.inFlight === clientId) at.q.inFlight = null;
+    this.pump(entry.conversationId);
     this.changed(entry.conversationId);
   }
 
   /**
-   * The server refused a send.
+   * The server refused a send: rate_limited holds the queue back and tries
+   * the same message again after retry_after_ms; anything else marks it as
+   * not sent and the queue goes on.
    * @param {ErrorFrame} f
    */
   refused(f) {
-    const entry = f.client_id ? this.entries.get(f.client_id) : undefined;
-    if (!entry || entry.failure) return;
+    const at = f.client_id ? this.find(f.client_id) : null;
+    if (!at) return;
+    const { q } = at;
+    const entry = q.entries[at.i];
+    if (entry.failure) return;
     if (f.code === "rate_limited") {
-      clearTimeout(this.timers.get(entry.clientId));
-      this.timers.set(
-        entry.clientId,
-        setTimeout(() => {
-          this.timers.delete(entry.clientId);
-          if (this.entries.has(entry.clientId)) this.send(entry);
-        }, f.retry_after_ms || DEFAULT_RETRY_MS),
-      );
+      if (q.inFlight !== entry.clientId) return; // an answer to a send made before a resend
+      q.inFlight = null;
+      clearTimeout(q.hold);
+      q.hold = setTimeout(() => {
+        q.hold = undefined;
+        this.pump(entry.conversationId);
+      }, f.retry_after_ms || DEFAULT_RETRY_MS);
       return;
     }
     entry.failure = f.message || f.code;
+    if (q.inFlight === entry.clientId) q.inFlight = null;
+    this.pump(entry.conversationId);
     this.changed(entry.conversationId);
   }
 
-  /** Sends every message still waiting, in the order typed: after a reconnect. */
+  /**
+   * After a reconnect: whatever was in flight on the old connection may be
+   * lost, so every queue starts again from its first message that may
+   * still go, with the same client_ids (a queue held back by rate_limited
+   * resumes when its wait ends).
+   */
   resendAll() {
-    for (const entry of this.entries.values()) {
-      if (!entry.failure) this.send(entry);
+    for (const [conversationId, q] of this.queues) {
+      q.inFlight = null;
+      this.pump(conversationId);
     }
   }
 
@@ -118,6 +180,7 @@ export class Outbox {
    * @returns {PendingSend[]}
    */
   pending(conversationId) {
-    return [...this.entries.values()].filter((e) => e.conversationId === conversationId);
+    const q = this.queues.get(conversationId);
+    return q ? [...q.entries] : [];
   }
 }
