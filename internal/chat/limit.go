@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"net/netip"
-	"sync"
 	"time"
 )
 
@@ -122,33 +121,6 @@ func AddressKey(ip netip.Addr) string {
 		return "ip:" + p.String()
 	}
 	return "ip:" + ip.String()
-}
-
-// logGate lets through at most one log line per dependency per interval,
-// so that an outage answered on every request logs a line now and then,
-// not one per request.
-type logGate struct {
-	every time.Duration
-
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-func newLogGate(every time.Duration) *logGate {
-	return &logGate{every: every, last: make(map[string]time.Time)}
-}
-
-// allow reports whether a line about dependency may be logged now, and if
-// so counts it.
-func (g *logGate) allow(dependency string) bool {
-	now := time.Now()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if last, ok := g.last[dependency]; ok && now.Sub(last) < g.every {
-		return false
-	}
-	g.last[dependency] = now
-	return true
 }
 
 // errUnavailable answers an action whose guard cannot be checked.

@@ -25,7 +25,7 @@ type Service struct {
 	limits   Limits
 	// outages gates the log lines about a limiter or throttle that cannot
 	// answer: one per dependency per 10 s.
-	outages *logGate
+	outages *LogGate
 	// publishing orders sends (and group changes) per conversation on this
 	// node, so that their events are published in seq order.
 	publishing keyedMutex[ConversationID]
@@ -104,7 +104,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		typing:    newTypingGate(cfg.TypingInterval),
 		limits:    cfg.Limits,
 		groupCap:  cfg.MaxGroupMembers,
-		outages:   newLogGate(10 * time.Second),
+		outages:   NewLogGate(10 * time.Second),
 		dummyHash: dummy,
 	}, nil
 }
@@ -131,9 +131,16 @@ func (s *Service) verify(ctx context.Context, hash, password string) (bool, erro
 // failed, at most once per 10 s per dependency: while Redis is away every
 // request would otherwise log its own line.
 func (s *Service) outage(ctx context.Context, dependency, msg string, args ...any) {
-	if s.outages.allow(dependency) {
-		s.logger.WarnContext(ctx, msg, args...)
+	if n, ok := s.outages.Allow(dependency); ok {
+		s.logger.WarnContext(ctx, msg, append(args, "failures", n)...)
 	}
+}
+
+// outageLine reports whether a line about dependency failing may be
+// logged now (see LogGate).
+func (s *Service) outageLine(dependency string) bool {
+	_, ok := s.outages.Allow(dependency)
+	return ok
 }
 
 // errBadLogin is the one answer to every failed login, whatever failed.
@@ -152,7 +159,7 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 	}
 	ok, retry, err := l.Allow(ctx, key)
 	if err != nil {
-		if s.outages.allow("limiter") {
+		if s.outageLine("limiter") {
 			s.logger.WarnContext(ctx, "rate limiter unavailable", "what", what, "local_fallback", local != nil, "err", err)
 		}
 		if local == nil {
@@ -309,7 +316,7 @@ func (s *Service) login(ctx context.Context, username, password string, addr net
 		if ErrorCode(err) != EUNAUTHORIZED {
 			// Not a failure (an overloaded hasher, a store error): the
 			// reservation goes back.
-			if rerr := t.Refund(ctx, keys...); rerr != nil && s.outages.allow("throttle") {
+			if rerr := t.Refund(ctx, keys...); rerr != nil && s.outageLine("throttle") {
 				s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 			}
 		}
@@ -325,7 +332,7 @@ func (s *Service) login(ctx context.Context, username, password string, addr net
 	if rerr == nil {
 		_, rerr = t.Remember(ctx, pair.Key, p.KnownFor)
 	}
-	if rerr != nil && s.outages.allow("throttle") {
+	if rerr != nil && s.outageLine("throttle") {
 		s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 	}
 	return u, hash, nil
@@ -334,7 +341,7 @@ func (s *Service) login(ctx context.Context, username, password string, addr net
 // throttleDown answers a login when the throttle cannot: EUNAVAILABLE,
 // with the outage logged at most once per 10 s.
 func (s *Service) throttleDown(ctx context.Context, err error) error {
-	if s.outages.allow("throttle") {
+	if s.outageLine("throttle") {
 		s.logger.WarnContext(ctx, "login throttle unavailable: refusing logins", "err", err)
 	}
 	return errUnavailable()
@@ -810,7 +817,7 @@ func (s *Service) CheckPassword(ctx context.Context, id UserID, password string)
 	}
 	err = s.verifyPassword(ctx, u, password)
 	if ErrorCode(err) != EUNAUTHORIZED {
-		if rerr := t.Refund(ctx, key); rerr != nil && s.outages.allow("throttle") {
+		if rerr := t.Refund(ctx, key); rerr != nil && s.outageLine("throttle") {
 			s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
 		}
 	}

@@ -73,9 +73,10 @@ type Hub struct {
 	// closing and a new one opening cannot leave them unsubscribed.
 	subMu      sync.Mutex
 	subscribed map[chat.UserID]bool
-	// subFailures and unsubFailures hold back repeated log lines while the
-	// broker (Redis) is away: every connection opening or closing tries.
-	subFailures, unsubFailures failureGate
+	// failures holds back repeated subscribe and unsubscribe log lines
+	// while the broker (Redis) is away: every connection opening or
+	// closing tries.
+	failures *chat.LogGate
 
 	wg sync.WaitGroup // every connection's reader and writer
 
@@ -94,7 +95,7 @@ func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), reserved: make(map[chat.UserID]int), subscribed: make(map[chat.UserID]bool)}
+	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), reserved: make(map[chat.UserID]int), subscribed: make(map[chat.UserID]bool), failures: chat.NewLogGate(failureLogEvery)}
 }
 
 // ErrClosed is returned by Serve once the hub is shutting down.
@@ -252,7 +253,7 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 	defer cancel()
 	if want {
 		if err := h.broker.Subscribe(ctx, user); err != nil {
-			if n, ok := h.subFailures.allow(time.Now()); ok {
+			if n, ok := h.failures.Allow("subscribe"); ok {
 				h.logger.Error("subscribe", "user_id", user, "err", err, "failures", n)
 			}
 			return
@@ -261,7 +262,7 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 		return
 	}
 	if err := h.broker.Unsubscribe(ctx, user); err != nil {
-		if n, ok := h.unsubFailures.allow(time.Now()); ok {
+		if n, ok := h.failures.Allow("unsubscribe"); ok {
 			h.logger.Error("unsubscribe", "user_id", user, "err", err, "failures", n)
 		}
 	}
@@ -272,27 +273,6 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 // unsubscribe) is logged: while the broker is away every connection fails
 // it, and one line per connection would flood the log.
 const failureLogEvery = 10 * time.Second
-
-// failureGate lets through at most one log line per failureLogEvery and
-// counts the failures it held back. Its zero value is ready to use. The
-// caller holds Hub.subMu, which orders every call.
-type failureGate struct {
-	last   time.Time
-	missed int
-}
-
-// allow counts one failure at now and reports whether a line may be logged
-// for it, and how many failures that line stands for (this one and those
-// held back since the last line).
-func (g *failureGate) allow(now time.Time) (failures int, ok bool) {
-	g.missed++
-	if !g.last.IsZero() && now.Sub(g.last) < failureLogEvery {
-		return 0, false
-	}
-	failures = g.missed
-	g.last, g.missed = now, 0
-	return failures, true
-}
 
 // Reserve holds a place for one more connection of user while its
 // handshake is under way, and reports false, holding nothing, when user

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
 // TestLibraryLogOncePer10s: go-redis's lines during an outage come out as
@@ -15,7 +17,7 @@ import (
 func TestLibraryLogOncePer10s(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf bytes.Buffer
-		l := &libraryLog{logger: slog.New(slog.NewTextHandler(&buf, nil)), every: 10 * time.Second}
+		l := &libraryLog{logger: slog.New(slog.NewTextHandler(&buf, nil)), gate: chat.NewLogGate(10 * time.Second)}
 		for range 30 {
 			l.Printf(context.Background(), "redis: %s: failed to dial", "pool.go:770")
 		}

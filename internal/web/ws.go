@@ -91,9 +91,10 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	bufs := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	outages := &outageGate{every: outageLogEvery, msg: "websocket cap: cluster-wide count unavailable, this node's cap stands alone"}
+	gate := chat.NewLogGate(outageLogEvery)
+	outages := &outageGate{gate: gate, msg: "websocket cap: cluster-wide count unavailable, this node's cap stands alone"}
 	// Presence failures come once per socket while Redis is away.
-	presenceOutages := &outageGate{every: outageLogEvery, msg: "presence unavailable"}
+	presenceOutages := &outageGate{gate: gate, msg: "presence unavailable"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !originAllowed(r, trusted) {
 			writeError(w, r, logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
@@ -230,33 +231,20 @@ func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outag
 	return release, true
 }
 
-// outageGate lets through at most one log line (msg) per interval about a
-// dependency failing (the cluster-wide connection count, presence), and
-// counts the failures it held back.
+// outageGate logs a dependency failing (the cluster-wide connection count,
+// presence) as msg, through gate: at most one line per interval, saying
+// how many failures it stands for.
 type outageGate struct {
-	every time.Duration
-	msg   string
-
-	mu     sync.Mutex
-	last   time.Time
-	missed int
+	gate *chat.LogGate
+	msg  string
 }
 
-// log logs the failure of op (such as "reserve" or "connect") with err at warning
-// level, unless a line went out less than every ago; then it only counts
-// the failure. A line that goes out says how many failures it stands for.
+// log logs the failure of op (such as "reserve" or "connect") with err at
+// warning level, unless gate holds the line back.
 func (g *outageGate) log(logger *slog.Logger, op string, err error) {
-	now := time.Now()
-	g.mu.Lock()
-	g.missed++
-	if !g.last.IsZero() && now.Sub(g.last) < g.every {
-		g.mu.Unlock()
-		return
+	if failures, ok := g.gate.Allow(g.msg); ok {
+		logger.Warn(g.msg, "op", op, "err", err, "failures", failures)
 	}
-	failures := g.missed
-	g.last, g.missed = now, 0
-	g.mu.Unlock()
-	logger.Warn(g.msg, "op", op, "err", err, "failures", failures)
 }
 
 // frameReader reads and carries out one connection's frames.
