@@ -40,7 +40,9 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within %v", what, patience)
 		}
-		time.Sleep(20 * time.Millisecond) // the poll interval, not a wait for cond
+		// The poll interval of this wait on cond, which ends as soon as
+		// cond holds.
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -270,7 +270,8 @@ func (p *slowProxy) pipe(dst, src net.Conn) {
 	p.wg.Go(func() {
 		defer dst.Close()
 		for c := range chunks {
-			// The link's latency, not a wait for a condition.
+			// The simulated link's latency: each chunk is held until its
+			// delay has passed, as a slow network would; nothing is awaited.
 			time.Sleep(time.Until(c.at.Add(p.delay)))
 			if _, err := dst.Write(c.data); err != nil {
 				for range chunks { // let the reader finish

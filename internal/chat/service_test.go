@@ -260,7 +260,9 @@ func TestOutagesLoggedOncePer10s(t *testing.T) {
 		if p, b := count("presence unavailable"), count("publish user"); p != 1 || b != 1 {
 			t.Fatalf("20 failing requests logged %d presence and %d broker lines, want 1 each:\n%s", p, b, &logs)
 		}
-		time.Sleep(10 * time.Second) // the fake clock: 10 s pass at once
+		// synctest's fake clock: the gate's 10 s interval passes at once;
+		// nothing is awaited.
+		time.Sleep(10 * time.Second)
 		if _, err := svc.Online(ctx, []UserID{10}); err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,8 @@ func TestLibraryLogOncePer10s(t *testing.T) {
 		for range 30 {
 			l.Printf(context.Background(), "redis: %s: failed to dial", "pool.go:770")
 		}
+		// synctest's fake clock: the gate's 10 s pass at once; nothing is
+		// awaited, the test moves time past the interval it checks.
 		time.Sleep(10 * time.Second)
 		l.Printf(context.Background(), "redis: failed to dial")
 		out := buf.String()
