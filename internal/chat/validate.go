@@ -44,12 +44,19 @@ func NormalizeUsername(s string) (string, error) {
 // disguise one person as another, or hide a name altogether), showing at
 // least one visible character (see blank). Errors are EINVALID.
 func NormalizeDisplayName(s string) (string, error) {
+	return normalizeName(s, "display name", MaxDisplayName)
+}
+
+// normalizeName trims a name (what says which, for the errors) and checks
+// it: 1–max characters of valid UTF-8, no control or invisible characters,
+// at least one visible character. Errors are EINVALID.
+func normalizeName(s, what string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
-		return "", Errorf(EINVALID, "display name must be valid UTF-8")
+		return "", Errorf(EINVALID, "%s must be valid UTF-8", what)
 	}
-	if n := utf8.RuneCountInString(s); n < 1 || n > MaxDisplayName {
-		return "", Errorf(EINVALID, "display name must be 1 to %d characters", MaxDisplayName)
+	if n := utf8.RuneCountInString(s); n < 1 || n > max {
+		return "", Errorf(EINVALID, "%s must be 1 to %d characters", what, max)
 	}
 	for _, r := range s {
 		// Every format character (Cf) is refused, even those that stay
@@ -59,11 +66,11 @@ func NormalizeDisplayName(s string) (string, error) {
 		// names with emoji need them.
 		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
 			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
-			return "", Errorf(EINVALID, "display name may not contain control or invisible characters")
+			return "", Errorf(EINVALID, "%s may not contain control or invisible characters", what)
 		}
 	}
 	if blank(s) {
-		return "", Errorf(EINVALID, "display name must show something")
+		return "", Errorf(EINVALID, "%s must show something", what)
 	}
 	return s, nil
 }
@@ -217,21 +224,5 @@ const (
 // characters (variation selectors aside), showing at least one visible
 // character. Errors are EINVALID.
 func NormalizeGroupTitle(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) {
-		return "", Errorf(EINVALID, "title must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(s); n < 1 || n > MaxGroupTitle {
-		return "", Errorf(EINVALID, "title must be 1 to %d characters", MaxGroupTitle)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
-			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
-			return "", Errorf(EINVALID, "title may not contain control or invisible characters")
-		}
-	}
-	if blank(s) {
-		return "", Errorf(EINVALID, "title must show something")
-	}
-	return s, nil
+	return normalizeName(s, "title", MaxGroupTitle)
 }
