@@ -162,22 +162,7 @@ func (c *Connections) Release(ctx context.Context, user chat.UserID, conn string
 // a clean shutdown frees its users' places at once. A renewal that fails is
 // logged; the next one tries again.
 func (c *Connections) Run(ctx context.Context, logger *slog.Logger) {
-	t := time.NewTicker(c.lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if err := c.withdraw(); err != nil {
-				// The places free themselves when their leases run out.
-				logger.Warn("connection places withdraw", "err", err, "expires_in", c.lease)
-			}
-			return
-		case <-t.C:
-			if err := c.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("connection places heartbeat", "err", err)
-			}
-		}
-	}
+	renew(ctx, logger, "connection places", c.lease, c.heartbeat, c.withdraw)
 }
 
 // snapshot returns a copy of the places this node holds.

@@ -135,19 +135,27 @@ func (p *Presence) Online(ctx context.Context, users []chat.UserID) (map[chat.Us
 // Run renews this node's claims every third of the TTL until ctx ends, and
 // then withdraws them, so a clean shutdown takes its users offline at once.
 func (p *Presence) Run(ctx context.Context, logger *slog.Logger) {
-	t := time.NewTicker(p.ttl / 3)
+	renew(ctx, logger, "presence", p.ttl, p.heartbeat, p.withdraw)
+}
+
+// renew runs heartbeat every third of ttl until ctx ends, then withdraw:
+// the loop by which a node keeps its expiring claims (presence, connection
+// places) alive and gives them back at a clean shutdown. Failures are
+// logged with what they are; a failed heartbeat is tried again at the next tick, and
+// claims not withdrawn expire within ttl.
+func renew(ctx context.Context, logger *slog.Logger, what string, ttl time.Duration, heartbeat func(context.Context) error, withdraw func() error) {
+	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if err := p.withdraw(); err != nil {
-				// This node's users stay online elsewhere until their claims expire.
-				logger.Warn("presence withdraw", "err", err, "expires_in", p.ttl)
+			if err := withdraw(); err != nil {
+				logger.Warn("claims withdraw", "claims", what, "err", err, "expires_in", ttl)
 			}
 			return
 		case <-t.C:
-			if err := p.heartbeat(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("presence heartbeat", "err", err)
+			if err := heartbeat(ctx); err != nil && ctx.Err() == nil {
+				logger.Warn("claims heartbeat", "claims", what, "err", err)
 			}
 		}
 	}
