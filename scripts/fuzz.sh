@@ -2,6 +2,13 @@
 # Runs every Fuzz* target of the module, one after the other, for FUZZTIME
 # each (30s unless set), and exits non-zero if any failed.
 #
+# The time is spent in rounds of a fixed number of executions (-fuzztime Nx),
+# never with a duration -fuzztime: Go's coordinator (still in Go 1.26) can
+# report "context deadline exceeded" as a failure when a duration runs out
+# while a worker is busy, with no failing input (golang/go#75804). A count
+# has no deadline to race. Every round starts from the corpus the previous
+# ones grew (it lives in GOCACHE), so the rounds add up to one run.
+#
 #   scripts/fuzz.sh                      every target, 30s each
 #   FUZZTIME=5m scripts/fuzz.sh          longer
 #   scripts/fuzz.sh FuzzName [FuzzName…] only those targets
@@ -15,6 +22,17 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 fuzztime=${FUZZTIME:-30s}
+# budget: FUZZTIME in whole seconds (accepts 45, 45s, 5m, 1h).
+case "$fuzztime" in
+*h) budget=$((${fuzztime%h} * 3600)) ;;
+*m) budget=$((${fuzztime%m} * 60)) ;;
+*s) budget=${fuzztime%s} ;;
+*) budget=$fuzztime ;;
+esac
+if ! [[ "$budget" =~ ^[0-9]+$ ]] || [ "$budget" -lt 1 ]; then
+  echo "FUZZTIME must be a whole number of seconds, minutes or hours (30s, 5m), not $fuzztime" >&2
+  exit 2
+fi
 parallel=${FUZZPARALLEL:-$(nproc 2>/dev/null || echo 2)}
 
 # Go keeps the generated corpus under GOCACHE; should that be inside the
@@ -60,15 +78,34 @@ for t in "${targets[@]}"; do
   pkg=${t% *} name=${t#* }
   echo "== $name ($pkg, $fuzztime, $parallel workers)"
   start=$SECONDS
-  # -timeout 0: go test's default 10m limit would end a longer -fuzztime;
-  # the fuzzer itself stops at -fuzztime.
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel "$parallel" \
-    -timeout 0 "$pkg" "${cacheflag[@]}" >"$log" 2>&1
-  rc=$?
+  # The first round is short and not counted against the budget: it builds
+  # the instrumented test binary and replays the corpus.
+  round=1000 execs=0 rc=0 clock=
+  : >"$log"
+  while :; do
+    t0=$SECONDS
+    # -timeout 0: go test's default 10m limit must not end a long round.
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "${round}x" -parallel "$parallel" \
+      -timeout 0 "$pkg" "${cacheflag[@]}" >>"$log" 2>&1
+    rc=$?
+    [ $rc -eq 0 ] || break
+    execs=$((execs + round))
+    [ -n "$clock" ] || clock=$SECONDS
+    left=$((budget - (SECONDS - clock)))
+    [ $left -gt 0 ] || break
+    # Size the next round to the time left at this round's pace (at least
+    # 1,000 executions, at most ten times this round, so one slow patch of
+    # the machine does not overshoot the budget by much).
+    spent=$((SECONDS - t0))
+    [ $spent -gt 0 ] || spent=1
+    next=$((round * left / spent))
+    [ $next -le $((round * 10)) ] || next=$((round * 10))
+    [ $next -ge 1000 ] || next=1000
+    round=$next
+  done
   took=$((SECONDS - start))
-  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   if [ $rc -eq 0 ]; then
-    echo "ok   $name: ${execs:-?} execs in ${took}s"
+    echo "ok   $name: $execs execs in ${took}s"
     continue
   fi
   failed+=("$name")
