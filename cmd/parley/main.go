@@ -84,6 +84,7 @@ type config struct {
 	groupCommit     bool
 	debugAddr       string
 	hashConcurrency int
+	maxGroupMembers int
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -119,6 +120,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.listBurst, "list-burst", 50, "people searches and conversation list pages a user may ask for at once")
 	fs.IntVar(&cfg.loginAddrFails, "login-address-failures", 100, "failed logins one client address may make in 15 minutes, over every account, before it must wait (2 s, doubling to 15 min)")
 	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
+	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", chat.DefaultMaxGroupMembers, "the most members a group may have, its creator included (at least 2)")
 	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open at once: over every node with -redis (each node alone while Redis is away), on this node without")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
@@ -153,6 +155,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 ||
 		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
+	}
+	if cfg.maxGroupMembers < 2 {
+		return config{}, fmt.Errorf("-max-group-members must be at least 2, not %d", cfg.maxGroupMembers)
 	}
 	if cfg.hashConcurrency < 1 {
 		return config{}, fmt.Errorf("-hash-concurrency must be at least 1, not %d", cfg.hashConcurrency)
@@ -281,6 +286,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Presence: bp.presence,
 		Logger:   logger,
 		Limits:   bp.limits,
+		// A group's cap, its creator included.
+		MaxGroupMembers: cfg.maxGroupMembers,
 	})
 	if err != nil {
 		return err

@@ -313,3 +313,16 @@ type GroupChange struct {
 	// group has, a role the member has already.
 	Changed bool
 }
+
+// ClosedAccount is what closing an account did, as the store committed
+// it.
+type ClosedAccount struct {
+	// User is the account as it is now: closed, ClosedDisplayName.
+	User User
+	// Sessions are the keys of the sessions that ended.
+	Sessions []string
+	// Groups are the groups the user left, in conversation ID order: each
+	// as RemoveMember returns a member leaving (the SystemLeft message, the
+	// member as they were, whoever was promoted).
+	Groups []GroupChange
+}

@@ -218,9 +218,20 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 	if err != nil {
 		return err
 	}
+	s.publishRemoval(ctx, ch, user)
+	return nil
+}
+
+// publishRemoval publishes what RemoveMember (or an account closure)
+// committed in ch, user's removal from a group: the system message and an
+// EventMember (MemberRemoved) to the members and user, who hears of it
+// this one last time, then an EventMember (MemberRole) for whoever was
+// promoted. The caller holds the group's publishing lock. It returns the
+// members who remain.
+func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserID) []UserID {
+	id := ch.Conversation.ID
 	members, err := s.store.Members(ctx, id)
 	if err == nil {
-		// The removed member hears of it too, this one last time.
 		to := append(slices.Clip(members), user)
 		err = s.publishSystem(ctx, to, ch.Message)
 		if err == nil {
@@ -233,19 +244,24 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 	if err != nil {
 		s.outage(ctx, "broker", "publish member removed", "conversation_id", id, "user_id", user, "err", err)
 	}
-	return nil
+	return members
 }
 
 // SetRole makes user an admin or a member of the group; admins only. It
-// writes no system message; when the role changed, every member's
-// connections get an EventMember (MemberRole). It returns the member as
-// they are now. Errors: EINVALID for a role other than RoleAdmin and
-// RoleMember, or a direct conversation; ENOTFOUND when the caller or user
-// is not a member; EFORBIDDEN when the caller is not an admin; ECONFLICT
-// when the group's only admin would step down.
+// writes no system message, but is charged to the caller's message budget
+// as the other changes are (every member hears of it); when the role
+// changed, every member's connections get an EventMember (MemberRole). It
+// returns the member as they are now. Errors: EINVALID for a role other
+// than RoleAdmin and RoleMember, or a direct conversation; ENOTFOUND when
+// the caller or user is not a member; EFORBIDDEN when the caller is not an
+// admin; ECONFLICT when the group's only admin would step down;
+// ERATELIMITED past the budget.
 func (s *Service) SetRole(ctx context.Context, caller UserID, id ConversationID, user UserID, role Role) (MemberInfo, error) {
 	if role != RoleAdmin && role != RoleMember {
 		return MemberInfo{}, Errorf(EINVALID, "role must be %q or %q", RoleAdmin, RoleMember)
+	}
+	if err := s.allowGroupChange(ctx, caller); err != nil {
+		return MemberInfo{}, err
 	}
 	unlock := s.publishing.Lock(id)
 	defer unlock()

@@ -881,12 +881,15 @@ func (s *Service) SetDisplayName(ctx context.Context, id UserID, displayName str
 	return u, nil
 }
 
-// publishUser shows u as they are now to their own connections and to
-// everyone sharing a conversation with them.
-func (s *Service) publishUser(ctx context.Context, u User) {
+// publishUser shows u as they are now to their own connections, to
+// everyone sharing a conversation with them and to also.
+func (s *Service) publishUser(ctx context.Context, u User, also ...UserID) {
 	contacts, err := s.store.Contacts(ctx, u.ID)
 	if err == nil {
-		err = s.broker.Publish(ctx, Event{Type: EventUser, To: append(contacts, u.ID), UserID: u.ID, User: &u})
+		to := append(append(contacts, u.ID), also...)
+		slices.Sort(to)
+		to = slices.Compact(to)
+		err = s.broker.Publish(ctx, Event{Type: EventUser, To: to, UserID: u.ID, User: &u})
 	}
 	if err != nil {
 		// The change is stored: others see it in their next list.
@@ -899,17 +902,29 @@ func (s *Service) publishUser(ctx context.Context, u User) {
 // ends and its connections close on every node, they leave the people
 // directory and can no longer sign in, their username stays taken, and
 // their messages stay in history under ClosedDisplayName, which everyone
-// sharing a conversation with them sees at once (a user event).
+// sharing a conversation with them sees at once (a user event). They leave
+// every group they were in, as RemoveMember does for a member leaving:
+// each group gets its SystemLeft message and an EventMember
+// (MemberRemoved), and one whose last admin they were its promoted admin.
 func (s *Service) CloseAccount(ctx context.Context, id UserID, password string) error {
 	if err := s.CheckPassword(ctx, id, password); err != nil {
 		return err
 	}
-	u, sessions, err := s.store.CloseUser(ctx, id, Now())
+	closed, err := s.store.CloseUser(ctx, id, Now())
 	if err != nil {
 		return err
 	}
-	s.logger.InfoContext(ctx, "account closed", "user_id", id)
-	s.endSessions(ctx, id, sessions)
-	s.publishUser(ctx, u)
+	s.logger.InfoContext(ctx, "account closed", "user_id", id, "groups_left", len(closed.Groups))
+	s.endSessions(ctx, id, closed.Sessions)
+	// The groups' members no longer share a conversation with the user,
+	// but still see their name in the history.
+	var also []UserID
+	for _, ch := range closed.Groups {
+		unlock := s.publishing.Lock(ch.Conversation.ID)
+		members := s.publishRemoval(ctx, ch, id)
+		unlock()
+		also = append(also, members...)
+	}
+	s.publishUser(ctx, closed.User, also...)
 	return nil
 }

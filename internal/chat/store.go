@@ -21,10 +21,14 @@ type Store interface {
 	UserCredentials(ctx context.Context, username string) (User, string, error)
 	// CloseUser closes an account in one transaction: the user is marked
 	// closed, their display name becomes ClosedDisplayName, their password
-	// hash is erased and every session of theirs ends (as EndSessions). It
-	// returns the user as they are now and the keys of the ended sessions.
-	// ENOTFOUND when there is no such open account.
-	CloseUser(ctx context.Context, id UserID, now time.Time) (User, []string, error)
+	// hash is erased, every session of theirs ends (as EndSessions) and
+	// they leave every group they are in, as RemoveMember does when a
+	// member leaves (a SystemLeft message at now in each, the
+	// longest-standing member promoted where the last admin goes; their
+	// direct conversations stay). It returns the user as they are now, the
+	// keys of the ended sessions and the groups left. ENOTFOUND when there
+	// is no such open account.
+	CloseUser(ctx context.Context, id UserID, now time.Time) (ClosedAccount, error)
 	// SetPasswordHash replaces a user's password hash, or ENOTFOUND (a
 	// closed account too).
 	SetPasswordHash(ctx context.Context, id UserID, passwordHash string) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,29 +89,94 @@ func endSessions(ctx context.Context, q querier, user chat.UserID, except string
 	return keys, nil
 }
 
-// CloseUser closes an account and ends its sessions, in one transaction.
-func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
-			UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = ''
-			WHERE id = $3 AND closed_at IS NULL
-			RETURNING id, username, display_name, created_at`,
-			now, chat.ClosedDisplayName, int64(id),
-		).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return chat.NotFound("user")
+// CloseUser closes an account, ends its sessions and makes it leave every
+// group, in one transaction.
+//
+// Locks are taken in the order every other writer takes them: the groups'
+// conversation rows first (in ID order), then the users row. A send locks
+// its conversation row before its message refers to the sender's row, and
+// a group change locks the group's row before it reads an account (FOR
+// SHARE), so the reverse order here could deadlock with either. The groups
+// are read before the users row is locked; one the user joined in between
+// (an add that committed meanwhile) shows in a second read after it, and
+// the transaction starts over, so that it never locks a conversation row
+// after the users row.
+func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (chat.ClosedAccount, error) {
+	for attempt := 0; ; attempt++ {
+		var closed chat.ClosedAccount
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			groups, err := groupsOf(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `
+				SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`, groups); err != nil {
+				return fmt.Errorf("lock groups: %w", err)
+			}
+			u := &closed.User
+			err = tx.QueryRow(ctx, `
+				UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = ''
+				WHERE id = $3 AND closed_at IS NULL
+				RETURNING id, username, display_name, created_at`,
+				now, chat.ClosedDisplayName, int64(id),
+			).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return chat.NotFound("user")
+			}
+			if err != nil {
+				return fmt.Errorf("close user: %w", err)
+			}
+			u.CreatedAt, u.Closed = u.CreatedAt.UTC(), true
+			// From here no add can make the user a member: adds check the
+			// account (FOR SHARE) and now wait for this transaction.
+			again, err := groupsOf(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(again, groups) {
+				return errGroupsMoved
+			}
+			for _, g := range groups {
+				ch, err := removeMember(ctx, tx, chat.ConversationID(g), id, id, chat.SystemLeft, now)
+				if err != nil {
+					return err
+				}
+				closed.Groups = append(closed.Groups, ch)
+			}
+			closed.Sessions, err = endSessions(ctx, tx, id, "")
+			return err
+		})
+		if errors.Is(err, errGroupsMoved) && attempt < maxCloseAttempts {
+			continue
 		}
 		if err != nil {
-			return fmt.Errorf("close user: %w", err)
+			return chat.ClosedAccount{}, err
 		}
-		u.CreatedAt, u.Closed = u.CreatedAt.UTC(), true
-		keys, err = endSessions(ctx, tx, id, "")
-		return err
-	})
-	if err != nil {
-		return chat.User{}, nil, err
+		return closed, nil
 	}
-	return u, keys, nil
+}
+
+// errGroupsMoved: the user joined a group while their account was being
+// closed; the closure starts over.
+var errGroupsMoved = errors.New("the account's groups changed while it was being closed")
+
+// maxCloseAttempts bounds how often an account closure starts over because
+// the user kept joining groups meanwhile.
+const maxCloseAttempts = 10
+
+// groupsOf returns the IDs of the groups user is a member of, in order.
+func groupsOf(ctx context.Context, q querier, user chat.UserID) ([]int64, error) {
+	rows, err := q.Query(ctx, `
+		SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.user_id = $1 AND c.kind = 'group' ORDER BY m.conversation_id`, int64(user))
+	if err != nil {
+		return nil, fmt.Errorf("select groups: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("select groups: %w", err)
+	}
+	return ids, nil
 }
 
 // TouchSession moves an unexpired session's expiry forward to expiry.

@@ -173,29 +173,39 @@ func (s *Store) RemoveMember(ctx context.Context, id chat.ConversationID, actor,
 		if _, err := authorize(ctx, tx, id, actor, action); err != nil {
 			return err
 		}
-		gone, err := memberInfo(ctx, tx, id, user)
-		if err != nil {
-			return err
-		}
-		if gone == nil {
-			return chat.MemberNotFound()
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM members WHERE conversation_id = $1 AND user_id = $2`, int64(id), int64(user)); err != nil {
-			return fmt.Errorf("delete member: %w", err)
-		}
-		m, err := appendSystem(ctx, tx, id, chat.SystemEvent{Action: sys, ActorID: actor, UserID: user}, -1, at)
-		if err != nil {
-			return err
-		}
-		ch.Message, ch.Changed, ch.Member = &m, true, *gone
-		if gone.Role == chat.RoleAdmin {
-			if ch.Promoted, err = promoteIfNoAdmin(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		ch.Conversation, err = selectConversation(ctx, tx, `WHERE id = $1`, int64(id))
+		ch, err = removeMember(ctx, tx, id, actor, user, sys, at)
 		return err
 	})
+	return ch, err
+}
+
+// removeMember ends user's membership of group id with its system message
+// (sys, by actor), promoting the longest-standing member when the last
+// admin goes, in a transaction that holds the group's row lock and whose
+// caller has checked who may. ENOTFOUND (member not found) when user is
+// not a member.
+func removeMember(ctx context.Context, tx pgx.Tx, id chat.ConversationID, actor, user chat.UserID, sys chat.SystemAction, at time.Time) (ch chat.GroupChange, err error) {
+	gone, err := memberInfo(ctx, tx, id, user)
+	if err != nil {
+		return ch, err
+	}
+	if gone == nil {
+		return ch, chat.MemberNotFound()
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM members WHERE conversation_id = $1 AND user_id = $2`, int64(id), int64(user)); err != nil {
+		return ch, fmt.Errorf("delete member: %w", err)
+	}
+	m, err := appendSystem(ctx, tx, id, chat.SystemEvent{Action: sys, ActorID: actor, UserID: user}, -1, at)
+	if err != nil {
+		return ch, err
+	}
+	ch.Message, ch.Changed, ch.Member = &m, true, *gone
+	if gone.Role == chat.RoleAdmin {
+		if ch.Promoted, err = promoteIfNoAdmin(ctx, tx, id); err != nil {
+			return ch, err
+		}
+	}
+	ch.Conversation, err = selectConversation(ctx, tx, `WHERE id = $1`, int64(id))
 	return ch, err
 }
 

@@ -70,9 +70,11 @@ func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string
 	return keys, err
 }
 
-// CloseUser closes an account and ends its sessions, in one transaction.
-func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
+// CloseUser closes an account, ends its sessions and makes it leave every
+// group, in one transaction.
+func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (closed chat.ClosedAccount, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		u := &closed.User
 		var created int64
 		err := tx.QueryRowContext(ctx, `
 			UPDATE users SET closed_at = ?, display_name = ?, search_name = '', password_hash = ''
@@ -87,13 +89,16 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (u
 			return fmt.Errorf("close user: %w", err)
 		}
 		u.CreatedAt, u.Closed = fromMicros(created), true
-		keys, err = endSessions(ctx, tx, id, "")
+		if closed.Groups, err = leaveGroups(ctx, tx, id, now); err != nil {
+			return err
+		}
+		closed.Sessions, err = endSessions(ctx, tx, id, "")
 		return err
 	})
 	if err != nil {
-		return chat.User{}, nil, err
+		return chat.ClosedAccount{}, err
 	}
-	return u, keys, nil
+	return closed, nil
 }
 
 // inTx runs fn in a write transaction, committed when fn returns nil.

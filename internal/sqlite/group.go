@@ -170,33 +170,74 @@ func (s *Store) RemoveMember(ctx context.Context, id chat.ConversationID, actor,
 		if _, _, err := authorize(ctx, tx, id, actor, action); err != nil {
 			return err
 		}
-		gone, err := memberInfo(ctx, tx, id, user)
-		if err != nil {
-			return err
-		}
-		if gone == nil {
-			return chat.MemberNotFound()
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE conversation_id = ? AND user_id = ?`, int64(id), int64(user)); err != nil {
-			return fmt.Errorf("delete member: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, int64(id)); err != nil {
-			return fmt.Errorf("count member: %w", err)
-		}
-		m, err := appendSystem(ctx, tx, id, chat.SystemEvent{Action: sys, ActorID: actor, UserID: user}, at)
-		if err != nil {
-			return err
-		}
-		ch.Message, ch.Changed, ch.Member = &m, true, *gone
-		if gone.Role == chat.RoleAdmin {
-			if ch.Promoted, err = promoteIfNoAdmin(ctx, tx, id); err != nil {
-				return err
-			}
-		}
-		ch.Conversation, err = selectConversation(ctx, tx, `id = ?`, int64(id))
+		ch, err = removeMember(ctx, tx, id, actor, user, sys, at)
 		return err
 	})
 	return ch, err
+}
+
+// removeMember ends user's membership of group id with its system message
+// (sys, by actor), promoting the longest-standing member when the last
+// admin goes, inside a write transaction whose caller has checked who may.
+// ENOTFOUND (member not found) when user is not a member.
+func removeMember(ctx context.Context, tx *sql.Tx, id chat.ConversationID, actor, user chat.UserID, sys chat.SystemAction, at time.Time) (ch chat.GroupChange, err error) {
+	gone, err := memberInfo(ctx, tx, id, user)
+	if err != nil {
+		return ch, err
+	}
+	if gone == nil {
+		return ch, chat.MemberNotFound()
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM members WHERE conversation_id = ? AND user_id = ?`, int64(id), int64(user)); err != nil {
+		return ch, fmt.Errorf("delete member: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, int64(id)); err != nil {
+		return ch, fmt.Errorf("count member: %w", err)
+	}
+	m, err := appendSystem(ctx, tx, id, chat.SystemEvent{Action: sys, ActorID: actor, UserID: user}, at)
+	if err != nil {
+		return ch, err
+	}
+	ch.Message, ch.Changed, ch.Member = &m, true, *gone
+	if gone.Role == chat.RoleAdmin {
+		if ch.Promoted, err = promoteIfNoAdmin(ctx, tx, id); err != nil {
+			return ch, err
+		}
+	}
+	ch.Conversation, err = selectConversation(ctx, tx, `id = ?`, int64(id))
+	return ch, err
+}
+
+// leaveGroups makes user leave every group they are in, in conversation ID
+// order, inside a write transaction (an account closure).
+func leaveGroups(ctx context.Context, tx *sql.Tx, user chat.UserID, at time.Time) ([]chat.GroupChange, error) {
+	rows, err := tx.QueryContext(ctx, `
+		SELECT m.conversation_id FROM members m JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.user_id = ? AND c.kind = 'group' ORDER BY m.conversation_id`, int64(user))
+	if err != nil {
+		return nil, fmt.Errorf("select groups: %w", err)
+	}
+	var ids []chat.ConversationID
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close() // the scan error is the one to report
+			return nil, fmt.Errorf("select groups: %w", err)
+		}
+		ids = append(ids, chat.ConversationID(id))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select groups: %w", err)
+	}
+	changes := make([]chat.GroupChange, 0, len(ids))
+	for _, id := range ids {
+		ch, err := removeMember(ctx, tx, id, user, user, chat.SystemLeft, at)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, ch)
+	}
+	return changes, nil
 }
 
 // SetRole changes a member's role, in one transaction.

@@ -283,7 +283,7 @@ func testGroupCreate(t *testing.T, s chat.Store) {
 func testGroupCreateRefused(t *testing.T, s chat.Store) {
 	ctx := t.Context()
 	a, b, c, e := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol"), NewUser(t, s, "erin")
-	if _, _, err := s.CloseUser(ctx, e.ID, chat.Now()); err != nil {
+	if _, err := s.CloseUser(ctx, e.ID, chat.Now()); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -400,7 +400,7 @@ func testGroupAdd(t *testing.T, s chat.Store) {
 	wantCode(t, err, chat.ECONFLICT, "AddMember to a full group")
 	_, err = s.AddMember(ctx, g.ID, a.ID, e.ID+1_000_000, 0, chat.Now())
 	wantCode(t, err, chat.ENOTFOUND, "AddMember of an unknown user")
-	if _, _, err := s.CloseUser(ctx, e.ID, chat.Now()); err != nil {
+	if _, err := s.CloseUser(ctx, e.ID, chat.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.AddMember(ctx, g.ID, a.ID, e.ID, 0, chat.Now())
@@ -1089,5 +1089,105 @@ func testGroupDirectUnchanged(t *testing.T, s chat.Store) {
 	}
 	if members := allMembers(t, s, c.ID); len(members) != 2 {
 		t.Errorf("ListMembers of a direct conversation = %+v", members)
+	}
+}
+
+// testGroupCloseAccount: closing an account leaves every group, each with
+// its left message, the longest-standing member promoted where the last
+// admin went; direct conversations stay.
+func testGroupCloseAccount(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	a, b, c, d := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol"), NewUser(t, s, "dave")
+	led := newGroup(t, s, "Led by alice", a, b, c)   // alice is its only admin
+	joined := newGroup(t, s, "Alice a member", b, a) // bob's group
+	other := newGroup(t, s, "Without alice", c, d)   // alice is not in it
+	dm := direct(t, s, a.ID, d.ID, chat.Now())
+	send(t, s, led.ID, a.ID, "before closing", "", chat.Now())
+
+	closed, err := s.CloseUser(ctx, a.ID, chat.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closed.User.Closed || closed.User.DisplayName != chat.ClosedDisplayName {
+		t.Errorf("CloseUser user = %+v", closed.User)
+	}
+	if len(closed.Groups) != 2 || closed.Groups[0].Conversation.ID != led.ID || closed.Groups[1].Conversation.ID != joined.ID {
+		t.Fatalf("CloseUser left %+v, want the two groups alice was in, in ID order", closed.Groups)
+	}
+	for i, g := range []chat.Conversation{led, joined} {
+		ch := closed.Groups[i]
+		wantSystem(t, "closure in "+g.Title, ch.Message, g.ID, chat.SystemLeft, a.ID, a.ID, "")
+		if !ch.Changed || ch.Member.UserID != a.ID || ch.Conversation.MemberCount != g.MemberCount-1 {
+			t.Errorf("closure in %s = %+v", g.Title, ch)
+		}
+		wantOut(t, s, g.ID, a.ID, "alice in "+g.Title)
+		checkGroup(t, s, g.ID)
+	}
+	if p := closed.Groups[0].Promoted; p == nil || p.UserID != b.ID || roleOf(t, s, led.ID, b.ID) != chat.RoleAdmin {
+		t.Errorf("the only admin's closure promoted %+v, want bob", p)
+	}
+	if closed.Groups[1].Promoted != nil || closed.Groups[1].Member.Role != chat.RoleMember {
+		t.Errorf("a member's closure in bob's group = %+v, want no promotion", closed.Groups[1])
+	}
+	if got := history(t, s, other.ID); len(got) != 2 {
+		t.Errorf("a group alice was not in changed: %d messages", len(got))
+	}
+	// The left message counts as unread for those who stayed.
+	if n := unread(t, s, led.ID, c.ID); n != 2 {
+		t.Errorf("carol's unread in alice's group = %d, want 2 (the message and the closure)", n)
+	}
+	if _, err := s.Member(ctx, dm.ID, a.ID); err != nil {
+		t.Errorf("the direct conversation lost alice: %v", err)
+	}
+}
+
+// testGroupCloseAccountConcurrent: adds of a user racing their account's
+// closure either happen before it, and the closure leaves the group too,
+// or fail (the account is closed): the user ends in no group.
+func testGroupCloseAccountConcurrent(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	admins := newUsers(t, s, "admin", 8)
+	a, b := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	groups := make([]chat.Conversation, len(admins))
+	for i, admin := range admins {
+		groups[i] = newGroup(t, s, fmt.Sprint("Group ", i), admin, b)
+	}
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		closed  chat.ClosedAccount
+		errs    = make([]error, len(groups))
+		closeEr error
+	)
+	for i, g := range groups {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.AddMember(ctx, g.ID, admins[i].ID, a.ID, 0, chat.Now())
+		})
+	}
+	wg.Go(func() {
+		<-start
+		closed, closeEr = s.CloseUser(ctx, a.ID, chat.Now())
+	})
+	close(start)
+	wg.Wait()
+	if closeEr != nil {
+		t.Fatal(closeEr)
+	}
+	added := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			added++
+		case chat.ErrorCode(err) != chat.ENOTFOUND:
+			t.Errorf("AddMember to group %d racing the closure: %v, want success or not_found", i, err)
+		}
+	}
+	if len(closed.Groups) != added {
+		t.Errorf("%d adds succeeded, the closure left %d groups", added, len(closed.Groups))
+	}
+	for _, g := range groups {
+		wantOut(t, s, g.ID, a.ID, "alice after her closure")
+		checkGroup(t, s, g.ID)
 	}
 }

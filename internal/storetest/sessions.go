@@ -218,9 +218,13 @@ func testCloseUser(t *testing.T, s chat.Store, ss SessionStore) {
 	conv := direct(t, s, alice.ID, bob.ID, chat.Now())
 	sent := send(t, s, conv.ID, alice.ID, "goodbye", "c1", chat.Now())
 
-	u, keys, err := s.CloseUser(ctx, alice.ID, chat.Now())
+	closed, err := s.CloseUser(ctx, alice.ID, chat.Now())
 	if err != nil {
 		t.Fatal(err)
+	}
+	u, keys := closed.User, closed.Sessions
+	if len(closed.Groups) != 0 {
+		t.Errorf("CloseUser of someone in no group left groups: %+v", closed.Groups)
 	}
 	want := chat.User{ID: alice.ID, Username: "alice", DisplayName: chat.ClosedDisplayName, CreatedAt: alice.CreatedAt, Closed: true}
 	if u != want {
@@ -241,9 +245,9 @@ func testCloseUser(t *testing.T, s chat.Store, ss SessionStore) {
 	wantCode(t, s.SetPasswordHash(ctx, alice.ID, "new"), chat.ENOTFOUND, "SetPasswordHash of a closed account")
 	_, err = s.SetDisplayName(ctx, alice.ID, "Back")
 	wantCode(t, err, chat.ENOTFOUND, "SetDisplayName of a closed account")
-	_, _, err = s.CloseUser(ctx, alice.ID, chat.Now())
+	_, err = s.CloseUser(ctx, alice.ID, chat.Now())
 	wantCode(t, err, chat.ENOTFOUND, "CloseUser twice")
-	_, _, err = s.CloseUser(ctx, bob.ID+100, chat.Now())
+	_, err = s.CloseUser(ctx, bob.ID+100, chat.Now())
 	wantCode(t, err, chat.ENOTFOUND, "CloseUser of no user")
 	_, err = s.CreateUser(ctx, chat.User{Username: "alice", DisplayName: "Another", CreatedAt: chat.Now()}, "hash")
 	wantCode(t, err, chat.ECONFLICT, "CreateUser with a closed account's username")
@@ -310,7 +314,8 @@ func testStartSession(t *testing.T, s chat.Store, ss SessionStore) {
 		t.Fatal("StartSession with the new hash did not bind")
 	}
 	// A closure: the bound session ends, and no login binds any more.
-	if _, keys, err = s.CloseUser(ctx, alice.ID, chat.Now()); err != nil || !slices.Equal(keys, []string{"s4"}) {
+	closed, err := s.CloseUser(ctx, alice.ID, chat.Now())
+	if keys = closed.Sessions; err != nil || !slices.Equal(keys, []string{"s4"}) {
 		t.Errorf("CloseUser ended %q, %v; want [s4]", keys, err)
 	}
 	if start("s5", "new hash") || start("s6", "") {

@@ -82,6 +82,8 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"CapUnderConcurrency", testGroupCapConcurrent},
 			{"ConcurrentSenders", testGroupConcurrentSenders},
 			{"DirectConversations", testGroupDirectUnchanged},
+			{"CloseAccount", testGroupCloseAccount},
+			{"CloseAccountConcurrent", testGroupCloseAccountConcurrent},
 		}},
 		{"Ping", []test{
 			{"OK", testPing},

@@ -12,14 +12,33 @@ func wireUser(u chat.User) wire.User {
 }
 
 func wireMessage(m chat.Message) wire.Message {
-	return wire.Message{
+	w := wire.Message{
 		ConversationID: int64(m.ConversationID),
 		Seq:            m.Seq,
+		Kind:           string(m.Kind),
 		SenderID:       int64(m.SenderID),
 		Body:           m.Body,
 		ClientID:       m.ClientID,
 		CreatedAt:      m.CreatedAt,
 	}
+	if w.Kind == "" {
+		w.Kind = wire.MessageText
+	}
+	if m.System != nil {
+		w.Kind = wire.MessageSystem
+		w.System = wire.SystemEvent{
+			Action:  string(m.System.Action),
+			ActorID: int64(m.System.ActorID),
+			UserID:  int64(m.System.UserID),
+			Title:   m.System.Title,
+		}
+	}
+	return w
+}
+
+// wireMember is a member as the member list shows them, online or not.
+func wireMember(m chat.MemberInfo, online bool) wire.Member {
+	return wire.Member{User: wireUser(m.User), Role: string(m.Role), LastReadSeq: m.LastReadSeq, Online: online}
 }
 
 func wireConversation(c chat.Conversation) wire.Conversation {
@@ -27,6 +46,7 @@ func wireConversation(c chat.Conversation) wire.Conversation {
 		ID:            int64(c.ID),
 		Kind:          string(c.Kind),
 		Title:         c.Title,
+		MemberCount:   c.MemberCount,
 		LastSeq:       c.LastSeq,
 		LastMessageAt: optionalTime(c.LastMessageAt),
 		CreatedAt:     c.CreatedAt,
@@ -38,6 +58,7 @@ func wireConversationRow(c chat.ConversationSummary) wire.ConversationRow {
 		ID:            int64(c.ID),
 		Kind:          string(c.Kind),
 		Title:         c.Title,
+		MemberCount:   c.MemberCount,
 		LastSeq:       c.LastSeq,
 		LastReadSeq:   c.LastReadSeq,
 		OtherReadSeq:  c.OtherReadSeq,

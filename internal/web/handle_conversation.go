@@ -9,18 +9,35 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
+// handleStartConversation answers POST /api/v1/conversations, which
+// either starts (or finds) the direct conversation with a user, for a
+// body {user_id}, or creates a group, for a body {title, user_ids}: the
+// keys given say which.
 func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decodeJSON[wire.StartConversationRequest](w, r)
+		req, err := decodeJSON[startRequest](w, r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		if req.UserID <= 0 {
-			writeError(w, r, logger, chat.Errorf(chat.EINVALID, "user_id must be a positive integer"))
+		direct := req.UserID != nil
+		group := req.Title != nil || req.UserIDs != nil
+		switch {
+		case direct && group:
+			err = chat.Errorf(chat.EINVALID, "give user_id for a direct conversation, or title and user_ids for a group, not both")
+		case group:
+			createGroup(w, r, logger, svc, req)
+			return
+		case !direct:
+			err = chat.Errorf(chat.EINVALID, "give user_id for a direct conversation, or title and user_ids for a group")
+		case *req.UserID <= 0:
+			err = chat.Errorf(chat.EINVALID, "user_id must be a positive integer")
+		}
+		if err != nil {
+			writeError(w, r, logger, err)
 			return
 		}
-		c, created, err := svc.StartDirect(r.Context(), callerID(r), chat.UserID(req.UserID))
+		c, created, err := svc.StartDirect(r.Context(), callerID(r), chat.UserID(*req.UserID))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -31,6 +48,15 @@ func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handle
 		}
 		writeJSON(w, r, logger, status, wire.ConversationResponse{Conversation: wireConversation(c)})
 	})
+}
+
+// startRequest is the body of POST /api/v1/conversations, either shape:
+// wire.StartConversationRequest (user_id) or wire.CreateGroupRequest
+// (title, user_ids). A nil field was not given.
+type startRequest struct {
+	UserID  *int64   `json:"user_id,omitempty"`
+	Title   *string  `json:"title,omitempty"`
+	UserIDs *[]int64 `json:"user_ids,omitempty"`
 }
 
 func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {

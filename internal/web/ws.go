@@ -48,6 +48,13 @@ func EncodeEvent(ev chat.Event) ([]byte, error) {
 			return nil, errors.New("user event without a user")
 		}
 		return json.Marshal(wire.UserFrame{Type: wire.TypeUser, User: wireUser(*ev.User)})
+	case chat.EventMember:
+		return json.Marshal(wire.MemberFrame{Type: wire.TypeMember, ConversationID: int64(ev.ConversationID), UserID: int64(ev.UserID), Role: string(ev.Role), Change: string(ev.Change)})
+	case chat.EventConversation:
+		if ev.Conversation == nil {
+			return nil, errors.New("conversation event without a conversation")
+		}
+		return json.Marshal(wire.ConversationFrame{Type: wire.TypeConversation, Conversation: wireConversation(*ev.Conversation)})
 	}
 	return nil, fmt.Errorf("no frame for event type %q", ev.Type)
 }

@@ -17,7 +17,18 @@ const (
 	TypeMessage  = "message"
 	TypePresence = "presence"
 	TypeUser     = "user"
-	TypeError    = "error"
+	// TypeMember: a group's membership changed.
+	TypeMember = "member"
+	// TypeConversation: a group was created or renamed.
+	TypeConversation = "conversation"
+	TypeError        = "error"
+)
+
+// Member changes, a member frame's change.
+const (
+	MemberAdded   = "added"
+	MemberRemoved = "removed" // removed by an admin, or left
+	MemberRole    = "role"    // made admin or member
 )
 
 // ClientFrame is any frame a client sends. Pointer fields tell a missing
@@ -79,6 +90,26 @@ type UserFrame struct {
 	User User   `json:"user"`
 }
 
+// MemberFrame says a group's membership changed: UserID was added, was
+// removed (or left), or has a new role. Role is their role now (for
+// removed, the role they had). Every member gets it, the added or removed
+// one included.
+type MemberFrame struct {
+	Type           string `json:"type"`
+	ConversationID int64  `json:"conversation_id"`
+	UserID         int64  `json:"user_id"`
+	Role           string `json:"role"`
+	Change         string `json:"change"`
+}
+
+// ConversationFrame says a group was created or renamed: Conversation is
+// the group as it is now, with the fields every member shares (merge them
+// into the row held; the recipient's own read cursor is not in it).
+type ConversationFrame struct {
+	Type         string       `json:"type"`
+	Conversation Conversation `json:"conversation"`
+}
+
 // ErrorFrame answers a frame that could not be carried out. The connection
 // stays open.
 type ErrorFrame struct {
@@ -105,6 +136,9 @@ type ServerFrame struct {
 	UserID         int64           `json:"user_id,omitempty"`
 	Seq            int64           `json:"seq,omitempty"`
 	Online         bool            `json:"online,omitempty"`
+	Role           string          `json:"role,omitempty"`
+	Change         string          `json:"change,omitempty"`
+	Conversation   *Conversation   `json:"conversation,omitempty"`
 	Code           string          `json:"code,omitempty"`
 	RetryAfterMS   int64           `json:"retry_after_ms,omitempty"`
 }

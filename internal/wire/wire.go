@@ -23,21 +23,68 @@ type Contact struct {
 	Online bool `json:"online"`
 }
 
+// Message kinds.
+const (
+	MessageText   = "text"   // a message a member wrote
+	MessageSystem = "system" // a change to a group, in its history
+)
+
+// System message actions.
+const (
+	SystemAdded   = "added"   // actor_id added user_id
+	SystemRemoved = "removed" // actor_id removed user_id
+	SystemLeft    = "left"    // user_id (also actor_id) left
+	SystemTitle   = "title"   // actor_id gave the group the title title (also its creation)
+)
+
 // Message is one message.
 type Message struct {
-	ConversationID int64     `json:"conversation_id"`
-	Seq            int64     `json:"seq"`
-	SenderID       int64     `json:"sender_id"`
-	Body           string    `json:"body"`
-	ClientID       string    `json:"client_id"`
-	CreatedAt      time.Time `json:"created_at"`
+	ConversationID int64 `json:"conversation_id"`
+	Seq            int64 `json:"seq"`
+	// Kind is MessageText or MessageSystem.
+	Kind     string `json:"kind"`
+	SenderID int64  `json:"sender_id"`
+	// Body is empty for a system message.
+	Body      string    `json:"body"`
+	ClientID  string    `json:"client_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// System is what a system message records; left out of a text
+	// message.
+	System SystemEvent `json:"system,omitzero"`
 }
 
-// Conversation is a conversation as POST /api/v1/conversations returns it.
+// SystemEvent is what a system message records: "Ada added Grace"
+// (added), "Ada removed Grace" (removed), "Grace left" (left), "Ada
+// renamed the group to …" (title).
+type SystemEvent struct {
+	// Action is SystemAdded, SystemRemoved, SystemLeft or SystemTitle.
+	Action string `json:"action"`
+	// ActorID is who made the change (also the message's sender_id).
+	ActorID int64 `json:"actor_id"`
+	// UserID is the member added, removed or gone; left out for title.
+	UserID int64 `json:"user_id,omitempty"`
+	// Title is the new title, for title only.
+	Title string `json:"title,omitempty"`
+}
+
+// Conversation kinds.
+const (
+	KindDirect = "direct"
+	KindGroup  = "group"
+)
+
+// Conversation is a conversation as POST /api/v1/conversations and PATCH
+// /api/v1/conversations/{id} return it, and as a conversation frame
+// carries it: the fields every member shares.
 type Conversation struct {
-	ID            int64      `json:"id"`
-	Kind          string     `json:"kind"`
-	Title         string     `json:"title"`
+	ID int64 `json:"id"`
+	// Kind is KindDirect or KindGroup.
+	Kind string `json:"kind"`
+	// Title is a group's title; "" for a direct conversation.
+	Title string `json:"title"`
+	// MemberCount is how many members the conversation has: 2 for a
+	// direct conversation.
+	MemberCount   int        `json:"member_count"`
 	LastSeq       int64      `json:"last_seq"`
 	LastMessageAt *time.Time `json:"last_message_at"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -45,10 +92,13 @@ type Conversation struct {
 
 // ConversationRow is a row of the conversation list.
 type ConversationRow struct {
-	ID          int64    `json:"id"`
-	Kind        string   `json:"kind"`
-	Title       string   `json:"title"`
+	ID    int64  `json:"id"`
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	// OtherUser is the other participant of a direct conversation; null
+	// for a group.
 	OtherUser   *Contact `json:"other_user"`
+	MemberCount int      `json:"member_count"`
 	LastMessage *Message `json:"last_message"`
 	LastSeq     int64    `json:"last_seq"`
 	LastReadSeq int64    `json:"last_read_seq"`
@@ -102,14 +152,74 @@ type UsersResponse struct {
 	Next *string `json:"next"`
 }
 
-// StartConversationRequest is the body of POST /api/v1/conversations.
+// StartConversationRequest is the body of POST /api/v1/conversations
+// that starts (or finds) the direct conversation with a user.
 type StartConversationRequest struct {
 	UserID int64 `json:"user_id"`
 }
 
-// ConversationResponse answers POST /api/v1/conversations.
+// CreateGroupRequest is the body of POST /api/v1/conversations that
+// creates a group: its title and the other people in it (the caller is
+// its first admin).
+type CreateGroupRequest struct {
+	Title   string  `json:"title"`
+	UserIDs []int64 `json:"user_ids"`
+}
+
+// ConversationResponse answers POST /api/v1/conversations and PATCH
+// /api/v1/conversations/{id}.
 type ConversationResponse struct {
 	Conversation Conversation `json:"conversation"`
+}
+
+// RenameRequest is the body of PATCH /api/v1/conversations/{id}.
+type RenameRequest struct {
+	Title string `json:"title"`
+}
+
+// Member roles.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Member is a member of a conversation as its member list shows them.
+type Member struct {
+	User User `json:"user"`
+	// Role is RoleAdmin or RoleMember.
+	Role string `json:"role"`
+	// LastReadSeq is the member's read cursor: they have seen every
+	// message up to it.
+	LastReadSeq int64 `json:"last_read_seq"`
+	// Online is true while the member has a WebSocket open.
+	Online bool `json:"online"`
+}
+
+// MembersResponse is a page of a conversation's members, in user ID
+// order.
+type MembersResponse struct {
+	Members []Member `json:"members"`
+	// Next is the cursor of the following page (pass it as after), null
+	// on the last page.
+	Next *string `json:"next"`
+}
+
+// MemberResponse answers POST /api/v1/conversations/{id}/members and
+// PATCH /api/v1/conversations/{id}/members/{user_id}.
+type MemberResponse struct {
+	Member Member `json:"member"`
+}
+
+// AddMemberRequest is the body of POST
+// /api/v1/conversations/{id}/members.
+type AddMemberRequest struct {
+	UserID int64 `json:"user_id"`
+}
+
+// RoleRequest is the body of PATCH
+// /api/v1/conversations/{id}/members/{user_id}.
+type RoleRequest struct {
+	Role string `json:"role"`
 }
 
 // ConversationRowResponse answers GET /api/v1/conversations/{id}.
