@@ -175,6 +175,12 @@ func (h *Hub) conns(users []chat.UserID) []*Conn {
 // Close) ends; when it returns the connection is closed. done runs after
 // the connection is closed and removed.
 func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byte, read func(ctx context.Context, c *Conn), done func()) (*Conn, error) {
+	return h.serve(user, nil, session, socket, hello, read, done)
+}
+
+// serve is Serve; res, when not nil, is the user's reservation, given back
+// as the connection is added.
+func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket Socket, hello []byte, read func(ctx context.Context, c *Conn), done func()) (*Conn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		ID:         rand.Text(),
@@ -204,6 +210,9 @@ func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byt
 		h.users[user] = conns
 	}
 	conns[c] = struct{}{}
+	if res != nil {
+		res.drop()
+	}
 	h.wg.Add(2)
 	h.mu.Unlock()
 	h.syncSubscription(user)
@@ -274,27 +283,56 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 // it, and one line per connection would flood the log.
 const failureLogEvery = 10 * time.Second
 
+// Reservation is a place for one connection of a user on this node, held
+// from before its handshake until the connection is served
+// (Reservation.Serve) or the handshake fails (Release).
+type Reservation struct {
+	hub  *Hub
+	user chat.UserID
+	held bool // guarded by hub.mu
+}
+
 // Reserve holds a place for one more connection of user while its
 // handshake is under way, and reports false, holding nothing, when user
 // already has max connections open or reserved on this node: checking and
 // counting are one step, so parallel handshakes cannot exceed the cap.
-// Call release once the connection is served or the handshake failed (a
-// connection being served counts twice until then, which can only refuse,
-// never admit, one too many). max <= 0 means no cap.
-func (h *Hub) Reserve(user chat.UserID, max int) (release func(), ok bool) {
+// max <= 0 means no cap.
+func (h *Hub) Reserve(user chat.UserID, max int) (*Reservation, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if max > 0 && len(h.users[user])+h.reserved[user] >= max {
 		return nil, false
 	}
 	h.reserved[user]++
-	return sync.OnceFunc(func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if h.reserved[user]--; h.reserved[user] == 0 {
-			delete(h.reserved, user)
-		}
-	}), true
+	return &Reservation{hub: h, user: user, held: true}, true
+}
+
+// Release gives the place back. After Serve, or a first Release, it does
+// nothing, so it can be deferred.
+func (r *Reservation) Release() {
+	r.hub.mu.Lock()
+	defer r.hub.mu.Unlock()
+	r.drop()
+}
+
+// drop gives the place back if it is still held; hub.mu is held.
+func (r *Reservation) drop() {
+	if !r.held {
+		return
+	}
+	r.held = false
+	h := r.hub
+	if h.reserved[r.user]--; h.reserved[r.user] == 0 {
+		delete(h.reserved, r.user)
+	}
+}
+
+// Serve serves the connection the place was reserved for, as Hub.Serve
+// does for its user. The place turns into the connection in the same step,
+// so that the connection is never counted twice: a handshake of the same
+// user right after this one sees one connection, not two.
+func (r *Reservation) Serve(session string, socket Socket, hello []byte, read func(ctx context.Context, c *Conn), done func()) (*Conn, error) {
+	return r.hub.serve(r.user, r, session, socket, hello, read, done)
 }
 
 // UserCount returns how many connections user has open on this node.

@@ -514,9 +514,9 @@ func TestReserveCapsParallelHandshakes(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range tries {
 		wg.Go(func() {
-			if release, ok := h.Reserve(7, max); ok {
+			if res, ok := h.Reserve(7, max); ok {
 				granted.Add(1)
-				releases.Store(i, release)
+				releases.Store(i, res)
 			}
 		})
 	}
@@ -527,7 +527,7 @@ func TestReserveCapsParallelHandshakes(t *testing.T) {
 	if _, ok := h.Reserve(8, max); !ok {
 		t.Error("another user was refused")
 	}
-	releases.Range(func(_, release any) bool { release.(func())(); return true })
+	releases.Range(func(_, res any) bool { res.(*Reservation).Release(); return true })
 	if _, ok := h.Reserve(7, max); !ok {
 		t.Error("refused after every reservation was released")
 	}
@@ -538,20 +538,52 @@ func TestReserveCountsOpenConnections(t *testing.T) {
 		h, _, _ := testHub(t, Config{})
 		serve(t, h, 7, "a")
 		serve(t, h, 7, "b")
-		release, ok := h.Reserve(7, 3)
+		res, ok := h.Reserve(7, 3)
 		if !ok {
 			t.Fatal("refused the third of three")
 		}
 		if _, ok := h.Reserve(7, 3); ok {
 			t.Error("granted a fourth place with two open and one reserved")
 		}
-		release()
-		release() // a second call gives back nothing more
+		res.Release()
+		res.Release() // a second call gives back nothing more
 		if _, ok := h.Reserve(7, 3); !ok {
 			t.Error("refused after the reservation was released")
 		}
 		if _, ok := h.Reserve(7, 0); !ok {
 			t.Error("no cap refused")
 		}
+	})
+}
+
+// TestReservationBecomesTheConnection: a served reservation is one
+// connection, not a connection and a place, so the user's next handshake
+// finds room at once, before the handshake that reserved it has returned.
+func TestReservationBecomesTheConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, _, _ := testHub(t, Config{})
+		res, ok := h.Reserve(7, 2)
+		if !ok {
+			t.Fatal("refused the first of two")
+		}
+		s := newFakeSocket()
+		if _, err := res.Serve("a", s, nil, readUntilClosed(s), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := h.UserCount(7); n != 1 {
+			t.Fatalf("%d connections open, want 1", n)
+		}
+		second, ok := h.Reserve(7, 2)
+		if !ok {
+			t.Fatal("the second of two was refused while the first was being served")
+		}
+		if _, ok := h.Reserve(7, 2); ok {
+			t.Error("granted a third place with one open and one reserved")
+		}
+		res.Release() // after Serve: gives back nothing
+		if _, ok := h.Reserve(7, 2); ok {
+			t.Error("a Release after Serve gave a place back")
+		}
+		second.Release()
 	})
 }

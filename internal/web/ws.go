@@ -116,12 +116,12 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		// The node's own count guards always; the cluster's is checked
 		// after it, so that a handshake this node refuses costs Redis
 		// nothing.
-		release, ok := h.Reserve(id, capped.max)
+		reservation, ok := h.Reserve(id, capped.max)
 		if !ok {
 			writeError(w, r, logger, errTooManyConns())
 			return
 		}
-		defer release()
+		defer reservation.Release() // unless served
 		place, ok := capped.claim(ctx, logger, outages, id)
 		if !ok {
 			writeError(w, r, logger, errTooManyConns())
@@ -165,7 +165,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 				presenceOutages.log(logger, "disconnect", err)
 			}
 		}
-		c, err := h.Serve(id, session, sock, hello, reader.run, func() {
+		c, err := reservation.Serve(session, sock, hello, reader.run, func() {
 			disconnected()
 			place()
 		})
