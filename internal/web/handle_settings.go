@@ -45,7 +45,7 @@ func settingsForm(s *server, field string, act func(r *http.Request, u chat.User
 		case chat.EINTERNAL:
 			s.pageError(w, r, err)
 		default:
-			data.FieldErrors[field] = sentence(chat.ErrorMessage(err))
+			data.FieldErrors[field] = waitMessage(err)
 			if field == "display_name" {
 				data.DisplayName = r.PostFormValue("display_name")
 			}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -38,7 +39,7 @@ func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}, static: static}
 	// Each page is a template set of its own: the layout, the rows (the
 	// markup the pages and the scripts share) and the page's file.
-	for _, name := range []string{"login", "register", "app", "people", "settings"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings", "error"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
@@ -74,6 +75,9 @@ type pageData struct {
 	Username    string
 	DisplayName string
 	FieldErrors map[string]string
+	// BadCredentials marks the log-in form's fields invalid (aria-invalid):
+	// Error is about what was typed, not a wait or an outage.
+	BadCredentials bool
 
 	// The main view.
 	Conversations []rowView
@@ -84,6 +88,18 @@ type pageData struct {
 	People  []personView
 	Next    string
 	HasPrev bool
+
+	// The error page.
+	Problem *problemView
+}
+
+// problemView is what the error page says: a heading, a sentence, and a
+// link to somewhere that works.
+type problemView struct {
+	Heading  string
+	Text     string
+	LinkHref string
+	LinkText string
 }
 
 // blankRows are the rows of rows.html with nothing in them, for its
@@ -273,13 +289,76 @@ func (s *server) signedIn(w http.ResponseWriter, r *http.Request) (chat.User, bo
 	return chat.User{}, false
 }
 
-// pageError answers a page request that failed.
+// pageError answers a page request that failed with the error page, in
+// the layout of every page, with the status of the error's code. A
+// conversation that does not exist and one the visitor is not in get the
+// same page, byte for byte: the page says nothing of the address asked for.
 func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	code := chat.ErrorCode(err)
 	if code == chat.EINTERNAL {
 		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	http.Error(w, chat.ErrorMessage(err), statusOf(code))
+	p := &problemView{LinkHref: "/login", LinkText: "Go to the log-in page"}
+	if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
+		p.LinkHref, p.LinkText = "/", "Back to your conversations"
+	}
+	switch code {
+	case chat.ENOTFOUND:
+		p.Heading = "Page not found"
+		p.Text = "There is no page at this address, or it is not yours to see."
+	case chat.EINTERNAL:
+		p.Heading = "Something went wrong"
+		p.Text = "The server could not answer this time. Try again in a moment."
+	default:
+		p.Heading = http.StatusText(statusOf(code))
+		p.Text = waitMessage(err)
+	}
+	setRetryAfter(w, err)
+	s.pages.render(w, r, s.logger, "error", statusOf(code), pageData{Title: p.Heading + " · Parley", Problem: p})
+}
+
+// handleNotFoundPage answers a page address nothing else answers (the API
+// has its own, in JSON).
+func handleNotFoundPage(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.pageError(w, r, chat.NotFound("page"))
+	})
+}
+
+// waitMessage is an error's message as a sentence, and for one that says
+// when to try again (rate limits, a limiter that cannot answer) how long
+// that is, instead of "later": "Too many failed attempts. Try again in 2
+// minutes."
+func waitMessage(err error) string {
+	msg := chat.ErrorMessage(err)
+	d := chat.RetryAfter(err)
+	if d <= 0 {
+		return sentence(msg)
+	}
+	// The messages say "what: try again later" or "what: slow down"; the
+	// part before the colon says what happened.
+	what, _, _ := strings.Cut(msg, ":")
+	return sentence(what) + " Try again in " + waitPhrase(d) + "."
+}
+
+// waitPhrase says a wait in words, rounded up (never shorter than the
+// Retry-After header's whole seconds): seconds under two minutes, minutes
+// under two hours, else hours.
+func waitPhrase(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	up := func(unit time.Duration) int64 { return int64((d + unit - 1) / unit) }
+	switch {
+	case d < 2*time.Minute:
+		return plural(up(time.Second), "second")
+	case d < 2*time.Hour:
+		return plural(up(time.Minute), "minute")
+	}
+	return plural(up(time.Hour), "hour")
 }
 
 // sentence capitalizes an error message for a page.
@@ -335,6 +414,10 @@ func handleLoginForm(s *server) http.Handler {
 				return
 			}
 			data.Error = chat.ErrorMessage(err)
+			if chat.RetryAfter(err) > 0 {
+				data.Error = waitMessage(err)
+			}
+			data.BadCredentials = chat.ErrorCode(err) == chat.EUNAUTHORIZED
 			setRetryAfter(w, err)
 			s.pages.render(w, r, s.logger, "login", statusOf(chat.ErrorCode(err)), data)
 			return
@@ -384,7 +467,7 @@ func handleRegisterForm(s *server) http.Handler {
 		case chat.EINTERNAL:
 			s.pageError(w, r, err)
 		default:
-			data.Error = sentence(chat.ErrorMessage(err))
+			data.Error = waitMessage(err)
 			setRetryAfter(w, err)
 			s.pages.render(w, r, s.logger, "register", statusOf(code), data)
 		}

@@ -1,10 +1,20 @@
 package web
 
 import (
+	"bytes"
+	"errors"
 	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
 // TestNoInlineScript holds the templates to what the Content-Security-Policy
@@ -73,12 +83,84 @@ func TestTemplatesParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"login", "register", "app", "people", "settings"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings", "error"} {
 		if p.sets[name] == nil {
 			t.Errorf("no %s page", name)
 		}
 	}
 	if len(p.static.hash) != 12 {
 		t.Errorf("static version %q", p.static.hash)
+	}
+}
+
+// TestWaitMessage: a throttled form says how long to wait, in words,
+// rounded up, never shorter than the Retry-After header's seconds.
+func TestWaitMessage(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: 2 * time.Minute}, "Too many failed attempts. Try again in 2 minutes."},
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: 1500 * time.Millisecond}, "Too many failed attempts. Try again in 2 seconds."},
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: time.Second}, "Too many failed attempts. Try again in 1 second."},
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: 119 * time.Second}, "Too many failed attempts. Try again in 119 seconds."},
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many new accounts from your address: slow down", RetryAfter: 59*time.Minute + time.Second}, "Too many new accounts from your address. Try again in 60 minutes."},
+		{&chat.Error{Code: chat.ERATELIMITED, Message: "too many failed attempts: try again later", RetryAfter: 3*time.Hour - time.Minute}, "Too many failed attempts. Try again in 3 hours."},
+		{&chat.Error{Code: chat.EUNAVAILABLE, Message: "the server cannot check this now: try again shortly", RetryAfter: 5 * time.Second}, "The server cannot check this now. Try again in 5 seconds."},
+		{chat.Errorf(chat.EINVALID, "display name must be 1 to 64 characters"), "Display name must be 1 to 64 characters."},
+	} {
+		if got := waitMessage(tc.err); got != tc.want {
+			t.Errorf("waitMessage(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestErrorPage: a failed page request gets the error page in the app's
+// layout, with the status of the error, a heading, a sentence and a link
+// back: to the conversations when signed in, to the log-in page when not.
+// An internal error's cause stays in the log.
+func TestErrorPage(t *testing.T) {
+	p, err := parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	sm := scs.New()
+	s := &server{pages: p, sessions: sm, logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		signedIn bool
+		status   int
+		want     []string
+	}{
+		{"internal, signed out", errors.New("disk on fire"), false, 500, []string{"<h1>Something went wrong</h1>", `href="/login"`}},
+		{"internal, signed in", errors.New("disk on fire"), true, 500, []string{"<h1>Something went wrong</h1>", `<a id="error-link" href="/">Back to your conversations</a>`}},
+		{"not found", chat.NotFound("conversation"), true, 404, []string{"<title>Page not found · Parley</title>", "<h1>Page not found</h1>"}},
+		{"forbidden", chat.Errorf(chat.EFORBIDDEN, "only admins may do that"), true, 403, []string{"<h1>Forbidden</h1>", "<p>Only admins may do that.</p>"}},
+	} {
+		h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.signedIn {
+				sm.Put(r.Context(), sessionUserKey, int64(7))
+			}
+			s.pageError(w, r, tc.err)
+		}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/c/1", nil))
+		body := w.Body.String()
+		if w.Code != tc.status || w.Header().Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Errorf("%s: %d %q, want %d and a page", tc.name, w.Code, w.Header().Get("Content-Type"), tc.status)
+		}
+		for _, want := range append(tc.want, `<link rel="stylesheet" href="/static/`, `<main class="auth error-page">`) {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: no %q in the page:\n%s", tc.name, want, body)
+			}
+		}
+		if strings.Contains(body, "disk on fire") {
+			t.Errorf("%s: the page shows the internal error's cause", tc.name)
+		}
+	}
+	if !strings.Contains(logs.String(), "disk on fire") {
+		t.Errorf("the internal error is not logged: %s", logs.String())
 	}
 }

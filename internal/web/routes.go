@@ -48,4 +48,5 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))
 
 	mux.Handle("/api/", handleNotFound(s.logger))
+	mux.Handle("/", handleNotFoundPage(s))
 }

@@ -105,13 +105,16 @@ func (b *staticBundle) imports(entry string) ([]string, error) {
 
 // staticType is a file's Content-Type. Modules must be served as
 // JavaScript, whatever the machine's MIME tables say: browsers refuse to
-// run a module of another type (and nosniff forbids guessing).
+// run a module of another type (and nosniff forbids guessing); the same
+// goes for the style sheet and the icon.
 func staticType(name string) string {
 	switch path.Ext(name) {
 	case ".js":
 		return "text/javascript; charset=utf-8"
 	case ".css":
 		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
 	}
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t

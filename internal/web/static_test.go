@@ -56,7 +56,7 @@ func TestStaticServed(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(b.hash) {
 		t.Errorf("hash %q", b.hash)
 	}
-	wantType := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	wantType := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 	for _, name := range []string{"main.js", "api.js", "style.css"} {
 		if _, ok := b.files[name]; !ok {
 			t.Fatalf("no %s in the bundle", name)
