@@ -106,6 +106,15 @@ export class ConversationList {
   }
 
   /**
+   * Puts the keyboard focus on a conversation's row, if it is listed.
+   * @param {number} id
+   */
+  focusRow(id) {
+    const item = this.items.get(id);
+    if (item) part(item.li, "a", HTMLAnchorElement).focus();
+  }
+
+  /**
    * Fetches the list's first page into the store.
    * @returns {Promise<void>}
    */

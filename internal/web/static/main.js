@@ -3,10 +3,11 @@
 // and wires the parts together. Nothing here is global: every piece of
 // state lives in the objects made below.
 
+import { Attention } from "./attention.js";
 import { Connection } from "./connection.js";
 import { ConversationList } from "./conversation-list.js";
 import { ConversationView } from "./conversation-view.js";
-import { byId, coalesce } from "./markup.js";
+import { byId } from "./markup.js";
 import { Outbox } from "./outbox.js";
 import { PeoplePage } from "./people.js";
 import { Store } from "./store.js";
@@ -49,7 +50,10 @@ function startApp(state) {
         outbox.acked(f.client_id);
         receive(f.message);
       },
-      message: (f) => receive(f.message),
+      message: (f) => {
+        receive(f.message);
+        attention.notify(f.message);
+      },
       typing: (f) => view.showTyping(f),
       read: (f) => {
         if (!store.read(f.conversation_id, f.user_id, f.seq)) list.refreshRow(f.conversation_id);
@@ -63,6 +67,7 @@ function startApp(state) {
   const outbox = new Outbox((frame) => conn.send(frame));
   const view = new ConversationView(store, outbox, conn);
   const list = new ConversationList(store, (id) => view.open(id, true));
+  const attention = new Attention(store, (id) => view.open(id, true));
 
   /** @param {import("./wire.js").Message} m */
   function receive(m) {
@@ -70,16 +75,25 @@ function startApp(state) {
     if (!store.receive(m)) list.scheduleRefresh();
   }
 
-  store.subscribe(
-    coalesce(() => {
-      const n = store.unreadTotal();
-      document.title = n > 0 ? `(${n}) Parley` : "Parley";
-    }),
-  );
   list.start();
   view.start();
+  attention.start();
   store.changed();
   conn.start();
+  if (state.open) view.composer.focus();
+
+  // Esc closes what is open: at phone width, where the conversation takes
+  // the whole screen, it goes back to the list, onto the conversation's row.
+  const phone = window.matchMedia("(max-width: 700px)");
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || e.defaultPrevented || e.isComposing) return;
+    const id = store.openId;
+    if (id === null || !phone.matches) return;
+    e.preventDefault();
+    view.close(true);
+    // After the views have redrawn (in microtasks), so that the row shows.
+    setTimeout(() => list.focusRow(id), 0);
+  });
 }
 
 /**
