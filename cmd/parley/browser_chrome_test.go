@@ -25,6 +25,20 @@ func (b *browser) pressKey(key string, code int64) {
 	}))
 }
 
+// logIn signs in through the log-in form and waits for the main view.
+func (b *browser) logIn(username, password string) {
+	b.t.Helper()
+	b.open("/login")
+	b.waitFor("the log-in form", `visible('form#login-form')`, "document.body && document.body.innerText.slice(0, 300)")
+	b.typeInto("#username", username)
+	b.typeInto("#password", password)
+	n := b.helloCount()
+	b.click("form#login-form button[type=submit]")
+	b.waitFor("log-in lands on /", "location.pathname === '/' && document.readyState === 'complete'",
+		"({url: location.href, error: $('#form-error') && $('#form-error').textContent})")
+	b.waitConnected(n)
+}
+
 // focusedJS describes the element that has the keyboard focus.
 const focusedJS = `(el => el ? el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + (el.getAttribute('href') || '') : 'nothing')(document.activeElement)`
 
