@@ -139,6 +139,7 @@ export class Attention {
   async notify(m) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState !== "hidden" || m.sender_id === this.store.me) return;
+    if (!m.body) return; // a change to a group, with no text to show
     let row = this.store.row(m.conversation_id);
     if (row && m.seq <= row.last_read_seq) return;
     const key = `${m.conversation_id}:${m.seq}`;
@@ -152,12 +153,17 @@ export class Attention {
         row = undefined;
       }
     }
-    const n = new Notification(row ? titleOf(row) : TITLE, {
-      body: m.body,
-      // One notification per conversation: a newer message replaces the older.
-      tag: `conversation-${m.conversation_id}`,
-      icon: this.defaultIcon,
-    });
+    let n;
+    try {
+      n = new Notification(row ? titleOf(row) : TITLE, {
+        body: m.body,
+        // One notification per conversation: a newer message replaces the older.
+        tag: `conversation-${m.conversation_id}`,
+        icon: this.defaultIcon,
+      });
+    } catch {
+      return; // some browsers (Chrome on Android) show them only from a service worker
+    }
     n.addEventListener("click", () => {
       window.focus();
       this.open(m.conversation_id);
