@@ -44,8 +44,9 @@ const focusedJS = `(el => el ? el.tagName.toLowerCase() + (el.id ? '#' + el.id :
 
 // TestBrowserKeyboard: opening a conversation, from the list or by its
 // address, puts the keyboard focus in the composer, and sending with Enter
-// leaves it there; at phone width Esc goes back from the conversation to
-// the list, onto the conversation's row, and Esc on the list does nothing.
+// leaves it there; at phone width Esc (or the back link) goes back from the
+// conversation to the list, onto the conversation's row, and Esc on the
+// list does nothing.
 func TestBrowserKeyboard(t *testing.T) {
 	chromiumPath(t)
 	t.Parallel()
@@ -93,4 +94,8 @@ func TestBrowserKeyboard(t *testing.T) {
 	// Enter on the focused row opens it again, the focus in the composer.
 	b.pressEnter(false)
 	b.waitFor("the conversation again", fmt.Sprintf(`location.pathname === '/c/%d' && document.activeElement === $('#composer-input')`, carolConv), focusedJS)
+	// The back link goes to the list too, the focus on the row.
+	b.click("#back-link")
+	b.waitFor("back to the list by the link", fmt.Sprintf(`location.pathname === '/' && visible('.sidebar') && document.activeElement === $(%q)`, convRow(carolConv)+" a"),
+		`({url: location.href, focused: `+focusedJS+`})`)
 }

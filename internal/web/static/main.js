@@ -83,16 +83,26 @@ function startApp(state) {
   if (state.open) view.composer.focus();
 
   // Esc closes what is open: at phone width, where the conversation takes
-  // the whole screen, it goes back to the list, onto the conversation's row.
+  // the whole screen, it goes back to the list. Back there, by Esc or the
+  // back link, the focus is on the conversation's row, not lost with the
+  // pane that went.
   const phone = window.matchMedia("(max-width: 700px)");
+  /** @param {number} id */
+  const focusRowSoon = (id) => setTimeout(() => list.focusRow(id), 0); // after the views redrew (microtasks)
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape" || e.defaultPrevented || e.isComposing) return;
     const id = store.openId;
     if (id === null || !phone.matches) return;
     e.preventDefault();
     view.close(true);
-    // After the views have redrawn (in microtasks), so that the row shows.
-    setTimeout(() => list.focusRow(id), 0);
+    focusRowSoon(id);
+  });
+  let lastOpen = store.openId;
+  store.subscribe(() => {
+    if (store.openId !== null) lastOpen = store.openId;
+  });
+  byId("back-link", HTMLAnchorElement).addEventListener("click", () => {
+    if (lastOpen !== null) focusRowSoon(lastOpen);
   });
 }
 
