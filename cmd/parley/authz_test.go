@@ -141,6 +141,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "POST messages with client_id", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here", ClientID: "m-1"}, scoped: true},
 		{name: "POST read", kind: api, method: "POST", path: "/api/v1/conversations/%d/read", body: wire.ReadRequest{Seq: 3}, scoped: true},
 		{name: "POST read beyond the end", kind: api, method: "POST", path: "/api/v1/conversations/%d/read", body: wire.ReadRequest{Seq: 1000}, scoped: true},
+		{name: "PATCH conversation", kind: api, method: "PATCH", path: "/api/v1/conversations/%d", body: wire.RenameRequest{Title: "mallory's"}, scoped: true},
+		{name: "GET members", kind: api, method: "GET", path: "/api/v1/conversations/%d/members", scoped: true},
+		{name: "POST members", kind: api, method: "POST", path: "/api/v1/conversations/%d/members", body: wire.AddMemberRequest{UserID: mallory.user.ID}, scoped: true},
+		{name: "PATCH member", kind: api, method: "PATCH", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), body: wire.RoleRequest{Role: "admin"}, scoped: true},
+		{name: "DELETE member", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), scoped: true},
+		{name: "DELETE member (leave)", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", mallory.user.ID), scoped: true},
 		{name: "GET me", kind: api, method: "GET", path: "/api/v1/me"},
 		{name: "PATCH me", kind: api, method: "PATCH", path: "/api/v1/me", body: wire.ProfileRequest{DisplayName: "Mallory"}},
 		{name: "POST me/password", kind: api, method: "POST", path: "/api/v1/me/password", body: wire.PasswordRequest{CurrentPassword: "password-alice", NewPassword: "mallory's password"}},
@@ -149,6 +155,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "GET users", kind: api, method: "GET", path: "/api/v1/users"},
 		{name: "GET conversations", kind: api, method: "GET", path: "/api/v1/conversations"},
 		{name: "POST conversations", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.StartConversationRequest{UserID: alice.user.ID}},
+		{name: "POST conversations (group)", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.CreateGroupRequest{Title: "Mallory's", UserIDs: []int64{alice.user.ID, bob.user.ID}}},
 
 		{name: "page GET /c/{id}", kind: page, method: "GET", path: "/c/%d", scoped: true},
 		{name: "page POST /c/{id}/messages", kind: page, method: "POST", path: "/c/%d/messages", body: url.Values{"body": {"mallory was here"}}, scoped: true},
@@ -269,4 +276,190 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	quiet("alice and bob talking", tabs...)
+}
+
+// TestGroupAuthorizationMatrix tries every route and frame that acts on a
+// group as each kind of caller: bob, a member, gets 403 forbidden for what
+// only admins may do; mallory, not a member, exactly what a group that does
+// not exist gets (404 not_found); alice on her direct conversation with
+// bob, 400 invalid for member changes; a signed-out client 401; a request
+// from a foreign origin 403. None of them changes the group (history,
+// members, roles) or sends anyone's tab a frame. Then alice, the admin,
+// does each and succeeds.
+func TestGroupAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	alice, bob, carol, dave, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol"), register(t, s, "dave"), register(t, s, "mallory")
+	g := alice.createGroup("Team", bob, carol).ID
+	alice.send(g, "group talk", "a-1")
+	dm, _ := alice.startConversation(bob)
+	const missing = 987654321
+	anon := newClient(t, s)
+	marker := register(t, s, "marker")
+	markerConv := map[*client]int64{}
+	for _, c := range []*client{alice, bob, carol, mallory} {
+		markerConv[c], _ = marker.startConversation(c)
+	}
+	tabs := map[*tab]*client{}
+	for _, c := range []*client{alice, bob, carol, mallory} {
+		tabs[c.openTab(c.user.Username+"'s tab")] = c
+	}
+	var malloryTab *tab
+	for tb, c := range tabs {
+		if c == mallory {
+			malloryTab = tb
+		}
+	}
+	// Tabs opening tell those already open who came online: drain that.
+	markers := 0
+	quiet := func(what string, strict bool) {
+		t.Helper()
+		markers++
+		body := fmt.Sprintf("marker %d", markers)
+		for _, c := range tabs {
+			marker.send(markerConv[c], body, "")
+		}
+		for tb := range tabs {
+			for f := tb.next(); f.Type != "message" || tb.message(f).Body != body; f = tb.next() {
+				if strict {
+					t.Errorf("%s: %s received a %s frame %+v (%s)", what, tb.name, f.Type, f, f.Message)
+				}
+			}
+		}
+	}
+	quiet("opening tabs", false)
+
+	type state struct {
+		History []wire.Message
+		Members []wire.Member
+		DM      []wire.Message
+	}
+	snapshot := func() state {
+		t.Helper()
+		return state{History: alice.messages(g, "limit=100").Messages, Members: alice.members(g), DM: alice.messages(dm, "limit=100").Messages}
+	}
+	before := snapshot()
+	unchanged := func(what string) {
+		t.Helper()
+		quiet(what, true)
+		if after := snapshot(); !reflect.DeepEqual(after, before) {
+			t.Errorf("%s changed something:\nbefore %+v\nafter  %+v", what, before, after)
+		}
+	}
+	answer := func(c *client, method, path string, body any, header ...string) (int, wire.Error, string) {
+		t.Helper()
+		status, raw := c.do(method, path, body, header...)
+		var e wire.Error
+		if len(raw) > 0 {
+			_ = json.Unmarshal(raw, &e)
+		}
+		return status, e, string(raw)
+	}
+
+	convPath := func(id int64) string { return fmt.Sprintf("/api/v1/conversations/%d", id) }
+	memberOf := func(id int64, c *client) string {
+		return fmt.Sprintf("/api/v1/conversations/%d/members/%d", id, c.user.ID)
+	}
+	for _, r := range []struct {
+		name   string
+		method string
+		path   func(id int64) string
+		body   any
+		// member is bob's answer on the group: 0 for a success that must
+		// not be tried here (it changes the group), else the refusal.
+		member int
+		// direct is alice's answer on her direct conversation with bob: 0
+		// when the route is not a member change.
+		direct int
+		// admin is alice's answer on the group, tried at the end.
+		admin int
+	}{
+		{name: "rename", method: "PATCH", path: convPath, body: wire.RenameRequest{Title: "Renamed"}, member: 403, direct: 400, admin: 200},
+		{name: "add member", method: "POST", path: func(id int64) string { return convPath(id) + "/members" }, body: wire.AddMemberRequest{UserID: dave.user.ID}, member: 403, direct: 400, admin: 201},
+		{name: "make admin", method: "PATCH", path: func(id int64) string { return memberOf(id, bob) }, body: wire.RoleRequest{Role: "admin"}, member: 403, direct: 400, admin: 200},
+		{name: "remove member", method: "DELETE", path: func(id int64) string { return memberOf(id, carol) }, member: 403, direct: 400, admin: 204},
+		{name: "leave", method: "DELETE", path: func(id int64) string { return memberOf(id, mallory) }, direct: 400},
+		{name: "list members", method: "GET", path: func(id int64) string { return convPath(id) + "/members" }},
+		{name: "conversation", method: "GET", path: convPath},
+		{name: "messages", method: "GET", path: func(id int64) string { return convPath(id) + "/messages" }},
+		{name: "send", method: "POST", path: func(id int64) string { return convPath(id) + "/messages" }, body: wire.SendRequest{Body: "mallory was here", ClientID: "m-1"}},
+		{name: "read", method: "POST", path: func(id int64) string { return convPath(id) + "/read" }, body: wire.ReadRequest{Seq: 1}},
+	} {
+		// Mallory: the group and a missing conversation answer alike.
+		sg, eg, rawG := answer(mallory, r.method, r.path(g), r.body)
+		sm, _, rawM := answer(mallory, r.method, r.path(missing), r.body)
+		if sg != http.StatusNotFound || eg.Error.Code != "not_found" || rawG != rawM || sm != sg {
+			t.Errorf("%s as mallory: the group answers %d %s, a missing one %d %s; want the same 404 not_found", r.name, sg, rawG, sm, rawM)
+		}
+		unchanged(r.name + " as mallory")
+
+		if r.member != 0 {
+			status, e, raw := answer(bob, r.method, r.path(g), r.body)
+			if status != r.member || e.Error.Code != "forbidden" || e.Error.Message == "" {
+				t.Errorf("%s as bob, a member: %d %s, want %d forbidden", r.name, status, raw, r.member)
+			}
+			unchanged(r.name + " as a member")
+		}
+		if r.direct != 0 {
+			path := r.path(dm)
+			if r.name == "leave" {
+				path = memberOf(dm, alice)
+			}
+			status, e, raw := answer(alice, r.method, path, r.body)
+			if status != r.direct || e.Error.Code != "invalid" {
+				t.Errorf("%s on a direct conversation: %d %s, want %d invalid", r.name, status, raw, r.direct)
+			}
+			unchanged(r.name + " on a direct conversation")
+		}
+		if status, e, raw := answer(anon, r.method, r.path(g), r.body); status != http.StatusUnauthorized || e.Error.Code != "unauthorized" {
+			t.Errorf("%s signed out: %d %s, want 401", r.name, status, raw)
+		}
+		if r.method != "GET" {
+			status, _, raw := answer(alice, r.method, r.path(g), r.body, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+			if status != http.StatusForbidden {
+				t.Errorf("%s from a foreign origin: %d %s, want 403", r.name, status, raw)
+			}
+		}
+		unchanged(r.name + " signed out and cross-origin")
+	}
+
+	// Frames: mallory's on the group answer as on a missing conversation.
+	for _, f := range []func(id int64) any{
+		func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") },
+		func(id int64) any { return frame("typing", id) },
+		func(id int64) any { return frame("read", id, "seq", 1) },
+	} {
+		var answers []string
+		for _, id := range []int64{g, missing} {
+			malloryTab.send(f(id))
+			e := malloryTab.expect("error")
+			if e.Code != "not_found" {
+				t.Errorf("frame %v as mallory: %+v, want not_found", f(id), e)
+			}
+			answers = append(answers, fmt.Sprintf("%s %s %q", e.Code, e.ClientID, e.ErrorText()))
+		}
+		if answers[0] != answers[1] {
+			t.Errorf("frame as mallory: the group answers %s, a missing one %s", answers[0], answers[1])
+		}
+		unchanged("a frame as mallory")
+	}
+
+	// The admin may do each.
+	for _, r := range []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{"PATCH", convPath(g), wire.RenameRequest{Title: "Renamed"}, http.StatusOK},
+		{"POST", convPath(g) + "/members", wire.AddMemberRequest{UserID: dave.user.ID}, http.StatusCreated},
+		{"PATCH", memberOf(g, bob), wire.RoleRequest{Role: "admin"}, http.StatusOK},
+		{"DELETE", memberOf(g, carol), nil, http.StatusNoContent},
+	} {
+		alice.call(r.method, r.path, r.body, r.want, nil)
+	}
+	// A member leaves.
+	bob.call("DELETE", memberOf(g, bob), nil, http.StatusNoContent, nil)
+	if got := roles(alice.members(g)); !maps(got, map[int64]string{alice.user.ID: "admin", dave.user.ID: "member"}) {
+		t.Errorf("members after the admin's changes: %v", got)
+	}
 }
