@@ -586,6 +586,11 @@ var (
 	profileRequestFields  = []string{"display_name"}
 	passwordRequestFields = []string{"current_password", "new_password"}
 	closeRequestFields    = []string{"password"}
+	startRequestFields    = []string{"user_id", "title", "user_ids"}
+	groupRequestFields    = []string{"title", "user_ids"}
+	renameRequestFields   = []string{"title"}
+	addMemberFields       = []string{"user_id"}
+	roleRequestFields     = []string{"role"}
 )
 
 // fuzzJSONSeeds are request bodies worth starting from.
@@ -607,6 +612,13 @@ var fuzzJSONSeeds = []string{
 	`{"current_password":"password-alice","new_password":"a new password"}`,
 	`{"current_password":"x","new_password":"y","new_password":"z"}`, `{"current_password":"x","password":"y"}`,
 	`{"password":"password-alice"}`, `{"password":"a","password":"b"}`, `{"Password":"case"}`, `{"password":""}`,
+	`{"user_id":2}`, `{"user_id":-1}`, `{"user_id":0}`, `{"user_id":1.5}`, `{"user_id":1e2}`, `{"user_id":-0}`, `{"user_id":"2"}`,
+	`{"user_id":9223372036854775808}`, `{"user_id":null}`, `{"User_ID":2}`, `{"user_id":2,"user_id":3}`,
+	`{"title":"Team","user_ids":[2,3]}`, `{"title":"Team","user_ids":[]}`, `{"title":"Team","user_ids":null}`,
+	`{"title":"Team","user_ids":[2,null]}`, `{"title":"Team","user_ids":["2"]}`, `{"title":"Team","user_ids":2}`,
+	`{"title":null,"user_ids":[2]}`, `{"title":"Team"}`, `{"user_ids":[2]}`, `{"user_id":2,"title":"Team","user_ids":[3]}`,
+	`{"title":"a","title":"b","user_ids":[2]}`, `{"title":"Team","user_ids":[2],"USER_IDS":[3]}`, `{"title":"\u200b","user_ids":[2]}`,
+	`{"role":"admin"}`, `{"role":"member"}`, `{"role":"owner"}`, `{"role":""}`, `{"role":1}`, `{"Role":"admin"}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -621,6 +633,11 @@ func FuzzDecodeJSON(f *testing.F) {
 		checkDecodeJSON[wire.ProfileRequest](t, data, profileRequestFields)
 		checkDecodeJSON[wire.PasswordRequest](t, data, passwordRequestFields)
 		checkDecodeJSON[wire.CloseAccountRequest](t, data, closeRequestFields)
+		checkDecodeJSON[startRequest](t, data, startRequestFields)
+		checkDecodeJSON[wire.CreateGroupRequest](t, data, groupRequestFields)
+		checkDecodeJSON[wire.RenameRequest](t, data, renameRequestFields)
+		checkDecodeJSON[wire.AddMemberRequest](t, data, addMemberFields)
+		checkDecodeJSON[wire.RoleRequest](t, data, roleRequestFields)
 	})
 }
 

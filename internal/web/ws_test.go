@@ -73,3 +73,36 @@ func TestErrorFrameRetryAfterRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeGroupEvents: member, conversation and system message events
+// become the frames docs/protocol.md describes.
+func TestEncodeGroupEvents(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		ev   chat.Event
+		want string
+	}{
+		{chat.Event{Type: chat.EventMember, ConversationID: 7, UserID: 3, Role: chat.RoleMember, Change: chat.MemberAdded},
+			`{"type":"member","conversation_id":7,"user_id":3,"role":"member","change":"added"}`},
+		{chat.Event{Type: chat.EventMember, ConversationID: 7, UserID: 2, Role: chat.RoleAdmin, Change: chat.MemberRole},
+			`{"type":"member","conversation_id":7,"user_id":2,"role":"admin","change":"role"}`},
+		{chat.Event{Type: chat.EventConversation, ConversationID: 7, Conversation: &chat.Conversation{ID: 7, Kind: chat.KindGroup, Title: "Ops", LastSeq: 4, LastMessageAt: at, CreatedAt: at, MemberCount: 3}},
+			`{"type":"conversation","conversation":{"id":7,"kind":"group","title":"Ops","member_count":3,"last_seq":4,"last_message_at":"2026-12-01T09:30:00Z","created_at":"2026-12-01T09:30:00Z"}}`},
+		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 5, Kind: chat.MessageSystem, SenderID: 2, CreatedAt: at,
+			System: &chat.SystemEvent{Action: chat.SystemRemoved, ActorID: 2, UserID: 3}}},
+			`{"type":"message","message":{"conversation_id":7,"seq":5,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"removed","actor_id":2,"user_id":3}}}`},
+		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 6, Kind: chat.MessageSystem, SenderID: 2, CreatedAt: at,
+			System: &chat.SystemEvent{Action: chat.SystemTitle, ActorID: 2, Title: "Ops"}}},
+			`{"type":"message","message":{"conversation_id":7,"seq":6,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"title","actor_id":2,"title":"Ops"}}}`},
+		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 8, SenderID: 2, Body: "hi", CreatedAt: at}},
+			`{"type":"message","message":{"conversation_id":7,"seq":8,"kind":"text","sender_id":2,"body":"hi","client_id":"","created_at":"2026-12-01T09:30:00Z"}}`},
+	} {
+		got, err := EncodeEvent(tc.ev)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("EncodeEvent(%+v) = %s, %v\nwant %s", tc.ev, got, err, tc.want)
+		}
+	}
+	if _, err := EncodeEvent(chat.Event{Type: chat.EventConversation}); err == nil {
+		t.Error("a conversation event without a conversation encoded")
+	}
+}
