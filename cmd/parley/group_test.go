@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/internal/wire"
@@ -395,5 +397,24 @@ func groupRealTime(t *testing.T, nodes []*server) {
 	rows := dave.conversations()
 	if i := slices.IndexFunc(rows, func(r wire.ConversationRow) bool { return r.ID == g.ID }); i < 0 || rows[i].MemberCount != 1 {
 		t.Errorf("dave's row of the group: %+v", rows)
+	}
+}
+
+// TestMaxGroupMembersFlag: a group cap below two people is refused at
+// start, with a message that names the flag.
+func TestMaxGroupMembersFlag(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"parley", "-max-group-members", "1"}, {"parley", "-max-group-members=0"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, func(string) string { return "" }, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "-max-group-members must be at least 2") {
+			t.Errorf("%q: %v, want the flag refused", args, err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"parley", "-h"}, func(string) string { return "" }, &stdout, &stderr); exitCode(err, &stderr) != 0 ||
+		!strings.Contains(stdout.String(), "-max-group-members int") || !strings.Contains(stdout.String(), "(default 1000)") ||
+		!strings.Contains(stdout.String(), "PARLEY_MAX_GROUP_MEMBERS") {
+		t.Errorf("parley -h does not describe -max-group-members:\n%s", stdout.String())
 	}
 }
