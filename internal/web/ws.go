@@ -140,7 +140,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		}
 		session := sessionID(sm.Token(ctx))
 		guard := newSessionGuard(svc, logger, session, sm.Deadline(ctx), sm.IdleTimeout)
-		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC()})
+		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC(), SessionIdleMS: sm.IdleTimeout.Milliseconds()})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -46,6 +46,12 @@ type HelloFrame struct {
 	Type       string    `json:"type"`
 	User       User      `json:"user"`
 	ServerTime time.Time `json:"server_time"`
+	// SessionIdleMS is the session's idle timeout in milliseconds (0 or
+	// absent: none). Each HTTP answer moves the session cookie's expiry to
+	// that long ahead; frames keep the session alive on the server but
+	// cannot move the cookie, so a client that chats over the socket asks
+	// GET /api/v1/me in time to keep its cookie.
+	SessionIdleMS int64 `json:"session_idle_ms,omitempty"`
 }
 
 // AckFrame tells the sending connection its message is stored.
@@ -130,6 +136,7 @@ type ServerFrame struct {
 	Type           string          `json:"type"`
 	User           *User           `json:"user,omitempty"`
 	ServerTime     time.Time       `json:"server_time,omitzero"`
+	SessionIdleMS  int64           `json:"session_idle_ms,omitempty"`
 	ClientID       string          `json:"client_id,omitempty"`
 	Message        json.RawMessage `json:"message,omitempty"`
 	ConversationID int64           `json:"conversation_id,omitempty"`

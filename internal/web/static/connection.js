@@ -1,7 +1,8 @@
 // @ts-check
 // The page's WebSocket (GET /ws): one at a time, reconnected after a drop
 // with growing, jittered delays, and each frame from the server handed to
-// the handler of its type.
+// the handler of its type. While the page uses it, the session cookie is
+// kept from expiring (see CookieKeeper).
 
 import { ApiError, fetchMe } from "./api.js";
 
@@ -15,6 +16,67 @@ import { ApiError, fetchMe } from "./api.js";
 
 /** The longest wait between two attempts to connect. */
 const MAX_DELAY_MS = 10000;
+/** The longest wait between two looks at the cookie (a timer's limit is about 24.8 days). */
+const MAX_REFRESH_MS = 24 * 60 * 60 * 1000;
+/** The client frames that count as use of the session (protocol.md). */
+const USE_FRAMES = new Set(["send", "typing", "read"]);
+
+/**
+ * Keeps the session cookie from expiring while the page uses the session
+ * over the WebSocket. The cookie expires the idle timeout after the last
+ * HTTP answer; frames keep the session alive on the server but cannot
+ * move the cookie, so a page open all day and chatting only over the
+ * socket would be signed out at its next load. Every third of the idle
+ * timeout (the hello says how long it is), if a frame that counts as use
+ * went since the last look, it asks GET /api/v1/me, whose answer moves the
+ * cookie's expiry. A page nobody uses asks nothing: its session idles out,
+ * as on the server.
+ */
+export class CookieKeeper {
+  constructor() {
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.timer = undefined;
+    this.used = false;
+    this.everyMs = 0;
+  }
+
+  /**
+   * Starts looking every third of the idle timeout (none for 0).
+   * @param {number} idleMs
+   */
+  start(idleMs) {
+    this.stop();
+    if (!(idleMs > 0)) return;
+    this.everyMs = Math.min(MAX_REFRESH_MS, Math.max(1, Math.floor(idleMs / 3)));
+    this.schedule();
+  }
+
+  /** Stops looking (the connection closed). */
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  schedule() {
+    this.timer = setTimeout(() => {
+      if (this.used) {
+        this.used = false;
+        // A 401 goes to /login (the session ended); any other failure
+        // leaves the next look to try.
+        fetchMe().catch(() => {});
+      }
+      this.schedule();
+    }, this.everyMs);
+  }
+
+  /**
+   * A frame went out.
+   * @param {ClientFrame} frame
+   */
+  sent(frame) {
+    if (USE_FRAMES.has(frame.type)) this.used = true;
+  }
+}
 
 /** A WebSocket that reconnects by itself. */
 export class Connection {
@@ -29,6 +91,7 @@ export class Connection {
     this.ws = null;
     this.attempt = 0;
     this.open = false;
+    this.cookie = new CookieKeeper();
   }
 
   /** Connects; after a drop it connects again by itself. */
@@ -40,6 +103,7 @@ export class Connection {
     ws.addEventListener("close", (e) => {
       const wasOpen = this.open;
       this.open = false;
+      this.cookie.stop();
       this.onState(false);
       // 4001: the session ended (expired, or signed out elsewhere). A
       // handshake refused before it opened does not say why (the browser
@@ -76,6 +140,7 @@ export class Connection {
     if (frame.type === "hello") {
       this.attempt = 0;
       this.open = true;
+      this.cookie.start(typeof frame.session_idle_ms === "number" ? frame.session_idle_ms : 0);
       this.onState(true);
     }
     // The type picked the handler; the handler's frame type is that one.
@@ -98,6 +163,7 @@ export class Connection {
   send(frame) {
     if (!this.open || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
+    this.cookie.sent(frame);
     return true;
   }
 }

@@ -51,7 +51,12 @@
 /** @typedef {{users: Contact[], next: string | null}} UsersResponse */
 /** @typedef {{user: User}} UserResponse */
 
-/** @typedef {{type: "hello", user: User, server_time: string}} HelloFrame */
+/**
+ * The first frame of a connection. session_idle_ms is the session's idle
+ * timeout (absent: none): each HTTP answer moves the cookie's expiry that
+ * far ahead, frames do not.
+ * @typedef {{type: "hello", user: User, server_time: string, session_idle_ms?: number}} HelloFrame
+ */
 /** @typedef {{type: "ack", client_id: string, message: Message}} AckFrame */
 /** @typedef {{type: "message", message: Message}} MessageFrame */
 /** @typedef {{type: "typing", conversation_id: number, user_id: number}} TypingFrame */
