@@ -27,7 +27,8 @@ type user struct {
 	jar    http.CookieJar
 	client *http.Client
 	conns  []*conn
-	conv   *conv // the user's direct conversation (load mode)
+	conv   *conv // the user's conversation (load mode): direct, or a group
+	sends  bool  // the user's connections send (group mode: the first -group-senders of each group)
 }
 
 // apiClient makes the run's HTTP API calls.
@@ -177,6 +178,26 @@ func (a *apiClient) startConversation(ctx context.Context, u, other *user) (wire
 	err := a.do(ctx, u.client, http.MethodPost, "/api/v1/conversations", wire.StartConversationRequest{UserID: other.id}, &resp)
 	if err != nil {
 		return wire.Conversation{}, fmt.Errorf("start conversation %s-%s: %w", u.name, other.name, err)
+	}
+	return resp.Conversation, nil
+}
+
+// createGroup creates a group with u as its admin and others as its
+// members, all named in the one call (the API takes up to the server's
+// -max-group-members people at once).
+func (a *apiClient) createGroup(ctx context.Context, u *user, title string, others []*user) (wire.Conversation, error) {
+	ids := make([]int64, len(others))
+	for i, o := range others {
+		ids[i] = o.id
+	}
+	var resp wire.ConversationResponse
+	err := a.do(ctx, u.client, http.MethodPost, "/api/v1/conversations", wire.CreateGroupRequest{Title: title, UserIDs: ids}, &resp)
+	if err != nil {
+		return wire.Conversation{}, fmt.Errorf("create group %q: %w", title, err)
+	}
+	if resp.Conversation.Kind != wire.KindGroup || resp.Conversation.MemberCount != len(others)+1 {
+		return wire.Conversation{}, fmt.Errorf("create group %q: got a %s conversation of %d members, want a group of %d",
+			title, resp.Conversation.Kind, resp.Conversation.MemberCount, len(others)+1)
 	}
 	return resp.Conversation, nil
 }

@@ -17,12 +17,13 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
-// conv is one direct conversation of the run and what was acked in it.
+// conv is one conversation of the run (direct, or a group in group mode)
+// and what was acked in it.
 type conv struct {
 	id         int64
-	a, b       *user
+	members    []*user // members[0] started it (a group's admin)
 	initialSeq int64   // last_seq before the run
-	conns      []*conn // both members' connections
+	conns      []*conn // every member's connections
 
 	mu    sync.Mutex
 	acked map[int64]ackRec // by seq
@@ -56,6 +57,7 @@ type conn struct {
 	cv    *conv    // nil in idle mode
 	local net.Addr // source address, or nil
 	wake  chan struct{}
+	sk    int // index among the sending connections, -1 for a receiver only
 
 	slot int64 // rate mode: next send slot (run goroutine only)
 
@@ -267,7 +269,7 @@ func (c *conn) catchUp(ctx context.Context) error {
 // pending, then send on schedule (or to keep the window full) until the
 // reader stops or ctx ends.
 func (c *conn) serve(ctx, sendCtx context.Context, ws *websocket.Conn, readerDone <-chan struct{}) {
-	if c.cv == nil {
+	if c.cv == nil || c.sk < 0 {
 		select {
 		case <-ctx.Done():
 		case <-readerDone:
@@ -347,10 +349,12 @@ func (c *conn) sendMore(ws *websocket.Conn, now time.Time) (time.Time, error) {
 			}
 		}
 	}
-	// Connection k sends at slots connStart + j·interval, j = 0, 1, …;
-	// the connections' phases are spread evenly over one interval.
-	interval := float64(time.Second) * float64(len(l.conns)) / l.cfg.rate
-	connStart := l.sendStart.Add(time.Duration(interval * float64(c.k) / float64(len(l.conns))))
+	// Sending connection sk sends at slots connStart + j·interval,
+	// j = 0, 1, …; the connections' phases are spread evenly over one
+	// interval.
+	n := float64(l.sendingConns)
+	interval := float64(time.Second) * n / l.cfg.rate
+	connStart := l.sendStart.Add(time.Duration(interval * float64(c.sk) / n))
 	slotTime := func(j int64) time.Time { return connStart.Add(time.Duration(interval * float64(j))) }
 	for {
 		at := slotTime(c.slot)

@@ -296,6 +296,36 @@ func testEndToEnd(t *testing.T, bin string) {
 		}
 	})
 
+	t.Run("groups", func(t *testing.T) {
+		// 2 groups of 5 members, 2 of them sending, two connections a
+		// member: each message reaches the 9 connections of its group
+		// other than the sending one, the sender's other connection
+		// included.
+		var stderr bytes.Buffer
+		rep, err := runLoadTool(ctx, &stderr, "-drain", drainPatience, "-url", url, "-prefix", "grp",
+			"-groups", "2", "-group-members", "5", "-group-senders", "2", "-conns", "20",
+			"-rate", "0", "-window", "4", "-duration", "2s", "-progress=false")
+		if rep == nil {
+			t.Fatalf("run: %v\n%s\nserver:\n%s", err, stderr.String(), srv.output())
+		}
+		if err != nil {
+			t.Errorf("run: %v\n%s", err, stderr.String())
+		}
+		checkClean(t, rep)
+		if rep.Groups != 2 || rep.Users != 10 || rep.SendingConns != 8 {
+			t.Errorf("%d groups, %d users, %d sending connections; want 2, 10, 8", rep.Groups, rep.Users, rep.SendingConns)
+		}
+		if rep.Delivered != rep.Acked*9 || rep.ExpectedDeliveries != rep.Acked*9 {
+			t.Errorf("delivered %d, expected %d, want acked×9 = %d", rep.Delivered, rep.ExpectedDeliveries, rep.Acked*9)
+		}
+		if rep.Drops != 0 || rep.Verify.ConnsChecked != 20 {
+			t.Errorf("%d drops, %d connections checked exactly-once, want 0 and 20", rep.Drops, rep.Verify.ConnsChecked)
+		}
+		if rep.DeliverLatency.Count != uint64(rep.Delivered) || rep.DeliverLatency.P50 <= 0 {
+			t.Errorf("send→deliver latency: %d recorded, p50 %v; want %d recorded", rep.DeliverLatency.Count, rep.DeliverLatency.P50, rep.Delivered)
+		}
+	})
+
 	t.Run("idle", func(t *testing.T) {
 		var stderr bytes.Buffer
 		// -settle 0: the RSS is read as soon as the connections are open;

@@ -135,6 +135,9 @@ type loader struct {
 	users []*user
 	convs []*conv
 	conns []*conn
+	// sendingConns is how many connections send: all in direct mode,
+	// the senders' in group mode.
+	sendingConns int
 
 	dialSem chan struct{}
 
@@ -240,8 +243,11 @@ func (l *loader) setupUsers(ctx context.Context) error {
 }
 
 // setupConversations starts the direct conversation of each pair of
-// users, 2i with 2i+1.
+// users, 2i with 2i+1; in group mode it creates the groups instead.
 func (l *loader) setupConversations(ctx context.Context) error {
+	if l.cfg.groups > 0 {
+		return l.setupGroups(ctx)
+	}
 	l.convs = make([]*conv, len(l.users)/2)
 	return forEach(ctx, len(l.convs), l.cfg.signupConc, func(ctx context.Context, i int) error {
 		a, b := l.users[2*i], l.users[2*i+1]
@@ -249,9 +255,32 @@ func (l *loader) setupConversations(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cv := &conv{id: c.ID, a: a, b: b, initialSeq: c.LastSeq, acked: map[int64]ackRec{}}
-		a.conv, b.conv = cv, cv
+		cv := &conv{id: c.ID, members: []*user{a, b}, initialSeq: c.LastSeq, acked: map[int64]ackRec{}}
+		a.conv, b.conv, a.sends, b.sends = cv, cv, true, true
 		l.convs[i] = cv
+		return nil
+	})
+}
+
+// setupGroups creates -groups new groups: group g's members are users
+// g·M to g·M+M-1 (M = -group-members), the first its admin and the first
+// -group-senders its senders. A group is new each run, so its history
+// holds only its creation's system messages before the run's.
+func (l *loader) setupGroups(ctx context.Context) error {
+	m := l.cfg.groupMembers
+	l.convs = make([]*conv, l.cfg.groups)
+	return forEach(ctx, len(l.convs), l.cfg.signupConc, func(ctx context.Context, g int) error {
+		members := l.users[g*m : (g+1)*m]
+		title := fmt.Sprintf("%s group %d (run %s)", l.cfg.prefix, l.cfg.userOffset/m+g, l.runID)
+		c, err := l.api.createGroup(ctx, members[0], title, members[1:])
+		if err != nil {
+			return err
+		}
+		cv := &conv{id: c.ID, members: members, initialSeq: c.LastSeq, acked: map[int64]ackRec{}}
+		for i, u := range members {
+			u.conv, u.sends = cv, i < l.cfg.groupSenders
+		}
+		l.convs[g] = cv
 		return nil
 	})
 }
@@ -261,7 +290,11 @@ func (l *loader) makeConns() {
 	l.conns = make([]*conn, l.cfg.conns)
 	for k := range l.conns {
 		u := l.users[k%len(l.users)]
-		c := &conn{l: l, k: k, u: u, cv: u.conv, wake: make(chan struct{}, 1), pending: map[string]*pend{}}
+		c := &conn{l: l, k: k, u: u, cv: u.conv, sk: -1, wake: make(chan struct{}, 1), pending: map[string]*pend{}}
+		if u.sends {
+			c.sk = l.sendingConns
+			l.sendingConns++
+		}
 		if c.cv != nil {
 			c.wm = c.cv.initialSeq
 			c.cv.conns = append(c.cv.conns, c)

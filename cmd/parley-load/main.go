@@ -1,10 +1,11 @@
 // Command parley-load is a load generator and benchmark client for Parley.
 // It speaks only the public HTTP API and the WebSocket protocol: it signs
-// up (or signs in) users, pairs them into direct conversations, opens
-// WebSocket connections, sends messages at a given rate or as fast as acks
-// allow, measures send→ack and send→deliver latency, and at the end
-// verifies that every acked message reached every connected member exactly
-// once, in order, and is in the database.
+// up (or signs in) users, pairs them into direct conversations (or, with
+// -groups, puts them in groups), opens WebSocket connections, sends
+// messages at a given rate or as fast as acks allow, measures send→ack and
+// send→deliver latency, and at the end verifies that every acked message
+// reached every connected member exactly once, in order, and is in the
+// database.
 //
 // With -idle it only opens authenticated connections and holds them, for
 // measuring the server's memory per connection.
@@ -75,8 +76,13 @@ type config struct {
 	progress        bool
 	maxConnsPerUser int
 	sessions        string
+	groups          int
+	groupMembers    int
+	groupSenders    int
+	maxGroupMembers int
 
-	base *url.URL // parsed url
+	base  *url.URL        // parsed url
+	given map[string]bool // flags set on the command line or by environment
 }
 
 // maxBody is the server's limit on a message body, in characters.
@@ -87,9 +93,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the Parley server")
-	fs.IntVar(&cfg.users, "users", 100, "number of users to sign up or sign in (even in load mode: user 2i talks with 2i+1)")
+	fs.IntVar(&cfg.users, "users", 100, "number of users to sign up or sign in (direct mode: even, user 2i talks with 2i+1; group mode: -groups × -group-members, the default there)")
 	fs.IntVar(&cfg.userOffset, "user-offset", 0, "index of the first user, so that several processes can use disjoint users")
-	fs.IntVar(&cfg.conns, "conns", 200, "WebSocket connections to open, spread round-robin over the users (connection k belongs to user k mod users)")
+	fs.IntVar(&cfg.conns, "conns", 200, "WebSocket connections to open, spread round-robin over the users (connection k belongs to user k mod users); group mode: at least one a member, the default there")
 	fs.Float64Var(&cfg.rate, "rate", 1000, "total messages per second over all connections; 0 sends as fast as acks allow, -window unacked per connection")
 	fs.IntVar(&cfg.window, "window", 8, "with -rate 0: unacked sends each connection keeps in flight")
 	fs.IntVar(&cfg.maxPending, "max-pending", 1000, "with -rate > 0: unacked sends a connection may have before its scheduled sends are skipped")
@@ -111,14 +117,20 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&cfg.progress, "progress", true, "print a progress line to stderr every second")
 	fs.StringVar(&cfg.sessions, "sessions", "", "JSON file of session cookies: users found there (and still signed in) skip the sign-in, so no password is hashed; written back after sign-in (one file per process)")
 	fs.IntVar(&cfg.maxConnsPerUser, "max-conns-per-user", 20, "the server's -max-conns-per-user, to refuse a plan that needs more connections per user")
+	fs.IntVar(&cfg.groups, "groups", 0, "group mode: this many groups of -group-members users each instead of direct conversations (0: direct mode)")
+	fs.IntVar(&cfg.groupMembers, "group-members", 100, "group mode: members of each group, its creator included; -users defaults to -groups × -group-members")
+	fs.IntVar(&cfg.groupSenders, "group-senders", 10, "group mode: members of each group who send (the first ones; at most -group-members when not given); every member's connections receive")
+	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", 1000, "the server's -max-group-members, to refuse a plan with bigger groups")
 
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	var envErr error
+	cfg.given = map[string]bool{}
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
 			}
+			cfg.given[f.Name] = true
 		}
 	})
 	if envErr != nil {
@@ -130,6 +142,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	fs.Visit(func(f *flag.Flag) { cfg.given[f.Name] = true })
 	return cfg, cfg.check()
 }
 
@@ -141,6 +154,9 @@ func (cfg *config) check() error {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	cfg.base = u
+	if err := cfg.checkGroups(); err != nil {
+		return err
+	}
 	switch {
 	case cfg.users < 1:
 		return errors.New("-users must be at least 1")
@@ -169,7 +185,7 @@ func (cfg *config) check() error {
 		return nil
 	}
 	switch {
-	case cfg.users < 2 || cfg.users%2 != 0:
+	case cfg.groups == 0 && (cfg.users < 2 || cfg.users%2 != 0):
 		return errors.New("-users must be even and at least 2: user 2i talks with user 2i+1")
 	case cfg.rate < 0:
 		return errors.New("-rate must not be negative")
@@ -179,6 +195,41 @@ func (cfg *config) check() error {
 		return errors.New("-max-pending must be at least 1")
 	case cfg.bodySize > maxBody:
 		return fmt.Errorf("-body-size must be at most %d", maxBody)
+	}
+	return nil
+}
+
+// checkGroups validates the group mode's flags and derives -users and
+// -conns from them: the users are the groups' members, group after group,
+// and every member is connected.
+func (cfg *config) checkGroups() error {
+	if !cfg.given["group-senders"] {
+		cfg.groupSenders = min(cfg.groupSenders, cfg.groupMembers)
+	}
+	switch {
+	case cfg.groups < 0:
+		return errors.New("-groups must not be negative")
+	case cfg.groups == 0:
+		return nil
+	case cfg.idle:
+		return errors.New("-groups and -idle do not go together")
+	case cfg.groupMembers < 2:
+		return errors.New("-group-members must be at least 2")
+	case cfg.maxGroupMembers > 0 && cfg.groupMembers > cfg.maxGroupMembers:
+		return fmt.Errorf("-group-members %d is over the server's limit of %d members a group: raise -max-group-members (on both sides)", cfg.groupMembers, cfg.maxGroupMembers)
+	case cfg.groupSenders < 1 || cfg.groupSenders > cfg.groupMembers:
+		return errors.New("-group-senders must be between 1 and -group-members")
+	}
+	members := cfg.groups * cfg.groupMembers
+	if cfg.given["users"] && cfg.users != members {
+		return fmt.Errorf("-users %d: in group mode the users are the members, -groups × -group-members = %d (leave -users out)", cfg.users, members)
+	}
+	cfg.users = members
+	if !cfg.given["conns"] {
+		cfg.conns = members
+	}
+	if cfg.conns < members {
+		return fmt.Errorf("-conns %d: in group mode every member is connected, so at least -groups × -group-members = %d", cfg.conns, members)
 	}
 	return nil
 }

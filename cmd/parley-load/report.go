@@ -11,18 +11,25 @@ import (
 
 // report is the run's result, written as text or JSON.
 type report struct {
-	Mode       string  `json:"mode"` // "load" or "idle"
-	URL        string  `json:"url"`
-	RunID      string  `json:"run_id"`
-	Users      int     `json:"users"`
-	UserOffset int     `json:"user_offset"`
-	Conns      int     `json:"conns"`
-	Rate       float64 `json:"rate,omitempty"`
-	Window     int     `json:"window,omitempty"`
-	DurationS  float64 `json:"duration_s"`
-	WarmupS    float64 `json:"warmup_s,omitempty"`
-	BodySize   int     `json:"body_size,omitempty"`
-	ElapsedS   float64 `json:"elapsed_s"` // the send (or hold) phase, as it was
+	Mode       string `json:"mode"` // "load" or "idle"
+	URL        string `json:"url"`
+	RunID      string `json:"run_id"`
+	Users      int    `json:"users"`
+	UserOffset int    `json:"user_offset"`
+	Conns      int    `json:"conns"`
+	// Group mode: groups of group_members members, group_senders of them
+	// sending; sending_conns counts the connections that send (all of
+	// them in direct mode).
+	Groups       int     `json:"groups,omitempty"`
+	GroupMembers int     `json:"group_members,omitempty"`
+	GroupSenders int     `json:"group_senders,omitempty"`
+	SendingConns int     `json:"sending_conns,omitempty"`
+	Rate         float64 `json:"rate,omitempty"`
+	Window       int     `json:"window,omitempty"`
+	DurationS    float64 `json:"duration_s"`
+	WarmupS      float64 `json:"warmup_s,omitempty"`
+	BodySize     int     `json:"body_size,omitempty"`
+	ElapsedS     float64 `json:"elapsed_s"` // the send (or hold) phase, as it was
 
 	Sent               int64   `json:"sent"`
 	Resent             int64   `json:"resent"`
@@ -98,6 +105,9 @@ func (l *loader) newReport(mode string) *report {
 	r := &report{Mode: mode, URL: cfg.url, RunID: l.runID, Users: cfg.users, UserOffset: cfg.userOffset, Conns: cfg.conns, DurationS: cfg.duration.Seconds()}
 	if mode == "load" {
 		r.Rate, r.WarmupS, r.BodySize = cfg.rate, cfg.warmup.Seconds(), cfg.bodySize
+		if cfg.groups > 0 {
+			r.Groups, r.GroupMembers, r.GroupSenders = cfg.groups, cfg.groupMembers, cfg.groupSenders
+		}
 		if cfg.rate == 0 {
 			r.Window = cfg.window
 		}
@@ -109,6 +119,7 @@ func (l *loader) newReport(mode string) *report {
 func (r *report) fill(l *loader, elapsed interface{ Seconds() float64 }) {
 	st := l.st
 	r.ElapsedS = elapsed.Seconds()
+	r.SendingConns = l.sendingConns
 	r.Sent, r.Resent = st.sent.Load(), st.resent.Load()
 	r.Acked, r.AckedMeasured = st.acked.Load(), st.ackedMeasured.Load()
 	r.Delivered, r.DeliveredMeasured = st.delivered.Load(), st.deliveredMeasured.Load()
@@ -142,6 +153,9 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	p("parley-load %s run %s against %s", r.Mode, r.RunID, r.URL)
 	p("  users %d (from %d), connections %d", r.Users, r.UserOffset, r.Conns)
+	if r.Groups > 0 {
+		p("  groups %d of %d members, %d senders each: %d sending connections", r.Groups, r.GroupMembers, r.GroupSenders, r.SendingConns)
+	}
 	if r.Mode == "load" {
 		how := fmt.Sprintf("rate %.0f/s", r.Rate)
 		if r.Rate == 0 {
@@ -151,6 +165,9 @@ func (r *report) writeText(w io.Writer) error {
 		p("sends:       %d sent, %d acked (%d measured: %.1f/s), %d resent, %d skipped, %d refused, %d unacked at the end",
 			r.Sent, r.Acked, r.AckedMeasured, r.AckedPerSec, r.Resent, r.Skipped, r.Failed, r.UnackedAtEnd)
 		p("deliveries:  %d (expected %d; %d measured: %.1f/s)", r.Delivered, r.ExpectedDeliveries, r.DeliveredMeasured, r.DeliveredPerSec)
+		if r.Groups > 0 {
+			p("fan-out:     %.1f messages/s stored, %.1f deliveries/s (message frames to members' connections, acks not counted)", r.AckedPerSec, r.DeliveredPerSec)
+		}
 		p("latency (ms)        p50      p90      p99    p99.9      max     mean   count")
 		for _, x := range []struct {
 			name string

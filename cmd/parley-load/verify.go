@@ -174,7 +174,7 @@ func (l *loader) verifyDB(ctx context.Context, cv *conv) (found, unacked, other 
 	// The server may be restarting (crash tests): retry for a while.
 	for attempt := range 10 {
 		msgs = msgs[:0]
-		err = l.api.messagesAfter(ctx, cv.a.client, cv.id, cv.initialSeq, func(m wire.Message) { msgs = append(msgs, m) })
+		err = l.api.messagesAfter(ctx, cv.members[0].client, cv.id, cv.initialSeq, func(m wire.Message) { msgs = append(msgs, m) })
 		if err == nil || ctx.Err() != nil {
 			break
 		}

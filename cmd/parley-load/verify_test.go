@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net/url"
 	"testing"
 )
 
@@ -13,7 +15,7 @@ func TestVerifyConnFindsProblems(t *testing.T) {
 	}
 	l := newLoader(cfg, io.Discard)
 	a, b := &user{name: "a", id: 1}, &user{name: "b", id: 2}
-	cv := &conv{id: 7, a: a, b: b, acked: map[int64]ackRec{}}
+	cv := &conv{id: 7, members: []*user{a, b}, acked: map[int64]ackRec{}}
 	// Seqs 1-6 acked: 1, 3, 5 sent by connection 0; 2, 4, 6 by connection 1.
 	for s := int64(1); s <= 6; s++ {
 		cv.acked[s] = ackRec{clientID: "x", conn: int((s + 1) % 2), sender: 1 + (s+1)%2}
@@ -63,5 +65,65 @@ func TestVerifyConnFindsProblems(t *testing.T) {
 	}
 	if first := l.probs.first(l.failing); len(first) != 6 {
 		t.Errorf("%d problems listed, want 6", len(first))
+	}
+}
+
+// TestVerifyConnFindsGroupProblems feeds the connection check a group's
+// made-up streams: five members, two of them sending, one member with two
+// connections. Each fault a group run could show is reported, and a
+// member's connections that got every message once and in order are not.
+func TestVerifyConnFindsGroupProblems(t *testing.T) {
+	base := &url.URL{Scheme: "http", Host: "127.0.0.1:1"}
+	l := newLoader(config{url: base.String(), base: base, checkOrder: true, dialConc: 1}, io.Discard)
+	members := make([]*user, 5)
+	for i := range members {
+		members[i] = &user{name: fmt.Sprintf("m%d", i), id: int64(i + 1)}
+	}
+	// The group's creation took seqs 1-5; the run's messages are 6-11:
+	// even seqs sent by connection 0 (member 0), odd ones by connection 1
+	// (member 1).
+	cv := &conv{id: 9, members: members, initialSeq: 5, acked: map[int64]ackRec{}}
+	for s := int64(6); s <= 11; s++ {
+		cv.acked[s] = ackRec{clientID: fmt.Sprint("x-", s), conn: int(s % 2), sender: 1 + s%2}
+	}
+	mk := func(k int, u *user, own, frames []int64) *conn {
+		return &conn{l: l, k: k, u: u, cv: cv, own: own, frames: frames, sessions: []int{0}, upAtEnd: true}
+	}
+	cases := []struct {
+		name string
+		c    *conn
+		want map[string]int64
+	}{
+		{"sender, perfect", mk(0, members[0], []int64{6, 8, 10}, []int64{7, 9, 11}), nil},
+		{"sender, perfect, the other sender", mk(1, members[1], []int64{7, 9, 11}, []int64{6, 8, 10}), nil},
+		{"the sender's other connection, perfect", mk(5, members[0], nil, []int64{6, 7, 8, 9, 10, 11}), nil},
+		{"missing", mk(2, members[2], nil, []int64{6, 7, 8, 10, 11}), map[string]int64{"lost: not delivered": 1}},
+		{"duplicate", mk(3, members[3], nil, []int64{6, 7, 8, 8, 9, 10, 11}), map[string]int64{"duplicate delivery": 1, "out of order": 1}},
+		{"out of order", mk(4, members[4], nil, []int64{6, 7, 9, 8, 10, 11}), map[string]int64{"out of order": 1}},
+		{"its own message as a frame", mk(0, members[0], []int64{6, 8, 10}, []int64{7, 8, 9, 11}), map[string]int64{"delivered to its sender": 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l.probs = problems{}
+			v := &verifyReport{}
+			l.verifyConn(cv, tc.c, v)
+			if v.ConnsChecked != 1 {
+				t.Errorf("%d connections checked, want 1", v.ConnsChecked)
+			}
+			got := l.probs.counts
+			for k, n := range tc.want {
+				if got[k] != n {
+					t.Errorf("%s: %d, want %d", k, got[k], n)
+				}
+				if !l.failing(k) {
+					t.Errorf("%s does not fail the verification", k)
+				}
+			}
+			for k, n := range got {
+				if _, ok := tc.want[k]; !ok {
+					t.Errorf("unexpected %s: %d", k, n)
+				}
+			}
+		})
 	}
 }
