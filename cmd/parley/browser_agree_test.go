@@ -675,6 +675,9 @@ func TestBrowserAgreeCookieRefresh(t *testing.T) {
 	alice.logIn("alice", "password-alice")
 	api := login(t, s, "alice", "password-alice")
 	conv, _ := api.startConversation(bob)
+	if got := api.openTab("alice's API tab").hello.SessionIdleMS; got != idle.Milliseconds() {
+		t.Errorf("hello: session_idle_ms %d, want %d", got, idle.Milliseconds())
+	}
 	refreshes := countMeAnswers(alice)
 	alice.openConnected(fmt.Sprintf("/c/%d", conv))
 	alice.waitAgree("the conversation open", api, conv)
