@@ -420,6 +420,40 @@ func sendConcurrently(t *testing.T, count int, senders ...sender) {
 	}
 }
 
+// countLateFrames counts the message frames that reach a tab after a
+// frame of a later seq of the same conversation: the out-of-order arrivals
+// the agreement tests are about (the count depends on timing, so it is
+// only logged).
+func countLateFrames(b *browser) *atomic.Int64 {
+	var n atomic.Int64
+	var mu sync.Mutex
+	newest := map[int64]int64{}
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		e, ok := ev.(*network.EventWebSocketFrameReceived)
+		if !ok || e.Response == nil {
+			return
+		}
+		var f wire.ServerFrame
+		if json.Unmarshal(e.Response.PayloadData, &f) != nil || (f.Type != "message" && f.Type != "ack") {
+			return
+		}
+		m, err := f.ChatMessage()
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if m.Seq < newest[m.ConversationID] {
+			n.Add(1)
+		}
+		newest[m.ConversationID] = max(newest[m.ConversationID], m.Seq)
+	})
+	if err != nil {
+		b.t.Fatalf("%s: listen to WebSocket frames: %v", b.name, err)
+	}
+	return &n
+}
+
 // TestBrowserAgreeTwoNodes: one person in two browsers, one on each node
 // of a cluster, while others write from both nodes.
 func TestBrowserAgreeTwoNodes(t *testing.T) {
@@ -455,6 +489,10 @@ func agreeScenario(t *testing.T, s *agreeServers) {
 	b2 := newBrowser(t, n1, "alice on node 2", browserOptions{})
 	b1.logIn("alice", password)
 	b2.logIn("alice", password)
+	late1, late2 := countLateFrames(b1), countLateFrames(b2)
+	defer func() {
+		t.Logf("message frames that arrived after a later seq: %d on the first page, %d on the second", late1.Load(), late2.Load())
+	}()
 	api := alice // on node 1, which stays up
 	b1.waitAgree("signed in", api, 0)
 	b2.waitAgree("signed in", api, 0)
