@@ -147,12 +147,14 @@ type openView struct {
 	Items  []itemView
 }
 
-// itemView is a message, or a day separator when Day is set.
+// itemView is a message, a day separator when Day is set, or the "New
+// messages" divider when Divider is set.
 type itemView struct {
 	Day       string
+	Divider   bool
 	Seq       int64
 	Own       bool
-	Body      string
+	Parts     []textPart // the body, its links apart
 	CreatedAt string
 	Time      string
 	Seen      bool
@@ -260,10 +262,15 @@ func openConversation(me chat.UserID, st *openState) *openView {
 			day = d
 			v.Items = append(v.Items, itemView{Day: d})
 		}
+		// "New messages" goes above the first unread message
+		// (unreadDivider in conversation-view.js says the same).
+		if m.Seq == c.LastReadSeq+1 && c.LastSeq > c.LastReadSeq {
+			v.Items = append(v.Items, itemView{Divider: true})
+		}
 		v.Items = append(v.Items, itemView{
 			Seq:       m.Seq,
 			Own:       m.SenderID == int64(me),
-			Body:      m.Body,
+			Parts:     linkify(m.Body),
 			CreatedAt: m.CreatedAt.Format(time.RFC3339Nano),
 			Time:      m.CreatedAt.Format("15:04"),
 			Seen:      m.Seq == seen,

@@ -1,15 +1,18 @@
 // @ts-check
 // The open conversation: its header (name, online or typing, closed
-// account), its history drawn from the store (day separators, "Seen", the
-// messages still in the outbox at the end), older pages loaded as the
-// reader scrolls up, gaps filled from the server, and the read cursor moved
-// when the newest message is in view.
+// account), its history drawn from the store (day separators, "New
+// messages" above the first unread one, "Seen", the messages still in the
+// outbox at the end), a window of a few hundred messages moved as the
+// reader scrolls (pages fetched at one end, messages dropped at the other),
+// gaps filled from the server, the "↓ N new messages" button, and the read
+// cursor moved when the newest message is in view.
 
 import { fetchConversation, fetchMessages, postRead } from "./api.js";
 import { Composer } from "./composer.js";
 import { dayKey, dayLabel, timeLabel } from "./format.js";
 import { byId, cloneTemplate, coalesce, part, reconcileChildren } from "./markup.js";
 import { newestSeq, titleOf } from "./store.js";
+import { fillText } from "./text.js";
 
 /** @typedef {import("./wire.js").ConversationRow} ConversationRow */
 /** @typedef {import("./wire.js").Message} Message */
@@ -20,14 +23,23 @@ import { newestSeq, titleOf } from "./store.js";
 /** @typedef {import("./outbox.js").PendingSend} PendingSend */
 /** @typedef {import("./connection.js").Connection} Connection */
 
-/** Messages per page of history. */
+/** Messages of the first page of a conversation (as the server's page). */
 const PAGE_SIZE = 50;
+/** Messages per page fetched as the reader scrolls. */
+const SCROLL_PAGE_SIZE = 100;
+/**
+ * The most messages held and drawn: the window the reader scrolls through.
+ * A page past it drops as many from the end farther from the reader, so
+ * that the page's work per message (a send, an arrival) stays the same
+ * however far the reader has scrolled.
+ */
+const WINDOW = 600;
 /** Messages per request when filling a gap. */
 const GAP_PAGE_SIZE = 100;
 /** How long "typing…" shows after a typing frame. */
 const TYPING_SHOWN_MS = 3500;
-/** Older messages load when the reader is this close to the top (px). */
-const LOAD_OLDER_WITHIN_PX = 300;
+/** Messages load when the reader is this close to either end (px). */
+const LOAD_WITHIN_PX = 600;
 /** The reader counts as at the bottom this close to it (px). */
 const AT_BOTTOM_WITHIN_PX = 80;
 
@@ -41,7 +53,7 @@ const AT_BOTTOM_WITHIN_PX = 80;
 function fillMessage(li, m, own) {
   li.classList.toggle("own", own);
   li.dataset.seq = String(m.seq);
-  part(li, ".body", HTMLElement).textContent = m.body;
+  fillText(part(li, ".body", HTMLElement), m.body);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = m.created_at;
   time.textContent = timeLabel(new Date(m.created_at));
@@ -59,7 +71,7 @@ function fillPending(li, p) {
   li.classList.toggle("pending", !p.failure);
   li.classList.toggle("failed", !!p.failure);
   delete li.dataset.seq;
-  part(li, ".body", HTMLElement).textContent = p.body;
+  fillText(part(li, ".body", HTMLElement), p.body);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = p.createdAt;
   time.textContent = p.failure ? `Not sent: ${p.failure}` : timeLabel(new Date(p.createdAt));
@@ -73,6 +85,17 @@ function fillPending(li, p) {
  */
 function fillDay(li, date) {
   part(li, "span", HTMLElement).textContent = dayLabel(date);
+}
+
+/**
+ * Where "New messages" goes, from the row as the conversation was opened:
+ * above the message after the read cursor, when there is one (the server's
+ * openConversation says the same).
+ * @param {ConversationRow} row
+ * @returns {number} the seq of the first unread message, 0 for none
+ */
+function unreadDivider(row) {
+  return row.last_seq > row.last_read_seq ? row.last_read_seq + 1 : 0;
 }
 
 /** The conversation pane. */
@@ -92,28 +115,42 @@ export class ConversationView {
     this.titleEl = byId("conversation-title", HTMLElement);
     this.statusEl = byId("conversation-status", HTMLElement);
     this.scroller = byId("message-scroller", HTMLElement);
+    this.loadingEl = byId("conversation-loading", HTMLElement);
     this.messages = byId("messages", HTMLElement);
+    this.pill = byId("new-messages", HTMLButtonElement);
     this.closedNotice = byId("closed-notice", HTMLElement);
     this.composer = new Composer({ onSend: (body) => this.send(body), onTyping: () => this.sendTyping() });
     this.seenMark = cloneTemplate("seen-mark-template");
+    this.divider = cloneTemplate("unread-row-template");
 
     // What the message list shows, so that a render only touches what changed.
     /** @type {number | null} the conversation drawn */
     this.drawnId = null;
     /** @type {Map<number, {li: HTMLElement, message: Message}>} */
     this.messageNodes = new Map();
+    /** @type {HTMLElement[]} the message rows drawn, in order */
+    this.messageRows = [];
     /** @type {Map<string, HTMLElement>} by dayKey */
     this.dayNodes = new Map();
     /** @type {Map<string, {li: HTMLElement, failure: string}>} by client_id */
     this.pendingNodes = new Map();
-    this.firstSeq = 0;
+    /** the seq "New messages" goes above (0: none), fixed when the messages first come */
+    this.dividerSeq = 0;
+    /** whether the history of drawnId has been drawn yet */
+    this.drawnHistory = false;
+    /** whether the last drawn window reached the newest message */
+    this.reachedEnd = true;
     this.scrollToEnd = false;
+    /** the newest seq the reader has had in view at the bottom: later ones count in the button */
+    this.seenUpTo = 0;
 
-    this.typingUntil = 0;
+    /** @type {Map<number, {until: number, afterSeq: number}>} who is typing, until when, since which seq */
+    this.typers = new Map();
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.typingTimer = undefined;
     this.openTicket = 0;
     this.loadingOlder = false;
+    this.loadingNewer = false;
     this.filling = false;
     this.fillAgain = false;
     /** the row's last_seq the last gap fill was started for */
@@ -134,9 +171,11 @@ export class ConversationView {
       else this.close(false);
     });
     this.scroller.addEventListener("scroll", () => {
-      if (this.scroller.scrollTop < LOAD_OLDER_WITHIN_PX) this.loadOlder();
+      this.loadMore();
       this.markRead();
+      this.showPill();
     });
+    this.pill.addEventListener("click", () => this.jumpToEnd());
     document.addEventListener("visibilitychange", () => this.markRead());
     window.addEventListener("focus", () => this.markRead());
     this.store.subscribe(this.invalidate);
@@ -144,25 +183,32 @@ export class ConversationView {
       if (id === this.store.openId) this.invalidate();
     });
     this.render();
+    // The server's rows were drawn again above, with the reader's times and
+    // at the end of the history: the list shows from now on (the style
+    // sheet keeps it invisible until then, see "ready" in style.css).
+    this.scroller.classList.add("ready");
   }
 
   /**
-   * Opens a conversation: fetches its row and newest page, then shows it.
+   * Opens a conversation: shows it as loading at once, fetches its row and
+   * newest page, then shows them.
    * @param {number} id
    * @param {boolean} push whether to add a history entry (not when going back)
    */
   async open(id, push) {
     if (this.store.openId === id) return;
     const ticket = ++this.openTicket;
+    if (push) history.pushState({ id }, "", `/c/${id}`);
+    this.store.opening(id);
+    this.composer.focus();
     let row, page;
     try {
       [row, page] = await Promise.all([fetchConversation(id), fetchMessages(id, { limit: PAGE_SIZE })]);
     } catch {
-      window.location.assign(`/c/${id}`); // the server's page says what is wrong
+      if (ticket === this.openTicket) window.location.assign(`/c/${id}`); // the server's page says what is wrong
       return;
     }
     if (ticket !== this.openTicket) return; // another was opened meanwhile
-    if (push) history.pushState({ id }, "", `/c/${id}`);
     this.store.open(row.conversation, page);
     this.render(); // now, so that the composer can take the focus
     this.composer.focus();
@@ -183,32 +229,75 @@ export class ConversationView {
     const id = this.store.openId;
     const row = id === null ? undefined : this.store.row(id);
     const h = id === null ? null : this.store.history(id);
-    const shown = id !== null && !!row && !!h;
+    // While its messages load, a conversation shows as loading (with its
+    // name when the page knows it); the one before is gone at once.
+    const shown = id !== null && (!h || !!row);
     this.section.hidden = !shown;
     this.placeholder.hidden = shown;
     this.app.classList.toggle("has-conversation", shown);
-    if (id === null || !row || !h) {
+    if (id === null || !shown) {
       this.forget(null);
       delete this.section.dataset.id;
       return;
     }
     if (this.drawnId !== id) this.forget(id);
     this.section.dataset.id = String(id);
-    this.titleEl.textContent = titleOf(row);
-    const online = !!(row.other_user && row.other_user.online);
-    this.statusEl.textContent = Date.now() < this.typingUntil ? "typing…" : online ? "online" : "offline";
-    const closed = !!(row.other_user && row.other_user.closed);
+    this.titleEl.textContent = row ? titleOf(row) : "";
+    this.loadingEl.hidden = !!h;
+    const closed = !!(row && row.other_user && row.other_user.closed);
     this.composer.show(id, !closed);
     this.closedNotice.hidden = !closed;
+    if (!row || !h) {
+      this.statusEl.textContent = "";
+      this.pill.hidden = true;
+      return;
+    }
+    if (!this.drawnHistory) {
+      this.drawnHistory = true;
+      this.dividerSeq = unreadDivider(row);
+    }
+    this.renderStatus(row, h);
     this.renderMessages(id, row, h);
     // The history must reach the row's newest message: frames missed while
     // away, or one that came before its predecessors, leave a gap.
-    if (row.last_seq > newestSeq(h) && row.last_seq > this.fillTarget) {
+    if (!h.hasNewer && row.last_seq > newestSeq(h) && row.last_seq > this.fillTarget) {
       this.fillTarget = row.last_seq;
       this.fillGap();
     }
     this.markRead();
-    this.fillViewport();
+    this.showPill();
+    this.trim(id, h);
+    this.loadMore();
+  }
+
+  /**
+   * The header's status: "typing…" while someone types (until their message
+   * comes), else online or offline.
+   * @param {ConversationRow} row
+   * @param {History} h
+   */
+  renderStatus(row, h) {
+    const now = Date.now();
+    for (const [user, t] of this.typers) {
+      if (t.until <= now || this.sentSince(row, h, user, t.afterSeq)) this.typers.delete(user);
+    }
+    const online = !!(row.other_user && row.other_user.online);
+    this.statusEl.textContent = this.typers.size > 0 ? "typing…" : online ? "online" : "offline";
+  }
+
+  /**
+   * Whether a message from user came after seq.
+   * @param {ConversationRow} row
+   * @param {History} h
+   * @param {number} user
+   * @param {number} seq
+   */
+  sentSince(row, h, user, seq) {
+    if (row.last_message && row.last_message.seq > seq && row.last_message.sender_id === user) return true;
+    for (let i = h.messages.length - 1; i >= 0 && h.messages[i].seq > seq; i--) {
+      if (h.messages[i].sender_id === user) return true;
+    }
+    return false;
   }
 
   /**
@@ -219,28 +308,36 @@ export class ConversationView {
     if (this.drawnId === id) return;
     this.drawnId = id;
     this.messageNodes.clear();
+    this.messageRows = [];
     this.dayNodes.clear();
     this.pendingNodes.clear();
     this.messages.replaceChildren();
     this.seenMark.remove();
-    this.firstSeq = 0;
+    this.drawnHistory = false;
+    this.dividerSeq = 0;
     this.fillTarget = 0;
-    this.typingUntil = 0;
+    this.seenUpTo = 0;
+    this.typers.clear();
+    this.reachedEnd = true;
     this.scrollToEnd = true;
   }
 
   /**
-   * Writes the message list: day separators, messages, "Seen", then the
-   * messages still in the outbox; and keeps the reader's place.
+   * Writes the message list: day separators, "New messages", messages,
+   * "Seen", then the messages still in the outbox; and keeps the reader's
+   * place: at the end when they were there, else on the message they were
+   * looking at.
    * @param {number} id
    * @param {ConversationRow} row
    * @param {History} h
    */
   renderMessages(id, row, h) {
-    const wasAtBottom = this.atBottom();
-    const oldHeight = this.scroller.scrollHeight;
+    const stick = this.scrollToEnd || (this.reachedEnd && this.atBottom());
+    const anchor = stick ? null : this.anchor();
     /** @type {HTMLElement[]} */
     const nodes = [];
+    /** @type {HTMLElement[]} */
+    const rows = [];
     const seqs = new Set();
     const days = new Set();
     /** @type {HTMLElement | null} */
@@ -254,34 +351,57 @@ export class ConversationView {
         days.add(key);
         nodes.push(this.dayNode(key, at));
       }
+      if (m.seq === this.dividerSeq) nodes.push(this.divider);
       const li = this.messageNode(m);
       nodes.push(li);
+      rows.push(li);
       seqs.add(m.seq);
       // "Seen" goes under the newest own message the other person has read.
       if (m.sender_id === this.store.me && m.seq <= row.other_read_seq) seenLi = li;
     }
+    // Unsent messages follow the newest message, so not a window short of it.
     const clientIds = new Set();
-    for (const p of this.outbox.pending(id)) {
+    for (const p of h.hasNewer ? [] : this.outbox.pending(id)) {
       nodes.push(this.pendingNode(p));
       clientIds.add(p.clientId);
     }
-    for (const seq of [...this.messageNodes.keys()]) if (!seqs.has(seq)) this.messageNodes.delete(seq);
+    if (seqs.size < this.messageNodes.size) {
+      for (const seq of [...this.messageNodes.keys()]) if (!seqs.has(seq)) this.messageNodes.delete(seq);
+    }
     for (const key of [...this.dayNodes.keys()]) if (!days.has(key)) this.dayNodes.delete(key);
     for (const c of [...this.pendingNodes.keys()]) if (!clientIds.has(c)) this.pendingNodes.delete(c);
 
     reconcileChildren(this.messages, nodes);
+    this.messageRows = rows;
     if (seenLi) seenLi.append(this.seenMark);
     else this.seenMark.remove();
 
-    const firstSeq = h.messages.length ? h.messages[0].seq : 0;
-    if (this.scrollToEnd || wasAtBottom) {
+    if (stick) {
       this.scroller.scrollTop = this.scroller.scrollHeight;
-    } else if (this.firstSeq && firstSeq < this.firstSeq) {
-      // Older messages went in above: keep what the reader was looking at.
-      this.scroller.scrollTop += this.scroller.scrollHeight - oldHeight;
+    } else if (anchor && anchor.li.isConnected) {
+      // Rows went in or out above: the one the reader was looking at stays put.
+      this.scroller.scrollTop += anchor.li.getBoundingClientRect().top - anchor.top;
     }
     this.scrollToEnd = false;
-    this.firstSeq = firstSeq;
+    this.reachedEnd = !h.hasNewer;
+  }
+
+  /**
+   * The first message row in view and where it is, to keep it there.
+   * @returns {{li: HTMLElement, top: number} | null}
+   */
+  anchor() {
+    const rows = this.messageRows;
+    if (rows.length === 0) return null;
+    const top = this.scroller.getBoundingClientRect().top;
+    let lo = 0;
+    let hi = rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rows[mid].getBoundingClientRect().bottom > top) hi = mid;
+      else lo = mid + 1;
+    }
+    return { li: rows[lo], top: rows[lo].getBoundingClientRect().top };
   }
 
   /**
@@ -325,9 +445,70 @@ export class ConversationView {
     return li;
   }
 
-  /** @returns {boolean} whether the newest message is in view */
+  /** @returns {boolean} whether the end of the list is in view */
   atBottom() {
     return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < AT_BOTTOM_WITHIN_PX;
+  }
+
+  /**
+   * Drops the messages past the window from the end farther from the
+   * reader: the oldest when they read near the end, else the newest.
+   * @param {number} id
+   * @param {History} h
+   */
+  trim(id, h) {
+    const excess = h.messages.length - WINDOW;
+    if (excess <= 0) return;
+    const above = this.scroller.scrollTop;
+    const below = this.scroller.scrollHeight - above - this.scroller.clientHeight;
+    if (above >= below) this.store.keep(id, h.messages[excess].seq, newestSeq(h));
+    else this.store.keep(id, h.messages[0].seq, h.messages[WINDOW - 1].seq);
+  }
+
+  /** Fetches the next page at an end of the window the reader is near. */
+  loadMore() {
+    const above = this.scroller.scrollTop;
+    const below = this.scroller.scrollHeight - above - this.scroller.clientHeight;
+    if (above < LOAD_WITHIN_PX) this.loadOlder();
+    if (below < LOAD_WITHIN_PX) this.loadNewer();
+  }
+
+  /**
+   * Shows "↓ N new messages" while messages the reader has not had in view
+   * wait below: they came while the reader was scrolled up.
+   */
+  showPill() {
+    const id = this.store.openId;
+    const row = id === null ? undefined : this.store.row(id);
+    const h = id === null ? null : this.store.history(id);
+    if (!row || !h) return;
+    const atEnd = !h.hasNewer && this.atBottom();
+    if (atEnd) this.seenUpTo = Math.max(this.seenUpTo, newestSeq(h));
+    if (!this.seenUpTo) this.seenUpTo = row.last_seq;
+    const n = atEnd ? 0 : row.last_seq - Math.max(this.seenUpTo, row.last_read_seq);
+    const label = n > 0 ? `↓ ${n.toLocaleString()} new ${n === 1 ? "message" : "messages"}` : "";
+    if (this.pill.textContent !== label) this.pill.textContent = label;
+    this.pill.hidden = n <= 0;
+  }
+
+  /** Scrolls to the newest message, fetching it first when the window stops short of it. */
+  async jumpToEnd() {
+    const id = this.store.openId;
+    const h = id === null ? null : this.store.history(id);
+    if (id === null || !h) return;
+    this.scrollToEnd = true;
+    if (!h.hasNewer) {
+      this.render();
+      return;
+    }
+    try {
+      const page = await fetchMessages(id, { limit: PAGE_SIZE });
+      if (this.store.history(id) !== h) return;
+      this.scrollToEnd = true;
+      this.store.showNewest(id, page);
+    } catch {
+      // The button stays: clicking again tries again.
+    }
   }
 
   /**
@@ -338,6 +519,8 @@ export class ConversationView {
     const id = this.store.openId;
     if (id === null) return;
     this.scrollToEnd = true;
+    const h = this.store.history(id);
+    if (h && h.hasNewer) this.jumpToEnd(); // the new message shows at the end
     this.outbox.add(id, body);
   }
 
@@ -349,18 +532,22 @@ export class ConversationView {
 
   /**
    * Someone is typing: "typing…" shows for a while if it is in the open
-   * conversation.
+   * conversation, until their message comes.
    * @param {TypingFrame} f
    */
   showTyping(f) {
     if (f.conversation_id !== this.store.openId || f.user_id === this.store.me) return;
-    this.typingUntil = Date.now() + TYPING_SHOWN_MS;
+    const row = this.store.row(f.conversation_id);
+    this.typers.set(f.user_id, { until: Date.now() + TYPING_SHOWN_MS, afterSeq: row ? row.last_seq : 0 });
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(this.invalidate, TYPING_SHOWN_MS + 50);
     this.invalidate();
   }
 
-  /** Moves the read cursor to the newest message when the reader can see it. */
+  /**
+   * Moves the read cursor to the newest message when the reader can see it:
+   * never while the page is hidden.
+   */
   markRead() {
     const id = this.store.openId;
     if (id === null || document.visibilityState !== "visible" || this.section.hidden || !this.atBottom()) return;
@@ -375,14 +562,14 @@ export class ConversationView {
     }
   }
 
-  /** Loads the page before the oldest message shown. */
+  /** Loads the page before the oldest message held. */
   async loadOlder() {
     const id = this.store.openId;
     const h = id === null ? null : this.store.history(id);
     if (id === null || !h || this.loadingOlder || !h.hasMore || h.messages.length === 0) return;
     this.loadingOlder = true;
     try {
-      const page = await fetchMessages(id, { before_seq: h.messages[0].seq, limit: PAGE_SIZE });
+      const page = await fetchMessages(id, { before_seq: h.messages[0].seq, limit: SCROLL_PAGE_SIZE });
       if (this.store.history(id) === h) this.store.addOlder(id, page);
     } catch {
       // Scrolling again tries again.
@@ -391,12 +578,19 @@ export class ConversationView {
     }
   }
 
-  /** Loads older pages until the list can scroll, so that scrolling can load more. */
-  fillViewport() {
+  /** Loads the page after the newest message held, when the window stops short of the end. */
+  async loadNewer() {
     const id = this.store.openId;
     const h = id === null ? null : this.store.history(id);
-    if (h && h.hasMore && !this.loadingOlder && this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_WITHIN_PX) {
-      this.loadOlder();
+    if (id === null || !h || this.loadingNewer || !h.hasNewer) return;
+    this.loadingNewer = true;
+    try {
+      const page = await fetchMessages(id, { after_seq: newestSeq(h), limit: SCROLL_PAGE_SIZE });
+      if (this.store.history(id) === h) this.store.addNewerPage(id, page);
+    } catch {
+      // Scrolling again tries again.
+    } finally {
+      this.loadingNewer = false;
     }
   }
 
@@ -417,7 +611,7 @@ export class ConversationView {
         for (;;) {
           const id = this.store.openId;
           const h = id === null ? null : this.store.history(id);
-          if (id === null || !h) return;
+          if (id === null || !h || h.hasNewer) return; // a window short of the end fills as it is scrolled
           const page = await fetchMessages(id, { after_seq: newestSeq(h), limit: GAP_PAGE_SIZE });
           if (this.store.history(id) !== h) break; // another is open now: its own fill sets fillAgain
           this.store.addNewer(page.messages);

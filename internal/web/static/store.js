@@ -15,10 +15,14 @@
 /** @typedef {import("./wire.js").User} User */
 
 /**
- * The open conversation's messages that the page holds.
+ * The open conversation's messages that the page holds: a window of its
+ * history, which the view keeps to a few hundred messages.
  * @typedef {object} History
  * @property {Message[]} messages ascending by seq, without gaps
  * @property {boolean} hasMore older messages are on the server
+ * @property {boolean} hasNewer newer messages are on the server: the
+ *   window stops short of the newest (the reader scrolled far back), so
+ *   new messages are not added to it but fetched when scrolled to
  */
 
 /**
@@ -203,6 +207,19 @@ export class Store {
   }
 
   /**
+   * Starts opening a conversation: it is the open one, its messages not
+   * fetched yet (history is null until open is called).
+   * @param {number} id
+   */
+  opening(id) {
+    if (this.openId === id) return;
+    if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
+    this.openId = id;
+    this.openHistory = null;
+    this.changed();
+  }
+
+  /**
    * Opens a conversation with its newest page of messages.
    * @param {ConversationRow} row
    * @param {MessagesResponse} page
@@ -210,8 +227,20 @@ export class Store {
   open(row, page) {
     this.put(row);
     this.openId = row.id;
-    this.openHistory = { messages: [...page.messages].sort((a, b) => a.seq - b.seq), hasMore: page.has_more };
+    this.openHistory = { messages: [...page.messages].sort((a, b) => a.seq - b.seq), hasMore: page.has_more, hasNewer: false };
     this.changed();
+  }
+
+  /**
+   * Replaces the open conversation's window with its newest page: the
+   * reader jumps from far back to the end.
+   * @param {number} id
+   * @param {MessagesResponse} page
+   */
+  showNewest(id, page) {
+    const row = this.rows.get(id);
+    if (!row || !this.history(id)) return;
+    this.open(row, page);
   }
 
   /** Closes the open conversation. */
@@ -253,11 +282,13 @@ export class Store {
     const old = this.rows.get(m.conversation_id);
     if (!old) return false;
     const mine = m.sender_id === this.me;
+    // Sending moves the sender's own read cursor: the other person's too.
+    const theirs = !!old.other_user && m.sender_id === old.other_user.id;
     const row = mergeRow(old, {
       ...old,
       last_seq: m.seq,
-      // Sending moves the sender's own read cursor.
       last_read_seq: mine ? m.seq : old.last_read_seq,
+      other_read_seq: theirs ? m.seq : old.other_read_seq,
       last_message: m,
       last_message_at: m.created_at,
     });
@@ -266,8 +297,47 @@ export class Store {
       this.order = [m.conversation_id, ...this.order.filter((id) => id !== m.conversation_id)];
     }
     const h = this.history(m.conversation_id);
-    if (h && m.seq === newestSeq(h) + 1) h.messages.push(m);
+    if (h && !h.hasNewer && m.seq === newestSeq(h) + 1) h.messages.push(m);
     return true;
+  }
+
+  /**
+   * A page of messages fetched after the newest one of a window that stops
+   * short of the end: those that follow on join it, and when the page is
+   * the last one the window reaches the end again.
+   * @param {number} id
+   * @param {MessagesResponse} page
+   */
+  addNewerPage(id, page) {
+    const h = this.history(id);
+    if (!h) return;
+    let complete = true;
+    for (const m of [...page.messages].sort((a, b) => a.seq - b.seq)) {
+      if (m.seq <= newestSeq(h)) continue;
+      if (m.seq !== newestSeq(h) + 1) {
+        complete = false;
+        break;
+      }
+      h.messages.push(m);
+    }
+    if (complete && !page.has_more) h.hasNewer = false;
+    this.changed();
+  }
+
+  /**
+   * Keeps only the open conversation's messages from seq first to seq last:
+   * the ones dropped are fetched again when the reader scrolls to them.
+   * @param {number} id
+   * @param {number} first
+   * @param {number} last
+   */
+  keep(id, first, last) {
+    const h = this.history(id);
+    if (!h || h.messages.length === 0) return;
+    if (h.messages[0].seq < first) h.hasMore = true;
+    if (newestSeq(h) > last) h.hasNewer = true;
+    h.messages = h.messages.filter((m) => m.seq >= first && m.seq <= last);
+    this.changed();
   }
 
   /**
