@@ -31,13 +31,11 @@ import (
 // node; after each sequence they wait until the page and the API say the
 // same, and on failure report every difference.
 
-// listOrderChecked: whether the list's order is compared. The store puts
-// a conversation on top when a frame of a newer message arrives, so frames
-// from two nodes that arrive in another order than their messages were
-// stored in leave the list in arrival order until the next list fetch
-// (docs/web.md, "The page agrees with the server"); it is compared once
-// the store orders its rows by their data, as the server does.
-const listOrderChecked = false
+// listOrderChecked: whether the list's order is compared. The store orders
+// its rows by their data, as the server does, so frames from two nodes
+// arriving in another order than their messages were stored in still give
+// the server's order.
+const listOrderChecked = true
 
 // agreeServers is the servers of an agreement test and how to start one
 // again where it was.

@@ -173,7 +173,7 @@ func TestLoginFloodRefusedNotHashed(t *testing.T) {
 				}
 				if a.form {
 					sawForm503 = true
-					if !strings.Contains(a.body, "the server is busy: try again in a moment") {
+					if !strings.Contains(a.body, "The server is busy. Try again in ") {
 						t.Errorf("login form refused without saying the server is busy:\n%s", a.body)
 					}
 				} else {

@@ -90,6 +90,8 @@ export class Composer {
     this.updateCounter();
     this.autosize();
     this.lastTypingSent = 0;
+    // Sent with the button, the focus would stay on it: the next line is typed here.
+    this.input.focus();
   }
 
   /** Shows the counter near the limit and, past it, what is wrong; Send is off past it. */

@@ -63,6 +63,22 @@ function seqOf(m) {
 }
 
 /**
+ * When a conversation last had a message (else when it was made), in
+ * microseconds since the epoch: the key the server orders the list by,
+ * newest first, then the higher id (ORDER BY coalesce(last_message_at,
+ * created_at) DESC, id DESC). Date.parse stops at milliseconds; the
+ * digits after them count too.
+ * @param {ConversationRow} row
+ * @returns {number}
+ */
+function activityOf(row) {
+  const at = row.last_message_at ?? row.created_at;
+  const fraction = /\.(\d+)/.exec(at);
+  const micros = fraction ? Number((fraction[1] + "000000").slice(3, 6)) : 0;
+  return Date.parse(at) * 1000 + micros;
+}
+
+/**
  * A row as the server sent it (fresh), over what the page had (old): the
  * cursors and the last message take whichever is further on, the rest
  * comes from fresh. The old object is returned when nothing changed.
@@ -184,11 +200,23 @@ export class Store {
   setList(rows) {
     for (const row of rows) this.put(row);
     this.order = rows.map((row) => row.id);
+    // Frames that came while the list was fetched are in the rows already.
+    this.sortOrder();
     const listed = new Set(this.order);
     for (const id of [...this.rows.keys()]) {
       if (!listed.has(id) && id !== this.openId) this.rows.delete(id);
     }
     this.changed();
+  }
+
+  /** Orders the list as the server does: newest activity first, then the higher id. */
+  sortOrder() {
+    /** @param {number} id */
+    const at = (id) => {
+      const row = this.rows.get(id);
+      return row ? activityOf(row) : 0;
+    };
+    this.order = [...this.order].sort((a, b) => at(b) - at(a) || b - a);
   }
 
   /**
@@ -293,9 +321,9 @@ export class Store {
       last_message_at: m.created_at,
     });
     this.rows.set(m.conversation_id, row);
-    if (m.seq > old.last_seq) {
-      this.order = [m.conversation_id, ...this.order.filter((id) => id !== m.conversation_id)];
-    }
+    // The list's order follows the rows' data, not the order frames came
+    // in: from two nodes, a later message can arrive first.
+    if (row !== old) this.sortOrder();
     const h = this.history(m.conversation_id);
     if (h && !h.hasNewer && m.seq === newestSeq(h) + 1) h.messages.push(m);
     return true;
