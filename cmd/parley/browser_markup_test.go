@@ -33,6 +33,15 @@ const markupJS = `(async () => {
 // yet), and fails the test with the difference if they do not become so.
 func sameMarkup(t *testing.T, b *browser, when string) {
 	t.Helper()
+	sameRows(t, b, when, markupJS)
+}
+
+// sameRows waits until js, which returns {server, page} (the rows of the
+// server's page for the same address and the rows the script drew, each
+// as a string), gives two equal non-empty lists, and fails the test with
+// the difference row by row if they do not become so.
+func sameRows(t *testing.T, b *browser, when, js string) {
+	t.Helper()
 	type rows struct {
 		Server []string `json:"server"`
 		Page   []string `json:"page"`
@@ -40,7 +49,7 @@ func sameMarkup(t *testing.T, b *browser, when string) {
 	var last rows
 	var err error
 	for deadline := time.Now().Add(browserWait); ; {
-		last, err = tryEval[rows](b, markupJS)
+		last, err = tryEval[rows](b, js)
 		if err == nil && len(last.Server) > 0 && slices.Equal(last.Server, last.Page) {
 			return
 		}
@@ -49,7 +58,8 @@ func sameMarkup(t *testing.T, b *browser, when string) {
 		}
 		select {
 		// The poll interval, not a wait for the condition; each poll loads
-		// the page, and 4 a second stay within the list budget (-list-rate).
+		// the page, and 4 a second stay within the list budget (-list-rate);
+		// the server may not have taken in the page's latest read frame yet.
 		case <-time.After(250 * time.Millisecond):
 		case <-b.ctx.Done():
 			t.Fatalf("%s, %s: %v", b.name, when, b.ctx.Err())

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // textCases are message bodies and the links they must show, in order:
@@ -44,50 +43,12 @@ const textShapeJS = `(root => {
 // included; it fails the test with the difference otherwise.
 func textSameRows(t *testing.T, b *browser, when string) {
 	t.Helper()
-	type rows struct {
-		Server []string `json:"server"`
-		Page   []string `json:"page"`
-	}
 	js := `(async () => {
 		const shape = ` + textShapeJS + `;
 		const doc = new DOMParser().parseFromString(await (await fetch(location.href)).text(), 'text/html');
 		return {server: shape(doc), page: shape(document)};
 	})()`
-	var last rows
-	var err error
-	for deadline := time.Now().Add(browserWait); ; {
-		last, err = tryEval[rows](b, js)
-		if err == nil && len(last.Server) > 0 && slices.Equal(last.Server, last.Page) {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		select {
-		// The poll interval: the server may not have taken in the page's
-		// latest read frame yet.
-		case <-time.After(250 * time.Millisecond):
-		case <-b.ctx.Done():
-			t.Fatalf("%s, %s: %v", b.name, when, b.ctx.Err())
-		}
-	}
-	if err != nil {
-		t.Fatalf("%s, %s: %v", b.name, when, err)
-	}
-	var diff []string
-	for i := range max(len(last.Server), len(last.Page)) {
-		var server, page string
-		if i < len(last.Server) {
-			server = last.Server[i]
-		}
-		if i < len(last.Page) {
-			page = last.Page[i]
-		}
-		if server != page {
-			diff = append(diff, fmt.Sprintf("row %d:\n\tserver %s\n\tscript %s", i, server, page))
-		}
-	}
-	t.Errorf("%s, %s: the script's %d rows differ from the server's %d:\n%s", b.name, when, len(last.Page), len(last.Server), strings.Join(diff, "\n"))
+	sameRows(t, b, when, js)
 }
 
 // textLink is a link of a message body as the page shows it.
