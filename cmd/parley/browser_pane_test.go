@@ -39,15 +39,20 @@ const paneFramesScript = `(() => {
 	const frames = [];
 	Object.defineProperty(window, '__paneFrames', {value: frames});
 	const fmt = new Intl.DateTimeFormat(undefined, {hour: '2-digit', minute: '2-digit'});
+	// The list's times as painted, when the list is on screen.
+	const listTimes = () => {
+		const l = document.getElementById('conversation-list');
+		return l && l.getClientRects().length > 0 ? [...l.querySelectorAll('time')].map(t => t.textContent).join(' | ') : '';
+	};
 	const tick = () => {
 		const s = document.getElementById('message-scroller');
 		const times = [...document.querySelectorAll('#messages li.message time')];
 		if (s && times.length > 0) {
 			const visible = !s.closest('[hidden]') && getComputedStyle(s).visibility !== 'hidden' && s.getClientRects().length > 0;
 			const wrong = times.filter(t => t.textContent !== fmt.format(new Date(t.dateTime))).map(t => t.textContent);
-			frames.push({visible, from_bottom: s.scrollHeight - s.scrollTop - s.clientHeight, wrong_times: wrong.length, sample: wrong.slice(0, 3)});
+			frames.push({visible, from_bottom: s.scrollHeight - s.scrollTop - s.clientHeight, wrong_times: wrong.length, sample: wrong.slice(0, 3), list: listTimes()});
 		} else {
-			frames.push({visible: false, from_bottom: -1, wrong_times: 0, sample: []});
+			frames.push({visible: false, from_bottom: -1, wrong_times: 0, sample: [], list: listTimes()});
 		}
 		if (frames.length < 120) requestAnimationFrame(tick);
 	};
@@ -59,6 +64,7 @@ type paneFrame struct {
 	FromBottom float64  `json:"from_bottom"`
 	WrongTimes int      `json:"wrong_times"`
 	Sample     []string `json:"sample"`
+	List       string   `json:"list"` // the list's times, "" while it is not on screen
 }
 
 // seedMessages sends n messages through the API, alternating between two
@@ -114,6 +120,15 @@ func TestBrowserPaneFirstPaint(t *testing.T) {
 		for i, f := range frames {
 			if f.Visible && (f.FromBottom > 2 || f.WrongTimes > 0) {
 				t.Errorf("round %d: frame %d (the history visible from frame %d) shows %+v: not at the end, or times not the reader's", round, i, first, f)
+				break
+			}
+		}
+		// The list's times, once painted, are the ones the script writes:
+		// no frame shows the server's and then the reader's.
+		final := frames[len(frames)-1].List
+		for i, f := range frames {
+			if f.List != "" && f.List != final {
+				t.Errorf("round %d: frame %d shows the list's times %q, later %q", round, i, f.List, final)
 				break
 			}
 		}

@@ -77,10 +77,10 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 		t.Errorf("composer without JavaScript: %d %q", status, back)
 	}
 	status, header, body := c.page(loc)
-	if status != 200 || !strings.Contains(body, `<p class="body">&lt;script&gt;alert(1)&lt;/script&gt; hi</p>`) || strings.Contains(body, "<script>alert") {
+	if status != 200 || !strings.Contains(body, `<p class="body" dir="auto">&lt;script&gt;alert(1)&lt;/script&gt; hi</p>`) || strings.Contains(body, "<script>alert") {
 		t.Errorf("the conversation page does not show the message as text: %d\n%s", status, body)
 	}
-	if !strings.Contains(body, `<h2 id="conversation-title">Bob</h2>`) {
+	if !strings.Contains(body, `<h2 id="conversation-title" dir="auto">Bob</h2>`) {
 		t.Error("the conversation page has no title")
 	}
 	csp := header.Get("Content-Security-Policy")

@@ -234,7 +234,7 @@ func TestPageTemplates(t *testing.T) {
 		}
 		want := []string{
 			`<link rel="stylesheet" href="` + p.static.prefix() + `/style.css">`,
-			`<script type="module" src="` + p.static.prefix() + `/main.js"></script>`,
+			`<script type="module" src="` + p.static.prefix() + `/main.js" blocking="render"></script>`,
 		}
 		for _, m := range p.static.modules {
 			want = append(want, `<link rel="modulepreload" href="`+p.static.prefix()+`/`+m+`">`)
