@@ -47,6 +47,6 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))
 
-	mux.Handle("/api/", handleNotFound(s.logger))
-	mux.Handle("/", handleNotFoundPage(s))
+	mux.Handle("/api/", handleUnrouted(s, mux))
+	mux.Handle("/", handleUnrouted(s, mux))
 }
