@@ -1,0 +1,15 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// handleGroupTitleForm renames a group (form: title); admins only.
+func handleGroupTitleForm(s *server) http.Handler {
+	return groupForm(s, "title", "renamed", func(r *http.Request, me chat.User, c chat.ConversationSummary) error {
+		_, err := s.service.RenameGroup(r.Context(), me.ID, c.ID, r.PostFormValue("title"))
+		return err
+	})
+}
