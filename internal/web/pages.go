@@ -39,7 +39,7 @@ func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}, static: static}
 	// Each page is a template set of its own: the layout, the rows (the
 	// markup the pages and the scripts share) and the page's file.
-	for _, name := range []string{"login", "register", "app", "people", "settings", "error", "group-new", "members"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings", "error"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
@@ -117,6 +117,10 @@ type appState struct {
 	Me            wire.User              `json:"me"`
 	Conversations []wire.ConversationRow `json:"conversations"`
 	Open          *openState             `json:"open"`
+	// Users are the people the page names (senders and system messages
+	// of groups, members), so that the script names them as the server
+	// did without asking.
+	Users []wire.User `json:"users"`
 }
 
 // openState is the open conversation in appState.
@@ -124,6 +128,10 @@ type openState struct {
 	Conversation wire.ConversationRow `json:"conversation"`
 	Messages     []wire.Message       `json:"messages"`
 	HasMore      bool                 `json:"has_more"`
+	// Members is a group's whole member list (GET …/members, every
+	// page): the status line and "Seen by …" come from it. Empty for a
+	// direct conversation.
+	Members []wire.Member `json:"members"`
 }
 
 // rowView is a conversation list row as the template shows it.
@@ -131,6 +139,7 @@ type rowView struct {
 	ID       int64
 	Title    string
 	Online   bool
+	Group    bool // a group: no online dot
 	Active   bool // the open conversation
 	LastAt   string
 	LastTime string
@@ -140,9 +149,12 @@ type rowView struct {
 
 // openView is the open conversation as the template shows it.
 type openView struct {
-	ID     int64
-	Title  string
-	Online bool
+	ID    int64
+	Title string
+	// Status is the line under the title: "online" or "offline", for a
+	// group "3 members, 2 online".
+	Status string
+	Group  bool
 	Closed bool // the other person closed their account
 	Items  []itemView
 }
@@ -150,14 +162,18 @@ type openView struct {
 // itemView is a message, a day separator when Day is set, or the "New
 // messages" divider when Divider is set.
 type itemView struct {
-	Day       string
-	Divider   bool
-	Seq       int64
+	Day     string
+	Divider bool
+	Seq     int64
+	// System is a system message's sentence ("Ada added Grace"): the
+	// item is a system row when it is set.
+	System    []namePart
 	Own       bool
+	Sender    string     // the sender's name above a group message, "" for none
 	Parts     []textPart // the body, its links apart
 	CreatedAt string
 	Time      string
-	Seen      bool
+	Seen      string // "Seen", "Seen by Ada, Grace", or "" for none
 }
 
 // personView is a row of the people directory.
@@ -219,13 +235,14 @@ func clock(t time.Time, now time.Time) string {
 
 // rowViews makes the list's rows from the same API rows the page's script
 // gets, so that the two cannot disagree.
-func rowViews(list []wire.ConversationRow, openID int64) []rowView {
+func rowViews(me int64, list []wire.ConversationRow, openID int64, n names) []rowView {
 	now := time.Now().UTC()
 	rows := make([]rowView, len(list))
 	for i, c := range list {
 		row := rowView{
 			ID:     c.ID,
 			Title:  rowTitle(c),
+			Group:  c.Kind == wire.KindGroup,
 			Active: c.ID == openID,
 			Unread: c.UnreadCount,
 		}
@@ -233,7 +250,7 @@ func rowViews(list []wire.ConversationRow, openID int64) []rowView {
 			row.Online = c.OtherUser.Online
 		}
 		if m := c.LastMessage; m != nil {
-			row.Preview = m.Body
+			row.Preview = previewText(me, c, n)
 			row.LastAt = m.CreatedAt.Format(time.RFC3339Nano)
 			row.LastTime = clock(m.CreatedAt, now)
 		}
@@ -242,24 +259,36 @@ func rowViews(list []wire.ConversationRow, openID int64) []rowView {
 	return rows
 }
 
-func openConversation(me chat.UserID, st *openState) *openView {
+func openConversation(me int64, st *openState, n names) *openView {
 	c := st.Conversation
-	v := &openView{ID: c.ID, Title: rowTitle(c)}
+	v := &openView{ID: c.ID, Title: rowTitle(c), Group: c.Kind == wire.KindGroup, Status: "offline"}
 	if c.OtherUser != nil {
-		v.Online = c.OtherUser.Online
+		if c.OtherUser.Online {
+			v.Status = "online"
+		}
 		v.Closed = c.OtherUser.Closed
 	}
-	// "Seen" goes under the newest own message the other person has read.
+	// "Seen" goes under the newest own message the other person has read;
+	// in a group "Seen by …" under the newest one anyone else has read.
 	var seen int64
-	for _, m := range st.Messages {
-		if m.SenderID == int64(me) && m.Seq <= c.OtherReadSeq {
-			seen = m.Seq
+	seenText := "Seen"
+	if v.Group {
+		v.Status = memberStatus(me, c.MemberCount, st.Members)
+		seen, seenText = seenBy(me, st.Messages, st.Members)
+	} else {
+		for _, m := range st.Messages {
+			if m.SenderID == me && m.Seq <= c.OtherReadSeq {
+				seen = m.Seq
+			}
 		}
 	}
 	day := ""
-	for _, m := range st.Messages {
+	var prev *wire.Message
+	for i, m := range st.Messages {
+		sameDay := true
 		if d := m.CreatedAt.Format("Monday, January 2, 2006"); d != day {
 			day = d
+			sameDay = false
 			v.Items = append(v.Items, itemView{Day: d})
 		}
 		// "New messages" goes above the first unread message
@@ -267,14 +296,24 @@ func openConversation(me chat.UserID, st *openState) *openView {
 		if m.Seq == c.LastReadSeq+1 && c.LastSeq > c.LastReadSeq {
 			v.Items = append(v.Items, itemView{Divider: true})
 		}
-		v.Items = append(v.Items, itemView{
-			Seq:       m.Seq,
-			Own:       m.SenderID == int64(me),
-			Parts:     linkify(m.Body),
-			CreatedAt: m.CreatedAt.Format(time.RFC3339Nano),
-			Time:      m.CreatedAt.Format("15:04"),
-			Seen:      m.Seq == seen,
-		})
+		item := itemView{Seq: m.Seq}
+		switch {
+		case m.Kind == wire.MessageSystem:
+			item.System = systemParts(me, m, n)
+		default:
+			item.Own = m.SenderID == me
+			item.Parts = linkify(m.Body)
+			item.CreatedAt = m.CreatedAt.Format(time.RFC3339Nano)
+			item.Time = m.CreatedAt.Format("15:04")
+			if m.Seq == seen {
+				item.Seen = seenText
+			}
+			if v.Group && showSender(me, prev, m, sameDay) {
+				item.Sender = n.name(m.SenderID)
+			}
+		}
+		v.Items = append(v.Items, item)
+		prev = &st.Messages[i]
 	}
 	return v
 }
@@ -543,12 +582,24 @@ func handleApp(s *server) http.Handler {
 			for i, m := range page.Messages {
 				st.Messages[i] = wireMessage(m)
 			}
+			if st.Conversation.Kind == wire.KindGroup {
+				if st.Members, err = allMembers(ctx, s.service, me.ID, open.ID); err != nil {
+					s.pageError(w, r, err)
+					return
+				}
+			}
 			state.Open = st
 			openID = st.Conversation.ID
 		}
-		data := pageData{Me: &me, Conversations: rowViews(state.Conversations, openID), State: state}
+		n, err := pageNames(ctx, s.service, state.Me, &state)
+		if err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		state.Users = usersOf(n)
+		data := pageData{Me: &me, Conversations: rowViews(state.Me.ID, state.Conversations, openID, n), State: state}
 		if state.Open != nil {
-			data.Open = openConversation(me.ID, state.Open)
+			data.Open = openConversation(state.Me.ID, state.Open, n)
 		}
 		s.pages.render(w, r, s.logger, "app", http.StatusOK, data)
 	})

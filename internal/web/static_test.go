@@ -264,7 +264,7 @@ func TestPageState(t *testing.T) {
 	me := &chat.User{ID: 1, Username: "ada", DisplayName: "Ada"}
 	row := wire.ConversationRow{ID: 7, Kind: "direct", OtherUser: &wire.Contact{User: wire.User{ID: 2, Username: "bob", DisplayName: `</script><script>alert(1)</script>`}, Online: true}, LastSeq: 3, LastReadSeq: 1, UnreadCount: 2}
 	state := appState{Me: wireUser(*me), Conversations: []wire.ConversationRow{row}, Open: &openState{Conversation: row, Messages: []wire.Message{{ConversationID: 7, Seq: 3, SenderID: 2, Body: "a <b> & \u2028 'c'"}}}}
-	html := renderPage(t, p, "app", pageData{Me: me, State: state, Conversations: rowViews(state.Conversations, 7), Open: openConversation(me.ID, state.Open)})
+	html := renderPage(t, p, "app", pageData{Me: me, State: state, Conversations: rowViews(int64(me.ID), state.Conversations, 7, names{}), Open: openConversation(int64(me.ID), state.Open, names{})})
 	start := strings.Index(html, `<script type="application/json" id="page-state">`)
 	end := strings.Index(html[start+1:], "</script>")
 	if start < 0 || end < 0 {

@@ -5,12 +5,13 @@
 // a conversation it does not know.
 
 import { fetchConversation, fetchConversations } from "./api.js";
-import { listTime } from "./format.js";
+import { listTime, previewText } from "./format.js";
 import { byId, cloneTemplate, coalesce, part, reconcileChildren } from "./markup.js";
 import { titleOf, unreadOf } from "./store.js";
 
 /** @typedef {import("./wire.js").ConversationRow} ConversationRow */
 /** @typedef {import("./store.js").Store} Store */
+/** @typedef {import("./conversation-view.js").Names} Names */
 
 /** How long a refresh waits for more reasons to refresh, so a burst makes one fetch. */
 const REFRESH_DELAY_MS = 100;
@@ -21,11 +22,15 @@ const REFRESH_DELAY_MS = 100;
  * @param {HTMLElement} li
  * @param {ConversationRow} row
  * @param {boolean} active the open conversation
+ * @param {string} preview the last message as the row says it (previewText)
  */
-function fillRow(li, row, active) {
+function fillRow(li, row, active, preview) {
+  // A group has no online dot (rows.html hides it): who is online shows
+  // in its header.
   const online = !!(row.other_user && row.other_user.online);
   const unread = unreadOf(row);
   li.classList.toggle("online", online);
+  li.classList.toggle("group", row.kind === "group");
   li.classList.toggle("active", active);
   li.dataset.id = String(row.id);
   part(li, "a", HTMLAnchorElement).href = `/c/${row.id}`;
@@ -34,7 +39,7 @@ function fillRow(li, row, active) {
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = row.last_message ? row.last_message.created_at : "";
   time.textContent = row.last_message ? listTime(new Date(row.last_message.created_at)) : "";
-  part(li, ".preview", HTMLElement).textContent = row.last_message ? row.last_message.body : "";
+  part(li, ".preview", HTMLElement).textContent = preview;
   const badge = part(li, ".unread", HTMLElement);
   badge.textContent = String(unread);
   badge.setAttribute("aria-label", `${unread} unread`);
@@ -46,13 +51,15 @@ export class ConversationList {
   /**
    * @param {Store} store
    * @param {(id: number) => void} onOpen a row was clicked (a plain click: others follow the link)
+   * @param {Names} names
    */
-  constructor(store, onOpen) {
+  constructor(store, onOpen, names) {
     this.store = store;
+    this.names = names;
     this.onOpen = onOpen;
     this.list = byId("conversation-list", HTMLElement);
     this.empty = byId("no-conversations", HTMLElement);
-    /** @type {Map<number, {li: HTMLElement, row: ConversationRow | null, active: boolean}>} what each row shows */
+    /** @type {Map<number, {li: HTMLElement, row: ConversationRow | null, active: boolean, preview: string}>} what each row shows */
     this.items = new Map();
     /** @type {WeakMap<Element, number>} the conversation of each row element */
     this.ids = new WeakMap();
@@ -85,15 +92,17 @@ export class ConversationList {
     for (const row of this.store.listRows()) {
       let item = this.items.get(row.id);
       if (!item) {
-        item = { li: cloneTemplate("conversation-row-template"), row: null, active: false };
+        item = { li: cloneTemplate("conversation-row-template"), row: null, active: false, preview: "" };
         this.items.set(row.id, item);
         this.ids.set(item.li, row.id);
       }
       const active = row.id === openId;
-      if (item.row !== row || item.active !== active) {
-        fillRow(item.li, row, active);
+      const preview = previewText(this.store.me, row, (user) => this.names.name(row.id, user));
+      if (item.row !== row || item.active !== active || item.preview !== preview) {
+        fillRow(item.li, row, active, preview);
         item.row = row;
         item.active = active;
+        item.preview = preview;
       }
       nodes.push(item.li);
       shown.add(row.id);

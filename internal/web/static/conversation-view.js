@@ -7,9 +7,9 @@
 // gaps filled from the server, the "↓ N new messages" button, and the read
 // cursor moved when the newest message is in view.
 
-import { fetchConversation, fetchMessages, postRead } from "./api.js";
+import { fetchConversation, fetchMessages, postRead, request } from "./api.js";
 import { Composer } from "./composer.js";
-import { dayKey, dayLabel, timeLabel } from "./format.js";
+import { UNKNOWN_NAME, dayKey, dayLabel, memberStatus, seenByText, systemParts, timeLabel, typingText } from "./format.js";
 import { byId, cloneTemplate, coalesce, part, reconcileChildren } from "./markup.js";
 import { newestSeq, titleOf } from "./store.js";
 import { fillText } from "./text.js";
@@ -17,6 +17,9 @@ import { fillText } from "./text.js";
 /** @typedef {import("./wire.js").ConversationRow} ConversationRow */
 /** @typedef {import("./wire.js").Message} Message */
 /** @typedef {import("./wire.js").TypingFrame} TypingFrame */
+/** @typedef {import("./wire.js").Member} Member */
+/** @typedef {import("./wire.js").MembersResponse} MembersResponse */
+/** @typedef {import("./format.js").NamePart} NamePart */
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {import("./store.js").History} History */
 /** @typedef {import("./outbox.js").Outbox} Outbox */
@@ -43,16 +46,104 @@ const LOAD_WITHIN_PX = 600;
 /** The reader counts as at the bottom this close to it (px). */
 const AT_BOTTOM_WITHIN_PX = 80;
 
+/** Members per page when the page reads a group's member list. */
+const MEMBER_PAGE_SIZE = 100;
+
+/**
+ * GET /api/v1/conversations/{id}/members: a page of members, in user ID order.
+ * @param {number} id
+ * @param {{after?: string, limit: number}} query
+ * @returns {Promise<MembersResponse>}
+ */
+async function fetchMembers(id, query) {
+  const params = new URLSearchParams({ limit: String(query.limit) });
+  if (query.after) params.set("after", query.after);
+  return /** @type {MembersResponse} */ (await request("GET", `/api/v1/conversations/${id}/members?${params}`));
+}
+
+/**
+ * A conversation's whole member list, page by page.
+ * @param {number} id
+ * @returns {Promise<Member[]>}
+ */
+async function fetchAllMembers(id) {
+  /** @type {Member[]} */
+  const all = [];
+  let after = "";
+  for (;;) {
+    const page = await fetchMembers(id, { after, limit: MEMBER_PAGE_SIZE });
+    all.push(...page.members);
+    if (!page.next) return all;
+    after = page.next;
+  }
+}
+
+/**
+ * Names people for the views: from what the store knows, else asks the
+ * group for that member (one member page starting at their id) and says
+ * "Someone" until the answer comes, or for good when they are no longer a
+ * member the page can ask about.
+ */
+export class Names {
+  /** @param {Store} store */
+  constructor(store) {
+    this.store = store;
+    /** @type {Set<string>} "conversation:user" asked already */
+    this.asked = new Set();
+  }
+
+  /**
+   * @param {number} conversation where the person was seen
+   * @param {number} id
+   * @returns {string}
+   */
+  name(conversation, id) {
+    const known = this.store.nameOf(id);
+    if (known !== undefined) return known;
+    this.ask(conversation, id);
+    return UNKNOWN_NAME;
+  }
+
+  /**
+   * Fetches one member of a conversation into the store.
+   * @param {number} conversation
+   * @param {number} id
+   */
+  async ask(conversation, id) {
+    const key = `${conversation}:${id}`;
+    if (id <= 0 || this.asked.has(key)) return;
+    this.asked.add(key);
+    try {
+      const page = await fetchMembers(conversation, { after: id > 1 ? String(id - 1) : "", limit: 1 });
+      const m = page.members[0];
+      if (m && m.user.id === id) this.store.putMember(conversation, m);
+    } catch {
+      // Named "Someone"; a later message or member frame may name them.
+    }
+  }
+
+  /**
+   * Asks again for the people once named "Someone" in a conversation (a
+   * member frame says someone joined).
+   * @param {number} conversation
+   */
+  forget(conversation) {
+    for (const key of [...this.asked]) if (key.startsWith(`${conversation}:`)) this.asked.delete(key);
+  }
+}
+
 /**
  * Fills a row cloned from #message-row-template with a message: everything
  * the "message-row" template fills on the server.
  * @param {HTMLElement} li
  * @param {Message} m
  * @param {boolean} own
+ * @param {string} sender the sender's name shown above it, "" for none
  */
-function fillMessage(li, m, own) {
+function fillMessage(li, m, own, sender) {
   li.classList.toggle("own", own);
   li.dataset.seq = String(m.seq);
+  fillSender(li, sender);
   fillText(part(li, ".body", HTMLElement), m.body);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = m.created_at;
@@ -68,6 +159,7 @@ function fillMessage(li, m, own) {
  */
 function fillPending(li, p) {
   li.classList.add("own");
+  fillSender(li, "");
   li.classList.toggle("pending", !p.failure);
   li.classList.toggle("failed", !!p.failure);
   delete li.dataset.seq;
@@ -75,6 +167,82 @@ function fillPending(li, p) {
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = p.createdAt;
   time.textContent = p.failure ? `Not sent: ${p.failure}` : timeLabel(new Date(p.createdAt));
+}
+
+/**
+ * Puts the sender's name first in a message row (a clone of
+ * #sender-name-template, as "sender-name" on the server), or takes it out.
+ * @param {HTMLElement} li
+ * @param {string} sender "" for none
+ */
+function fillSender(li, sender) {
+  const first = li.firstElementChild;
+  const drawn = first instanceof HTMLElement && first.classList.contains("sender") ? first : null;
+  if (!sender) {
+    if (drawn) drawn.remove();
+    return;
+  }
+  const span = drawn ?? cloneTemplate("sender-name-template");
+  span.textContent = sender;
+  if (!drawn) li.prepend(span);
+}
+
+/**
+ * Fills a row cloned from #system-row-template with a system message's
+ * sentence: what the "system-row" template fills on the server, names and
+ * titles in <bdi>.
+ * @param {HTMLElement} li
+ * @param {Message} m
+ * @param {NamePart[]} parts
+ */
+function fillSystem(li, m, parts) {
+  li.dataset.seq = String(m.seq);
+  const nodes = parts.map((p) => {
+    if (!p.name) return document.createTextNode(p.text);
+    const bdi = document.createElement("bdi");
+    bdi.textContent = p.text;
+    return bdi;
+  });
+  part(li, ".system-text", HTMLElement).replaceChildren(...nodes);
+}
+
+/**
+ * Whether a group message shows its sender's name: others' messages,
+ * unless the message before it, the same day, is by the same sender
+ * (showSender in group_view.go).
+ * @param {number} me
+ * @param {Message | null} prev
+ * @param {Message} m
+ * @param {boolean} sameDay
+ */
+function showSender(me, prev, m, sameDay) {
+  if (m.kind === "system" || m.sender_id === me) return false;
+  return !prev || !sameDay || prev.kind === "system" || prev.sender_id !== m.sender_id;
+}
+
+/**
+ * Where "Seen by …" goes in a group and what it says: under the newest own
+ * message another member has read, naming them in user ID order (seenBy in
+ * group_view.go).
+ * @param {number} me
+ * @param {Message[]} messages
+ * @param {Member[]} members
+ * @returns {{seq: number, text: string}}
+ */
+function seenBy(me, messages, members) {
+  let furthest = 0;
+  for (const m of members) if (m.user.id !== me) furthest = Math.max(furthest, m.last_read_seq);
+  let seq = 0;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.sender_id === me && m.kind !== "system" && m.seq <= furthest) {
+      seq = m.seq;
+      break;
+    }
+  }
+  if (seq === 0) return { seq: 0, text: "" };
+  const readers = members.filter((m) => m.user.id !== me && m.last_read_seq >= seq).map((m) => m.user.display_name);
+  return { seq, text: seenByText(readers) };
 }
 
 /**
@@ -104,9 +272,11 @@ export class ConversationView {
    * @param {Store} store
    * @param {Outbox} outbox
    * @param {Connection} conn
+   * @param {Names} names
    */
-  constructor(store, outbox, conn) {
+  constructor(store, outbox, conn, names) {
     this.store = store;
+    this.names = names;
     this.outbox = outbox;
     this.conn = conn;
     this.app = part(document, ".app", HTMLElement);
@@ -119,6 +289,7 @@ export class ConversationView {
     this.messages = byId("messages", HTMLElement);
     this.pill = byId("new-messages", HTMLButtonElement);
     this.closedNotice = byId("closed-notice", HTMLElement);
+    this.membersLink = byId("members-link", HTMLAnchorElement);
     this.composer = new Composer({ onSend: (body) => this.send(body), onTyping: () => this.sendTyping() });
     this.seenMark = cloneTemplate("seen-mark-template");
     this.divider = cloneTemplate("unread-row-template");
@@ -126,7 +297,7 @@ export class ConversationView {
     // What the message list shows, so that a render only touches what changed.
     /** @type {number | null} the conversation drawn */
     this.drawnId = null;
-    /** @type {Map<number, {li: HTMLElement, message: Message}>} */
+    /** @type {Map<number, {li: HTMLElement, message: Message, text: string}>} what each row shows: its message, and the sender's name or the system sentence */
     this.messageNodes = new Map();
     /** @type {HTMLElement[]} the message rows drawn, in order */
     this.messageRows = [];
@@ -210,6 +381,7 @@ export class ConversationView {
     }
     if (ticket !== this.openTicket) return; // another was opened meanwhile
     this.store.open(row.conversation, page);
+    if (row.conversation.kind === "group") this.loadMembers(id);
     this.render(); // now, so that the composer can take the focus
     this.composer.focus();
   }
@@ -245,6 +417,9 @@ export class ConversationView {
     this.titleEl.textContent = row ? titleOf(row) : "";
     this.loadingEl.hidden = !!h;
     const closed = !!(row && row.other_user && row.other_user.closed);
+    const group = !!row && row.kind === "group";
+    this.membersLink.hidden = !group;
+    if (group) this.membersLink.href = `/c/${id}/members`;
     this.composer.show(id, !closed);
     this.closedNotice.hidden = !closed;
     if (!row || !h) {
@@ -272,7 +447,8 @@ export class ConversationView {
 
   /**
    * The header's status: "typing…" while someone types (until their message
-   * comes), else online or offline.
+   * comes), else online or offline; in a group who is typing ("Ada and
+   * Grace are typing…"), else "3 members, 2 online".
    * @param {ConversationRow} row
    * @param {History} h
    */
@@ -281,8 +457,31 @@ export class ConversationView {
     for (const [user, t] of this.typers) {
       if (t.until <= now || this.sentSince(row, h, user, t.afterSeq)) this.typers.delete(user);
     }
-    const online = !!(row.other_user && row.other_user.online);
-    this.statusEl.textContent = this.typers.size > 0 ? "typing…" : online ? "online" : "offline";
+    let status;
+    if (row.kind === "group") {
+      const typers = [...this.typers.keys()].sort((a, b) => a - b).map((user) => this.names.name(row.id, user));
+      const members = this.store.memberList(row.id);
+      status = typers.length > 0 ? typingText(typers) : memberStatus(this.store.me, row.member_count, members ?? []);
+    } else {
+      const online = !!(row.other_user && row.other_user.online);
+      status = this.typers.size > 0 ? "typing…" : online ? "online" : "offline";
+    }
+    if (this.statusEl.textContent !== status) this.statusEl.textContent = status;
+  }
+
+  /**
+   * Reads an open group's whole member list into the store: the status
+   * line, sender names and "Seen by …" come from it.
+   * @param {number} id
+   * @returns {Promise<void>}
+   */
+  async loadMembers(id) {
+    try {
+      const list = await fetchAllMembers(id);
+      if (this.store.openId === id) this.store.setMembers(id, list);
+    } catch {
+      // The next reconnect (catchUp) asks again.
+    }
   }
 
   /**
@@ -342,22 +541,33 @@ export class ConversationView {
     const days = new Set();
     /** @type {HTMLElement | null} */
     let seenLi = null;
+    const group = row.kind === "group";
+    const me = this.store.me;
+    // "Seen" goes under the newest own message the other person has read;
+    // in a group "Seen by …" under the newest one anyone else has read.
+    const seen = group ? seenBy(me, h.messages, this.store.memberList(id) ?? []) : { seq: 0, text: "Seen" };
+    /** @param {number} user */
+    const nameOf = (user) => this.names.name(id, user);
     let day = "";
+    /** @type {Message | null} */
+    let prev = null;
     for (const m of h.messages) {
       const at = new Date(m.created_at);
       const key = dayKey(at);
-      if (key !== day) {
+      const sameDay = key === day;
+      if (!sameDay) {
         day = key;
         days.add(key);
         nodes.push(this.dayNode(key, at));
       }
       if (m.seq === this.dividerSeq) nodes.push(this.divider);
-      const li = this.messageNode(m);
+      const sender = group && showSender(me, prev, m, sameDay) ? nameOf(m.sender_id) : "";
+      const li = this.messageNode(m, sender, nameOf);
       nodes.push(li);
       rows.push(li);
       seqs.add(m.seq);
-      // "Seen" goes under the newest own message the other person has read.
-      if (m.sender_id === this.store.me && m.seq <= row.other_read_seq) seenLi = li;
+      if (group ? m.seq === seen.seq : m.sender_id === me && m.kind !== "system" && m.seq <= row.other_read_seq) seenLi = li;
+      prev = m;
     }
     // Unsent messages follow the newest message, so not a window short of it.
     const clientIds = new Set();
@@ -373,8 +583,10 @@ export class ConversationView {
 
     reconcileChildren(this.messages, nodes);
     this.messageRows = rows;
-    if (seenLi) seenLi.append(this.seenMark);
-    else this.seenMark.remove();
+    if (seenLi) {
+      if (this.seenMark.textContent !== seen.text) this.seenMark.textContent = seen.text;
+      if (this.seenMark.parentNode !== seenLi || seenLi.lastChild !== this.seenMark) seenLi.append(this.seenMark);
+    } else this.seenMark.remove();
 
     if (stick) {
       this.scroller.scrollTop = this.scroller.scrollHeight;
@@ -405,15 +617,23 @@ export class ConversationView {
   }
 
   /**
+   * A message's row: a system message's sentence, else the message with
+   * its sender's name when it shows one.
    * @param {Message} m
+   * @param {string} sender
+   * @param {(id: number) => string} nameOf
    * @returns {HTMLElement}
    */
-  messageNode(m) {
+  messageNode(m, sender, nameOf) {
+    const system = m.kind === "system";
+    const parts = system ? systemParts(this.store.me, m, nameOf) : [];
+    const text = system ? parts.map((p) => (p.name ? `<${p.text}>` : p.text)).join("") : sender;
     const drawn = this.messageNodes.get(m.seq);
-    if (drawn && drawn.message === m) return drawn.li;
-    const li = drawn ? drawn.li : cloneTemplate("message-row-template");
-    fillMessage(li, m, m.sender_id === this.store.me);
-    this.messageNodes.set(m.seq, { li, message: m });
+    if (drawn && drawn.message === m && drawn.text === text) return drawn.li;
+    const li = drawn && drawn.message.kind === m.kind ? drawn.li : cloneTemplate(system ? "system-row-template" : "message-row-template");
+    if (system) fillSystem(li, m, parts);
+    else fillMessage(li, m, m.sender_id === this.store.me, sender);
+    this.messageNodes.set(m.seq, { li, message: m, text });
     return li;
   }
 
@@ -637,6 +857,7 @@ export class ConversationView {
     try {
       const data = await fetchConversation(id);
       this.store.putRow(data.conversation);
+      if (data.conversation.kind === "group" && this.store.openId === id) await this.loadMembers(id);
     } catch {
       // The next reconnect tries again.
     }

@@ -42,3 +42,107 @@ export function timeLabel(date) {
 export function listTime(date, now = new Date()) {
   return dayKey(date) === dayKey(now) ? timeFormat.format(date) : dateFormat.format(date);
 }
+
+// The words of a group, as systemParts, previewText, memberStatus and
+// seenBy in internal/web/group_view.go say them: a change here is a change
+// there.
+
+/** @typedef {import("./wire.js").Message} Message */
+/** @typedef {import("./wire.js").ConversationRow} ConversationRow */
+
+/**
+ * A run of a system message's sentence: a person's name or a title (shown
+ * in <bdi>) when name is set, plain words otherwise.
+ * @typedef {{text: string, name: boolean}} NamePart
+ */
+
+/** Who the page cannot name (group_view.go's unknownName). */
+export const UNKNOWN_NAME = "Someone";
+
+/** How many readers "Seen by" names before it counts them. */
+const SEEN_BY_NAMES = 3;
+
+/**
+ * A system message's sentence: "Ada added Grace", "Ada removed Grace",
+ * "Grace left", "Ada renamed the group to “Title”"; the reader is "You"
+ * (or "you").
+ * @param {number} me
+ * @param {Message} m
+ * @param {(id: number) => string} nameOf
+ * @returns {NamePart[]}
+ */
+export function systemParts(me, m, nameOf) {
+  /**
+   * @param {number} id
+   * @param {boolean} capital
+   * @returns {NamePart}
+   */
+  const who = (id, capital) => (id === me ? { text: capital ? "You" : "you", name: false } : { text: nameOf(id), name: true });
+  /** @param {string} text */
+  const words = (text) => ({ text, name: false });
+  const s = m.system;
+  switch (s && s.action) {
+    case "added":
+      return [who(s?.actor_id ?? 0, true), words(" added "), who(s?.user_id ?? 0, false)];
+    case "removed":
+      return [who(s?.actor_id ?? 0, true), words(" removed "), who(s?.user_id ?? 0, false)];
+    case "left":
+      return [who(s?.user_id ?? 0, true), words(" left")];
+    case "title":
+      return [who(s?.actor_id ?? 0, true), words(" renamed the group to “"), { text: s?.title ?? "", name: true }, words("”")];
+  }
+  return [words("The group changed")];
+}
+
+/**
+ * A list row's preview: the last message's text; in a group with its
+ * sender's name ("Ada: text", "You: text"), a system message as its
+ * sentence.
+ * @param {number} me
+ * @param {ConversationRow} row
+ * @param {(id: number) => string} nameOf
+ * @returns {string}
+ */
+export function previewText(me, row, nameOf) {
+  const m = row.last_message;
+  if (!m) return "";
+  if (m.kind === "system") return systemParts(me, m, nameOf).map((p) => p.text).join("");
+  if (row.kind !== "group") return m.body;
+  return `${m.sender_id === me ? "You" : nameOf(m.sender_id)}: ${m.body}`;
+}
+
+/**
+ * An open group's status line: "3 members, 2 online". The reader counts as
+ * online: they are looking at it.
+ * @param {number} me
+ * @param {number} count
+ * @param {Iterable<import("./wire.js").Member>} members
+ * @returns {string}
+ */
+export function memberStatus(me, count, members) {
+  let online = 1;
+  for (const m of members) if (m.online && m.user.id !== me) online++;
+  return `${count} ${count === 1 ? "member" : "members"}, ${online} online`;
+}
+
+/**
+ * "Seen by Ada, Grace" (up to three names, in the order given), else
+ * "Seen by 12".
+ * @param {string[]} readers
+ * @returns {string}
+ */
+export function seenByText(readers) {
+  return readers.length > SEEN_BY_NAMES ? `Seen by ${readers.length}` : `Seen by ${readers.join(", ")}`;
+}
+
+/**
+ * Who is typing in a group: "Ada is typing…", "Ada and Grace are
+ * typing…", "3 people are typing…".
+ * @param {string[]} names
+ * @returns {string}
+ */
+export function typingText(names) {
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}

@@ -6,7 +6,8 @@
 import { Attention } from "./attention.js";
 import { Connection } from "./connection.js";
 import { ConversationList } from "./conversation-list.js";
-import { ConversationView } from "./conversation-view.js";
+import { fetchConversation } from "./api.js";
+import { ConversationView, Names } from "./conversation-view.js";
 import { byId } from "./markup.js";
 import { Outbox } from "./outbox.js";
 import { PeoplePage } from "./people.js";
@@ -29,8 +30,13 @@ function pageState() {
  */
 function startApp(state) {
   const store = new Store(state.me.id);
+  store.putUsers([state.me, ...(state.users ?? [])]);
   store.setList(state.conversations);
-  if (state.open) store.open(state.open.conversation, state.open);
+  if (state.open) {
+    store.open(state.open.conversation, state.open);
+    if (state.open.members) store.setMembers(state.open.conversation.id, state.open.members);
+  }
+  const names = new Names(store);
 
   /** @type {Connection} */
   const conn = new Connection(
@@ -60,19 +66,72 @@ function startApp(state) {
       },
       presence: (f) => store.setPresence(f.user_id, f.online),
       user: (f) => store.setUser(f.user),
+      member: (f) => memberChanged(f),
+      conversation: (f) => {
+        // A group renamed, or created with the reader in it.
+        if (!store.applyConversation(f.conversation)) addConversation(f.conversation.id);
+      },
       error: (f) => outbox.refused(f),
     },
     showConnection,
   );
   const outbox = new Outbox((frame) => conn.send(frame));
-  const view = new ConversationView(store, outbox, conn);
-  const list = new ConversationList(store, (id) => view.open(id, true));
+  const view = new ConversationView(store, outbox, conn, names);
+  const list = new ConversationList(store, (id) => view.open(id, true), names);
   const attention = new Attention(store, (id) => view.open(id, true));
 
   /** @param {import("./wire.js").Message} m */
   function receive(m) {
     // A conversation new to this page: the list, fetched again, puts it in its place.
     if (!store.receive(m)) list.scheduleRefresh();
+  }
+
+  /**
+   * A group's membership changed. The reader added: the group joins the
+   * list. The reader removed (or gone): it leaves the list, and the pane
+   * goes back to the placeholder if it was open. Someone else: the member
+   * list the page holds follows, and the row is fetched again for its
+   * member count (fetched, not counted here, so that a frame twice
+   * changes nothing).
+   * @param {import("./wire.js").MemberFrame} f
+   */
+  function memberChanged(f) {
+    const id = f.conversation_id;
+    if (f.user_id === store.me) {
+      if (f.change === "removed") {
+        const wasOpen = store.openId === id;
+        store.drop(id);
+        if (wasOpen) {
+          view.close(false);
+          history.replaceState({}, "", "/");
+        }
+        return;
+      }
+      if (f.change === "added") {
+        addConversation(id);
+        return;
+      }
+    }
+    if (!store.row(id)) return;
+    if (f.change === "removed") store.removeMember(id, f.user_id);
+    else {
+      names.forget(id);
+      names.ask(id, f.user_id);
+    }
+    list.refreshRow(id);
+  }
+
+  /**
+   * Fetches a conversation the page does not list yet into the list.
+   * @param {number} id
+   */
+  async function addConversation(id) {
+    try {
+      const data = await fetchConversation(id);
+      store.addRow(data.conversation);
+    } catch {
+      // Not ours (any more); the next list fetch says.
+    }
   }
 
   list.start();

@@ -13,6 +13,8 @@
 /** @typedef {import("./wire.js").Message} Message */
 /** @typedef {import("./wire.js").MessagesResponse} MessagesResponse */
 /** @typedef {import("./wire.js").User} User */
+/** @typedef {import("./wire.js").Member} Member */
+/** @typedef {import("./wire.js").Conversation} Conversation */
 
 /**
  * The open conversation's messages that the page holds: a window of its
@@ -120,6 +122,7 @@ function sameRow(a, b) {
     a.id === b.id &&
     a.kind === b.kind &&
     a.title === b.title &&
+    a.member_count === b.member_count &&
     a.last_seq === b.last_seq &&
     a.last_read_seq === b.last_read_seq &&
     a.other_read_seq === b.other_read_seq &&
@@ -142,6 +145,160 @@ export class Store {
     this.openHistory = null;
     /** @type {Set<() => void>} */
     this.listeners = new Set();
+    /** @type {Map<number, User>} the people the page can name, by id */
+    this.users = new Map();
+    /**
+     * The member lists the page holds (the open group's), by conversation
+     * id, each by user id.
+     * @type {Map<number, Map<number, Member>>}
+     */
+    this.members = new Map();
+    /**
+     * Groups the reader was removed from (or left), with their last_seq
+     * then: a list fetched before the removal and answered after it must
+     * not bring them back; a row further on (added again) does.
+     * @type {Map<number, number>}
+     */
+    this.gone = new Map();
+  }
+
+  /**
+   * A person's name, if the page knows them.
+   * @param {number} id
+   * @returns {string | undefined}
+   */
+  nameOf(id) {
+    const u = this.users.get(id);
+    return u ? u.display_name : undefined;
+  }
+
+  /**
+   * People the page can name from now on.
+   * @param {User[]} users
+   */
+  putUsers(users) {
+    let changed = false;
+    for (const u of users) {
+      const old = this.users.get(u.id);
+      if (old && old.display_name === u.display_name && old.username === u.username && !!old.closed === !!u.closed) continue;
+      this.users.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, closed: !!u.closed });
+      changed = true;
+    }
+    if (changed) this.changed();
+  }
+
+  /**
+   * A conversation's members, in user ID order, if the page holds its list.
+   * @param {number} id
+   * @returns {Member[] | null}
+   */
+  memberList(id) {
+    const m = this.members.get(id);
+    return m ? [...m.values()].sort((a, b) => a.user.id - b.user.id) : null;
+  }
+
+  /**
+   * Takes a conversation's whole member list from the server: members not
+   * in it are gone; read cursors only move forward.
+   * @param {number} id
+   * @param {Member[]} list
+   */
+  setMembers(id, list) {
+    if (!this.rows.has(id)) return;
+    const old = this.members.get(id) ?? new Map();
+    /** @type {Map<number, Member>} */
+    const fresh = new Map();
+    for (const m of list) {
+      const had = old.get(m.user.id);
+      fresh.set(m.user.id, had ? { ...m, last_read_seq: Math.max(had.last_read_seq, m.last_read_seq) } : m);
+    }
+    this.members.set(id, fresh);
+    this.putUsers(list.map((m) => m.user));
+    this.changed();
+  }
+
+  /**
+   * One member from the server (added, or a new role), when the page holds
+   * the conversation's member list.
+   * @param {number} id
+   * @param {Member} m
+   */
+  putMember(id, m) {
+    const list = this.members.get(id);
+    if (list) {
+      const had = list.get(m.user.id);
+      list.set(m.user.id, had ? { ...m, last_read_seq: Math.max(had.last_read_seq, m.last_read_seq) } : m);
+    }
+    this.putUsers([m.user]);
+    this.changed();
+  }
+
+  /**
+   * Someone left a conversation or was removed from it (the page still
+   * names them: history does).
+   * @param {number} id
+   * @param {number} userId
+   */
+  removeMember(id, userId) {
+    const list = this.members.get(id);
+    if (list && list.delete(userId)) this.changed();
+  }
+
+  /**
+   * A group's shared fields from a conversation frame (renamed, member
+   * count), merged into the row held with its own cursors kept.
+   * @param {Conversation} c
+   * @returns {boolean} whether the page knew the conversation (if not, its row needs fetching)
+   */
+  applyConversation(c) {
+    const old = this.rows.get(c.id);
+    if (!old) return false;
+    this.rows.set(c.id, mergeRow(old, { ...old, kind: c.kind, title: c.title, member_count: c.member_count, last_seq: c.last_seq }));
+    this.changed();
+    return true;
+  }
+
+  /**
+   * A conversation's row that joins the list (a group the reader was
+   * added to), in its place by activity.
+   * @param {ConversationRow} row
+   */
+  addRow(row) {
+    const gone = this.gone.get(row.id);
+    if (gone !== undefined && row.last_seq <= gone) return;
+    this.gone.delete(row.id);
+    this.put(row);
+    if (!this.order.includes(row.id)) this.order = [...this.order, row.id];
+    this.sortOrder();
+    this.changed();
+  }
+
+  /**
+   * The reader is no longer in a conversation (removed, or left): it
+   * leaves the list, and closes if it was open.
+   * @param {number} id
+   */
+  drop(id) {
+    const row = this.rows.get(id);
+    this.gone.set(id, Math.max(this.gone.get(id) ?? 0, row ? row.last_seq : 0));
+    this.rows.delete(id);
+    this.members.delete(id);
+    this.order = this.order.filter((x) => x !== id);
+    if (this.openId === id) {
+      this.openId = null;
+      this.openHistory = null;
+    }
+    this.changed();
+  }
+
+  /**
+   * Whether a row from the server is of a group the reader left since it
+   * was read.
+   * @param {ConversationRow} row
+   */
+  isGone(row) {
+    const gone = this.gone.get(row.id);
+    return gone !== undefined && row.last_seq <= gone;
   }
 
   /**
@@ -198,6 +355,7 @@ export class Store {
    * @param {ConversationRow[]} rows
    */
   setList(rows) {
+    rows = rows.filter((row) => !this.isGone(row));
     for (const row of rows) this.put(row);
     this.order = rows.map((row) => row.id);
     // Frames that came while the list was fetched are in the rows already.
@@ -205,6 +363,9 @@ export class Store {
     const listed = new Set(this.order);
     for (const id of [...this.rows.keys()]) {
       if (!listed.has(id) && id !== this.openId) this.rows.delete(id);
+    }
+    for (const id of [...this.members.keys()]) {
+      if (!this.rows.has(id)) this.members.delete(id);
     }
     this.changed();
   }
@@ -230,7 +391,9 @@ export class Store {
 
   /** @param {ConversationRow} fresh */
   put(fresh) {
+    if (this.isGone(fresh)) return;
     const old = this.rows.get(fresh.id);
+    if (fresh.other_user) this.putUsers([fresh.other_user]);
     this.rows.set(fresh.id, old ? mergeRow(old, fresh) : fresh);
   }
 
@@ -242,6 +405,7 @@ export class Store {
   opening(id) {
     if (this.openId === id) return;
     if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
+    if (this.openId !== null) this.members.delete(this.openId);
     this.openId = id;
     this.openHistory = null;
     this.changed();
@@ -274,6 +438,7 @@ export class Store {
   /** Closes the open conversation. */
   close() {
     if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
+    if (this.openId !== null) this.members.delete(this.openId);
     this.openId = null;
     this.openHistory = null;
     this.changed();
@@ -321,6 +486,9 @@ export class Store {
       last_message_at: m.created_at,
     });
     this.rows.set(m.conversation_id, row);
+    // Sending moves the sender's read cursor, in a group too ("Seen by").
+    const member = this.members.get(m.conversation_id)?.get(m.sender_id);
+    if (member && member.last_read_seq < m.seq) this.members.get(m.conversation_id)?.set(m.sender_id, { ...member, last_read_seq: m.seq });
     // The list's order follows the rows' data, not the order frames came
     // in: from two nodes, a later message can arrive first.
     if (row !== old) this.sortOrder();
@@ -395,8 +563,12 @@ export class Store {
   read(id, userId, seq) {
     const old = this.rows.get(id);
     if (!old) return false;
+    const member = this.members.get(id)?.get(userId);
+    if (member && member.last_read_seq < seq) this.members.get(id)?.set(userId, { ...member, last_read_seq: seq });
     if (userId === this.me) {
       this.rows.set(id, mergeRow(old, { ...old, last_read_seq: seq, last_seq: Math.max(old.last_seq, seq) }));
+    } else if (old.kind === "group") {
+      // Others' cursors in a group are the members' (above), not one row field.
     } else {
       this.rows.set(id, mergeRow(old, { ...old, other_read_seq: seq }));
     }
@@ -410,6 +582,10 @@ export class Store {
    * @param {boolean} online
    */
   setPresence(userId, online) {
+    for (const list of this.members.values()) {
+      const m = list.get(userId);
+      if (m && m.online !== online) list.set(userId, { ...m, online });
+    }
     this.updateOther(userId, (u) => ({ ...u, online }));
   }
 
@@ -418,6 +594,11 @@ export class Store {
    * @param {User} user
    */
   setUser(user) {
+    for (const list of this.members.values()) {
+      const m = list.get(user.id);
+      if (m) list.set(user.id, { ...m, user: { ...m.user, username: user.username, display_name: user.display_name, closed: !!user.closed } });
+    }
+    if (this.users.has(user.id)) this.putUsers([user]);
     this.updateOther(user.id, (u) => ({ ...u, username: user.username, display_name: user.display_name, closed: !!user.closed }));
   }
 

@@ -23,19 +23,56 @@
  * @typedef {object} Message
  * @property {number} conversation_id
  * @property {number} seq dense per conversation, from 1
+ * @property {"text" | "system"} kind
  * @property {number} sender_id
- * @property {string} body
+ * @property {string} body empty for a system message
  * @property {string} client_id
  * @property {string} created_at RFC 3339
+ * @property {SystemEvent} [system] what a system message records; absent from a text message
+ */
+
+/**
+ * What a system message records: "Ada added Grace" (added), "Ada removed
+ * Grace" (removed), "Grace left" (left, user_id is also actor_id), "Ada
+ * renamed the group to …" (title, also the group's creation).
+ * @typedef {object} SystemEvent
+ * @property {"added" | "removed" | "left" | "title"} action
+ * @property {number} actor_id who made the change (also the message's sender_id)
+ * @property {number} [user_id] the member added, removed or gone; absent for title
+ * @property {string} [title] the new title, for title only
+ */
+
+/**
+ * A conversation as POST /api/v1/conversations and PATCH
+ * /api/v1/conversations/{id} return it and a conversation frame carries
+ * it: the fields every member shares (no cursors, no other_user).
+ * @typedef {object} Conversation
+ * @property {number} id
+ * @property {"direct" | "group"} kind
+ * @property {string} title a group's title, "" for a direct conversation
+ * @property {number} member_count 2 for a direct conversation
+ * @property {number} last_seq
+ * @property {string | null} last_message_at
+ * @property {string} created_at
+ */
+
+/**
+ * A member of a conversation as its member list shows them.
+ * @typedef {object} Member
+ * @property {User} user
+ * @property {"admin" | "member"} role
+ * @property {number} last_read_seq their read cursor
+ * @property {boolean} online whether they have a WebSocket open
  */
 
 /**
  * A row of the conversation list.
  * @typedef {object} ConversationRow
  * @property {number} id
- * @property {string} kind
- * @property {string} title
- * @property {Contact | null} other_user
+ * @property {"direct" | "group"} kind
+ * @property {string} title a group's title, "" for a direct conversation
+ * @property {Contact | null} other_user null for a group
+ * @property {number} member_count 2 for a direct conversation
  * @property {Message | null} last_message
  * @property {number} last_seq
  * @property {number} last_read_seq
@@ -46,6 +83,9 @@
  */
 
 /** @typedef {{conversations: ConversationRow[], next: string | null}} ConversationsResponse */
+/** @typedef {{conversation: Conversation}} ConversationResponse */
+/** @typedef {{members: Member[], next: string | null}} MembersResponse a page of members in user ID order; next is the last user ID, to pass as after */
+/** @typedef {{member: Member}} MemberResponse */
 /** @typedef {{conversation: ConversationRow}} ConversationRowResponse */
 /** @typedef {{messages: Message[], has_more: boolean}} MessagesResponse */
 /** @typedef {{users: Contact[], next: string | null}} UsersResponse */
@@ -63,11 +103,21 @@
 /** @typedef {{type: "read", conversation_id: number, user_id: number, seq: number}} ReadFrame */
 /** @typedef {{type: "presence", user_id: number, online: boolean}} PresenceFrame */
 /** @typedef {{type: "user", user: User}} UserFrame */
+/**
+ * A group's membership changed: user_id was added, removed (or left), or
+ * has a new role; role is their role now (for removed, the one they had).
+ * @typedef {{type: "member", conversation_id: number, user_id: number, role: "admin" | "member", change: "added" | "removed" | "role"}} MemberFrame
+ */
+/**
+ * A group was created or renamed: the fields every member shares (merge
+ * them into the row held, keeping its own cursors).
+ * @typedef {{type: "conversation", conversation: Conversation}} ConversationFrame
+ */
 /** @typedef {{type: "error", code: string, message: string, client_id?: string, retry_after_ms?: number}} ErrorFrame */
 
 /**
  * A frame from the server.
- * @typedef {HelloFrame | AckFrame | MessageFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | ErrorFrame} ServerFrame
+ * @typedef {HelloFrame | AckFrame | MessageFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ErrorFrame} ServerFrame
  */
 
 /** @typedef {{type: "send", conversation_id: number, client_id: string, body: string}} SendFrame */
@@ -83,6 +133,7 @@
  * @property {ConversationRow} conversation
  * @property {Message[]} messages the newest page, ascending
  * @property {boolean} has_more
+ * @property {Member[] | null} members a group's whole member list; null for a direct conversation
  */
 
 /**
@@ -92,6 +143,7 @@
  * @property {User} me
  * @property {ConversationRow[]} conversations the list's first page
  * @property {OpenConversation | null} open
+ * @property {User[]} users the people the page names (members, senders and system messages of groups)
  */
 
 export {};
