@@ -167,8 +167,11 @@ func testStrictInput(t *testing.T, s *server) {
 		} {
 			alice.wantError("GET", path, nil, http.StatusBadRequest, "invalid")
 		}
-		if status, body := alice.do("GET", "/people?q=%00", nil); status != http.StatusBadRequest {
-			t.Errorf("GET /people?q=%%00: %d %s", status, body)
+		// A page answers with the error page of the app's layout.
+		for _, path := range []string{"/people?q=%00", "/?x=%zz", fmt.Sprintf("/c/%d?q=%%FF", conv)} {
+			if status, body := alice.do("GET", path, nil); status != http.StatusBadRequest || !strings.Contains(string(body), "<h1>Bad Request</h1>") {
+				t.Errorf("GET %s: %d %s, want the 400 page", path, status, body)
+			}
 		}
 		// What people search for is still found.
 		var users wire.UsersResponse

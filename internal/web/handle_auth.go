@@ -48,12 +48,6 @@ func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) e
 	})
 }
 
-func handleNotFound(logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, logger, chat.NotFound("route"))
-	})
-}
-
 // signIn starts a fresh session for u: the token is renewed so a token
 // planted before login is worthless after it.
 func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {

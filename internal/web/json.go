@@ -198,15 +198,15 @@ func jsonKind(t reflect.Type) string {
 // whose query string is malformed or has a NUL or invalid UTF-8 in a
 // parameter's name or value (checkQueryString): handlers and stores then see
 // only text they can keep (PostgreSQL refuses both in a text value, and
-// that error would be a 500). API paths get the JSON error envelope, pages a
-// plain-text one.
-func checkQuery(logger *slog.Logger, next http.Handler) http.Handler {
+// that error would be a 500). API paths get the JSON error envelope, pages
+// pageError's page.
+func checkQuery(logger *slog.Logger, pageError func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkQueryString(r.URL.RawQuery); err != nil {
-			if strings.HasPrefix(r.URL.Path, "/api/") {
+			if isAPI(r) {
 				writeError(w, r, logger, err)
 			} else {
-				http.Error(w, chat.ErrorMessage(err), http.StatusBadRequest)
+				pageError(w, r, err)
 			}
 			return
 		}

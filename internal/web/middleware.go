@@ -56,8 +56,9 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a dropped
-// connection.
-func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+// connection: the JSON error for the API, pageError's page for a page. It
+// runs inside the session middleware, which the error page reads.
+func recoverPanics(logger *slog.Logger, pageError func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -65,7 +66,12 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				logger.ErrorContext(r.Context(), "handler panic", "panic", v, "path", r.URL.Path)
-				writeError(w, r, logger, chat.Errorf(chat.EINTERNAL, "internal error"))
+				err := chat.Errorf(chat.EINTERNAL, "internal error")
+				if isAPI(r) {
+					writeError(w, r, logger, err)
+				} else {
+					pageError(w, r, err)
+				}
 			}
 		}()
 		next.ServeHTTP(w, r)

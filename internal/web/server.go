@@ -115,12 +115,12 @@ func NewServer(cfg Config) (http.Handler, error) {
 	s.routes(mux)
 
 	var h http.Handler = mux
-	h = checkQuery(cfg.Logger, h)
+	h = checkQuery(cfg.Logger, s.pageError, h)
+	h = recoverPanics(cfg.Logger, s.pageError, h)
 	h = sm.LoadAndSave(h)
 	h = cop.Handler(h)
 	h = checkOrigin(trusted, deny, h)
 	h = securityHeaders(cfg.SecureCookies, h)
-	h = recoverPanics(cfg.Logger, h)
 	h = clientAddress(cfg.Logger, cfg.TrustedProxies, cfg.SecureCookies, h)
 	h = accessLog(cfg.Logger, h)
 	return h, nil
