@@ -363,14 +363,6 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	s.pages.render(w, r, s.logger, "error", statusOf(code), pageData{Title: p.Heading + " · Parley", Problem: p})
 }
 
-// handleNotFoundPage answers a page address nothing else answers (the API
-// has its own, in JSON).
-func handleNotFoundPage(s *server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.pageError(w, r, chat.NotFound("page"))
-	})
-}
-
 // waitMessage is an error's message as a sentence, and for one that says
 // when to try again (rate limits, a limiter that cannot answer) how long
 // that is, instead of "later": "Too many failed attempts. Try again in 2
