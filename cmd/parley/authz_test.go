@@ -167,6 +167,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /settings/logout-all", kind: page, method: "POST", path: "/settings/logout-all"},
 		{name: "page POST /settings/close", kind: page, method: "POST", path: "/settings/close", body: url.Values{"password": {"password-alice"}}},
 		{name: "page POST /people/{id}/message", kind: page, method: "POST", path: fmt.Sprintf("/people/%d/message", alice.user.ID)},
+		{name: "page GET /groups/new", kind: page, method: "GET", path: "/groups/new"},
+		{name: "page POST /groups", kind: page, method: "POST", path: "/groups", body: url.Values{"title": {"Mallory's"}, "user_id": {fmt.Sprint(alice.user.ID), fmt.Sprint(bob.user.ID)}}},
+		{name: "page GET /c/{id}/members", kind: page, method: "GET", path: "/c/%d/members", scoped: true},
+		{name: "page POST /c/{id}/title", kind: page, method: "POST", path: "/c/%d/title", body: url.Values{"title": {"mallory's"}}, scoped: true},
+		{name: "page POST /c/{id}/members", kind: page, method: "POST", path: "/c/%d/members", body: url.Values{"user_id": {fmt.Sprint(mallory.user.ID)}}, scoped: true},
+		{name: "page POST /c/{id}/members/{user_id}/role", kind: page, method: "POST", path: fmt.Sprintf("/c/%%d/members/%d/role", bob.user.ID), body: url.Values{"role": {"admin"}}, scoped: true},
+		{name: "page POST /c/{id}/members/{user_id}/remove", kind: page, method: "POST", path: fmt.Sprintf("/c/%%d/members/%d/remove", bob.user.ID), body: url.Values{}, scoped: true},
+		{name: "page POST /c/{id}/leave", kind: page, method: "POST", path: "/c/%d/leave", body: url.Values{}, scoped: true},
 
 		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},
 		{name: "ws typing", kind: ws, frame: func(id int64) any { return frame("typing", id) }, scoped: true},
@@ -443,6 +451,85 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 		}
 		unchanged("a frame as mallory")
 	}
+
+	// The group pages' forms: mallory gets what a missing group gets (the
+	// 404 page), bob, a member, the 403 page for admins' work, alice on
+	// her direct conversation the 404 page (a direct conversation has no
+	// members page), a signed-out browser the log-in page, a foreign
+	// origin 403; nothing changes.
+	pagePath := func(format string, id int64) string { return fmt.Sprintf(format, id) }
+	for _, r := range []struct {
+		name, method, path string // path: %d stands for the conversation's ID
+		form                      url.Values
+		member                    int // bob's answer; 0 when it would succeed (not tried here)
+	}{
+		{"members page", "GET", "/c/%d/members", nil, 0},
+		{"page rename", "POST", "/c/%d/title", url.Values{"title": {"Renamed"}}, 403},
+		{"page add", "POST", "/c/%d/members", url.Values{"user_id": {fmt.Sprint(dave.user.ID)}}, 403},
+		{"page make admin", "POST", fmt.Sprintf("/c/%%d/members/%d/role", bob.user.ID), url.Values{"role": {"admin"}}, 403},
+		{"page remove", "POST", fmt.Sprintf("/c/%%d/members/%d/remove", carol.user.ID), nil, 403},
+		{"page leave", "POST", "/c/%d/leave", nil, 0},
+	} {
+		try := func(c *client, id int64) (int, string, string) {
+			t.Helper()
+			if r.method == "GET" {
+				status, h, body := c.page(pagePath(r.path, id))
+				return status, h.Get("Location"), body
+			}
+			return c.form(pagePath(r.path, id), r.form)
+		}
+		sg, lg, bg := try(mallory, g)
+		sm, _, bm := try(mallory, missing)
+		if sg != http.StatusNotFound || lg != "" || bg != bm || sm != sg {
+			t.Errorf("%s as mallory: the group answers %d %q, a missing one %d; want the same 404 page", r.name, sg, lg, sm)
+		}
+		unchanged(r.name + " as mallory")
+		if r.member != 0 {
+			if status, loc, body := try(bob, g); status != r.member || loc != "" || !strings.Contains(body, "Only the group&#39;s admins may do that.") {
+				t.Errorf("%s as bob, a member: %d %q, want the %d page", r.name, status, loc, r.member)
+			}
+			unchanged(r.name + " as a member")
+		}
+		if status, loc, _ := try(alice, dm); status != http.StatusNotFound || loc != "" {
+			t.Errorf("%s on a direct conversation: %d %q, want the 404 page", r.name, status, loc)
+		}
+		unchanged(r.name + " on a direct conversation")
+		if status, loc, _ := try(anon, g); status != http.StatusSeeOther || loc != "/login" {
+			t.Errorf("%s signed out: %d %q, want 303 to /login", r.name, status, loc)
+		}
+		if r.method != "GET" {
+			status, raw := alice.do("POST", pagePath(r.path, g), r.form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+			if status != http.StatusForbidden {
+				t.Errorf("%s from a foreign origin: %d %s, want 403", r.name, status, raw)
+			}
+		}
+		unchanged(r.name + " signed out and cross-origin")
+	}
+	// ... and the admin does each through the pages, on a group of its own.
+	g2 := alice.createGroup("Pages", bob, carol).ID
+	for _, r := range []struct {
+		path string
+		form url.Values
+	}{
+		{fmt.Sprintf("/c/%d/title", g2), url.Values{"title": {"Renamed"}}},
+		{fmt.Sprintf("/c/%d/members", g2), url.Values{"user_id": {fmt.Sprint(dave.user.ID)}}},
+		{fmt.Sprintf("/c/%d/members/%d/role", g2, bob.user.ID), url.Values{"role": {"admin"}}},
+		{fmt.Sprintf("/c/%d/members/%d/remove", g2, carol.user.ID), nil},
+	} {
+		if status, loc, body := alice.form(r.path, r.form); status != http.StatusSeeOther || !strings.HasPrefix(loc, fmt.Sprintf("/c/%d/members?done=", g2)) {
+			t.Errorf("alice POST %s: %d %q, want 303 back to the members page\n%s", r.path, status, loc, body)
+		}
+	}
+	if status, _, _ := alice.page(fmt.Sprintf("/c/%d/members", g2)); status != http.StatusOK {
+		t.Errorf("alice's members page: %d", status)
+	}
+	if status, loc, _ := bob.form(fmt.Sprintf("/c/%d/leave", g2), nil); status != http.StatusSeeOther || loc != "/" {
+		t.Errorf("bob leaves through the page: %d %q", status, loc)
+	}
+	if got := roles(alice.members(g2)); !maps(got, map[int64]string{alice.user.ID: "admin", dave.user.ID: "member"}) {
+		t.Errorf("members after the admin's page changes: %v", got)
+	}
+	quiet("the admin's page changes", false)
 
 	// The admin may do each.
 	for _, r := range []struct {
