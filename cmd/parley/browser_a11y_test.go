@@ -102,7 +102,8 @@ func setColorScheme(b *browser, scheme string) {
 // color scheme: log-in and sign-up (also showing their errors), the main
 // view without and with a conversation open (with messages, one of them
 // over several lines, "Seen", a day separator), people, settings (with an
-// error) and the not-found page. None may have a violation.
+// error), "New group" and a group's members page (each also with its
+// errors) and the not-found page. None may have a violation.
 func TestBrowserA11y(t *testing.T) {
 	chromiumPath(t)
 	src := axeSource(t)
@@ -119,6 +120,7 @@ func TestBrowserA11y(t *testing.T) {
 		bob.send(conv, fmt.Sprintf("It is.\nEven over two lines, with https://example.com/a/link in it. (%d)", i+1), "")
 	}
 	alice.send(conv, "Good.", "")
+	group := bob.createGroup("Team", alice, carol).ID
 	carol.send(carolConv, "Unread, from Carol", "")
 
 	b := newA11yBrowser(t, s, "reader")
@@ -175,6 +177,28 @@ func TestBrowserA11y(t *testing.T) {
 			b.typeInto("#close_password", "wrong-password")
 			b.click("form#close-form button[type=submit]")
 			b.waitFor("the error", `visible('#close-error') && $('#close_password').getAttribute('aria-invalid') === 'true'`, `$('#close-form').outerHTML`)
+		}},
+		{"new group", func() {
+			b.open("/groups/new")
+			b.waitFor("the picker", `visible('form#group-form') && $$('#group-results li.person').length >= 2`, `$('#group-form').outerHTML`)
+		}},
+		{"new group, errors", func() {
+			b.open("/groups/new")
+			b.waitFor("the picker", `visible('form#group-form')`, "document.body.innerText")
+			b.click("#group-create")
+			b.waitFor("the errors", `visible('#group-title-error') && visible('#group-people-error') && $('#group-title').getAttribute('aria-invalid') === 'true'`, `$('#group-form').outerHTML`)
+		}},
+		{"members", func() {
+			b.open(fmt.Sprintf("/c/%d/members", group))
+			b.waitFor("the members", `$$('#member-list li.person').length === 3 && visible('#add-people')`, `$('main').outerHTML`)
+			b.click("#leave summary")
+			b.waitFor("the leave button", `$('#leave').open && visible('#leave-form button')`, `$('#leave').outerHTML`)
+		}},
+		{"members, error", func() {
+			b.open(fmt.Sprintf("/c/%d/members", group))
+			b.clearField("#rename-title")
+			b.click("#rename-form button[type=submit]")
+			b.waitFor("the error", `visible('#rename-error') && $('#rename-title').getAttribute('aria-invalid') === 'true'`, `$('#rename-form').outerHTML`)
 		}},
 		{"not found, signed in", func() {
 			b.open(fmt.Sprintf("/c/%d", carolConv))

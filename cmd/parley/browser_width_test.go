@@ -50,7 +50,8 @@ func (b *browser) phone() {
 // TestBrowserEveryWidth: at 320 px nothing on any page scrolls sideways,
 // whatever people typed: the longest names without a space, words of
 // thousands of letters, long URLs, in the list, the header, the messages,
-// people, settings, the forms and their errors, the not-found page. Long
+// people, settings, "New group" and a group's members page, the forms and
+// their errors, the not-found page. Long
 // names are cut with an ellipsis or wrapped, never hidden entirely. Then
 // the server goes away under an open conversation: at phone width, where
 // the list is hidden, "Reconnecting…" shows and the header stops saying
@@ -74,6 +75,7 @@ func TestBrowserEveryWidth(t *testing.T) {
 	other.send(conv, longWord, "")
 	me.send(conv, longURL, "")
 	other.send(conv, "short, then "+longURL+" and "+longWord, "")
+	group := me.createGroup(strings.Repeat("W", 100), other).ID
 	for i := range 5 {
 		third := register(t, s, fmt.Sprintf("third%d", i))
 		c, _ := third.startConversation(me)
@@ -131,6 +133,28 @@ func TestBrowserEveryWidth(t *testing.T) {
 	b.click("form#close-form button[type=submit]")
 	b.waitFor("the error", `visible('#close-error')`, `$('#close-form').outerHTML`)
 	noSideways(b, "settings with an error")
+
+	b.open("/groups/new?q=" + strings.Repeat("m", 3))
+	b.waitFor("the picker", `$$('#group-results li.person').length > 0`, `$('#group-form').outerHTML`)
+	noSideways(b, "new group")
+	wantEllipsis(b, "a person's name in the picker", "#group-results li.person .name")
+	b.insertText("#group-title", strings.Repeat("W", 100))
+	b.click("#group-create")
+	b.waitFor("the new group's error", `visible('#group-people-error') && $('#group-title').value.length === 100`, `$('#group-form').outerHTML`)
+	noSideways(b, "new group with an error")
+
+	b.open(fmt.Sprintf("/c/%d/members", group))
+	b.waitFor("the members page", `$$('#member-list li.person').length === 2`, `$('main').outerHTML`)
+	noSideways(b, "the members page")
+	wantEllipsis(b, "the group's name", "#group-name")
+	wantEllipsis(b, "a member's name", "#member-list li.person .name")
+	b.click("#leave summary")
+	b.waitFor("the leave button", `$('#leave').open && visible('#leave-form button')`, `$('#leave').outerHTML`)
+	noSideways(b, "the members page, leaving")
+	b.clearField("#rename-title")
+	b.click("#rename-form button[type=submit]")
+	b.waitFor("the rename error", `visible('#rename-error')`, `$('#rename-form').outerHTML`)
+	noSideways(b, "the members page with an error")
 
 	b.open("/c/99999")
 	b.waitFor("the not-found page", `visible('main h1')`, "document.body.innerText")
