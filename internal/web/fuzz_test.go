@@ -684,3 +684,52 @@ func checkDecodeJSON[T any](t *testing.T, data []byte, fields []string) {
 		t.Fatalf("decodeJSON[%s](%q) = %+v; re-encoded as %s it decodes to %+v, %v", name, data, v, enc, again, err)
 	}
 }
+
+// FuzzGroupForm holds the group pages' form decoding (parseForm, then
+// parseUserIDs over the repeated user_id values of "New group", a people
+// search and "Add people") to its description: a body ParseForm refuses
+// is EINVALID; else the answer is every user_id in order, each a positive
+// decimal integer, repeats dropped, or EINVALID when one is not such an
+// integer.
+func FuzzGroupForm(f *testing.F) {
+	for _, s := range []string{
+		"", "title=Ops&user_id=2&user_id=3", "user_id=2&user_id=2&user_id=3&user_id=2", "user_id=", "user_id=0", "user_id=-4",
+		"user_id=%2B5", "user_id=05", "user_id=9223372036854775807", "user_id=9223372036854775808", "user_id=1e3", "user_id=%E2%80%8B7",
+		"user_id=+7", "user_id=7%00", "user_id=7;user_id=8", "user_id=%zz", "USER_ID=7", "user_id=1&user_id=x", "q=%C3%A9&after=3&user_id=4",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "/groups", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := parseForm(httptest.NewRecorder(), r); err != nil {
+			wantChatError(t, "parseForm", err, chat.EINVALID)
+			return
+		}
+		values := r.PostForm["user_id"]
+		ids, err := parseUserIDs(values)
+		// The reference: strconv.ParseInt of each, first occurrences kept.
+		var want []chat.UserID
+		valid := true
+		for _, v := range values {
+			n, perr := strconv.ParseInt(v, 10, 64)
+			if perr != nil || n <= 0 {
+				valid = false
+				break
+			}
+			if !slices.Contains(want, chat.UserID(n)) {
+				want = append(want, chat.UserID(n))
+			}
+		}
+		if !valid {
+			wantChatError(t, "parseUserIDs", err, chat.EINVALID)
+			if ids != nil {
+				t.Fatalf("parseUserIDs(%q) = %v with an error", values, ids)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(ids, want) && len(want)+len(ids) > 0 {
+			t.Fatalf("parseUserIDs(%q) = %v, %v; want %v", values, ids, err, want)
+		}
+	})
+}
