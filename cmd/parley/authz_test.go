@@ -460,8 +460,8 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 	pagePath := func(format string, id int64) string { return fmt.Sprintf(format, id) }
 	for _, r := range []struct {
 		name, method, path string // path: %d stands for the conversation's ID
-		form                      url.Values
-		member                    int // bob's answer; 0 when it would succeed (not tried here)
+		form               url.Values
+		member             int // bob's answer; 0 when it would succeed (not tried here)
 	}{
 		{"members page", "GET", "/c/%d/members", nil, 0},
 		{"page rename", "POST", "/c/%d/title", url.Values{"title": {"Renamed"}}, 403},

@@ -87,7 +87,8 @@ func TestGroupPageNew(t *testing.T) {
 		{"only oneself", url.Values{"title": {"Ops"}, "user_id": {id(alice)}}, 400, []string{`Choose at least one person besides you.`}},
 		{"too many", url.Values{"title": {"Ops"}, "user_id": {id(bob), id(carol), id(dave)}}, 400, []string{
 			`role="alert">A group has at most 3 members, its creator included.</p>`, pickBox(bob, true), pickBox(carol, true), pickBox(dave, true), `<span id="group-count-number">3</span> chosen`}},
-		{"unknown person", url.Values{"title": {"Ops"}, "user_id": {id(bob), "987654"}}, 404, []string{`id="group-people-error" class="field-error" role="alert">`, pickBox(bob, true)}},
+		{"unknown person", url.Values{"title": {"Ops"}, "user_id": {id(bob), "987654"}}, 404, []string{
+			`id="group-people-error" class="field-error" role="alert">One of the people chosen no longer has an account: they are taken off the list.</p>`, pickBox(bob, true), `<span id="group-count-number">1</span> chosen`}},
 		{"malformed person", url.Values{"title": {"Ops"}, "user_id": {id(bob), "-1"}}, 400, []string{`A choice is not a person of the directory.`}},
 	} {
 		status, loc, body := alice.form("/groups", tc.form)

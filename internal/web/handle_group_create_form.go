@@ -54,7 +54,9 @@ func handleGroupCreateForm(s *server) http.Handler {
 			// The service's refusal: too many people, an account gone
 			// (ENOTFOUND), a throttle.
 			switch code {
-			case chat.EINVALID, chat.ENOTFOUND:
+			case chat.ENOTFOUND:
+				v.PeopleError = goneMessage
+			case chat.EINVALID:
 				v.PeopleError = sentence(chat.ErrorMessage(err))
 			default:
 				v.PeopleError = waitMessage(err)

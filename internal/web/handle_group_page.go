@@ -129,6 +129,9 @@ func parseUserIDs(values []string) ([]chat.UserID, error) {
 	return ids, nil
 }
 
+// goneMessage is the picker's error for a chosen account that is gone.
+const goneMessage = "One of the people chosen no longer has an account: they are taken off the list."
+
 // pickPeople fills the picker of v: the chosen people (those whose
 // account is gone are dropped, and named in PeopleError unless it says
 // something already) and the page of the directory for v.Query after
@@ -140,7 +143,7 @@ func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGr
 		if chat.ErrorCode(err) == chat.ENOTFOUND || (err == nil && (u.Closed || u.ID == me)) {
 			if err != nil || u.Closed {
 				if v.PeopleError == "" {
-					v.PeopleError = "One of the people chosen no longer has an account: they are taken off."
+					v.PeopleError = goneMessage
 				}
 			}
 			continue
