@@ -82,17 +82,24 @@ function activityOf(row) {
 
 /**
  * A row as the server sent it (fresh), over what the page had (old): the
- * cursors and the last message take whichever is further on, the rest
- * comes from fresh. The old object is returned when nothing changed.
+ * cursors, the last message, and a group's title and member count take
+ * whichever is further on, the rest comes from fresh. The old object is
+ * returned when nothing changed.
  * @param {ConversationRow} old
  * @param {ConversationRow} fresh
  * @returns {ConversationRow}
  */
 function mergeRow(old, fresh) {
   const newer = seqOf(fresh.last_message) > seqOf(old.last_message) ? fresh : old;
+  // A group's title and member count change with a system message, so a
+  // row that stops short of the seq held (a fetch answered after a
+  // rename's frame) has older ones.
+  const stale = fresh.last_seq < old.last_seq;
   /** @type {ConversationRow} */
   const row = {
     ...fresh,
+    title: stale ? old.title : fresh.title,
+    member_count: stale ? old.member_count : fresh.member_count,
     last_seq: Math.max(old.last_seq, fresh.last_seq),
     last_read_seq: Math.max(old.last_read_seq, fresh.last_read_seq),
     other_read_seq: Math.max(old.other_read_seq, fresh.other_read_seq),
