@@ -219,4 +219,20 @@ func TestBrowserGroupConversation(t *testing.T) {
 	bob.waitFor("the group gone from Bob's page", fmt.Sprintf(`!$(%q) && location.pathname === '/' && !visible('section#conversation') && visible('.placeholder')`, convRow(g)),
 		`({url: location.href, rows: $$('#conversation-list li').map(li => li.dataset.id), open: visible('section#conversation')})`)
 	waitRow(ada, g, "Ops team", "You removed Bob")
+
+	// At 320 px, with a title of one long word, the header with its
+	// Members link and the sidebar with New group fit: nothing scrolls
+	// sideways.
+	long := strings.Repeat("W", 100)
+	adaAPI.call("PATCH", fmt.Sprintf("/api/v1/conversations/%d", g), wire.RenameRequest{Title: long}, http.StatusOK, nil)
+	ada.phone()
+	waitHeader(ada, long, "1 member, 1 online")
+	within := func(sel string) string {
+		return fmt.Sprintf(`visible(%[1]q) && $(%[1]q).getBoundingClientRect().right <= innerWidth && $(%[1]q).getBoundingClientRect().left >= 0`, sel)
+	}
+	ada.waitFor("the Members link on the screen", within("#members-link"), fmt.Sprintf(`$(%q).getBoundingClientRect().toJSON()`, "#members-link"))
+	noSideways(ada, "an open group")
+	ada.backToList()
+	ada.waitFor("New group on the screen", within("#new-group-link")+" && "+within("#people-link"), `$$('.sidebar > .bar > *').map(el => el.getBoundingClientRect().toJSON())`)
+	noSideways(ada, "the list with a group")
 }

@@ -92,7 +92,7 @@ func TestPagesWithoutJavaScript(t *testing.T) {
 	if strings.Contains(csp, "unsafe-inline") || header.Get("X-Content-Type-Options") != "nosniff" || header.Get("Referrer-Policy") != "same-origin" {
 		t.Errorf("page headers: %v", header)
 	}
-	if status, _, body := bob.page("/"); status != 200 || !strings.Contains(body, `<span class="name">Alice &lt;3</span>`) || !strings.Contains(body, `<span class="unread" aria-label="1 unread">1</span>`) {
+	if status, _, body := bob.page("/"); status != 200 || !strings.Contains(body, `<span class="name" dir="auto">Alice &lt;3</span>`) || !strings.Contains(body, `<span class="unread" aria-label="1 unread">1</span>`) {
 		t.Errorf("bob's list: %d\n%s", status, body)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
 )
 
 // TestNoInlineScript holds the templates to what the Content-Security-Policy
@@ -162,5 +163,99 @@ func TestErrorPage(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "disk on fire") {
 		t.Errorf("the internal error is not logged: %s", logs.String())
+	}
+}
+
+// TestGroupWords: what the main view says of a group (format.js says the
+// same in the script): system messages as sentences, the reader as "You",
+// previews with the sender's name, the status line, "Seen by …" and when
+// a message shows its sender.
+func TestGroupWords(t *testing.T) {
+	const me = 1
+	n := names{1: {ID: 1, DisplayName: "Ada"}, 2: {ID: 2, DisplayName: "Grace"}, 3: {ID: 3, DisplayName: "Bob"}}
+	sys := func(action string, actor, user int64, title string) wire.Message {
+		return wire.Message{Kind: wire.MessageSystem, SenderID: actor, System: wire.SystemEvent{Action: action, ActorID: actor, UserID: user, Title: title}}
+	}
+	for _, tc := range []struct {
+		m    wire.Message
+		want string
+	}{
+		{sys(wire.SystemAdded, 2, 3, ""), "Grace added Bob"},
+		{sys(wire.SystemAdded, 1, 3, ""), "You added Bob"},
+		{sys(wire.SystemAdded, 2, 1, ""), "Grace added you"},
+		{sys(wire.SystemRemoved, 2, 3, ""), "Grace removed Bob"},
+		{sys(wire.SystemLeft, 3, 3, ""), "Bob left"},
+		{sys(wire.SystemLeft, 1, 1, ""), "You left"},
+		{sys(wire.SystemTitle, 2, 0, "Ops"), "Grace renamed the group to “Ops”"},
+		{sys(wire.SystemAdded, 2, 99, ""), "Grace added Someone"},
+	} {
+		if got := partsText(systemParts(me, tc.m, n)); got != tc.want {
+			t.Errorf("systemParts(%+v) = %q, want %q", tc.m.System, got, tc.want)
+		}
+	}
+	// Names and titles are the parts shown isolated.
+	if p := systemParts(me, sys(wire.SystemTitle, 2, 0, "Ops"), n); !p[0].Name || p[1].Name || !p[2].Name || p[3].Name {
+		t.Errorf("title parts %+v: names and the title isolated", p)
+	}
+
+	group := wire.ConversationRow{Kind: wire.KindGroup}
+	direct := wire.ConversationRow{Kind: wire.KindDirect}
+	text := func(sender int64, body string) *wire.Message {
+		return &wire.Message{Kind: wire.MessageText, SenderID: sender, Body: body}
+	}
+	system := sys(wire.SystemRemoved, 2, 3, "")
+	for _, tc := range []struct {
+		row  wire.ConversationRow
+		m    *wire.Message
+		want string
+	}{
+		{group, text(2, "hi"), "Grace: hi"},
+		{group, text(1, "hi"), "You: hi"},
+		{group, &system, "Grace removed Bob"},
+		{group, nil, ""},
+		{direct, text(2, "hi"), "hi"},
+	} {
+		tc.row.LastMessage = tc.m
+		if got := previewText(me, tc.row, n); got != tc.want {
+			t.Errorf("previewText(%s, %+v) = %q, want %q", tc.row.Kind, tc.m, got, tc.want)
+		}
+	}
+
+	members := []wire.Member{
+		{User: n[1], LastReadSeq: 9, Online: false},
+		{User: n[2], LastReadSeq: 5, Online: true},
+		{User: n[3], LastReadSeq: 4, Online: false},
+	}
+	if got := memberStatus(me, 3, members); got != "3 members, 2 online" {
+		t.Errorf("memberStatus = %q", got)
+	}
+	if got := memberStatus(me, 1, members[:1]); got != "1 member, 1 online" {
+		t.Errorf("memberStatus alone = %q", got)
+	}
+	history := []wire.Message{*text(1, "a"), *text(2, "b"), *text(1, "c"), sys(wire.SystemAdded, 1, 3, ""), *text(1, "d")}
+	for i := range history {
+		history[i].Seq = int64(i + 2)
+	}
+	// Seqs: a 2, b 3, c 4, added 5 (own, but a system line), d 6.
+	if seq, got := seenBy(me, history, members); seq != 4 || got != "Seen by Grace, Bob" {
+		t.Errorf("seenBy = %d %q, want 4 \"Seen by Grace, Bob\"", seq, got)
+	}
+	if seq, _ := seenBy(me, history[:1], members[:1]); seq != 0 {
+		t.Errorf("seenBy with nobody else = %d, want 0", seq)
+	}
+	many := []wire.Member{{User: n[1]}}
+	for id := int64(10); id < 14; id++ {
+		many = append(many, wire.Member{User: wire.User{ID: id, DisplayName: "P"}, LastReadSeq: 6})
+	}
+	if _, got := seenBy(me, history, many); got != "Seen by 4" {
+		t.Errorf("seenBy of four = %q, want \"Seen by 4\"", got)
+	}
+
+	b := *text(2, "b")
+	if !showSender(me, nil, b, true) || showSender(me, &b, b, true) || !showSender(me, &b, b, false) || showSender(me, nil, *text(1, "a"), true) {
+		t.Error("showSender: the first of a run of others' messages, the same day, shows the name; own never")
+	}
+	if !showSender(me, &system, b, true) {
+		t.Error("showSender: a message after a system line shows the name")
 	}
 }
