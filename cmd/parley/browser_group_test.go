@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +220,15 @@ func TestBrowserGroupConversation(t *testing.T) {
 	bob.waitFor("the group gone from Bob's page", fmt.Sprintf(`!$(%q) && location.pathname === '/' && !visible('section#conversation') && visible('.placeholder')`, convRow(g)),
 		`({url: location.href, rows: $$('#conversation-list li').map(li => li.dataset.id), open: visible('section#conversation')})`)
 	waitRow(ada, g, "Ops team", "You removed Bob")
+
+	// The words the steps above did not show, from the page's own module
+	// (TestGroupWords holds the server's to the same).
+	words := eval[[]string](ada, `import($('link[rel=modulepreload][href$="/format.js"]').href).then(f => [
+		f.seenByText(['Bob', 'Carol', 'Dave', 'Eve']), f.seenByText(['Bob', 'Carol', 'Dave']),
+		f.typingText(['Bob', 'Carol', 'Dave']), f.typingText(['Bob']), f.memberStatus(1, 1, [])])`)
+	if want := []string{"Seen by 4", "Seen by Bob, Carol, Dave", "3 people are typing…", "Bob is typing…", "1 member, 1 online"}; !slices.Equal(words, want) {
+		t.Errorf("format.js says %q, want %q", words, want)
+	}
 
 	// At 320 px, with a title of one long word, the header with its
 	// Members link and the sidebar with New group fit: nothing scrolls
