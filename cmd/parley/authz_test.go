@@ -21,7 +21,9 @@ import (
 // bob's and mallory's open tabs received no frame.
 func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	// Every attempt is followed by a look at everyone's conversation list
+	// (unchanged): more list pages than the default budget allows.
+	s := startServer(t, map[string]string{"PARLEY_LIST_BURST": "100000", "PARLEY_LIST_RATE": "100000"})
 	alice, bob, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "mallory")
 	conv, _ := alice.startConversation(bob)
 	alice.send(conv, "for bob only", "a-1")
@@ -296,7 +298,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 // does each and succeeds.
 func TestGroupAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	// Every attempt is followed by a look at the group's members
+	// (unchanged): more list pages than the default budget allows.
+	s := startServer(t, map[string]string{"PARLEY_LIST_BURST": "100000", "PARLEY_LIST_RATE": "100000"})
 	alice, bob, carol, dave, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol"), register(t, s, "dave"), register(t, s, "mallory")
 	g := alice.createGroup("Team", bob, carol).ID
 	alice.send(g, "group talk", "a-1")
