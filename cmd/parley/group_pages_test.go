@@ -312,6 +312,18 @@ func TestGroupPageMembersPaged(t *testing.T) {
 	if _, _, body := alice.page(members + "?q=member01"); !strings.Contains(body, fmt.Sprintf(`<input type="hidden" name="user_id" value="%d">`, others[1].user.ID)) {
 		t.Errorf("Add people does not offer member01 on a paged group")
 	}
+	// The picker pages through the directory too, keeping who is ticked.
+	_, _, body = alice.page("/groups/new")
+	after := regexp.MustCompile(`<button id="group-next" type="submit" name="after" value="([^"]+)" formmethod="get" formaction="/groups/new">More people</button>`).FindStringSubmatch(body)
+	if after == nil || !strings.Contains(body, `formaction="/groups/new" hidden>First page</button>`) {
+		t.Fatalf("the picker's first page has no More people button\n%s", body)
+	}
+	status, _, body = alice.page(fmt.Sprintf("/groups/new?after=%s&user_id=%d&title=Crowd", url.QueryEscape(after[1]), others[0].user.ID))
+	wantPage(t, "the picker's second page", status, body, 200, pickBox(others[0], true), pickBox(others[25], false), `formaction="/groups/new">First page</button>`, `value="Crowd"`, `<span id="group-count-number">1</span> chosen`)
+	if n := strings.Count(body, fmt.Sprintf(`id="pick-%d"`, others[0].user.ID)); n != 1 {
+		t.Errorf("the picker's second page shows member00 %d times, want once (ticked)", n)
+	}
+
 	var conv wire.ConversationResponse
 	alice.call("GET", fmt.Sprintf("/api/v1/conversations/%d", g), nil, 200, &conv)
 	if conv.Conversation.MemberCount != 52 {
