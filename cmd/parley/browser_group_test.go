@@ -62,8 +62,9 @@ func waitSystemLine(b *browser, line string) {
 // online", following presence), sender names above others' messages,
 // "Seen by …", two people typing, the lines of members added, removed or
 // gone and of a rename (live, and the same after a reload: the server's
-// rows are the script's), the rename in list and header, and the group
-// leaving the list of a member removed while looking at it.
+// rows are the script's), the rename in list and header, the group
+// leaving the list of a member removed while looking at it and coming
+// back when he is added again, and the header and list at 320 px.
 func TestBrowserGroupConversation(t *testing.T) {
 	chromiumPath(t)
 	t.Parallel()
@@ -221,6 +222,11 @@ func TestBrowserGroupConversation(t *testing.T) {
 		`({url: location.href, rows: $$('#conversation-list li').map(li => li.dataset.id), open: visible('section#conversation')})`)
 	waitRow(ada, g, "Ops team", "You removed Bob")
 
+	// Added again, he gets the group back in his list, live.
+	adaAPI.call("POST", membersPath(g), wire.AddMemberRequest{UserID: bobAPI.user.ID}, http.StatusCreated, nil)
+	waitRow(bob, g, "Ops team", "Ada added you")
+	waitHeader(ada, "Ops team", "2 members, 2 online")
+
 	// The words the steps above did not show, from the page's own module
 	// (TestGroupWords holds the server's to the same).
 	words := eval[[]string](ada, `import($('link[rel=modulepreload][href$="/format.js"]').href).then(f => [
@@ -236,7 +242,7 @@ func TestBrowserGroupConversation(t *testing.T) {
 	long := strings.Repeat("W", 100)
 	adaAPI.call("PATCH", fmt.Sprintf("/api/v1/conversations/%d", g), wire.RenameRequest{Title: long}, http.StatusOK, nil)
 	ada.phone()
-	waitHeader(ada, long, "1 member, 1 online")
+	waitHeader(ada, long, "2 members, 2 online")
 	within := func(sel string) string {
 		return fmt.Sprintf(`visible(%[1]q) && $(%[1]q).getBoundingClientRect().right <= innerWidth && $(%[1]q).getBoundingClientRect().left >= 0`, sel)
 	}
