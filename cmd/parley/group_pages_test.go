@@ -73,6 +73,15 @@ func TestGroupPageNew(t *testing.T) {
 		t.Errorf("a malformed choice in a search: %d\n%s", status, body)
 	}
 
+	// Each person shown as chosen is a look-up: a page shows at most 1,000.
+	many := url.Values{"user_id": {}}
+	for i := range 1001 {
+		many["user_id"] = append(many["user_id"], strconv.Itoa(1000+i))
+	}
+	if status, _, body := alice.page("/groups/new?" + many.Encode()); status != 200 || !strings.Contains(body, `role="alert">At most 1000 people can be chosen here.</p>`) {
+		t.Errorf("1,001 chosen: %d\n%s", status, body)
+	}
+
 	id := func(c *client) string { return strconv.FormatInt(c.user.ID, 10) }
 	for _, tc := range []struct {
 		name   string

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -129,6 +130,10 @@ func parseUserIDs(values []string) ([]chat.UserID, error) {
 	return ids, nil
 }
 
+// maxShownChosen caps the people the picker shows as chosen: the
+// default cap of a group's members.
+const maxShownChosen = chat.DefaultMaxGroupMembers
+
 // goneMessage is the picker's error for a chosen account that is gone.
 const goneMessage = "One of the people chosen no longer has an account: they are taken off the list."
 
@@ -137,19 +142,27 @@ const goneMessage = "One of the people chosen no longer has an account: they are
 // something already) and the page of the directory for v.Query after
 // after, without them.
 func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGroupView, chosen []chat.UserID, after string) error {
+	if len(chosen) > maxShownChosen {
+		// Each one shown is a look-up: a page does not make thousands.
+		chosen = chosen[:maxShownChosen]
+		if v.PeopleError == "" {
+			v.PeopleError = fmt.Sprintf("At most %d people can be chosen here.", maxShownChosen)
+		}
+	}
 	var users []chat.User
 	for _, id := range chosen {
 		u, err := svc.User(ctx, id)
-		if chat.ErrorCode(err) == chat.ENOTFOUND || (err == nil && (u.Closed || u.ID == me)) {
-			if err != nil || u.Closed {
-				if v.PeopleError == "" {
-					v.PeopleError = goneMessage
-				}
+		switch {
+		case chat.ErrorCode(err) == chat.ENOTFOUND, err == nil && u.Closed:
+			// An account gone since it was ticked: off the list, said once.
+			if v.PeopleError == "" {
+				v.PeopleError = goneMessage
 			}
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return err
+		case u.ID == me:
+			continue // the visitor is the group's admin, not a choice
 		}
 		users = append(users, u)
 	}
