@@ -184,6 +184,14 @@ export class Store {
    * @param {User[]} users
    */
   putUsers(users) {
+    if (this.addUsers(users)) this.changed();
+  }
+
+  /**
+   * @param {User[]} users
+   * @returns {boolean} whether any was new or changed
+   */
+  addUsers(users) {
     let changed = false;
     for (const u of users) {
       const old = this.users.get(u.id);
@@ -191,7 +199,7 @@ export class Store {
       this.users.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, closed: !!u.closed });
       changed = true;
     }
-    if (changed) this.changed();
+    return changed;
   }
 
   /**
@@ -220,7 +228,7 @@ export class Store {
       fresh.set(m.user.id, had ? { ...m, last_read_seq: Math.max(had.last_read_seq, m.last_read_seq) } : m);
     }
     this.members.set(id, fresh);
-    this.putUsers(list.map((m) => m.user));
+    this.addUsers(list.map((m) => m.user));
     this.changed();
   }
 
@@ -236,7 +244,7 @@ export class Store {
       const had = list.get(m.user.id);
       list.set(m.user.id, had ? { ...m, last_read_seq: Math.max(had.last_read_seq, m.last_read_seq) } : m);
     }
-    this.putUsers([m.user]);
+    this.addUsers([m.user]);
     this.changed();
   }
 
@@ -400,7 +408,7 @@ export class Store {
   put(fresh) {
     if (this.isGone(fresh)) return;
     const old = this.rows.get(fresh.id);
-    if (fresh.other_user) this.putUsers([fresh.other_user]);
+    if (fresh.other_user) this.addUsers([fresh.other_user]);
     this.rows.set(fresh.id, old ? mergeRow(old, fresh) : fresh);
   }
 
@@ -605,7 +613,7 @@ export class Store {
       const m = list.get(user.id);
       if (m) list.set(user.id, { ...m, user: { ...m.user, username: user.username, display_name: user.display_name, closed: !!user.closed } });
     }
-    if (this.users.has(user.id)) this.putUsers([user]);
+    if (this.users.has(user.id)) this.addUsers([user]);
     this.updateOther(user.id, (u) => ({ ...u, username: user.username, display_name: user.display_name, closed: !!user.closed }));
   }
 
