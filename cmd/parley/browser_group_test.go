@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -207,6 +209,17 @@ func TestBrowserGroupConversation(t *testing.T) {
 	// for the same address, then after a reload.
 	sameRows(t, ada, "after the changes", groupMarkupJS)
 	sameRows(t, bob, "after the changes", groupMarkupJS)
+	// Sender names, system lines and "Seen by" break no accessibility
+	// rule, in either color scheme (when axe-core is installed: npm ci;
+	// TestBrowserA11y says when it must be).
+	if src, err := os.ReadFile(filepath.Join("..", "..", axeScript)); err == nil {
+		for _, scheme := range []string{"dark", "light"} {
+			setColorScheme(ada, scheme)
+			for _, v := range axeRun(ada, string(src)) {
+				t.Errorf("ada, an open group in the %s scheme: %s", scheme, v)
+			}
+		}
+	}
 	live := eval[string](bob, "JSON.stringify("+systemRowsJS+")")
 	bob.openConnected(fmt.Sprintf("/c/%d", g))
 	bob.waitFor("the reloaded lines", fmt.Sprintf(`JSON.stringify(%s) === %s`, systemRowsJS, jsonString(live)), systemRowsJS)
