@@ -155,4 +155,14 @@ func TestBrowserAttention(t *testing.T) {
 		t.Errorf("alice: %d notifications after a message in view, want 3", n)
 	}
 	noViolations(t, b, "the badge on the icon")
+
+	// A group's notification has the group's name, and says who wrote.
+	setWindowState(b, cdpbrowser.WindowStateMinimized)
+	b.waitFor("the tab hidden again", `document.visibilityState === 'hidden'`, `document.visibilityState`)
+	group := carol.createGroup("Team", alice, bob)
+	bob.send(group.ID, "team?", "")
+	b.waitFor("the group's notification", `window.__notifications.length === 4`, `window.__notifications.map(n => n.title + ': ' + n.body)`)
+	if got := eval[note](b, `({title: window.__notifications[3].title, body: window.__notifications[3].body})`); got != (note{"Team", "Bob: team?"}) {
+		t.Errorf("alice: the group's notification is %+v, want %+v", got, note{"Team", "Bob: team?"})
+	}
 }

@@ -245,7 +245,7 @@ func TestBrowserGroupConversation(t *testing.T) {
 	words := eval[[]string](ada, `import($('link[rel=modulepreload][href$="/format.js"]').href).then(f => [
 		f.seenByText(['Bob', 'Carol', 'Dave', 'Eve']), f.seenByText(['Bob', 'Carol', 'Dave']),
 		f.typingText(['Bob', 'Carol', 'Dave']), f.typingText(['Bob']), f.memberStatus(1, 1, [])])`)
-	if want := []string{"Seen by 4", "Seen by Bob, Carol, Dave", "3 people are typing…", "Bob is typing…", "1 member, 1 online"}; !slices.Equal(words, want) {
+	if want := []string{"Seen by 4", "Seen by Bob, Carol, Dave", "Several people are typing…", "Bob is typing…", "1 member, 1 online"}; !slices.Equal(words, want) {
 		t.Errorf("format.js says %q, want %q", words, want)
 	}
 

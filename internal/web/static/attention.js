@@ -8,6 +8,7 @@
 // the tab is hidden, so a hidden tab's open conversation counts too.
 
 import { fetchConversation } from "./api.js";
+import { UNKNOWN_NAME } from "./format.js";
 import { byId, coalesce } from "./markup.js";
 import { titleOf } from "./store.js";
 
@@ -156,7 +157,8 @@ export class Attention {
     let n;
     try {
       n = new Notification(row ? titleOf(row) : TITLE, {
-        body: m.body,
+        // In a group the title is the group's: the body says who wrote.
+        body: row?.kind === "group" ? `${this.store.nameOf(m.sender_id) ?? UNKNOWN_NAME}: ${m.body}` : m.body,
         // One notification per conversation: a newer message replaces the older.
         tag: `conversation-${m.conversation_id}`,
         icon: this.defaultIcon,

@@ -137,12 +137,12 @@ export function seenByText(readers) {
 
 /**
  * Who is typing in a group: "Ada is typing…", "Ada and Grace are
- * typing…", "3 people are typing…".
+ * typing…", "Several people are typing…".
  * @param {string[]} names
  * @returns {string}
  */
 export function typingText(names) {
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  return `${names.length} people are typing…`;
+  return "Several people are typing…";
 }
