@@ -8,6 +8,7 @@ import { Connection } from "./connection.js";
 import { ConversationList } from "./conversation-list.js";
 import { fetchConversation } from "./api.js";
 import { ConversationView, Names } from "./conversation-view.js";
+import { GroupPicker } from "./group-picker.js";
 import { byId } from "./markup.js";
 import { Outbox } from "./outbox.js";
 import { PeoplePage } from "./people.js";
@@ -180,5 +181,8 @@ switch (document.body.dataset.page) {
     break;
   case "people":
     new PeoplePage().start();
+    break;
+  case "group-new":
+    new GroupPicker().start();
     break;
 }
