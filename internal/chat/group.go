@@ -326,6 +326,13 @@ func (s *Service) Members(ctx context.Context, caller UserID, id ConversationID,
 	return page, nil
 }
 
+// Membership returns the caller's own membership of a conversation, role
+// and read cursor included. Errors: ENOTFOUND when the caller is not a
+// member or there is no such conversation (the two look the same).
+func (s *Service) Membership(ctx context.Context, caller UserID, id ConversationID) (Member, error) {
+	return s.store.Member(ctx, id, caller)
+}
+
 // allowGroupChange charges a change that writes a system message to the
 // caller's message budget: it adds a line to everyone's history, as a
 // message does.

@@ -413,3 +413,18 @@ func TestMembersPages(t *testing.T) {
 		}
 	}
 }
+
+func TestMembership(t *testing.T) {
+	ctx := t.Context()
+	store := &groupStore{members: map[ConversationID][]UserID{9: {1, 2}}}
+	svc, _ := newGroupService(t, store, Limits{})
+	if m, err := svc.Membership(ctx, 2, 9); err != nil || m.UserID != 2 || m.ConversationID != 9 {
+		t.Errorf("a member's membership: %+v, %v", m, err)
+	}
+	// Someone else's group and a missing one look the same.
+	for _, tc := range []struct{ caller, conv int64 }{{3, 9}, {1, 8}} {
+		if _, err := svc.Membership(ctx, UserID(tc.caller), ConversationID(tc.conv)); ErrorCode(err) != ENOTFOUND {
+			t.Errorf("Membership(caller %d, conversation %d): %v, want not found", tc.caller, tc.conv, err)
+		}
+	}
+}

@@ -251,33 +251,15 @@ func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.Conversat
 	return c, nil
 }
 
-// myRole returns the visitor's role in a group they are a member of. The
-// member list is in user ID order and its cursor is the last user ID of
-// the previous page, so the one-member page after id-1 is the visitor.
-func myRole(ctx context.Context, svc *chat.Service, me chat.UserID, id chat.ConversationID) (chat.Role, error) {
-	after := ""
-	if me > 1 {
-		after = strconv.FormatInt(int64(me)-1, 10)
-	}
-	page, err := svc.Members(ctx, me, id, after, 1)
-	if err != nil {
-		return "", err
-	}
-	if len(page.Members) == 1 && page.Members[0].UserID == me {
-		return page.Members[0].Role, nil
-	}
-	return "", chat.NotFound("conversation")
-}
-
 // membersPage builds the members page of group c for me: the page of
 // members after after and, for an admin, the directory's page for query
 // in "Add people".
 func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.ConversationSummary, after, query string) (*membersView, error) {
-	role, err := myRole(ctx, svc, me, c.ID)
+	mine, err := svc.Membership(ctx, me, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	v := &membersView{ID: int64(c.ID), Title: c.Title, TitleValue: c.Title, MemberCount: c.MemberCount, Admin: role == chat.RoleAdmin, Query: query, HasPrev: after != ""}
+	v := &membersView{ID: int64(c.ID), Title: c.Title, TitleValue: c.Title, MemberCount: c.MemberCount, Admin: mine.Role == chat.RoleAdmin, Query: query, HasPrev: after != ""}
 	page, err := svc.Members(ctx, me, c.ID, after, 0)
 	if err != nil {
 		return nil, err
