@@ -330,6 +330,14 @@ func groupRealTime(t *testing.T, nodes []*server) {
 		wantMemberFrame(tb, tb.expectPast("member"), g.ID, carol, "admin", "role")
 	}
 
+	// Bob says something, by a client ID he will resend after his removal.
+	bob.send(g.ID, "bob before", "bob-1")
+	for _, tb := range members {
+		if m := tb.message(tb.expectPast("message")); m.Body != "bob before" || m.SenderID != bob.user.ID {
+			t.Errorf("%s: %+v, want bob's message", tb.name, m)
+		}
+	}
+
 	// A removal: every member's tabs and the removed member's, on both
 	// nodes, get the system message and a member frame.
 	carol.on(node(1)).call("DELETE", memberPath(g.ID, bob), nil, http.StatusNoContent, nil)
@@ -369,6 +377,11 @@ func groupRealTime(t *testing.T, nodes []*server) {
 	b1.send(frame("typing", g.ID))
 	if f := b1.expectPast("error"); f.Code != "not_found" {
 		t.Errorf("bob typing in the group he left: %+v", f)
+	}
+	// A resend of his own message is no way back in: not_found too.
+	b2.send(sendFrame(g.ID, "bob-1", "bob before"))
+	if f := b2.expectPast("error"); f.Code != "not_found" || f.ClientID != "bob-1" {
+		t.Errorf("bob resending into the group he left: %+v", f)
 	}
 
 	// Alice closes her account: she leaves the group; carol is admin

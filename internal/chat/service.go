@@ -554,11 +554,15 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	// reconnecting client's whole outbox, so resends cannot flood the
 	// store either. (A client ID used in another conversation is left to
 	// CreateMessage, which tells a conflict from a conversation the caller
-	// is not in.)
+	// is not in.) Someone no longer a member of the group gets not_found,
+	// as for anything else there: their access ended with their membership.
 	if req.ClientID != "" {
 		m, err := s.store.MessageByClientID(ctx, caller, req.ClientID)
 		if err == nil && m.ConversationID == req.ConversationID {
 			if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+				return Message{}, false, err
+			}
+			if _, err := s.store.Member(ctx, m.ConversationID, caller); err != nil {
 				return Message{}, false, err
 			}
 			return m, false, nil
