@@ -58,12 +58,17 @@ func normalizeName(s, what string, max int) (string, error) {
 	if n := utf8.RuneCountInString(s); n < 1 || n > max {
 		return "", Errorf(EINVALID, "%s must be 1 to %d characters", what, max)
 	}
-	for _, r := range s {
+	for i, r := range s {
 		// Every format character (Cf) is refused, even those that stay
 		// visible: none belongs in a name. Variation selectors are
 		// default-ignorable too, but they only pick a glyph's style (an
 		// emoji's colour form): they cannot hide or reorder anything, and
-		// names with emoji need them.
+		// names with emoji need them. So does U+200D ZERO WIDTH JOINER
+		// inside an emoji ZWJ sequence (UTS #51 §2.3: 👩‍💻, 🏳️‍🌈), where it
+		// joins two pictographs and nothing else.
+		if r == zwj && emojiJoin(s[:i], s[i+len(string(zwj)):]) {
+			continue
+		}
 		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || blankGlyph(r) ||
 			invisible(r) && !unicode.Is(unicode.Variation_Selector, r) {
 			return "", Errorf(EINVALID, "%s may not contain control or invisible characters", what)
@@ -218,6 +223,30 @@ const (
 	// DefaultMemberPage is the default size of a page of members.
 	DefaultMemberPage = 50
 )
+
+// zwj is U+200D ZERO WIDTH JOINER.
+const zwj = '\u200d'
+
+// emojiJoin reports whether a ZWJ between before and after joins two
+// emoji: the character before it (past any variation selector or skin-tone
+// modifier, which belong to that emoji) and the one after it are both
+// symbols (So, as pictographs are). A joiner between letters, or at either
+// end, is not part of an emoji sequence.
+func emojiJoin(before, after string) bool {
+	for before != "" {
+		r, n := utf8.DecodeLastRuneInString(before)
+		if !unicode.Is(unicode.Variation_Selector, r) && !(r >= 0x1F3FB && r <= 0x1F3FF) {
+			break
+		}
+		before = before[:len(before)-n]
+	}
+	if before == "" || after == "" {
+		return false // DecodeRune's RuneError for nothing is a symbol too
+	}
+	prev, _ := utf8.DecodeLastRuneInString(before)
+	next, _ := utf8.DecodeRuneInString(after)
+	return unicode.Is(unicode.So, prev) && unicode.Is(unicode.So, next)
+}
 
 // NormalizeGroupTitle trims a group title and checks it by the rules of
 // display names: 1–100 characters of valid UTF-8, no control or invisible

@@ -25,9 +25,12 @@ func TestNormalizeUsername(t *testing.T) {
 func TestNormalizeDisplayName(t *testing.T) {
 	for in, want := range map[string]string{
 		"Zoë Q": "Zoë Q", "  Bob  ": "Bob", "李雷": "李雷", strings.Repeat("é", 64): strings.Repeat("é", 64),
-		"e\u0301":          "e\u0301",          // a combining mark on its letter
-		"Ada \u2764\ufe0f": "Ada \u2764\ufe0f", // an emoji's variation selector
-		"\u0903":           "\u0903",           // a spacing mark draws on its own
+		"e\u0301":                                "e\u0301",                                // a combining mark on its letter
+		"Ada \u2764\ufe0f":                       "Ada \u2764\ufe0f",                       // an emoji's variation selector
+		"\u0903":                                 "\u0903",                                 // a spacing mark draws on its own
+		"Dev \U0001F469\u200d\U0001F4BB":         "Dev \U0001F469\u200d\U0001F4BB",         // woman technologist: a ZWJ sequence
+		"\U0001F3F3\ufe0f\u200d\U0001F308 Pride": "\U0001F3F3\ufe0f\u200d\U0001F308 Pride", // rainbow flag, a selector before the joiner
+		"\U0001F468\U0001F3FD\u200d\U0001F469\u200d\U0001F467": "\U0001F468\U0001F3FD\u200d\U0001F469\u200d\U0001F467", // skin tone, two joiners
 	} {
 		if got, err := NormalizeDisplayName(in); got != want || err != nil {
 			t.Errorf("NormalizeDisplayName(%q) = %q, %v; want %q", in, got, err, want)
@@ -35,6 +38,7 @@ func TestNormalizeDisplayName(t *testing.T) {
 	}
 	for _, in := range []string{"", "   ", strings.Repeat("é", 65), "a\u202eb", "a\u200bb", "a\u2066b", "tab\there", "new\nline", "\xff", "\u3164", "\u2800\u2800", "a\u2028b", "\u115F\u1160",
 		"\u034f", "\u0301", "\u20dd", "\u17b4", "\ufe0f", "Bob\u2800", "Bob\u034f", "\U000E0041", "\ufff9",
+		"a\u200db", "\u200d\U0001F4BB", "\U0001F469\u200d", "\U0001F469\u200d\u200d\U0001F4BB", "Ad\u200da \U0001F469", // joiners outside emoji sequences
 		"\u0600\u0661", "\u0601"} { // format characters that stay visible, but have no place in a name
 		if _, err := NormalizeDisplayName(in); ErrorCode(err) != EINVALID {
 			t.Errorf("NormalizeDisplayName(%q) = %v; want invalid", in, err)
