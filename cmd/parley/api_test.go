@@ -179,6 +179,12 @@ func TestCrossSiteRequestRefused(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("cross-site logout: %d", status)
 	}
+	// A page's form gets a page, not the API's JSON.
+	status, raw = alice.do("POST", "/logout", "", "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	if status != http.StatusForbidden || !strings.Contains(string(raw), "<h1>Refused</h1>") || !strings.Contains(string(raw), "nothing was done") {
+		t.Errorf("cross-site logout form: %d %s, want the 403 page", status, raw)
+	}
+	alice.call("GET", "/api/v1/me", nil, http.StatusOK, nil) // still signed in
 	if p := alice.messages(conv, ""); len(p.Messages) != 0 {
 		t.Errorf("the forged message was stored")
 	}

@@ -427,9 +427,9 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 			t.Errorf("%s signed out: %d %s, want 401", r.name, status, raw)
 		}
 		if r.method != "GET" {
-			status, _, raw := answer(alice, r.method, r.path(g), r.body, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
-			if status != http.StatusForbidden {
-				t.Errorf("%s from a foreign origin: %d %s, want 403", r.name, status, raw)
+			status, e, raw := answer(alice, r.method, r.path(g), r.body, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+			if status != http.StatusForbidden || e.Error.Code != "forbidden" {
+				t.Errorf("%s from a foreign origin: %d %s, want 403 forbidden", r.name, status, raw)
 			}
 		}
 		unchanged(r.name + " signed out and cross-origin")
@@ -503,8 +503,8 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 		}
 		if r.method != "GET" {
 			status, raw := alice.do("POST", pagePath(r.path, g), r.form.Encode(), "Content-Type", "application/x-www-form-urlencoded", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
-			if status != http.StatusForbidden {
-				t.Errorf("%s from a foreign origin: %d %s, want 403", r.name, status, raw)
+			if status != http.StatusForbidden || !strings.Contains(string(raw), "<h1>Refused</h1>") {
+				t.Errorf("%s from a foreign origin: %d %s, want the 403 page", r.name, status, raw)
 			}
 		}
 		unchanged(r.name + " signed out and cross-origin")

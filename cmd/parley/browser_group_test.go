@@ -104,8 +104,9 @@ func TestBrowserGroupConversation(t *testing.T) {
 	if got := eval[string](ada, `visible('#members-link') ? $('#members-link').getAttribute('href') : ''`); got != fmt.Sprintf("/c/%d/members", g) {
 		t.Errorf("ada: the Members link goes to %q", got)
 	}
-	waitSystemLine(ada, "You renamed the group to “Ops”")
-	waitSystemLine(bob, "Ada renamed the group to “Ops”")
+	// The history starts with the group's making.
+	waitSystemLine(ada, "You created the group “Ops”")
+	waitSystemLine(bob, "Ada created the group “Ops”")
 	waitSystemLine(bob, "Ada added you")
 
 	// Messages from the pages: each sees the other's with the sender's

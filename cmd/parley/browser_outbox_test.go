@@ -155,7 +155,7 @@ func TestBrowserOutbox(t *testing.T) {
 	// Send is disabled and Enter sends nothing.
 	long := strings.Repeat("y", 4100)
 	alice.insertText("#composer-input", long)
-	alice.waitFor("the over-limit explanation", `visible('#composer-limit') && text('#composer-limit').includes('100 characters too many') && $('#composer button[type=submit]').disabled && $('#composer-input').getAttribute('aria-invalid') === 'true'`,
+	alice.waitFor("the over-limit explanation", `visible('#composer-limit') && text('#composer-limit').includes('100 characters too many') && $('#composer button[type=submit]').disabled && $('#composer-input').getAttribute('aria-invalid') === 'true' && getComputedStyle($('#composer button[type=submit]')).cursor === 'not-allowed' && getComputedStyle($('#composer button[type=submit]')).opacity < 1`,
 		`({limit: $('#composer-limit').outerHTML, disabled: $('#composer button[type=submit]').disabled})`)
 	alice.pressEnter(false)
 	if v := eval[string](alice, `$('#composer-input').value`); v != long {
@@ -168,7 +168,7 @@ func TestBrowserOutbox(t *testing.T) {
 	// Back within the limit: the explanation goes, Send is enabled, it sends.
 	short := strings.Repeat("y", 4000)
 	eval[bool](alice, fmt.Sprintf(`($('#composer-input').value = %s, $('#composer-input').dispatchEvent(new Event('input', {bubbles: true})), true)`, jsonString(short)))
-	alice.waitFor("Send enabled within the limit", `!visible('#composer-limit') && !$('#composer button[type=submit]').disabled && !$('#composer-input').hasAttribute('aria-invalid')`,
+	alice.waitFor("Send enabled within the limit", `!visible('#composer-limit') && !$('#composer button[type=submit]').disabled && !$('#composer-input').hasAttribute('aria-invalid') && getComputedStyle($('#composer button[type=submit]')).opacity === '1'`,
 		`({limit: $('#composer-limit').outerHTML, disabled: $('#composer button[type=submit]').disabled})`)
 	alice.click("#composer button[type=submit]")
 	all = append(all, short)

@@ -40,6 +40,16 @@ func noSideways(b *browser, what string) {
 	}
 }
 
+// wantRoundDots fails the test when a shown online dot is squeezed out of
+// its circle by a long name beside it.
+func wantRoundDots(b *browser, what string) {
+	b.t.Helper()
+	const squeezed = `$$('.online-dot').filter(visible).map(d => d.getBoundingClientRect()).filter(r => Math.abs(r.width - r.height) > 0.5).map(r => r.width.toFixed(1) + '×' + r.height.toFixed(1))`
+	if got := eval[[]string](b, squeezed); len(got) > 0 {
+		b.t.Errorf("%s: %s has squeezed online dots: %v", b.name, what, got)
+	}
+}
+
 // phone makes the tab a phone's screen, phoneWidth by phoneHeight.
 func (b *browser) phone() {
 	b.t.Helper()
@@ -123,6 +133,7 @@ func TestBrowserEveryWidth(t *testing.T) {
 	b.waitFor("the people", `$$('#people-results li.person').length > 0`, `$('#people-results').outerHTML`)
 	noSideways(b, "people")
 	wantEllipsis(b, "a person's name", "#people-results li.person .name")
+	wantRoundDots(b, "people")
 	b.insertText("#people-search", strings.Repeat("q", 300))
 	noSideways(b, "people, searching for a long word")
 
@@ -138,6 +149,7 @@ func TestBrowserEveryWidth(t *testing.T) {
 	b.waitFor("the picker", `$$('#group-results li.person').length > 0`, `$('#group-form').outerHTML`)
 	noSideways(b, "new group")
 	wantEllipsis(b, "a person's name in the picker", "#group-results li.person .name")
+	wantRoundDots(b, "new group")
 	b.insertText("#group-title", strings.Repeat("W", 100))
 	b.click("#group-create")
 	b.waitFor("the new group's error", `visible('#group-people-error') && $('#group-title').value.length === 100`, `$('#group-form').outerHTML`)
@@ -146,6 +158,7 @@ func TestBrowserEveryWidth(t *testing.T) {
 	b.open(fmt.Sprintf("/c/%d/members", group))
 	b.waitFor("the members page", `$$('#member-list li.person').length === 2`, `$('main').outerHTML`)
 	noSideways(b, "the members page")
+	wantRoundDots(b, "the members page")
 	wantEllipsis(b, "the group's name", "#group-name")
 	wantEllipsis(b, "a member's name", "#member-list li.person .name")
 	b.click("#leave summary")

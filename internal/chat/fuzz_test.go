@@ -123,10 +123,10 @@ func FuzzNormalizeDisplayName(f *testing.F) {
 		"a\u00adb",  // SOFT HYPHEN
 		"tab\there", "new\nline", "nul\x00", "del\x7f", "c1\u0085x", "\xff", "a\xc3",
 		"\u2028Bob\u2029", "\u3000Bob\u3000", "\U0001F4AC chat", "e\u0301",
-		"\u034f",           // COMBINING GRAPHEME JOINER: default-ignorable, a mark
-		"\u0301",           // a lone combining mark
-		"\u2800",           // BRAILLE PATTERN BLANK
-		"Ada \u2764\ufe0f", // an emoji with its variation selector
+		"\u034f",                                                         // COMBINING GRAPHEME JOINER: default-ignorable, a mark
+		"\u0301",                                                         // a lone combining mark
+		"\u2800",                                                         // BRAILLE PATTERN BLANK
+		"Ada \u2764\ufe0f",                                               // an emoji with its variation selector
 		"Dev \U0001F469\u200d\U0001F4BB", "a\u200db", "\U0001F469\u200d", // joiners in and out of emoji sequences
 	} {
 		f.Add(s)

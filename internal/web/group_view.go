@@ -40,8 +40,9 @@ func (n names) name(id int64) string {
 }
 
 // systemParts is a system message's sentence: "Ada added Grace", "Ada
-// removed Grace", "Grace left", "Ada renamed the group to “Title”"; the
-// reader is "You" (or "you").
+// removed Grace", "Grace left", "Ada renamed the group to “Title”" ("Ada
+// created the group “Title”" for the title message at seq 1, the
+// creation's); the reader is "You" (or "you"). format.js says the same.
 func systemParts(me int64, m wire.Message, n names) []namePart {
 	who := func(id int64, capital bool) namePart {
 		switch {
@@ -61,7 +62,12 @@ func systemParts(me int64, m wire.Message, n names) []namePart {
 	case wire.SystemLeft:
 		return []namePart{who(s.UserID, true), {Text: " left"}}
 	case wire.SystemTitle:
-		return []namePart{who(s.ActorID, true), {Text: " renamed the group to “"}, {Text: s.Title, Name: true}, {Text: "”"}}
+		// The history's first message names the group as it is made.
+		verb := " renamed the group to “"
+		if m.Seq == 1 {
+			verb = " created the group “"
+		}
+		return []namePart{who(s.ActorID, true), {Text: verb}, {Text: s.Title, Name: true}, {Text: "”"}}
 	}
 	return []namePart{{Text: "The group changed"}}
 }

@@ -187,6 +187,7 @@ func TestGroupWords(t *testing.T) {
 		{sys(wire.SystemLeft, 3, 3, ""), "Bob left"},
 		{sys(wire.SystemLeft, 1, 1, ""), "You left"},
 		{sys(wire.SystemTitle, 2, 0, "Ops"), "Grace renamed the group to “Ops”"},
+		{wire.Message{Seq: 1, Kind: wire.MessageSystem, SenderID: 2, System: wire.SystemEvent{Action: wire.SystemTitle, ActorID: 2, Title: "Ops"}}, "Grace created the group “Ops”"},
 		{sys(wire.SystemAdded, 2, 99, ""), "Grace added Someone"},
 	} {
 		if got := partsText(systemParts(me, tc.m, n)); got != tc.want {

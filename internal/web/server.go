@@ -101,15 +101,26 @@ func NewServer(cfg Config) (http.Handler, error) {
 			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
 		}
 	}
-	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
-	})
-	cop.SetDenyHandler(deny)
-
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isAPI(r) {
+			writeError(w, r, cfg.Logger, chat.Errorf(chat.EFORBIDDEN, "cross-origin request refused"))
+			return
+		}
+		// A form sent from another site: the error page, before the
+		// session is read (this runs outside it), so its link is to the
+		// start, which sends a visitor who is not signed in to log in.
+		pg.render(w, r, cfg.Logger, "error", http.StatusForbidden, pageData{Title: "Refused · Parley", Problem: &problemView{
+			Heading:  "Refused",
+			Text:     "This form was sent from another site, so nothing was done.",
+			LinkHref: "/",
+			LinkText: "Go to Parley",
+		}})
+	})
+	cop.SetDenyHandler(deny)
 	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: connCap{max: cfg.MaxConnsPerUser, counter: cfg.Connections}}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -64,8 +64,9 @@ const SEEN_BY_NAMES = 3;
 
 /**
  * A system message's sentence: "Ada added Grace", "Ada removed Grace",
- * "Grace left", "Ada renamed the group to “Title”"; the reader is "You"
- * (or "you").
+ * "Grace left", "Ada renamed the group to “Title”" ("Ada created the
+ * group “Title”" for the title message at seq 1, the creation's); the
+ * reader is "You" (or "you"). group_view.go says the same.
  * @param {number} me
  * @param {Message} m
  * @param {(id: number) => string} nameOf
@@ -89,7 +90,13 @@ export function systemParts(me, m, nameOf) {
     case "left":
       return [who(s?.user_id ?? 0, true), words(" left")];
     case "title":
-      return [who(s?.actor_id ?? 0, true), words(" renamed the group to “"), { text: s?.title ?? "", name: true }, words("”")];
+      // The history's first message names the group as it is made.
+      return [
+        who(s?.actor_id ?? 0, true),
+        words(m.seq === 1 ? " created the group “" : " renamed the group to “"),
+        { text: s?.title ?? "", name: true },
+        words("”"),
+      ];
   }
   return [words("The group changed")];
 }
