@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -93,22 +92,8 @@ var groupNotices = map[string]string{
 
 // renderGroup writes a group page as render writes the others.
 func (p *pages) renderGroup(w http.ResponseWriter, r *http.Request, logger *slog.Logger, name string, status int, data groupPageData) {
-	data.Page = name
-	data.Static = p.static.prefix()
-	data.Modules = p.static.modules
-	if data.FieldErrors == nil {
-		data.FieldErrors = map[string]string{}
-	}
-	var buf bytes.Buffer
-	if err := p.sets[name].ExecuteTemplate(&buf, "layout", data); err != nil {
-		logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes()) // the status is sent; a failed write means the client left
+	data.pageData = p.fill(name, data.pageData)
+	p.write(w, r, logger, name, status, data)
 }
 
 // parseUserIDs reads the repeated user_id values of a group form: each a

@@ -187,6 +187,12 @@ type personView struct {
 // render writes a page. It renders into a buffer first, so a template
 // error becomes a clean 500 rather than half a page.
 func (p *pages) render(w http.ResponseWriter, r *http.Request, logger *slog.Logger, name string, status int, data pageData) {
+	p.write(w, r, logger, name, status, p.fill(name, data))
+}
+
+// fill sets what every page's data holds beside its own: the page's name,
+// the static files' prefix and modules, a title, a map of field errors.
+func (p *pages) fill(name string, data pageData) pageData {
 	data.Page = name
 	data.Static = p.static.prefix()
 	data.Modules = p.static.modules
@@ -196,6 +202,12 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	if data.FieldErrors == nil {
 		data.FieldErrors = map[string]string{}
 	}
+	return data
+}
+
+// write executes page name's layout with data (a pageData, or a struct
+// embedding one) into a buffer, then sends it with status.
+func (p *pages) write(w http.ResponseWriter, r *http.Request, logger *slog.Logger, name string, status int, data any) {
 	var buf bytes.Buffer
 	if err := p.sets[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		logger.ErrorContext(r.Context(), "render page", "page", name, "err", err)
