@@ -152,11 +152,14 @@ func TestGroupPageMembers(t *testing.T) {
 	wantPage(t, "alice's members page", status, body, 200,
 		`<h1 id="group-name" dir="auto">Team</h1>`, `<form id="rename-form"`, `value="Team"`, `Members <span class="count">(3)</span>`,
 		memberRow(alice), memberRow(bob), memberRow(carol), `<span class="you">(you)</span>`, `<span class="role">admin</span>`, `<span class="role">member</span>`,
-		roleForm(bob), removeForm(bob), removeForm(carol), `Make admin<span class="visually-hidden">: Bob</span>`, `Make member<span class="visually-hidden">: Alice</span>`,
+		roleForm(bob), removeForm(bob), removeForm(carol), `Make admin<span class="visually-hidden">: Bob</span>`,
 		`id="add-people"`, fmt.Sprintf(`<input type="hidden" name="user_id" value="%d">`, dave.user.ID),
 		`<form id="leave-form" method="post" action="/c/`+strconv.FormatInt(g, 10)+`/leave">`, `href="`+gp+`"`)
 	if strings.Contains(body, removeForm(alice)) {
 		t.Error("alice is offered to remove herself (that is Leave group)")
+	}
+	if strings.Contains(body, roleForm(alice)) {
+		t.Error("alice, the only admin, is offered to step down (which is refused)")
 	}
 	if strings.Contains(body, fmt.Sprintf(`<input type="hidden" name="user_id" value="%d">`, bob.user.ID)) {
 		t.Error("Add people offers bob, a member")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -72,6 +73,9 @@ type memberView struct {
 	personView
 	Admin bool
 	You   bool
+	// OnlyAdmin: the group's one admin, who cannot step down (the page
+	// offers no "Make member"); known when every member is on the page.
+	OnlyAdmin bool
 }
 
 // Titles of the group pages.
@@ -275,6 +279,10 @@ func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.
 	// Who is a member already is known only when every member is on this
 	// page; otherwise adding one again says so.
 	whole := after == "" && page.Next == ""
+	if admins := slices.IndexFunc(v.Members, func(m memberView) bool { return m.Admin }); whole && admins >= 0 &&
+		!slices.ContainsFunc(v.Members[admins+1:], func(m memberView) bool { return m.Admin }) {
+		v.Members[admins].OnlyAdmin = true
+	}
 	for _, u := range found.Users {
 		v.People = append(v.People, pickView{personView: person(u, online[u.ID]), Member: whole && member[u.ID]})
 	}
