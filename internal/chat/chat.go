@@ -48,6 +48,10 @@ type Conversation struct {
 	Title string
 	// LastSeq is the seq of the newest message, 0 when there is none.
 	LastSeq int64
+	// LastVersion is the version of the latest change to the
+	// conversation's messages (a create, an edit or a deletion), 0 when
+	// there is none.
+	LastVersion int64
 	// LastMessageAt is the time of the newest message, zero when there is none.
 	LastMessageAt time.Time
 	CreatedAt     time.Time
@@ -159,7 +163,18 @@ type Message struct {
 	CreatedAt time.Time
 	// System is what a system message records; nil for a text message.
 	System *SystemEvent
+	// Version numbers the conversation's changes densely from 1: the
+	// message's creation, then each edit or deletion, takes the next one.
+	Version int64
+	// EditedAt is when the sender last edited the body; zero when never.
+	EditedAt time.Time
+	// DeletedAt is when the message was deleted; zero when it was not. A
+	// deleted message is a tombstone: its body is erased.
+	DeletedAt time.Time
 }
+
+// Deleted reports whether the message is a tombstone.
+func (m Message) Deleted() bool { return !m.DeletedAt.IsZero() }
 
 // ConversationSummary is one row of a user's conversation list: the
 // conversation with the other participant, the newest message and the
@@ -266,15 +281,22 @@ type MessageQuery struct {
 	BeforeSeq int64 // when not 0: messages with seq < BeforeSeq, newest of them
 	AfterSeq  int64 // when After: messages with seq > AfterSeq, oldest of them
 	After     bool  // AfterSeq is set (0 means from the first message)
-	Limit     int
+	// AfterVersion, when ByVersion, selects the messages created, edited
+	// or deleted after that version, in ascending version order (the
+	// catch-up of a client that holds everything up to it). It goes with
+	// neither seq cursor.
+	AfterVersion int64
+	ByVersion    bool
+	Limit        int
 }
 
-// MessagePage is a page of history in ascending seq order.
+// MessagePage is a page of history in ascending seq order (ascending
+// version order for a ByVersion query).
 type MessagePage struct {
 	Messages []Message
 	// HasMore tells whether more messages lie beyond the page in the
 	// direction of the query: older for the newest page and BeforeSeq,
-	// newer for After.
+	// newer for After, later versions for ByVersion.
 	HasMore bool
 }
 

@@ -8,11 +8,15 @@ type EventType string
 // Event types. Each becomes the WebSocket frame of the same name, except
 // EventSessionEnded, which closes that session's connections.
 const (
-	EventMessage      EventType = "message"
-	EventTyping       EventType = "typing"
-	EventRead         EventType = "read"
-	EventPresence     EventType = "presence"
-	EventSessionEnded EventType = "session_ended"
+	EventMessage EventType = "message"
+	// EventMessageUpdated: a message was edited or deleted. Message is it
+	// as it is now (a deletion: the tombstone, body empty). It goes to
+	// every member.
+	EventMessageUpdated EventType = "message_updated"
+	EventTyping         EventType = "typing"
+	EventRead           EventType = "read"
+	EventPresence       EventType = "presence"
+	EventSessionEnded   EventType = "session_ended"
 	// EventUser: a user changed their display name.
 	EventUser EventType = "user"
 	// EventMember: a group's membership changed. ConversationID, UserID
@@ -48,7 +52,7 @@ type Event struct {
 	// the one that sent the message, which gets an ack instead.
 	SkipConn string `json:"skip_conn,omitempty"`
 
-	Message        *Message       `json:"message,omitempty"`         // EventMessage
+	Message        *Message       `json:"message,omitempty"`         // EventMessage, EventMessageUpdated
 	ConversationID ConversationID `json:"conversation_id,omitempty"` // EventTyping, EventRead, EventMember
 	UserID         UserID         `json:"user_id,omitempty"`         // who typed, read, came or went; EventMember: the member
 	Seq            int64          `json:"seq,omitempty"`             // EventRead: the new read cursor

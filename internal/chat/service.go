@@ -647,13 +647,19 @@ func (s *Service) memberIDs(ctx context.Context, caller UserID, conv Conversatio
 }
 
 // Messages returns a page of a conversation's history, ascending by seq, to
-// a member of it.
+// a member of it; with q.ByVersion, the messages changed after
+// q.AfterVersion, ascending by version. A ByVersion query with a seq
+// cursor is EINVALID.
 func (s *Service) Messages(ctx context.Context, caller UserID, conv ConversationID, q MessageQuery) (MessagePage, error) {
 	limit, err := pageLimit(q.Limit, DefaultMsgPage)
 	if err != nil {
 		return MessagePage{}, err
 	}
 	switch {
+	case q.ByVersion && (q.BeforeSeq != 0 || q.After):
+		return MessagePage{}, Errorf(EINVALID, "give after_version alone, without before_seq or after_seq")
+	case q.AfterVersion < 0:
+		return MessagePage{}, Errorf(EINVALID, "after_version must not be negative")
 	case q.BeforeSeq != 0 && q.After:
 		return MessagePage{}, Errorf(EINVALID, "give before_seq or after_seq, not both")
 	case q.BeforeSeq < 0 || q.AfterSeq < 0:
@@ -661,6 +667,9 @@ func (s *Service) Messages(ctx context.Context, caller UserID, conv Conversation
 	}
 	if _, err := s.store.Member(ctx, conv, caller); err != nil {
 		return MessagePage{}, err
+	}
+	if q.ByVersion {
+		return s.messageChanges(ctx, conv, q, limit)
 	}
 	q.Limit = limit + 1
 	msgs, err := s.store.Messages(ctx, conv, q)

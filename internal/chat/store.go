@@ -127,6 +127,27 @@ type Store interface {
 	// ascending seq order: those nearest before q.BeforeSeq, nearest after
 	// q.AfterSeq, or the newest when neither is set.
 	Messages(ctx context.Context, id ConversationID, q MessageQuery) ([]Message, error)
+	// EditMessage replaces the body of message c.Seq of conversation
+	// c.ConversationID with c.Body in one transaction that checks
+	// CheckMessageChange (MessageEdit) against what it reads there, gives
+	// the message the conversation's next version (moving last_version)
+	// and sets its EditedAt to c.At. It returns the message as it is now.
+	// Errors are CheckMessageChange's.
+	EditMessage(ctx context.Context, c MessageChange) (Message, error)
+	// DeleteMessage erases the body of message c.Seq of conversation
+	// c.ConversationID in one transaction that checks CheckMessageChange
+	// (MessageDelete) against what it reads there, gives the message the
+	// conversation's next version (moving last_version) and sets its
+	// DeletedAt to c.At: only the tombstone remains. It returns the
+	// message as it is now and whether it changed: a message deleted
+	// already is returned as it is, unchanged. Errors are
+	// CheckMessageChange's.
+	DeleteMessage(ctx context.Context, c MessageChange) (Message, bool, error)
+	// MessageChanges returns at most limit messages of the conversation
+	// whose version is above afterVersion (created, edited or deleted
+	// since), in ascending version order. It does not check who is
+	// asking: the Service does.
+	MessageChanges(ctx context.Context, id ConversationID, afterVersion int64, limit int) ([]Message, error)
 	// MarkRead moves the user's read cursor forward to seq, clamped to the
 	// conversation's last_seq, and returns the cursor and whether it moved.
 	// An older seq changes nothing. ENOTFOUND for a non-member.

@@ -62,9 +62,9 @@ func selectConversation(ctx context.Context, q querier, tail string, arg any) (c
 	var c chat.Conversation
 	var lastAt *time.Time
 	err := q.QueryRow(ctx, `
-		SELECT id, kind, title, last_seq, last_message_at, created_at, member_count
+		SELECT id, kind, title, last_seq, last_version, last_message_at, created_at, member_count
 		FROM conversations `+tail, arg,
-	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.MemberCount)
+	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &c.CreatedAt, &c.MemberCount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.Conversation{}, chat.NotFound("conversation")
 	}
@@ -80,9 +80,10 @@ func selectConversation(ctx context.Context, q querier, tail string, arg any) (c
 // summaryQuery selects conversation list rows: each with the other
 // participant, the newest message and both read cursors, in one statement.
 const summaryQuery = `
-	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
+	SELECT c.id, c.kind, c.title, c.last_seq, c.last_version, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
-	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title
+	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title,
+	       lm.version, lm.edited_at, lm.deleted_at
 	FROM members m
 	JOIN conversations c ON c.id = m.conversation_id
 	LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id <> m.user_id
@@ -138,10 +139,13 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 		msgKind, msgAction      *string
 		msgTarget               *int64
 		msgTitle                *string
+		msgVersion              *int64
+		msgEdited, msgDeleted   *time.Time
 	)
-	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &c.CreatedAt, &c.MemberCount, &c.LastReadSeq,
+	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &c.CreatedAt, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
-		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle); err != nil {
+		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
+		&msgVersion, &msgEdited, &msgDeleted); err != nil {
 		return chat.ConversationSummary{}, err
 	}
 	if lastAt != nil {
@@ -166,6 +170,11 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 			SenderID:       chat.UserID(*msgSender),
 			Body:           *msgBody,
 			CreatedAt:      *msgAt,
+			EditedAt:       derefTime(msgEdited),
+			DeletedAt:      derefTime(msgDeleted),
+		}
+		if msgVersion != nil {
+			c.LastMessage.Version = *msgVersion
 		}
 		if msgClient != nil {
 			c.LastMessage.ClientID = *msgClient

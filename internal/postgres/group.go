@@ -36,6 +36,7 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 		Kind:          chat.KindGroup,
 		Title:         g.Title,
 		LastSeq:       int64(len(people)), // a title message, then one per member
+		LastVersion:   int64(len(people)),
 		LastMessageAt: g.At,
 		CreatedAt:     g.At,
 		MemberCount:   len(people),
@@ -52,8 +53,8 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 			return chat.NotFound("user")
 		}
 		if err := tx.QueryRow(ctx, `
-			INSERT INTO conversations (kind, title, last_seq, last_message_at, member_count, created_at)
-			VALUES ('group', $1, $2, $3, $4, $3) RETURNING id`,
+			INSERT INTO conversations (kind, title, last_seq, last_version, last_message_at, member_count, created_at)
+			VALUES ('group', $1, $2, $2, $3, $4, $3) RETURNING id`,
 			c.Title, c.LastSeq, g.At, c.MemberCount).Scan(&c.ID); err != nil {
 			return fmt.Errorf("insert conversation: %w", err)
 		}
@@ -67,8 +68,8 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 		// The title message is seq 1 (the creator: no target); each
 		// member's added message follows, in the order given.
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO messages (conversation_id, seq, sender_id, body, kind, action, target_id, title, created_at)
-			SELECT $1, p.i, $2, '', 'system',
+			INSERT INTO messages (conversation_id, seq, version, sender_id, body, kind, action, target_id, title, created_at)
+			SELECT $1, p.i, p.i, $2, '', 'system',
 			       CASE WHEN p.i = 1 THEN 'title' ELSE 'added' END,
 			       CASE WHEN p.i = 1 THEN NULL ELSE p.u END,
 			       CASE WHEN p.i = 1 THEN $3::text END, $4
@@ -87,7 +88,7 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 		if i == 0 {
 			ev = &chat.SystemEvent{Action: chat.SystemTitle, ActorID: g.Creator, Title: c.Title}
 		}
-		msgs[i] = chat.Message{ConversationID: c.ID, Seq: int64(i + 1), Kind: chat.MessageSystem,
+		msgs[i] = chat.Message{ConversationID: c.ID, Seq: int64(i + 1), Version: int64(i + 1), Kind: chat.MessageSystem,
 			SenderID: g.Creator, CreatedAt: g.At, System: ev}
 	}
 	return c, msgs, nil
@@ -351,21 +352,21 @@ func appendSystem(ctx context.Context, tx pgx.Tx, id chat.ConversationID, ev cha
 	err := tx.QueryRow(ctx, `
 		WITH bumped AS (
 			UPDATE conversations
-			SET last_seq = last_seq + 1,
+			SET last_seq = last_seq + 1, last_version = last_version + 1,
 			    last_message_at = GREATEST(coalesce(last_message_at, $1::timestamptz), $1::timestamptz),
 			    member_count = member_count + $2::integer
 			WHERE id = $3::bigint
-			RETURNING last_seq, last_message_at
+			RETURNING last_seq, last_version, last_message_at
 		), inserted AS (
-			INSERT INTO messages (conversation_id, seq, sender_id, body, kind, action, target_id, title, created_at)
-			SELECT $3::bigint, last_seq, $4::bigint, '', 'system', $5::text, $6::bigint, $7::text, last_message_at FROM bumped
+			INSERT INTO messages (conversation_id, seq, version, sender_id, body, kind, action, target_id, title, created_at)
+			SELECT $3::bigint, last_seq, last_version, $4::bigint, '', 'system', $5::text, $6::bigint, $7::text, last_message_at FROM bumped
 		), moved AS (
 			UPDATE members SET last_read_seq = GREATEST(last_read_seq, bumped.last_seq)
 			FROM bumped WHERE conversation_id = $3::bigint AND user_id = $4::bigint
 		)
-		SELECT last_seq, last_message_at FROM bumped`,
+		SELECT last_seq, last_version, last_message_at FROM bumped`,
 		at, delta, int64(id), int64(ev.ActorID), string(ev.Action), target, nullString(ev.Title),
-	).Scan(&m.Seq, &m.CreatedAt)
+	).Scan(&m.Seq, &m.Version, &m.CreatedAt)
 	if err != nil {
 		return chat.Message{}, fmt.Errorf("append system message: %w", err)
 	}

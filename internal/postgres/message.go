@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// CreateMessage stores a message in one transaction that assigns its seq,
-// moves the conversation's last_seq and the sender's read cursor. The
+// CreateMessage stores a message in one transaction that assigns its seq
+// and version, moves the conversation's last_seq and last_version and the
+// sender's read cursor. The
 // UPDATE of the conversation row takes its lock, so senders to one
 // conversation queue there until the one before commits or rolls back:
 // seqs are dense whichever connection or node sends.
@@ -29,11 +31,11 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	// seq, even when the clock stamped a later send first.
 	err = tx.QueryRow(ctx, `
 		UPDATE conversations
-		SET last_seq = last_seq + 1,
+		SET last_seq = last_seq + 1, last_version = last_version + 1,
 		    last_message_at = GREATEST(coalesce(last_message_at, $1::timestamptz), $1::timestamptz)
 		WHERE id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3)
-		RETURNING last_seq, last_message_at`,
-		m.CreatedAt, int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.CreatedAt)
+		RETURNING last_seq, last_version, last_message_at`,
+		m.CreatedAt, int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &m.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.Message{}, false, chat.NotFound("conversation")
 	}
@@ -47,10 +49,10 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	// member still: a removed member's send that queued behind the
 	// removal stores nothing.
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
-		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz
+		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version)
+		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz, $7::bigint
 		WHERE EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $3)`,
-		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt)
+		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt, m.Version)
 	if isUnique(err, "messages_sender_client") {
 		// Another send with this client ID committed after our look-up
 		// (the insert waited for it). Give its seq back by rolling back,
@@ -170,7 +172,7 @@ func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.
 }
 
 // messageCols are the columns scanMessage reads, in its order.
-const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title`
+const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title, version, edited_at, deleted_at`
 
 func scanMessage(r pgx.Row) (chat.Message, error) {
 	var (
@@ -179,10 +181,13 @@ func scanMessage(r pgx.Row) (chat.Message, error) {
 		kind          string
 		action, title *string
 		target        *int64
+		edited, gone  *time.Time
 	)
-	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &m.CreatedAt, &kind, &action, &target, &title); err != nil {
+	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &m.CreatedAt, &kind, &action, &target, &title,
+		&m.Version, &edited, &gone); err != nil {
 		return chat.Message{}, err
 	}
+	m.EditedAt, m.DeletedAt = derefTime(edited), derefTime(gone)
 	if clientID != nil {
 		m.ClientID = *clientID
 	}
@@ -219,4 +224,12 @@ func nullString(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// derefTime returns *t, or the zero time for nil (a NULL column).
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }

@@ -67,9 +67,9 @@ func selectConversation(ctx context.Context, q queryer, where string, arg any) (
 		created int64
 	)
 	err := q.QueryRowContext(ctx, `
-		SELECT id, kind, title, last_seq, last_message_at, created_at, member_count
+		SELECT id, kind, title, last_seq, last_version, last_message_at, created_at, member_count
 		FROM conversations WHERE `+where, arg,
-	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.MemberCount)
+	).Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &created, &c.MemberCount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Conversation{}, chat.NotFound("conversation")
 	}
@@ -89,9 +89,10 @@ func selectConversation(ctx context.Context, q queryer, where string, arg any) (
 // the caller defines with a WITH clause, so that the other joins run for
 // the rows of one page only.
 const summaryQuery = `
-	SELECT c.id, c.kind, c.title, c.last_seq, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
+	SELECT c.id, c.kind, c.title, c.last_seq, c.last_version, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
-	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title
+	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title,
+	       lm.version, lm.edited_at, lm.deleted_at
 	FROM page
 	JOIN members m ON m.conversation_id = page.conversation_id AND m.user_id = page.user_id
 	JOIN conversations c ON c.id = m.conversation_id
@@ -154,10 +155,13 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 		msgKind, msgAction       sql.NullString
 		msgTarget                sql.NullInt64
 		msgTitle                 sql.NullString
+		msgVersion               sql.NullInt64
+		msgEdited, msgDeleted    sql.NullInt64
 	)
-	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &lastAt, &created, &c.MemberCount, &c.LastReadSeq,
+	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &created, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
-		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle); err != nil {
+		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
+		&msgVersion, &msgEdited, &msgDeleted); err != nil {
 		return chat.ConversationSummary{}, err
 	}
 	c.CreatedAt = fromMicros(created)
@@ -182,6 +186,9 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 			Body:           msgBody.String,
 			ClientID:       msgClient.String,
 			CreatedAt:      fromMicros(msgAt.Int64),
+			Version:        msgVersion.Int64,
+			EditedAt:       nullMicros(msgEdited),
+			DeletedAt:      nullMicros(msgDeleted),
 		}
 		c.LastMessage.Kind, c.LastMessage.System = messageKind(msgKind.String, msgSender.Int64, msgAction, msgTarget, msgTitle)
 	}

@@ -33,6 +33,7 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 		Kind:          chat.KindGroup,
 		Title:         g.Title,
 		LastSeq:       int64(len(people)), // a title message, then one per member
+		LastVersion:   int64(len(people)),
 		LastMessageAt: g.At,
 		CreatedAt:     g.At,
 		MemberCount:   len(people),
@@ -49,9 +50,9 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 			return chat.NotFound("user")
 		}
 		if err := tx.QueryRowContext(ctx, `
-			INSERT INTO conversations (kind, title, last_seq, last_message_at, member_count, created_at)
-			VALUES ('group', ?, ?, ?, ?, ?) RETURNING id`,
-			c.Title, c.LastSeq, micros(c.LastMessageAt), c.MemberCount, micros(c.CreatedAt)).Scan(&c.ID); err != nil {
+			INSERT INTO conversations (kind, title, last_seq, last_version, last_message_at, member_count, created_at)
+			VALUES ('group', ?, ?, ?, ?, ?, ?) RETURNING id`,
+			c.Title, c.LastSeq, c.LastVersion, micros(c.LastMessageAt), c.MemberCount, micros(c.CreatedAt)).Scan(&c.ID); err != nil {
 			return fmt.Errorf("insert conversation: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `
@@ -63,8 +64,8 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 		// The title message is seq 1 (key 0, the creator: no target); each
 		// member's added message follows, in the order given.
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO messages (conversation_id, seq, sender_id, body, kind, action, target_id, title, created_at)
-			SELECT ?1, key + 1, ?2, '', 'system',
+			INSERT INTO messages (conversation_id, seq, version, sender_id, body, kind, action, target_id, title, created_at)
+			SELECT ?1, key + 1, key + 1, ?2, '', 'system',
 			       CASE WHEN key = 0 THEN 'title' ELSE 'added' END,
 			       CASE WHEN key = 0 THEN NULL ELSE value END,
 			       CASE WHEN key = 0 THEN ?3 END, ?4
@@ -78,7 +79,7 @@ func (s *Store) CreateGroup(ctx context.Context, g chat.NewGroup) (chat.Conversa
 			if i == 0 {
 				ev = &chat.SystemEvent{Action: chat.SystemTitle, ActorID: g.Creator, Title: c.Title}
 			}
-			msgs[i] = chat.Message{ConversationID: c.ID, Seq: int64(i + 1), Kind: chat.MessageSystem,
+			msgs[i] = chat.Message{ConversationID: c.ID, Seq: int64(i + 1), Version: int64(i + 1), Kind: chat.MessageSystem,
 				SenderID: g.Creator, CreatedAt: g.At, System: ev}
 		}
 		return nil
@@ -384,15 +385,16 @@ func appendSystem(ctx context.Context, tx *sql.Tx, id chat.ConversationID, ev ch
 	m := chat.Message{ConversationID: id, Kind: chat.MessageSystem, SenderID: ev.ActorID, System: &ev}
 	var stamp int64
 	if err := tx.QueryRowContext(ctx, `
-		UPDATE conversations SET last_seq = last_seq + 1, last_message_at = max(coalesce(last_message_at, 0), ?)
-		WHERE id = ? RETURNING last_seq, last_message_at`, micros(at), int64(id)).Scan(&m.Seq, &stamp); err != nil {
+		UPDATE conversations SET last_seq = last_seq + 1, last_version = last_version + 1,
+		       last_message_at = max(coalesce(last_message_at, 0), ?)
+		WHERE id = ? RETURNING last_seq, last_version, last_message_at`, micros(at), int64(id)).Scan(&m.Seq, &m.Version, &stamp); err != nil {
 		return chat.Message{}, fmt.Errorf("next seq: %w", err)
 	}
 	m.CreatedAt = fromMicros(stamp)
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO messages (conversation_id, seq, sender_id, body, kind, action, target_id, title, created_at)
-		VALUES (?, ?, ?, '', 'system', ?, ?, ?, ?)`,
-		int64(id), m.Seq, int64(ev.ActorID), string(ev.Action), nullID(ev.UserID), nullString(ev.Title), stamp); err != nil {
+		INSERT INTO messages (conversation_id, seq, version, sender_id, body, kind, action, target_id, title, created_at)
+		VALUES (?, ?, ?, ?, '', 'system', ?, ?, ?, ?)`,
+		int64(id), m.Seq, m.Version, int64(ev.ActorID), string(ev.Action), nullID(ev.UserID), nullString(ev.Title), stamp); err != nil {
 		return chat.Message{}, fmt.Errorf("insert system message: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -24,8 +25,9 @@ type sendResult struct {
 // maxBatch bounds how many sends one transaction commits.
 const maxBatch = 256
 
-// CreateMessage stores a message: in one transaction it assigns the seq,
-// inserts the message and moves the conversation's last_seq and the
+// CreateMessage stores a message: in one transaction it assigns the seq
+// and the version, inserts the message and moves the conversation's
+// last_seq, last_version and the
 // sender's read cursor; it returns only after that transaction commits.
 // With group commit (the default) Run's writer commits the sends that
 // arrive together in one transaction — one fsync for many — so Run must be
@@ -140,12 +142,13 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 		// increment are one statement. Message times never go backwards
 		// along seq, even when the clock stamped a later send first.
 		{&st.nextSeq, `
-			UPDATE conversations SET last_seq = last_seq + 1, last_message_at = max(coalesce(last_message_at, 0), ?1)
+			UPDATE conversations SET last_seq = last_seq + 1, last_version = last_version + 1,
+			       last_message_at = max(coalesce(last_message_at, 0), ?1)
 			WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
-			RETURNING last_seq, last_message_at`},
+			RETURNING last_seq, last_version, last_message_at`},
 		{&st.insertMessage, `
-			INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+			INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&st.moveCursor, `
 			UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`},
 	} {
@@ -183,7 +186,7 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 		}
 	}
 	var at int64
-	err := st.nextSeq.QueryRowContext(ctx, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &at)
+	err := st.nextSeq.QueryRowContext(ctx, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, false, chat.NotFound("conversation")
 	}
@@ -193,7 +196,7 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 	m.CreatedAt = fromMicros(at)
 	m.Kind, m.System = chat.MessageText, nil
 	if _, err := st.insertMessage.ExecContext(ctx,
-		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt)); err != nil {
+		int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt)); err != nil {
 		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
 	}
 	if _, err := st.moveCursor.ExecContext(ctx, m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
@@ -282,7 +285,7 @@ type scanner interface {
 }
 
 // messageCols are the columns scanMessage reads, in its order.
-const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title`
+const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title, version, edited_at, deleted_at`
 
 func scanMessage(r scanner) (chat.Message, error) {
 	var (
@@ -292,10 +295,13 @@ func scanMessage(r scanner) (chat.Message, error) {
 		kind          string
 		action, title sql.NullString
 		target        sql.NullInt64
+		edited, gone  sql.NullInt64
 	)
-	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &created, &kind, &action, &target, &title); err != nil {
+	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &created, &kind, &action, &target, &title,
+		&m.Version, &edited, &gone); err != nil {
 		return chat.Message{}, err
 	}
+	m.EditedAt, m.DeletedAt = nullMicros(edited), nullMicros(gone)
 	m.ClientID = clientID.String
 	m.CreatedAt = fromMicros(created)
 	m.Kind, m.System = messageKind(kind, int64(m.SenderID), action, target, title)
@@ -321,4 +327,12 @@ func messageKind(kind string, sender int64, action sql.NullString, target sql.Nu
 // only messages that carry a client ID.
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// nullMicros reads a nullable microseconds column: NULL is the zero time.
+func nullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
 }

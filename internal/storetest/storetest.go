@@ -59,6 +59,12 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"Messages", []test{
 			{"Paging", testMessagesPaging},
 		}},
+		{"EditDelete", []test{
+			{"VersionsDense", testEditVersionsDense},
+			{"AfterVersionPaging", testEditAfterVersionPaging},
+			{"DeletedErased", testEditDeletedErased},
+			{"Rules", testEditRules},
+		}},
 		{"MarkRead", []test{
 			{"Cursor", testMarkRead},
 		}},
