@@ -139,6 +139,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "GET messages", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages", scoped: true},
 		{name: "GET messages after_seq", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages?after_seq=0&limit=100", scoped: true},
 		{name: "GET messages before_seq", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages?before_seq=3", scoped: true},
+		{name: "GET messages after_version", kind: api, method: "GET", path: "/api/v1/conversations/%d/messages?after_version=0", scoped: true},
+		{name: "PATCH message", kind: api, method: "PATCH", path: "/api/v1/conversations/%d/messages/1", body: wire.EditRequest{Body: "mallory was here"}, scoped: true},
+		{name: "DELETE message", kind: api, method: "DELETE", path: "/api/v1/conversations/%d/messages/2", scoped: true},
 		{name: "POST messages", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here"}, scoped: true},
 		{name: "POST messages with client_id", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here", ClientID: "m-1"}, scoped: true},
 		{name: "POST read", kind: api, method: "POST", path: "/api/v1/conversations/%d/read", body: wire.ReadRequest{Seq: 3}, scoped: true},
@@ -303,7 +306,8 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 	s := startServer(t, map[string]string{"PARLEY_LIST_BURST": "100000", "PARLEY_LIST_RATE": "100000"})
 	alice, bob, carol, dave, mallory := register(t, s, "alice"), register(t, s, "bob"), register(t, s, "carol"), register(t, s, "dave"), register(t, s, "mallory")
 	g := alice.createGroup("Team", bob, carol).ID
-	alice.send(g, "group talk", "a-1")
+	alice.send(g, "group talk", "a-1") // seq 4, after the creation's three system messages
+	bob.send(g, "bob's words", "b-1")  // seq 5
 	dm, _ := alice.startConversation(bob)
 	const missing = 987654321
 	anon := newClient(t, s)
@@ -396,6 +400,11 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 		{name: "messages", method: "GET", path: func(id int64) string { return convPath(id) + "/messages" }},
 		{name: "send", method: "POST", path: func(id int64) string { return convPath(id) + "/messages" }, body: wire.SendRequest{Body: "mallory was here", ClientID: "m-1"}},
 		{name: "read", method: "POST", path: func(id int64) string { return convPath(id) + "/read" }, body: wire.ReadRequest{Seq: 1}},
+		{name: "changes", method: "GET", path: func(id int64) string { return convPath(id) + "/messages?after_version=0" }},
+		// Only the sender edits, even an admin's message is the admin's
+		// own; a member deletes only their own.
+		{name: "edit message", method: "PATCH", path: func(id int64) string { return convPath(id) + "/messages/4" }, body: wire.EditRequest{Body: "edited"}, member: 403},
+		{name: "delete message", method: "DELETE", path: func(id int64) string { return convPath(id) + "/messages/4" }, member: 403},
 	} {
 		// Mallory: the group and a missing conversation answer alike.
 		sg, eg, rawG := answer(mallory, r.method, r.path(g), r.body)
@@ -542,6 +551,8 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 		want         int
 	}{
 		{"PATCH", convPath(g), wire.RenameRequest{Title: "Renamed"}, http.StatusOK},
+		{"PATCH", convPath(g) + "/messages/4", wire.EditRequest{Body: "edited"}, http.StatusOK},
+		{"DELETE", convPath(g) + "/messages/5", nil, http.StatusNoContent}, // bob's: an admin deletes anyone's
 		{"POST", convPath(g) + "/members", wire.AddMemberRequest{UserID: dave.user.ID}, http.StatusCreated},
 		{"PATCH", memberOf(g, bob), wire.RoleRequest{Role: "admin"}, http.StatusOK},
 		{"DELETE", memberOf(g, carol), nil, http.StatusNoContent},

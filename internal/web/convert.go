@@ -20,6 +20,9 @@ func wireMessage(m chat.Message) wire.Message {
 		Body:           m.Body,
 		ClientID:       m.ClientID,
 		CreatedAt:      m.CreatedAt,
+		Version:        m.Version,
+		EditedAt:       optionalTime(m.EditedAt),
+		Deleted:        m.Deleted(),
 	}
 	if w.Kind == "" {
 		w.Kind = wire.MessageText
@@ -50,6 +53,7 @@ func wireConversation(c chat.Conversation) wire.Conversation {
 		LastSeq:       c.LastSeq,
 		LastMessageAt: optionalTime(c.LastMessageAt),
 		CreatedAt:     c.CreatedAt,
+		LastVersion:   c.LastVersion,
 	}
 }
 
@@ -60,6 +64,7 @@ func wireConversationRow(c chat.ConversationSummary) wire.ConversationRow {
 		Title:         c.Title,
 		MemberCount:   c.MemberCount,
 		LastSeq:       c.LastSeq,
+		LastVersion:   c.LastVersion,
 		LastReadSeq:   c.LastReadSeq,
 		OtherReadSeq:  c.OtherReadSeq,
 		UnreadCount:   c.UnreadCount(),

@@ -591,6 +591,7 @@ var (
 	renameRequestFields   = []string{"title"}
 	addMemberFields       = []string{"user_id"}
 	roleRequestFields     = []string{"role"}
+	editRequestFields     = []string{"body"}
 )
 
 // fuzzJSONSeeds are request bodies worth starting from.
@@ -619,6 +620,9 @@ var fuzzJSONSeeds = []string{
 	`{"title":null,"user_ids":[2]}`, `{"title":"Team"}`, `{"user_ids":[2]}`, `{"user_id":2,"title":"Team","user_ids":[3]}`,
 	`{"title":"a","title":"b","user_ids":[2]}`, `{"title":"Team","user_ids":[2],"USER_IDS":[3]}`, `{"title":"\u200b","user_ids":[2]}`,
 	`{"role":"admin"}`, `{"role":"member"}`, `{"role":"owner"}`, `{"role":""}`, `{"role":1}`, `{"Role":"admin"}`,
+	// Edits (PATCH …/messages/{seq}): the body alone, no client_id.
+	`{"body":"fixed typo"}`, `{"body":""}`, `{"body":"fixed","client_id":"c-1"}`, `{"body":"a","version":3}`,
+	`{"body":"\u200b"}`, `{"body":"line one\nline two"}`, `{"body":"x","deleted":true}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -638,6 +642,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		checkDecodeJSON[wire.RenameRequest](t, data, renameRequestFields)
 		checkDecodeJSON[wire.AddMemberRequest](t, data, addMemberFields)
 		checkDecodeJSON[wire.RoleRequest](t, data, roleRequestFields)
+		checkDecodeJSON[wire.EditRequest](t, data, editRequestFields)
 	})
 }
 

@@ -125,6 +125,11 @@ func conversationRows(ctx context.Context, svc *chat.Service, list []chat.Conver
 	return rows, nil
 }
 
+// handleMessages answers GET /api/v1/conversations/{id}/messages: a page
+// of history ascending by seq (before_seq, after_seq or the newest), or,
+// with after_version, the messages created, edited or deleted after that
+// version, ascending by version: {messages, has_more}. after_version with
+// a seq cursor is 400.
 func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
@@ -132,11 +137,16 @@ func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq")}
+		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq"), ByVersion: r.URL.Query().Has("after_version")}
 		if q.BeforeSeq, err = queryInt(r, "before_seq"); err == nil {
 			if q.AfterSeq, err = queryInt(r, "after_seq"); err == nil {
-				q.Limit, err = queryLimit(r)
+				if q.AfterVersion, err = queryInt(r, "after_version"); err == nil {
+					q.Limit, err = queryLimit(r)
+				}
 			}
+		}
+		if err == nil && q.ByVersion && (r.URL.Query().Has("before_seq") || q.After) {
+			err = chat.Errorf(chat.EINVALID, "give after_version alone, without before_seq or after_seq")
 		}
 		if err != nil {
 			writeError(w, r, logger, err)

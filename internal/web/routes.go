@@ -51,6 +51,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/conversations/{id}/members/{user_id}", s.requireUser(handleRemoveMember(s.logger, s.service)))
 	mux.Handle("GET /api/v1/conversations/{id}/messages", s.requireUser(handleMessages(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.requireUser(handleSend(s.logger, s.service)))
+	mux.Handle("PATCH /api/v1/conversations/{id}/messages/{seq}", s.requireUser(handleEditMessage(s.logger, s.service)))
+	mux.Handle("DELETE /api/v1/conversations/{id}/messages/{seq}", s.requireUser(handleDeleteMessage(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
 
 	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))

@@ -37,6 +37,11 @@ func EncodeEvent(ev chat.Event) ([]byte, error) {
 			return nil, errors.New("message event without a message")
 		}
 		return json.Marshal(wire.MessageFrame{Type: wire.TypeMessage, Message: wireMessage(*ev.Message)})
+	case chat.EventMessageUpdated:
+		if ev.Message == nil {
+			return nil, errors.New("message_updated event without a message")
+		}
+		return json.Marshal(wire.MessageFrame{Type: wire.TypeMessageUpdated, Message: wireMessage(*ev.Message)})
 	case chat.EventTyping:
 		return json.Marshal(wire.TypingFrame{Type: wire.TypeTyping, ConversationID: int64(ev.ConversationID), UserID: int64(ev.UserID)})
 	case chat.EventRead:

@@ -74,7 +74,8 @@ func TestErrorFrameRetryAfterRoundsUp(t *testing.T) {
 	}
 }
 
-// TestEncodeGroupEvents: member, conversation and system message events
+// TestEncodeGroupEvents: member, conversation, system message and
+// message_updated events
 // become the frames docs/protocol.md describes.
 func TestEncodeGroupEvents(t *testing.T) {
 	at := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
@@ -86,16 +87,20 @@ func TestEncodeGroupEvents(t *testing.T) {
 			`{"type":"member","conversation_id":7,"user_id":3,"role":"member","change":"added"}`},
 		{chat.Event{Type: chat.EventMember, ConversationID: 7, UserID: 2, Role: chat.RoleAdmin, Change: chat.MemberRole},
 			`{"type":"member","conversation_id":7,"user_id":2,"role":"admin","change":"role"}`},
-		{chat.Event{Type: chat.EventConversation, ConversationID: 7, Conversation: &chat.Conversation{ID: 7, Kind: chat.KindGroup, Title: "Ops", LastSeq: 4, LastMessageAt: at, CreatedAt: at, MemberCount: 3}},
-			`{"type":"conversation","conversation":{"id":7,"kind":"group","title":"Ops","member_count":3,"last_seq":4,"last_message_at":"2026-12-01T09:30:00Z","created_at":"2026-12-01T09:30:00Z"}}`},
+		{chat.Event{Type: chat.EventConversation, ConversationID: 7, Conversation: &chat.Conversation{ID: 7, Kind: chat.KindGroup, Title: "Ops", LastSeq: 4, LastVersion: 6, LastMessageAt: at, CreatedAt: at, MemberCount: 3}},
+			`{"type":"conversation","conversation":{"id":7,"kind":"group","title":"Ops","member_count":3,"last_seq":4,"last_message_at":"2026-12-01T09:30:00Z","created_at":"2026-12-01T09:30:00Z","last_version":6}}`},
 		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 5, Kind: chat.MessageSystem, SenderID: 2, CreatedAt: at,
 			System: &chat.SystemEvent{Action: chat.SystemRemoved, ActorID: 2, UserID: 3}}},
-			`{"type":"message","message":{"conversation_id":7,"seq":5,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"removed","actor_id":2,"user_id":3}}}`},
+			`{"type":"message","message":{"conversation_id":7,"seq":5,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"removed","actor_id":2,"user_id":3},"version":0,"edited_at":null,"deleted":false}}`},
 		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 6, Kind: chat.MessageSystem, SenderID: 2, CreatedAt: at,
 			System: &chat.SystemEvent{Action: chat.SystemTitle, ActorID: 2, Title: "Ops"}}},
-			`{"type":"message","message":{"conversation_id":7,"seq":6,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"title","actor_id":2,"title":"Ops"}}}`},
-		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 8, SenderID: 2, Body: "hi", CreatedAt: at}},
-			`{"type":"message","message":{"conversation_id":7,"seq":8,"kind":"text","sender_id":2,"body":"hi","client_id":"","created_at":"2026-12-01T09:30:00Z"}}`},
+			`{"type":"message","message":{"conversation_id":7,"seq":6,"kind":"system","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","system":{"action":"title","actor_id":2,"title":"Ops"},"version":0,"edited_at":null,"deleted":false}}`},
+		{chat.Event{Type: chat.EventMessage, Message: &chat.Message{ConversationID: 7, Seq: 8, Version: 9, SenderID: 2, Body: "hi", CreatedAt: at}},
+			`{"type":"message","message":{"conversation_id":7,"seq":8,"kind":"text","sender_id":2,"body":"hi","client_id":"","created_at":"2026-12-01T09:30:00Z","version":9,"edited_at":null,"deleted":false}}`},
+		{chat.Event{Type: chat.EventMessageUpdated, Message: &chat.Message{ConversationID: 7, Seq: 8, Version: 10, SenderID: 2, Body: "hi!", CreatedAt: at, EditedAt: at.Add(time.Minute)}},
+			`{"type":"message_updated","message":{"conversation_id":7,"seq":8,"kind":"text","sender_id":2,"body":"hi!","client_id":"","created_at":"2026-12-01T09:30:00Z","version":10,"edited_at":"2026-12-01T09:31:00Z","deleted":false}}`},
+		{chat.Event{Type: chat.EventMessageUpdated, Message: &chat.Message{ConversationID: 7, Seq: 8, Version: 11, SenderID: 2, CreatedAt: at, EditedAt: at.Add(time.Minute), DeletedAt: at.Add(2 * time.Minute)}},
+			`{"type":"message_updated","message":{"conversation_id":7,"seq":8,"kind":"text","sender_id":2,"body":"","client_id":"","created_at":"2026-12-01T09:30:00Z","version":11,"edited_at":"2026-12-01T09:31:00Z","deleted":true}}`},
 	} {
 		got, err := EncodeEvent(tc.ev)
 		if err != nil || string(got) != tc.want {
@@ -104,5 +109,8 @@ func TestEncodeGroupEvents(t *testing.T) {
 	}
 	if _, err := EncodeEvent(chat.Event{Type: chat.EventConversation}); err == nil {
 		t.Error("a conversation event without a conversation encoded")
+	}
+	if _, err := EncodeEvent(chat.Event{Type: chat.EventMessageUpdated}); err == nil {
+		t.Error("a message_updated event without a message encoded")
 	}
 }

@@ -21,7 +21,10 @@ const (
 	TypeMember = "member"
 	// TypeConversation: a group was created or renamed.
 	TypeConversation = "conversation"
-	TypeError        = "error"
+	// TypeMessageUpdated: a message was edited or deleted; a
+	// MessageFrame with the message as it is now.
+	TypeMessageUpdated = "message_updated"
+	TypeError          = "error"
 )
 
 // Member changes, a member frame's change.
@@ -62,6 +65,8 @@ type AckFrame struct {
 }
 
 // MessageFrame carries a new message to members' other connections.
+// Its Type is TypeMessage, or TypeMessageUpdated for an edit or a
+// deletion.
 type MessageFrame struct {
 	Type    string  `json:"type"`
 	Message Message `json:"message"`

@@ -51,6 +51,13 @@ type Message struct {
 	// System is what a system message records; left out of a text
 	// message.
 	System SystemEvent `json:"system,omitzero"`
+	// Version is the conversation's version of the message's latest
+	// change: its creation, an edit or its deletion.
+	Version int64 `json:"version"`
+	// EditedAt is when the sender last edited it; null when never.
+	EditedAt *time.Time `json:"edited_at"`
+	// Deleted: the message was deleted; its body is empty (a tombstone).
+	Deleted bool `json:"deleted"`
 }
 
 // SystemEvent is what a system message records: "Ada added Grace"
@@ -88,6 +95,10 @@ type Conversation struct {
 	LastSeq       int64      `json:"last_seq"`
 	LastMessageAt *time.Time `json:"last_message_at"`
 	CreatedAt     time.Time  `json:"created_at"`
+	// LastVersion is the version of the latest change to the
+	// conversation's messages: a client holding every change up to it has
+	// caught up.
+	LastVersion int64 `json:"last_version"`
 }
 
 // ConversationRow is a row of the conversation list.
@@ -101,6 +112,7 @@ type ConversationRow struct {
 	MemberCount int      `json:"member_count"`
 	LastMessage *Message `json:"last_message"`
 	LastSeq     int64    `json:"last_seq"`
+	LastVersion int64    `json:"last_version"`
 	LastReadSeq int64    `json:"last_read_seq"`
 	// OtherReadSeq is the other participant's read cursor: the caller's
 	// messages up to it have been seen.
@@ -235,7 +247,8 @@ type ConversationsResponse struct {
 	Next *string `json:"next"`
 }
 
-// MessagesResponse is a page of history, ascending by seq.
+// MessagesResponse is a page of history, ascending by seq (by version for
+// an after_version query).
 type MessagesResponse struct {
 	Messages []Message `json:"messages"`
 	HasMore  bool      `json:"has_more"`
@@ -247,7 +260,13 @@ type SendRequest struct {
 	ClientID string `json:"client_id,omitempty"`
 }
 
-// MessageResponse answers a send.
+// EditRequest is the body of PATCH
+// /api/v1/conversations/{id}/messages/{seq}.
+type EditRequest struct {
+	Body string `json:"body"`
+}
+
+// MessageResponse answers a send or an edit.
 type MessageResponse struct {
 	Message Message `json:"message"`
 }

@@ -1,0 +1,78 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// handleEditMessage answers PATCH
+// /api/v1/conversations/{id}/messages/{seq} {body}: 200 {message} as it is
+// now, edited_at set; the sender only (403 for another member, 404 for a
+// non-member, an unknown seq or a deleted message, 400 for a system
+// message, a seq that is not a positive integer or a body a send would
+// refuse).
+func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		seq, err := pathSeq(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		req, err := decodeJSON[wire.EditRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		m, err := svc.EditMessage(r.Context(), callerID(r), chat.ConversationID(id), seq, req.Body)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, r, logger, http.StatusOK, wire.MessageResponse{Message: wireMessage(m)})
+	})
+}
+
+// handleDeleteMessage answers DELETE
+// /api/v1/conversations/{id}/messages/{seq}: 204, the body erased; the
+// sender or an admin of the group (403 otherwise, 404 for a non-member or
+// an unknown seq, 400 for a system message). Deleting a message deleted
+// already is 204 too: a retried DELETE succeeds.
+func handleDeleteMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		seq, err := pathSeq(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if _, err := svc.DeleteMessage(r.Context(), callerID(r), chat.ConversationID(id), seq); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// pathSeq reads the {seq} path segment: a message's seq, a positive
+// integer (EINVALID otherwise; a seq with no message is the service's
+// ENOTFOUND).
+func pathSeq(r *http.Request) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, chat.Errorf(chat.EINVALID, "seq must be a positive integer")
+	}
+	return n, nil
+}
