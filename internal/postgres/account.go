@@ -60,31 +60,41 @@ func (s *Store) StartSession(ctx context.Context, user chat.UserID, key string, 
 	return tag.RowsAffected() == 1, nil
 }
 
-// EndSessions ends every session of user but except, in one statement.
+// EndSessions ends every session of user but except, in one transaction.
 func (s *Store) EndSessions(ctx context.Context, user chat.UserID, except string) ([]string, error) {
-	return endSessions(ctx, s.pool, user, except)
+	var keys []string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		keys, err = endSessions(ctx, tx, user, except)
+		return err
+	})
+	return keys, err
 }
 
-// endSessionsQuery marks every session of user ($1) but except ($2) ended,
-// deletes them from the session store and returns their keys.
-const endSessionsQuery = `
-	WITH ended AS (
+// endSessions marks every session of user but except ended, then deletes
+// them from the session store, and returns their keys. It runs in a
+// transaction of its caller's, in two statements, because of the way
+// SessionStore.CommitCtx races it: a commit holds its binding row (FOR
+// SHARE) until its session row is written, so the marking waits for it;
+// the deletion, a later statement with a later snapshot (READ COMMITTED),
+// then sees that row and deletes it. In one statement the deletion would
+// see only what was committed when the statement began, and a session
+// committed meanwhile would outlive the end of its user's sessions.
+func endSessions(ctx context.Context, tx pgx.Tx, user chat.UserID, except string) ([]string, error) {
+	rows, err := tx.Query(ctx, `
 		UPDATE user_sessions SET ended = true
-		WHERE user_id = $1 AND token <> $2 AND NOT ended RETURNING token
-	), gone AS (
-		DELETE FROM sessions WHERE token IN
-		(SELECT token FROM user_sessions WHERE user_id = $1 AND token <> $2)
-	)
-	SELECT token FROM ended`
-
-func endSessions(ctx context.Context, q querier, user chat.UserID, except string) ([]string, error) {
-	rows, err := q.Query(ctx, endSessionsQuery, int64(user), except)
+		WHERE user_id = $1 AND token <> $2 AND NOT ended RETURNING token`, int64(user), except)
 	if err != nil {
 		return nil, fmt.Errorf("end sessions: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("end sessions: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		DELETE FROM sessions WHERE token IN
+		(SELECT token FROM user_sessions WHERE user_id = $1 AND token <> $2)`, int64(user), except); err != nil {
+		return nil, fmt.Errorf("delete ended sessions: %w", err)
 	}
 	return keys, nil
 }

@@ -38,12 +38,18 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 
 // CommitCtx stores a session, replacing any with the same token, unless the
 // session was ended (see Store.EndSessions): a request that loaded it before
-// it ended must not bring it back when it commits.
+// it ended must not bring it back when it commits. The session's binding
+// row is held (FOR SHARE) until the session row is written: ending the
+// sessions waits for this statement and then deletes what it wrote, or
+// this statement waits for the ending and then sees the session ended.
 func (ss *SessionStore) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
 	_, err := ss.store.pool.Exec(ctx, `
+		WITH binding AS (
+			SELECT ended FROM user_sessions WHERE token = $1::text FOR SHARE
+		)
 		INSERT INTO sessions (token, data, expiry)
 		SELECT $1::text, $2::bytea, $3::timestamptz
-		WHERE NOT EXISTS (SELECT 1 FROM user_sessions WHERE token = $1::text AND ended)
+		WHERE NOT EXISTS (SELECT 1 FROM binding WHERE ended)
 		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
 		token, data, expiry)
 	if err != nil {
