@@ -29,6 +29,9 @@
  * @property {string} client_id
  * @property {string} created_at RFC 3339
  * @property {SystemEvent} [system] what a system message records; absent from a text message
+ * @property {number} version the conversation's change counter when this message last changed (created, edited or deleted)
+ * @property {string | null} edited_at RFC 3339, null when never edited
+ * @property {boolean} deleted a tombstone: the body is erased
  */
 
 /**
@@ -52,6 +55,7 @@
  * @property {string} title a group's title, "" for a direct conversation
  * @property {number} member_count 2 for a direct conversation
  * @property {number} last_seq
+ * @property {number} last_version the version of the latest change
  * @property {string | null} last_message_at
  * @property {string} created_at
  */
@@ -75,6 +79,7 @@
  * @property {number} member_count 2 for a direct conversation
  * @property {Message | null} last_message
  * @property {number} last_seq
+ * @property {number} last_version the version of the latest change
  * @property {number} last_read_seq
  * @property {number} other_read_seq
  * @property {number} unread_count
@@ -99,6 +104,7 @@
  */
 /** @typedef {{type: "ack", client_id: string, message: Message}} AckFrame */
 /** @typedef {{type: "message", message: Message}} MessageFrame */
+/** @typedef {{type: "message_updated", message: Message}} MessageUpdatedFrame an edit, or a deletion (deleted, empty body); not yet among the frames the page handles (ServerFrame), which drops it */
 /** @typedef {{type: "typing", conversation_id: number, user_id: number}} TypingFrame */
 /** @typedef {{type: "read", conversation_id: number, user_id: number, seq: number}} ReadFrame */
 /** @typedef {{type: "presence", user_id: number, online: boolean}} PresenceFrame */
