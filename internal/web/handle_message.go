@@ -17,12 +17,7 @@ import (
 // refuse).
 func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		seq, err := pathSeq(r)
+		id, seq, err := messagePath(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -32,7 +27,7 @@ func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		m, err := svc.EditMessage(r.Context(), callerID(r), chat.ConversationID(id), seq, req.Body)
+		m, err := svc.EditMessage(r.Context(), callerID(r), id, seq, req.Body)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -48,17 +43,12 @@ func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 // already is 204 too: a retried DELETE succeeds.
 func handleDeleteMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
+		id, seq, err := messagePath(r)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
-		seq, err := pathSeq(r)
-		if err != nil {
-			writeError(w, r, logger, err)
-			return
-		}
-		if _, err := svc.DeleteMessage(r.Context(), callerID(r), chat.ConversationID(id), seq); err != nil {
+		if _, err := svc.DeleteMessage(r.Context(), callerID(r), id, seq); err != nil {
 			writeError(w, r, logger, err)
 			return
 		}
@@ -66,13 +56,17 @@ func handleDeleteMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 	})
 }
 
-// pathSeq reads the {seq} path segment: a message's seq, a positive
-// integer (EINVALID otherwise; a seq with no message is the service's
-// ENOTFOUND).
-func pathSeq(r *http.Request) (int64, error) {
-	n, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, chat.Errorf(chat.EINVALID, "seq must be a positive integer")
+// messagePath reads the {id} and {seq} path segments of a message's
+// address: its conversation (as pathID) and its seq, a positive integer
+// (EINVALID otherwise; a seq with no message is the service's ENOTFOUND).
+func messagePath(r *http.Request) (chat.ConversationID, int64, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, 0, err
 	}
-	return n, nil
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil || seq <= 0 {
+		return 0, 0, chat.Errorf(chat.EINVALID, "seq must be a positive integer")
+	}
+	return chat.ConversationID(id), seq, nil
 }
