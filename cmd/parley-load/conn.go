@@ -387,7 +387,7 @@ func (c *conn) sendNew(ws *websocket.Conn) error {
 	p := &pend{
 		n:        c.nextN,
 		clientID: c.l.runID + "-" + strconv.Itoa(c.k) + "-" + strconv.FormatInt(c.nextN, 10),
-		body:     makeBody(now, c.l.cfg.bodySize),
+		body:     makeBody(now, c.l.cfg.bodySize, c.l.vocabulary),
 		nanos:    now,
 	}
 	c.nextN++

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -117,13 +118,18 @@ func TestHistogramMerge(t *testing.T) {
 }
 
 func TestBody(t *testing.T) {
-	for _, size := range []int{0, 10, 64, 4000} {
-		b := makeBody(1764223740187637123, size)
-		if got := bodyNanos(b); got != 1764223740187637123 {
-			t.Errorf("size %d: nanos %d from %q", size, got, b)
-		}
-		if size > 30 && len(b) != size {
-			t.Errorf("size %d: body of %d bytes", size, len(b))
+	for _, vocabulary := range [][]string{nil, strings.Fields(bodyWords)} {
+		for _, size := range []int{0, 10, 64, 4000} {
+			b := makeBody(1764223740187637123, size, vocabulary)
+			if got := bodyNanos(b); got != 1764223740187637123 {
+				t.Errorf("size %d: nanos %d from %q", size, got, b)
+			}
+			if size > 30 && (len(b) != size || strings.TrimSpace(b) != b) {
+				t.Errorf("size %d: body of %d bytes: %q", size, len(b), b)
+			}
+			if again := makeBody(1764223740187637123, size, vocabulary); again != b {
+				t.Errorf("size %d: %q, then %q", size, b, again)
+			}
 		}
 	}
 	if bodyNanos("hello") != 0 || bodyNanos("load 12x3") != 0 {

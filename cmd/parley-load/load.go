@@ -129,8 +129,10 @@ type loader struct {
 	api    *apiClient
 	probs  problems
 	runID  string // starts every client_id of this run
-	wsURL  string
-	spread bool // spread source addresses over 127.0.0.x
+	// vocabulary pads bodies with words (-body-words); nil pads with x's.
+	vocabulary []string
+	wsURL      string
+	spread     bool // spread source addresses over 127.0.0.x
 
 	users []*user
 	convs []*conv
@@ -167,6 +169,9 @@ func newLoader(cfg config, stderr io.Writer) *loader {
 		spread:  cfg.spreadSource && isLoopback4(cfg.base),
 		dialSem: make(chan struct{}, cfg.dialConc),
 		start:   make(chan struct{}),
+	}
+	if cfg.bodyWords {
+		l.vocabulary = strings.Fields(bodyWords)
 	}
 	l.measureNanos.Store(1<<63 - 1)
 	return l
@@ -568,15 +573,47 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// makeBody returns a message body carrying the send time, padded with
-// 'x' to size bytes: "load <unix nanos> xxxx…".
-func makeBody(nanos int64, size int) string {
+// makeBody returns a message body carrying the send time, padded to size
+// bytes: "load <unix nanos> xxxx…", or, with a vocabulary, "load <unix
+// nanos>" and words of it chosen from the time, so that a search index
+// has realistic text to take in.
+func makeBody(nanos int64, size int, vocabulary []string) string {
 	s := fmt.Sprintf("load %d", nanos)
-	if pad := size - len(s) - 1; pad > 0 {
-		s += " " + strings.Repeat("x", pad)
+	pad := size - len(s) - 1
+	if pad <= 0 {
+		return s
 	}
-	return s
+	if len(vocabulary) == 0 {
+		return s + " " + strings.Repeat("x", pad)
+	}
+	var b strings.Builder
+	b.WriteString(s)
+	x := uint64(nanos) | 1
+	for b.Len() < size {
+		// xorshift64: the same words for the same time, so the
+		// verification can rebuild the body.
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b.WriteByte(' ')
+		b.WriteString(vocabulary[x%uint64(len(vocabulary))])
+	}
+	body := b.String()[:size]
+	if strings.HasSuffix(body, " ") { // the server trims it
+		body = body[:size-1] + "x"
+	}
+	return body
 }
+
+// bodyWords is the vocabulary of -body-words bodies: common English words
+// and the talk of a team.
+const bodyWords = `the be to of and a in that have I it for not on with he as you do at this
+but his by from they we say her she or an will my one all would there their what so up out if about who
+get which go me when make can like time no just him know take people into year your good some could them
+see other than then now look only come its over think also back after use two how our work first well way
+even new want because any these give day most us deploy release server build test review merge branch
+meeting lunch coffee tomorrow today yesterday week friday monday ticket issue bug fix customer report
+design launch budget plan team project deadline update status call thanks please sorry great sure okay`
 
 // bodyNanos returns the send time in a body made by makeBody, or 0.
 func bodyNanos(body string) int64 {

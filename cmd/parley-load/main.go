@@ -62,6 +62,7 @@ type config struct {
 	warmup          time.Duration
 	drain           time.Duration
 	bodySize        int
+	bodyWords       bool
 	jsonOut         bool
 	idle            bool
 	settle          time.Duration
@@ -103,6 +104,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&cfg.warmup, "warmup", 0, "send for this long before measuring; warm-up messages are verified but not counted in rates and latencies")
 	fs.DurationVar(&cfg.drain, "drain", 15*time.Second, "after sending stops, how long to wait at most for outstanding acks and deliveries")
 	fs.IntVar(&cfg.bodySize, "body-size", 64, "message body size in bytes (padded; at least the timestamp header, at most 4000)")
+	fs.BoolVar(&cfg.bodyWords, "body-words", false, "pad bodies with English words instead of x's (text for the search index)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "write the final report as JSON to stdout instead of text")
 	fs.BoolVar(&cfg.idle, "idle", false, "idle mode: open -conns authenticated connections, send nothing, hold them for -duration")
 	fs.DurationVar(&cfg.settle, "settle", 5*time.Second, "with -server-pid: wait this long after all connections are open (GC settles) before reading the server's RSS")

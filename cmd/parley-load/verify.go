@@ -211,7 +211,7 @@ func (l *loader) verifyDB(ctx context.Context, cv *conv) (found, unacked, other 
 		switch {
 		case !ok:
 			add("lost: not in database", s, fmt.Sprintf("acked client_id %s from conn %d", rec.clientID, rec.conn))
-		case m.ClientID != rec.clientID || m.SenderID != rec.sender || m.Body != makeBody(rec.nanos, l.cfg.bodySize):
+		case m.ClientID != rec.clientID || m.SenderID != rec.sender || m.Body != makeBody(rec.nanos, l.cfg.bodySize, l.vocabulary):
 			add("database mismatch", s, fmt.Sprintf("acked client_id %s sender %d; stored client_id %s sender %d body %.40q", rec.clientID, rec.sender, m.ClientID, m.SenderID, m.Body))
 		}
 	}
