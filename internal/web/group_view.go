@@ -18,6 +18,10 @@ import (
 // unknownName stands for a person the page cannot name: never "undefined".
 const unknownName = "Someone"
 
+// deletedText stands for a deleted message, in its row and as a preview
+// (DELETED_TEXT in format.js).
+const deletedText = "This message was deleted"
+
 // seenByNames is how many readers "Seen by" names before it counts them.
 const seenByNames = 3
 
@@ -83,7 +87,7 @@ func partsText(parts []namePart) string {
 
 // previewText is a list row's preview: the last message's text; in a
 // group with its sender's name ("Ada: text", "You: text"), a system
-// message as its sentence.
+// message as its sentence, a deleted one as deletedText.
 func previewText(me int64, c wire.ConversationRow, n names) string {
 	m := c.LastMessage
 	switch {
@@ -91,6 +95,8 @@ func previewText(me int64, c wire.ConversationRow, n names) string {
 		return ""
 	case m.Kind == wire.MessageSystem:
 		return partsText(systemParts(me, *m, n))
+	case m.Deleted:
+		return deletedText
 	case c.Kind != wire.KindGroup:
 		return m.Body
 	case m.SenderID == me:

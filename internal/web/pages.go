@@ -174,6 +174,35 @@ type itemView struct {
 	CreatedAt string
 	Time      string
 	Seen      string // "Seen", "Seen by Ada, Grace", or "" for none
+	// Deleted: a tombstone, shown as DeletedText; EditedTitle says when
+	// its sender last edited it, "" when never (or deleted since).
+	Deleted     bool
+	EditedTitle string
+	// CanEdit and CanDelete: the reader may edit it (their own) or delete
+	// it (their own, or anyone's in a group they are an admin of).
+	CanEdit   bool
+	CanDelete bool
+}
+
+// DeletedText is what a deleted message's row says.
+func (itemView) DeletedText() string { return deletedText }
+
+// editedTitle is the title of a message's "(edited)": when, in UTC, to
+// the minute; editedTitle in conversation-view.js writes the same.
+func editedTitle(t time.Time) string {
+	return "Edited " + t.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// canEdit says whether the reader may edit a message: their own text
+// message, not deleted (messageActions in conversation-view.js).
+func canEdit(me int64, m wire.Message) bool {
+	return m.Kind != wire.MessageSystem && !m.Deleted && m.SenderID == me
+}
+
+// canDelete says whether the reader may delete a message: their own, or
+// anyone's text message in a group they are an admin of.
+func canDelete(me int64, m wire.Message, admin bool) bool {
+	return m.Kind != wire.MessageSystem && !m.Deleted && (m.SenderID == me || admin)
 }
 
 // personView is a row of the people directory.
@@ -284,6 +313,12 @@ func openConversation(me int64, st *openState, n names) *openView {
 	// in a group "Seen by …" under the newest one anyone else has read.
 	var seen int64
 	seenText := "Seen"
+	admin := false
+	for _, m := range st.Members {
+		if m.User.ID == me && m.Role == wire.RoleAdmin {
+			admin = v.Group
+		}
+	}
 	if v.Group {
 		v.Status = memberStatus(me, c.MemberCount, st.Members)
 		seen, seenText = seenBy(me, st.Messages, st.Members)
@@ -315,6 +350,12 @@ func openConversation(me int64, st *openState, n names) *openView {
 		default:
 			item.Own = m.SenderID == me
 			item.Parts = linkify(m.Body)
+			item.Deleted = m.Deleted
+			if m.EditedAt != nil && !m.Deleted {
+				item.EditedTitle = editedTitle(*m.EditedAt)
+			}
+			item.CanEdit = canEdit(me, m)
+			item.CanDelete = canDelete(me, m, admin)
 			item.CreatedAt = m.CreatedAt.Format(time.RFC3339Nano)
 			item.Time = m.CreatedAt.Format("15:04")
 			if m.Seq == seen {

@@ -5,6 +5,7 @@
 
 /** @typedef {import("./wire.js").ConversationRowResponse} ConversationRowResponse */
 /** @typedef {import("./wire.js").ConversationsResponse} ConversationsResponse */
+/** @typedef {import("./wire.js").MessageResponse} MessageResponse */
 /** @typedef {import("./wire.js").MessagesResponse} MessagesResponse */
 /** @typedef {import("./wire.js").UserResponse} UserResponse */
 /** @typedef {import("./wire.js").UsersResponse} UsersResponse */
@@ -106,6 +107,44 @@ export async function fetchMessages(id, query) {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) params.set(name, String(value));
   return /** @type {MessagesResponse} */ (await request("GET", `/api/v1/conversations/${id}/messages?${params}`));
+}
+
+/**
+ * GET /api/v1/conversations/{id}/messages?after_version=V: the messages
+ * created, edited or deleted after version V, ascending by version, each
+ * once as it is now.
+ * @param {number} id
+ * @param {number} afterVersion
+ * @param {number} limit
+ * @returns {Promise<MessagesResponse>}
+ */
+export async function messageChanges(id, afterVersion, limit) {
+  const params = new URLSearchParams({ after_version: String(afterVersion), limit: String(limit) });
+  return /** @type {MessagesResponse} */ (await request("GET", `/api/v1/conversations/${id}/messages?${params}`));
+}
+
+/**
+ * PATCH /api/v1/conversations/{id}/messages/{seq}: the sender edits a
+ * message's body; the answer is the message as it is now.
+ * @param {number} id
+ * @param {number} seq
+ * @param {string} body
+ * @returns {Promise<MessageResponse>}
+ */
+export async function editMessage(id, seq, body) {
+  return /** @type {MessageResponse} */ (await request("PATCH", `/api/v1/conversations/${id}/messages/${seq}`, { body }));
+}
+
+/**
+ * DELETE /api/v1/conversations/{id}/messages/{seq}: the sender, or a
+ * group's admin, deletes a message (a tombstone stays); deleting it again
+ * succeeds too.
+ * @param {number} id
+ * @param {number} seq
+ * @returns {Promise<void>}
+ */
+export async function deleteMessage(id, seq) {
+  await request("DELETE", `/api/v1/conversations/${id}/messages/${seq}`);
 }
 
 /**

@@ -1,6 +1,6 @@
 // @ts-check
-// The message box: Enter sends, Shift+Enter makes a new line, the box
-// grows with its text, a counter shows near the length limit, and typing
+// The message box: Enter sends, Shift+Enter makes a new line, Up arrow in
+// the empty box edits the reader's last message, the box grows with its text, a counter shows near the length limit, and typing
 // is announced at most every few seconds. Past the limit a message says
 // how many characters too many, and Send (button or Enter) is off until
 // the text is back within it.
@@ -29,6 +29,7 @@ export class Composer {
    * @param {object} handlers
    * @param {(body: string) => void} handlers.onSend a message to send, trimmed, within the limit
    * @param {() => boolean} handlers.onTyping announces typing; says whether it went
+   * @param {() => boolean} handlers.onEditLast edits the reader's last message; says whether there was one
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -50,6 +51,8 @@ export class Composer {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.submit();
+      } else if (e.key === "ArrowUp" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing && this.input.value === "") {
+        if (this.handlers.onEditLast()) e.preventDefault();
       }
     });
     this.input.addEventListener("input", () => {

@@ -4,12 +4,13 @@
 // messages" above the first unread one, "Seen", the messages still in the
 // outbox at the end), a window of a few hundred messages moved as the
 // reader scrolls (pages fetched at one end, messages dropped at the other),
-// gaps filled from the server, the "↓ N new messages" button, and the read
-// cursor moved when the newest message is in view.
+// gaps filled from the server, the "↓ N new messages" button, the read
+// cursor moved when the newest message is in view, and editing and
+// deleting messages in their rows, caught up by version after a reconnect.
 
-import { fetchConversation, fetchMessages, postRead, request } from "./api.js";
-import { Composer } from "./composer.js";
-import { UNKNOWN_NAME, dayKey, dayLabel, memberStatus, seenByText, systemParts, timeLabel, typingText } from "./format.js";
+import { ApiError, deleteMessage, editMessage, fetchConversation, fetchMessages, messageChanges, postRead, request } from "./api.js";
+import { Composer, MAX_BODY, charCount } from "./composer.js";
+import { DELETED_TEXT, UNKNOWN_NAME, dayKey, dayLabel, memberStatus, seenByText, systemParts, timeLabel, typingText } from "./format.js";
 import { byId, cloneTemplate, coalesce, part, reconcileChildren } from "./markup.js";
 import { newestSeq, titleOf } from "./store.js";
 import { fillText } from "./text.js";
@@ -48,6 +49,62 @@ const AT_BOTTOM_WITHIN_PX = 80;
 
 /** Members per page when the page reads a group's member list. */
 const MEMBER_PAGE_SIZE = 100;
+/** Changes per request when catching up by version. */
+const CHANGES_PAGE_SIZE = 100;
+
+/**
+ * What the reader may do to a message: edit their own, delete their own or,
+ * as a group's admin, anyone's; never a system message or a deleted one
+ * (canEdit and canDelete in pages.go).
+ * @typedef {{edit: boolean, del: boolean}} Actions
+ */
+
+/**
+ * @param {number} me
+ * @param {Message} m
+ * @param {boolean} admin the reader is an admin of the group
+ * @returns {Actions}
+ */
+function messageActions(me, m, admin) {
+  const open = m.kind !== "system" && !m.deleted;
+  return { edit: open && m.sender_id === me, del: open && (m.sender_id === me || admin) };
+}
+
+/**
+ * The title of a message's "(edited)": when, in UTC to the minute, the
+ * same words as the server's page (editedTitle in pages.go), whatever the
+ * reader's zone.
+ * @param {string} at RFC 3339
+ * @returns {string}
+ */
+function editedTitle(at) {
+  const iso = new Date(at).toISOString();
+  return `Edited ${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/**
+ * Why a change to a message failed, as a sentence for its row.
+ * @param {string} what "Not saved", "Not deleted"
+ * @param {unknown} err
+ * @returns {string}
+ */
+function failure(what, err) {
+  if (!(err instanceof ApiError)) return `${what}: something went wrong. Try again.`;
+  switch (err.status) {
+    case 0:
+      return `${what}: no connection to the server. Try again.`;
+    case 400:
+    case 422:
+      return `${what}: ${err.message}.`;
+    case 403:
+      return `${what}: you may not change this message.`;
+    case 404:
+      return `${what}: the message is gone (deleted, or you are no longer in this conversation).`;
+    case 429:
+      return `${what}: too many changes at once. Try again in a moment.`;
+  }
+  return `${what}: the server could not do it (${err.status}). Try again.`;
+}
 
 /**
  * GET /api/v1/conversations/{id}/members: a page of members, in user ID order.
@@ -139,15 +196,24 @@ export class Names {
  * @param {Message} m
  * @param {boolean} own
  * @param {string} sender the sender's name shown above it, "" for none
+ * @param {Actions} actions
  */
-function fillMessage(li, m, own, sender) {
+function fillMessage(li, m, own, sender, actions) {
   li.classList.toggle("own", own);
+  li.classList.toggle("deleted", m.deleted);
   li.dataset.seq = String(m.seq);
   fillSender(li, sender);
-  fillText(part(li, ".body", HTMLElement), m.body);
+  const body = part(li, ".body", HTMLElement);
+  if (m.deleted) body.textContent = DELETED_TEXT;
+  else fillText(body, m.body);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = m.created_at;
   time.textContent = timeLabel(new Date(m.created_at));
+  const edited = part(li, ".edited", HTMLElement);
+  edited.title = m.edited_at && !m.deleted ? editedTitle(m.edited_at) : "";
+  edited.hidden = !edited.title;
+  part(li, ".edit-button", HTMLButtonElement).hidden = !actions.edit;
+  part(li, ".delete-button", HTMLButtonElement).hidden = !actions.del;
 }
 
 /**
@@ -159,6 +225,7 @@ function fillMessage(li, m, own, sender) {
  */
 function fillPending(li, p) {
   li.classList.add("own");
+  li.classList.remove("deleted");
   fillSender(li, "");
   li.classList.toggle("pending", !p.failure);
   li.classList.toggle("failed", !!p.failure);
@@ -167,6 +234,11 @@ function fillPending(li, p) {
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = p.createdAt;
   time.textContent = p.failure ? `Not sent: ${p.failure}` : timeLabel(new Date(p.createdAt));
+  const edited = part(li, ".edited", HTMLElement);
+  edited.title = "";
+  edited.hidden = true;
+  part(li, ".edit-button", HTMLButtonElement).hidden = true;
+  part(li, ".delete-button", HTMLButtonElement).hidden = true;
 }
 
 /**
@@ -266,6 +338,16 @@ function unreadDivider(row) {
   return row.last_seq > row.last_read_seq ? row.last_read_seq + 1 : 0;
 }
 
+/**
+ * What the editor says past the limit.
+ * @param {number} n the text's length
+ * @returns {string}
+ */
+function tooLong(n) {
+  const excess = n - MAX_BODY;
+  return `Too long to save: ${excess.toLocaleString()} ${excess === 1 ? "character" : "characters"} too many (the limit is ${MAX_BODY.toLocaleString()}).`;
+}
+
 /** The conversation pane. */
 export class ConversationView {
   /**
@@ -290,14 +372,39 @@ export class ConversationView {
     this.pill = byId("new-messages", HTMLButtonElement);
     this.closedNotice = byId("closed-notice", HTMLElement);
     this.membersLink = byId("members-link", HTMLAnchorElement);
-    this.composer = new Composer({ onSend: (body) => this.send(body), onTyping: () => this.sendTyping() });
+    this.composer = new Composer({ onSend: (body) => this.send(body), onTyping: () => this.sendTyping(), onEditLast: () => this.editLast() });
     this.seenMark = cloneTemplate("seen-mark-template");
     this.divider = cloneTemplate("unread-row-template");
+    // One editor, one delete question and one error line, each moved into
+    // the row it is about (a row at a time).
+    this.editor = /** @type {HTMLFormElement} */ (cloneTemplate("message-editor-template"));
+    this.editInput = part(this.editor, "textarea", HTMLTextAreaElement);
+    this.editError = part(this.editor, ".edit-error", HTMLElement);
+    this.saveButton = part(this.editor, ".save-edit", HTMLButtonElement);
+    this.confirm = cloneTemplate("delete-confirm-template");
+    this.confirmButton = part(this.confirm, ".confirm-delete", HTMLButtonElement);
+    this.rowErrorEl = cloneTemplate("row-error-template");
+
+    /**
+     * The message being edited: its seq, why the last save failed, whether
+     * a save is under way, and where the focus goes back to (the composer
+     * when Up arrow started it).
+     * @type {{id: number, seq: number, error: string, saving: boolean, fromComposer: boolean} | null}
+     */
+    this.editing = null;
+    /** @type {{id: number, seq: number, busy: boolean} | null} the message whose deletion is being asked about */
+    this.confirming = null;
+    /** @type {{id: number, seq: number, text: string} | null} why the last change to a message failed */
+    this.rowError = null;
+    /** @type {{editing: HTMLElement | null, confirming: HTMLElement | null}} the rows drawn in those states */
+    this.marked = { editing: null, confirming: null };
+    this.catchingUp = false;
+    this.catchUpAgain = false;
 
     // What the message list shows, so that a render only touches what changed.
     /** @type {number | null} the conversation drawn */
     this.drawnId = null;
-    /** @type {Map<number, {li: HTMLElement, message: Message, text: string}>} what each row shows: its message, and the sender's name or the system sentence */
+    /** @type {Map<number, {li: HTMLElement, message: Message, text: string}>} what each row shows: its message, and the sender's name or the system sentence and what the reader may do to it */
     this.messageNodes = new Map();
     /** @type {HTMLElement[]} the message rows drawn, in order */
     this.messageRows = [];
@@ -347,6 +454,26 @@ export class ConversationView {
       this.showPill();
     });
     this.pill.addEventListener("click", () => this.jumpToEnd());
+    this.messages.addEventListener("click", (e) => this.onRowClick(e));
+    this.editor.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.saveEdit();
+    });
+    this.editInput.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.saveEdit();
+      } else if (e.key === "Escape" && !e.isComposing) {
+        e.preventDefault(); // not also back to the list (main.js)
+        this.endEdit();
+      }
+    });
+    this.editInput.addEventListener("input", () => this.checkEdit());
+    this.confirm.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      e.preventDefault();
+      this.endConfirm();
+    });
     document.addEventListener("visibilitychange", () => this.markRead());
     window.addEventListener("focus", () => this.markRead());
     this.store.subscribe(this.invalidate);
@@ -519,6 +646,13 @@ export class ConversationView {
     this.typers.clear();
     this.reachedEnd = true;
     this.scrollToEnd = true;
+    this.editing = null;
+    this.confirming = null;
+    this.rowError = null;
+    this.marked = { editing: null, confirming: null };
+    this.editor.remove();
+    this.confirm.remove();
+    this.rowErrorEl.remove();
   }
 
   /**
@@ -548,6 +682,7 @@ export class ConversationView {
     const seen = group ? seenBy(me, h.messages, this.store.memberList(id) ?? []) : { seq: 0, text: "Seen" };
     /** @param {number} user */
     const nameOf = (user) => this.names.name(id, user);
+    const admin = group && this.store.memberList(id)?.find((m) => m.user.id === me)?.role === "admin";
     let day = "";
     /** @type {Message | null} */
     let prev = null;
@@ -562,7 +697,7 @@ export class ConversationView {
       }
       if (m.seq === this.dividerSeq) nodes.push(this.divider);
       const sender = group && showSender(me, prev, m, sameDay) ? nameOf(m.sender_id) : "";
-      const li = this.messageNode(m, sender, nameOf);
+      const li = this.messageNode(m, sender, nameOf, messageActions(me, m, !!admin));
       nodes.push(li);
       rows.push(li);
       seqs.add(m.seq);
@@ -583,6 +718,7 @@ export class ConversationView {
 
     reconcileChildren(this.messages, nodes);
     this.messageRows = rows;
+    this.renderRowStates(id);
     if (seenLi) {
       if (this.seenMark.textContent !== seen.text) this.seenMark.textContent = seen.text;
       if (this.seenMark.parentNode !== seenLi || seenLi.lastChild !== this.seenMark) seenLi.append(this.seenMark);
@@ -622,17 +758,18 @@ export class ConversationView {
    * @param {Message} m
    * @param {string} sender
    * @param {(id: number) => string} nameOf
+   * @param {Actions} actions
    * @returns {HTMLElement}
    */
-  messageNode(m, sender, nameOf) {
+  messageNode(m, sender, nameOf, actions) {
     const system = m.kind === "system";
     const parts = system ? systemParts(this.store.me, m, nameOf) : [];
-    const text = system ? parts.map((p) => (p.name ? `<${p.text}>` : p.text)).join("") : sender;
+    const text = system ? parts.map((p) => (p.name ? `<${p.text}>` : p.text)).join("") : `${sender}\n${actions.edit} ${actions.del}`;
     const drawn = this.messageNodes.get(m.seq);
     if (drawn && drawn.message === m && drawn.text === text) return drawn.li;
     const li = drawn && drawn.message.kind === m.kind ? drawn.li : cloneTemplate(system ? "system-row-template" : "message-row-template");
     if (system) fillSystem(li, m, parts);
-    else fillMessage(li, m, m.sender_id === this.store.me, sender);
+    else fillMessage(li, m, m.sender_id === this.store.me, sender, actions);
     this.messageNodes.set(m.seq, { li, message: m, text });
     return li;
   }
@@ -663,6 +800,265 @@ export class ConversationView {
     fillPending(li, p);
     this.pendingNodes.set(p.clientId, { li, failure: p.failure });
     return li;
+  }
+
+  /**
+   * The message with seq in the open conversation's window, if it holds it.
+   * @param {number} id
+   * @param {number} seq
+   * @returns {Message | null}
+   */
+  heldMessage(id, seq) {
+    const h = this.store.history(id);
+    if (!h || h.messages.length === 0) return null;
+    const m = h.messages[seq - h.messages[0].seq];
+    return m && m.seq === seq ? m : null;
+  }
+
+  /**
+   * Puts the editor, the delete question and the error line into the rows
+   * they are about (after the body, after the time), and marks those rows.
+   * An edit or a question whose message is no longer drawn (deleted
+   * meanwhile, dropped from the window) ends.
+   * @param {number} id
+   */
+  renderRowStates(id) {
+    /**
+     * @param {{id: number, seq: number} | null} state
+     * @returns {{li: HTMLElement, message: Message} | null}
+     */
+    const rowOf = (state) => {
+      const d = state && state.id === id ? this.messageNodes.get(state.seq) : undefined;
+      return d && d.message.kind !== "system" ? d : null;
+    };
+    const edited = rowOf(this.editing);
+    if (this.editing && (!edited || edited.message.deleted)) {
+      if (edited) this.rowError = { id, seq: this.editing.seq, text: "Not saved: the message was deleted." };
+      this.editing = null;
+    }
+    const asked = rowOf(this.confirming);
+    if (this.confirming && (!asked || asked.message.deleted)) this.confirming = null;
+    const editLi = this.editing && edited ? edited.li : null;
+    const confirmLi = this.confirming && asked ? asked.li : null;
+    this.mark("editing", editLi);
+    this.mark("confirming", confirmLi);
+
+    if (this.editing && editLi) {
+      const e = this.editing;
+      const body = part(editLi, ".body", HTMLElement);
+      if (this.editor.previousElementSibling !== body) body.after(this.editor);
+      if (this.editError.textContent !== e.error) this.editError.textContent = e.error;
+      this.editError.hidden = !e.error;
+      if (e.error) this.editInput.setAttribute("aria-invalid", "true");
+      else this.editInput.removeAttribute("aria-invalid");
+      this.editInput.readOnly = e.saving;
+      this.saveButton.disabled = e.saving || charCount(this.editInput.value.trim()) > MAX_BODY;
+    } else this.editor.remove();
+
+    if (this.confirming && confirmLi) {
+      const meta = part(confirmLi, ".meta", HTMLElement);
+      if (meta.nextElementSibling !== this.confirm) meta.after(this.confirm);
+      for (const b of this.confirm.querySelectorAll("button")) b.disabled = this.confirming.busy;
+    } else this.confirm.remove();
+
+    const failed = rowOf(this.rowError);
+    if (this.rowError && failed) {
+      const text = this.rowError.text;
+      if (this.rowErrorEl.textContent !== text) this.rowErrorEl.textContent = text;
+      const after = failed.li === confirmLi ? this.confirm : part(failed.li, ".meta", HTMLElement);
+      if (after.nextElementSibling !== this.rowErrorEl) after.after(this.rowErrorEl);
+    } else this.rowErrorEl.remove();
+  }
+
+  /**
+   * Marks the row in a state (a class of the same name), and only it.
+   * @param {"editing" | "confirming"} state
+   * @param {HTMLElement | null} li
+   */
+  mark(state, li) {
+    const old = this.marked[state];
+    if (old === li) return;
+    if (old) old.classList.remove(state);
+    if (li) li.classList.add(state);
+    this.marked[state] = li;
+  }
+
+  /**
+   * A click on a row's Edit or Delete, or on the delete question's buttons.
+   * @param {MouseEvent} e
+   */
+  onRowClick(e) {
+    const id = this.store.openId;
+    const button = e.target instanceof Element ? e.target.closest("button") : null;
+    const li = button ? button.closest("li.message") : null;
+    if (id === null || !button || !(li instanceof HTMLElement) || !li.dataset.seq) return;
+    const seq = Number(li.dataset.seq);
+    if (button.classList.contains("edit-button")) this.startEdit(id, seq, false);
+    else if (button.classList.contains("delete-button")) this.askDelete(id, seq);
+    else if (button.classList.contains("confirm-delete")) this.deleteConfirmed();
+    else if (button.classList.contains("cancel-delete")) this.endConfirm();
+    else if (button.classList.contains("cancel-edit")) this.endEdit();
+  }
+
+  /**
+   * Up arrow in the empty composer: edits the reader's newest message that
+   * can be edited, if the window holds the newest messages.
+   * @returns {boolean} whether an edit started
+   */
+  editLast() {
+    const id = this.store.openId;
+    const h = id === null ? null : this.store.history(id);
+    if (id === null || !h || h.hasNewer) return false;
+    for (let i = h.messages.length - 1; i >= 0; i--) {
+      const m = h.messages[i];
+      if (messageActions(this.store.me, m, false).edit) return this.startEdit(id, m.seq, true);
+    }
+    return false;
+  }
+
+  /**
+   * Turns a message's body into the editor, with its text, the focus at
+   * its end.
+   * @param {number} id
+   * @param {number} seq
+   * @param {boolean} fromComposer the focus goes back to the composer (else to the row's Edit)
+   * @returns {boolean} whether the message can be edited
+   */
+  startEdit(id, seq, fromComposer) {
+    const m = this.heldMessage(id, seq);
+    if (!m || !messageActions(this.store.me, m, false).edit) return false;
+    if (!this.editing || this.editing.seq !== seq) {
+      this.editing = { id, seq, error: "", saving: false, fromComposer };
+      this.editInput.value = m.body;
+      if (this.confirming && this.confirming.seq === seq) this.confirming = null;
+      if (this.rowError && this.rowError.seq === seq) this.rowError = null;
+      this.render();
+    }
+    this.editInput.focus();
+    const end = this.editInput.value.length;
+    this.editInput.setSelectionRange(end, end);
+    this.autosizeEditor();
+    this.editor.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  /** Follows the editor's text: past the limit it says by how much and Save is off; a past error goes. */
+  checkEdit() {
+    const e = this.editing;
+    if (!e) return;
+    const n = charCount(this.editInput.value.trim());
+    e.error = n > MAX_BODY ? tooLong(n) : "";
+    this.autosizeEditor();
+    this.invalidate();
+  }
+
+  autosizeEditor() {
+    this.editInput.style.height = "auto";
+    this.editInput.style.height = `${this.editInput.scrollHeight}px`;
+  }
+
+  /**
+   * Saves the edit (PATCH): the answer replaces the message; a refusal is
+   * said in the editor and nothing changes. Text as before saves nothing.
+   * @returns {Promise<void>}
+   */
+  async saveEdit() {
+    const e = this.editing;
+    if (!e || e.saving) return;
+    const body = this.editInput.value.trim();
+    const n = charCount(body);
+    if (n === 0 || n > MAX_BODY) {
+      e.error = n === 0 ? "Not saved: a message cannot be empty (Delete takes it away)." : tooLong(n);
+      this.invalidate();
+      return;
+    }
+    const m = this.heldMessage(e.id, e.seq);
+    if (m && m.body === body) {
+      this.endEdit();
+      return;
+    }
+    e.saving = true;
+    e.error = "";
+    this.invalidate();
+    try {
+      const resp = await editMessage(e.id, e.seq, body);
+      this.store.update(resp.message);
+      if (this.editing === e) this.endEdit();
+    } catch (err) {
+      if (this.editing !== e) return;
+      e.saving = false;
+      e.error = failure("Not saved", err);
+      this.invalidate();
+      this.editInput.focus();
+    }
+  }
+
+  /** Ends the edit without saving: the row shows the message as it is. */
+  endEdit() {
+    const e = this.editing;
+    if (!e) return;
+    this.editing = null;
+    this.render();
+    if (e.fromComposer) this.composer.focus();
+    else this.focusAction(e.seq, ".edit-button");
+  }
+
+  /**
+   * Asks, in the row, whether to delete a message.
+   * @param {number} id
+   * @param {number} seq
+   */
+  askDelete(id, seq) {
+    if (this.rowError && this.rowError.seq === seq) this.rowError = null;
+    this.confirming = { id, seq, busy: false };
+    this.render();
+    this.confirmButton.focus();
+  }
+
+  /** The question is answered Cancel (or Esc): nothing changes. */
+  endConfirm() {
+    const c = this.confirming;
+    if (!c) return;
+    this.confirming = null;
+    this.render();
+    this.focusAction(c.seq, ".delete-button");
+  }
+
+  /**
+   * Deletes the message asked about (DELETE). The tombstone comes as a
+   * message_updated frame (asked for when the page is not connected); a
+   * refusal is said under the row and nothing changes.
+   * @returns {Promise<void>}
+   */
+  async deleteConfirmed() {
+    const c = this.confirming;
+    if (!c || c.busy) return;
+    c.busy = true;
+    this.invalidate();
+    try {
+      await deleteMessage(c.id, c.seq);
+      if (!this.conn.open) this.fetchChanges();
+      if (this.confirming === c) this.confirming = null;
+      this.render();
+      this.composer.focus();
+    } catch (err) {
+      if (this.confirming === c) this.confirming = null;
+      this.rowError = { id: c.id, seq: c.seq, text: failure("Not deleted", err) };
+      this.render();
+      this.focusAction(c.seq, ".delete-button");
+    }
+  }
+
+  /**
+   * Puts the focus back on a row's button when it shows, else in the composer.
+   * @param {number} seq
+   * @param {string} selector
+   */
+  focusAction(seq, selector) {
+    const d = this.messageNodes.get(seq);
+    const button = d ? d.li.querySelector(selector) : null;
+    if (button instanceof HTMLButtonElement && !button.hidden) button.focus();
+    else this.composer.focus();
   }
 
   /** @returns {boolean} whether the end of the list is in view */
@@ -846,14 +1242,48 @@ export class ConversationView {
   }
 
   /**
-   * After a reconnect: the open conversation's missed messages and its row
-   * (the other person's read cursor, presence).
+   * Fetches every change of the open conversation after the version its
+   * history holds (new, edited and deleted messages, ascending by
+   * version), page by page; a call while one runs makes it go round once
+   * more.
+   * @returns {Promise<void>}
+   */
+  async fetchChanges() {
+    if (this.catchingUp) {
+      this.catchUpAgain = true;
+      return;
+    }
+    this.catchingUp = true;
+    try {
+      do {
+        this.catchUpAgain = false;
+        for (;;) {
+          const id = this.store.openId;
+          const h = id === null ? null : this.store.history(id);
+          if (id === null || !h) return;
+          const page = await messageChanges(id, h.version, CHANGES_PAGE_SIZE);
+          if (this.store.history(id) !== h) break; // another is open now: its own catch-up sets catchUpAgain
+          this.store.applyChanges(id, h, page.messages);
+          if (!page.has_more || page.messages.length === 0) break;
+        }
+      } while (this.catchUpAgain);
+    } catch {
+      // The next reconnect catches up.
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
+  /**
+   * After a reconnect: what changed in the open conversation while away
+   * (new, edited and deleted messages, by version) and its row (the other
+   * person's read cursor, presence).
    * @returns {Promise<void>}
    */
   async catchUp() {
     const id = this.store.openId;
     if (id === null) return;
-    await this.fillGap();
+    await this.fetchChanges();
     try {
       const data = await fetchConversation(id);
       this.store.putRow(data.conversation);

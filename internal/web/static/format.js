@@ -59,6 +59,9 @@ export function listTime(date, now = new Date()) {
 /** Who the page cannot name (group_view.go's unknownName). */
 export const UNKNOWN_NAME = "Someone";
 
+/** What stands for a deleted message, in its row and as a preview (group_view.go's deletedText). */
+export const DELETED_TEXT = "This message was deleted";
+
 /** How many readers "Seen by" names before it counts them. */
 const SEEN_BY_NAMES = 3;
 
@@ -104,7 +107,7 @@ export function systemParts(me, m, nameOf) {
 /**
  * A list row's preview: the last message's text; in a group with its
  * sender's name ("Ada: text", "You: text"), a system message as its
- * sentence.
+ * sentence, a deleted one as "This message was deleted".
  * @param {number} me
  * @param {ConversationRow} row
  * @param {(id: number) => string} nameOf
@@ -114,6 +117,7 @@ export function previewText(me, row, nameOf) {
   const m = row.last_message;
   if (!m) return "";
   if (m.kind === "system") return systemParts(me, m, nameOf).map((p) => p.text).join("");
+  if (m.deleted) return DELETED_TEXT;
   if (row.kind !== "group") return m.body;
   return `${m.sender_id === me ? "You" : nameOf(m.sender_id)}: ${m.body}`;
 }

@@ -45,9 +45,12 @@ function startApp(state) {
       hello: async () => {
         // Whatever happened between the page being made (or the last
         // connection dropping) and now is fetched, then unsent messages go.
+        // The open conversation first: its changes, new messages among
+        // them, are fetched by version before the list's rows say how far
+        // it goes (else the gap would also be fetched by seq).
         try {
-          await list.refresh();
           await view.catchUp();
+          await list.refresh();
         } catch {
           // The next reconnect tries again.
         }
@@ -60,6 +63,11 @@ function startApp(state) {
       message: (f) => {
         receive(f.message);
         attention.notify(f.message);
+      },
+      message_updated: (f) => {
+        // An edit or a deletion; one of a conversation new to the page
+        // fetches the list, as a message does.
+        if (!store.update(f.message)) list.scheduleRefresh();
       },
       typing: (f) => view.showTyping(f),
       read: (f) => {

@@ -25,6 +25,10 @@
  * @property {boolean} hasNewer newer messages are on the server: the
  *   window stops short of the newest (the reader scrolled far back), so
  *   new messages are not added to it but fetched when scrolled to
+ * @property {number} version every change of the conversation up to this
+ *   version is in the window: a catch-up asks for the changes after it
+ * @property {Set<number>} ahead versions above that one seen since (frames
+ *   from two nodes can come out of order, so one may still be missing)
  */
 
 /**
@@ -57,11 +61,52 @@ export function newestSeq(history) {
 }
 
 /**
- * The seq of a message, 0 for none.
- * @param {Message | null} m
+ * Which of two states of a conversation's last message is further on: the
+ * higher seq, and for the same message the higher version (an edit, a
+ * deletion).
+ * @param {Message | null} a
+ * @param {Message | null} b
+ * @returns {boolean} whether b is further on than a
  */
-function seqOf(m) {
-  return m ? m.seq : 0;
+function furtherOn(a, b) {
+  if (!b) return false;
+  if (!a) return true;
+  return b.seq > a.seq || (b.seq === a.seq && b.version > a.version);
+}
+
+/**
+ * The highest version of a list of messages, 0 for none.
+ * @param {Message[]} messages
+ */
+function maxVersion(messages) {
+  let v = 0;
+  for (const m of messages) v = Math.max(v, m.version);
+  return v;
+}
+
+/**
+ * A new window of history from a page of messages, ascending by seq. Every
+ * change up to the page's highest version is in it: the page was read at
+ * once, after them.
+ * @param {Message[]} messages
+ * @param {boolean} hasMore
+ * @returns {History}
+ */
+function newHistory(messages, hasMore) {
+  const sorted = [...messages].sort((a, b) => a.seq - b.seq);
+  return { messages: sorted, hasMore, hasNewer: false, version: maxVersion(sorted), ahead: new Set() };
+}
+
+/**
+ * Notes that a history holds a version: the catch-up point moves over
+ * every version seen without a gap below it.
+ * @param {History} h
+ * @param {number} version
+ */
+function noteVersion(h, version) {
+  if (!(version > h.version)) return;
+  h.ahead.add(version);
+  while (h.ahead.delete(h.version + 1)) h.version++;
 }
 
 /**
@@ -90,7 +135,7 @@ function activityOf(row) {
  * @returns {ConversationRow}
  */
 function mergeRow(old, fresh) {
-  const newer = seqOf(fresh.last_message) > seqOf(old.last_message) ? fresh : old;
+  const newer = furtherOn(old.last_message, fresh.last_message) ? fresh : old;
   // A group's title and member count change with a system message, so a
   // row that stops short of the seq held (a fetch answered after a
   // rename's frame) has older ones.
@@ -101,6 +146,7 @@ function mergeRow(old, fresh) {
     title: stale ? old.title : fresh.title,
     member_count: stale ? old.member_count : fresh.member_count,
     last_seq: Math.max(old.last_seq, fresh.last_seq),
+    last_version: Math.max(old.last_version, fresh.last_version),
     last_read_seq: Math.max(old.last_read_seq, fresh.last_read_seq),
     other_read_seq: Math.max(old.other_read_seq, fresh.other_read_seq),
     last_message: newer.last_message,
@@ -121,8 +167,9 @@ function sameRow(a, b) {
   const sameUser =
     x === y ||
     (!!x && !!y && x.id === y.id && x.username === y.username && x.display_name === y.display_name && x.online === y.online && !!x.closed === !!y.closed);
-  const sameMessage =
-    a.last_message === b.last_message || (!!a.last_message && !!b.last_message && a.last_message.seq === b.last_message.seq && a.last_message.body === b.last_message.body);
+  const p = a.last_message;
+  const q = b.last_message;
+  const sameMessage = p === q || (!!p && !!q && p.seq === q.seq && p.version === q.version && p.body === q.body && p.deleted === q.deleted && p.edited_at === q.edited_at);
   return (
     sameUser &&
     sameMessage &&
@@ -131,6 +178,7 @@ function sameRow(a, b) {
     a.title === b.title &&
     a.member_count === b.member_count &&
     a.last_seq === b.last_seq &&
+    a.last_version === b.last_version &&
     a.last_read_seq === b.last_read_seq &&
     a.other_read_seq === b.other_read_seq &&
     a.last_message_at === b.last_message_at
@@ -167,6 +215,13 @@ export class Store {
      * @type {Map<number, number>}
      */
     this.gone = new Map();
+    /**
+     * The open conversation's edited and deleted messages as the page last
+     * heard of them, by seq: a page of history fetched while a change came
+     * may carry the message as it was before, and the newer one wins.
+     * @type {Map<number, Message>}
+     */
+    this.changes = new Map();
   }
 
   /**
@@ -302,6 +357,7 @@ export class Store {
     if (this.openId === id) {
       this.openId = null;
       this.openHistory = null;
+      this.changes.clear();
     }
     this.changed();
   }
@@ -419,6 +475,7 @@ export class Store {
    */
   opening(id) {
     if (this.openId === id) return;
+    this.changes.clear();
     if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
     if (this.openId !== null) this.members.delete(this.openId);
     this.openId = id;
@@ -433,8 +490,9 @@ export class Store {
    */
   open(row, page) {
     this.put(row);
+    if (this.openId !== row.id) this.changes.clear();
     this.openId = row.id;
-    this.openHistory = { messages: [...page.messages].sort((a, b) => a.seq - b.seq), hasMore: page.has_more, hasNewer: false };
+    this.openHistory = newHistory(this.latest(page.messages), page.has_more);
     this.changed();
   }
 
@@ -452,6 +510,7 @@ export class Store {
 
   /** Closes the open conversation. */
   close() {
+    this.changes.clear();
     if (this.openId !== null && !this.order.includes(this.openId)) this.rows.delete(this.openId);
     if (this.openId !== null) this.members.delete(this.openId);
     this.openId = null;
@@ -478,7 +537,7 @@ export class Store {
    * @param {Message[]} messages ascending
    */
   addNewer(messages) {
-    for (const m of messages) this.apply(m);
+    for (const m of this.latest(messages)) this.apply(m);
     this.changed();
   }
 
@@ -497,6 +556,7 @@ export class Store {
       last_seq: m.seq,
       last_read_seq: mine ? m.seq : old.last_read_seq,
       other_read_seq: theirs ? m.seq : old.other_read_seq,
+      last_version: Math.max(old.last_version, m.version),
       last_message: m,
       last_message_at: m.created_at,
     });
@@ -509,7 +569,103 @@ export class Store {
     if (row !== old) this.sortOrder();
     const h = this.history(m.conversation_id);
     if (h && !h.hasNewer && m.seq === newestSeq(h) + 1) h.messages.push(m);
+    if (h) noteVersion(h, m.version);
     return true;
+  }
+
+  /**
+   * Messages of the open conversation from a fetch, each replaced by the
+   * state the page heard of since when that one is further on.
+   * @param {Message[]} messages
+   * @returns {Message[]}
+   */
+  latest(messages) {
+    if (this.changes.size === 0) return [...messages];
+    return messages.map((m) => {
+      const c = this.changes.get(m.seq);
+      return c && c.conversation_id === m.conversation_id && c.version > m.version ? c : m;
+    });
+  }
+
+  /**
+   * A message as it is now (a message_updated frame, the answer to an
+   * edit): it replaces the one the page holds with its seq, in the history
+   * and as the row's last message, when its version is higher; an older
+   * or repeated one changes nothing. One the page has not had yet counts
+   * as a new message.
+   * @param {Message} m
+   * @returns {boolean} whether the page knew the conversation
+   */
+  update(m) {
+    const known = this.change(m);
+    this.changed();
+    return known;
+  }
+
+  /**
+   * The changes of the open conversation after its history's version
+   * (GET …/messages?after_version), ascending by version: new, edited and
+   * deleted messages. Every change up to the last one is then in the
+   * window, so the catch-up point moves to it.
+   * @param {number} id
+   * @param {History} h the history they were asked for
+   * @param {Message[]} messages
+   */
+  applyChanges(id, h, messages) {
+    if (this.history(id) !== h) return;
+    const newest = newestSeq(h);
+    // New messages join in seq order: one created, then edited, comes at
+    // its edit's version, after messages created later.
+    for (const m of messages) if (m.seq <= newest) this.change(m);
+    for (const m of messages.filter((m) => m.seq > newest).sort((a, b) => a.seq - b.seq)) this.change(m);
+    const upTo = maxVersion(messages);
+    if (upTo > h.version) {
+      h.version = upTo;
+      for (const v of [...h.ahead]) if (v <= upTo) h.ahead.delete(v);
+      while (h.ahead.delete(h.version + 1)) h.version++;
+    }
+    this.changed();
+  }
+
+  /**
+   * @param {Message} m
+   * @returns {boolean}
+   */
+  change(m) {
+    const old = this.rows.get(m.conversation_id);
+    if (!old) return false;
+    if (m.seq > old.last_seq) return this.apply(m);
+    if (m.conversation_id === this.openId && (m.deleted || m.edited_at)) {
+      const c = this.changes.get(m.seq);
+      if (!c || c.version < m.version) this.changes.set(m.seq, m);
+    }
+    if (old.last_message && old.last_message.seq === m.seq) {
+      this.rows.set(m.conversation_id, mergeRow(old, { ...old, last_message: m, last_version: Math.max(old.last_version, m.version) }));
+    }
+    const h = this.history(m.conversation_id);
+    if (!h) return true;
+    noteVersion(h, m.version);
+    if (!h.hasNewer && m.seq === newestSeq(h) + 1) {
+      // The row knew of it (a list fetched meanwhile), the window did not.
+      h.messages.push(m);
+      return true;
+    }
+    const first = h.messages.length ? h.messages[0].seq : 0;
+    const i = m.seq - first;
+    const held = i >= 0 && i < h.messages.length ? h.messages[i] : null;
+    if (held && held.seq === m.seq && held.version < m.version) h.messages[i] = m;
+    return true;
+  }
+
+  /**
+   * The version a catch-up of the open conversation starts after, if id is
+   * open with its history.
+   * @param {number} id
+   * @returns {number | null}
+   */
+  heldVersion(id) {
+    const h = this.history(id);
+    return h ? h.version : null;
   }
 
   /**
@@ -523,7 +679,7 @@ export class Store {
     const h = this.history(id);
     if (!h) return;
     let complete = true;
-    for (const m of [...page.messages].sort((a, b) => a.seq - b.seq)) {
+    for (const m of this.latest(page.messages).sort((a, b) => a.seq - b.seq)) {
       if (m.seq <= newestSeq(h)) continue;
       if (m.seq !== newestSeq(h) + 1) {
         complete = false;
@@ -560,7 +716,7 @@ export class Store {
     const h = this.history(id);
     if (!h) return;
     const first = h.messages.length ? h.messages[0].seq : Infinity;
-    const older = page.messages.filter((m) => m.seq < first).sort((a, b) => a.seq - b.seq);
+    const older = this.latest(page.messages.filter((m) => m.seq < first)).sort((a, b) => a.seq - b.seq);
     h.messages = older.concat(h.messages);
     h.hasMore = page.has_more;
     this.changed();

@@ -92,7 +92,8 @@
 /** @typedef {{members: Member[], next: string | null}} MembersResponse a page of members in user ID order; next is the last user ID, to pass as after */
 /** @typedef {{member: Member}} MemberResponse */
 /** @typedef {{conversation: ConversationRow}} ConversationRowResponse */
-/** @typedef {{messages: Message[], has_more: boolean}} MessagesResponse */
+/** @typedef {{messages: Message[], has_more: boolean}} MessagesResponse ascending by seq; for after_version, ascending by version */
+/** @typedef {{message: Message}} MessageResponse */
 /** @typedef {{users: Contact[], next: string | null}} UsersResponse */
 /** @typedef {{user: User}} UserResponse */
 
@@ -104,7 +105,7 @@
  */
 /** @typedef {{type: "ack", client_id: string, message: Message}} AckFrame */
 /** @typedef {{type: "message", message: Message}} MessageFrame */
-/** @typedef {{type: "message_updated", message: Message}} MessageUpdatedFrame an edit, or a deletion (deleted, empty body); not yet among the frames the page handles (ServerFrame), which drops it */
+/** @typedef {{type: "message_updated", message: Message}} MessageUpdatedFrame an edit, or a deletion (deleted, empty body): the message as it is now, with its new version */
 /** @typedef {{type: "typing", conversation_id: number, user_id: number}} TypingFrame */
 /** @typedef {{type: "read", conversation_id: number, user_id: number, seq: number}} ReadFrame */
 /** @typedef {{type: "presence", user_id: number, online: boolean}} PresenceFrame */
@@ -123,7 +124,7 @@
 
 /**
  * A frame from the server.
- * @typedef {HelloFrame | AckFrame | MessageFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ErrorFrame} ServerFrame
+ * @typedef {HelloFrame | AckFrame | MessageFrame | MessageUpdatedFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ErrorFrame} ServerFrame
  */
 
 /** @typedef {{type: "send", conversation_id: number, client_id: string, body: string}} SendFrame */
