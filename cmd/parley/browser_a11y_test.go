@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,9 +102,10 @@ func setColorScheme(b *browser, scheme string) {
 // TestBrowserA11y runs axe-core on every page, in the light and the dark
 // color scheme: log-in and sign-up (also showing their errors), the main
 // view without and with a conversation open (with messages, one of them
-// over several lines, "Seen", a day separator), people, settings (with an
-// error), "New group" and a group's members page (each also with its
-// errors) and the not-found page. None may have a violation.
+// over several lines, "Seen", a day separator), people, message search
+// (results, and a refused query), settings (with an error), "New group"
+// and a group's members page (each also with its errors) and the
+// not-found page. None may have a violation.
 func TestBrowserA11y(t *testing.T) {
 	chromiumPath(t)
 	src := axeSource(t)
@@ -120,6 +122,9 @@ func TestBrowserA11y(t *testing.T) {
 		bob.send(conv, fmt.Sprintf("It is.\nEven over two lines, with https://example.com/a/link in it. (%d)", i+1), "")
 	}
 	alice.send(conv, "Good.", "")
+	// An edited message and a deleted one: "(edited)" and the tombstone.
+	bob.edit(conv, 2, "It is, edited.")
+	alice.call("DELETE", messagePath(conv, 3), nil, http.StatusNoContent, nil)
 	group := bob.createGroup("Team", alice, carol).ID
 	carol.send(carolConv, "Unread, from Carol", "")
 
@@ -164,9 +169,23 @@ func TestBrowserA11y(t *testing.T) {
 			b.openConnected(fmt.Sprintf("/c/%d", conv))
 			b.waitFor("the messages, seen", fmt.Sprintf(`$$('#messages li.message').length === 31 && visible(%q) && visible('#messages .seen') && $('#message-scroller').scrollHeight > $('#message-scroller').clientHeight`, messageItem(31)), readMessagesJS)
 		}},
+		{"conversation, editing and asking to delete", func() {
+			b.click(messageItem(2) + " .edit-button")
+			b.click(messageItem(4) + " .delete-button")
+			b.waitFor("the editor and the question", fmt.Sprintf(`visible(%q) && visible(%q) && visible(%q)`, messageItem(2)+" .message-editor", messageItem(4)+" .delete-confirm", messageItem(3)+".deleted"),
+				`$('#messages').outerHTML`)
+		}},
 		{"people", func() {
 			b.open("/people?q=a")
 			b.waitFor("the people", `$$('#people-results li.person').length >= 2`, `$('#people-results').outerHTML`)
+		}},
+		{"search", func() {
+			b.open("/search?q=is")
+			b.waitFor("the results", `$$('#search-results li.search-result').length === 20 && $$('#search-results mark').length >= 20 && visible('#search-next')`, `$('main').outerHTML`)
+		}},
+		{"search, refused", func() {
+			b.open("/search?q=%22%22")
+			b.waitFor("the refusal", `visible('#search-error') && $('#search-input').getAttribute('aria-invalid') === 'true'`, `$('#search-form').outerHTML`)
 		}},
 		{"settings", func() {
 			b.open("/settings")
