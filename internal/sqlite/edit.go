@@ -9,24 +9,31 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// EditMessage replaces a message's body under a new version, in one
-// transaction on the write connection (which orders it with sends).
+// EditMessage replaces a message's body under a new version, and its
+// words in the search index, in one transaction on the write connection
+// (which orders it with sends).
 func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Message, error) {
 	var m chat.Message
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := checkMessageChange(ctx, tx, c, chat.MessageEdit); err != nil {
+		old, err := checkMessageChange(ctx, tx, c, chat.MessageEdit)
+		if err != nil {
 			return err
 		}
-		var err error
-		m, err = changeMessage(ctx, tx, c, `body = ?, edited_at = ?`, c.Body, micros(c.At))
-		return err
+		if m, err = changeMessage(ctx, tx, c, `body = ?, edited_at = ?`, c.Body, micros(c.At)); err != nil {
+			return err
+		}
+		return reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, m.Body)
 	})
-	return m, err
+	if err != nil {
+		return chat.Message{}, err
+	}
+	return m, nil
 }
 
 // DeleteMessage erases a message's body under a new version, leaving a
-// tombstone, in one transaction on the write connection. A message
-// deleted already is returned unchanged.
+// tombstone, and takes its words out of the search index, in one
+// transaction on the write connection. A message deleted already is
+// returned unchanged.
 func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Message, bool, error) {
 	var (
 		m       chat.Message
@@ -41,11 +48,19 @@ func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.M
 			m = old
 			return nil
 		}
-		m, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(c.At))
-		changed = err == nil
-		return err
+		if m, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(c.At)); err != nil {
+			return err
+		}
+		if err := reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, ""); err != nil {
+			return err
+		}
+		changed = true
+		return nil
 	})
-	return m, changed, err
+	if err != nil {
+		return chat.Message{}, false, err
+	}
+	return m, changed, nil
 }
 
 // checkMessageChange reads, inside tx, the conversation, the actor's

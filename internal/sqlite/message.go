@@ -25,13 +25,13 @@ type sendResult struct {
 // maxBatch bounds how many sends one transaction commits.
 const maxBatch = 256
 
-// CreateMessage stores a message: in one transaction it assigns the seq
-// and the version, inserts the message and moves the conversation's
-// last_seq, last_version and the
-// sender's read cursor; it returns only after that transaction commits.
-// With group commit (the default) Run's writer commits the sends that
-// arrive together in one transaction — one fsync for many — so Run must be
-// running; otherwise each send commits alone.
+// CreateMessage stores a message: in one transaction it assigns the seq,
+// the version and the search position, inserts the message and its words
+// in the search index and moves the conversation's last_seq, last_version
+// and the sender's read cursor; it returns only after that transaction
+// commits. With group commit (the default) Run's writer commits the sends
+// that arrive together in one transaction — one fsync for many — so Run
+// must be running; otherwise each send commits alone.
 func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
 	req := send{m: m, done: make(chan sendResult, 1)}
 	if !s.groupCommit {
@@ -111,6 +111,11 @@ func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult
 		return err
 	}
 	defer stmts.close()
+	// The writer is the only one to give out positions: the batch's
+	// messages take the ones after the newest.
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM messages`).Scan(&stmts.position); err != nil {
+		return fmt.Errorf("last position: %w", err)
+	}
 	for i, req := range batch {
 		m, created, err := stmts.store(ctx, req.m)
 		if err != nil && chat.ErrorCode(err) == chat.EINTERNAL {
@@ -118,15 +123,23 @@ func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult
 		}
 		results[i] = sendResult{m: m, created: created, err: err}
 	}
+	if err := stmts.index.insert(ctx, tx); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// sendStmts are the statements of a send, prepared once per batch.
+// sendStmts are the statements of a send, prepared once per batch, and
+// what the batch's messages add to the search index, which one statement
+// inserts at the end.
 type sendStmts struct {
 	byClientID, nextSeq, insertMessage, moveCursor *sql.Stmt
+
+	position int64 // the last one given out
+	index    indexEntries
 }
 
 func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
@@ -147,8 +160,8 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 			WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
 			RETURNING last_seq, last_version, last_message_at`},
 		{&st.insertMessage, `
-			INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+			INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at, position)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.moveCursor, `
 			UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`},
 	} {
@@ -195,10 +208,13 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, b
 	}
 	m.CreatedAt = fromMicros(at)
 	m.Kind, m.System = chat.MessageText, nil
+	position := st.position + 1
 	if _, err := st.insertMessage.ExecContext(ctx,
-		int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt)); err != nil {
+		int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt), position); err != nil {
 		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
 	}
+	st.position = position
+	st.index.add(position, m.Body)
 	if _, err := st.moveCursor.ExecContext(ctx, m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
 		return chat.Message{}, false, fmt.Errorf("move read cursor: %w", err)
 	}
