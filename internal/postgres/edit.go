@@ -10,9 +10,9 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// EditMessage replaces a message's body under a new version, in one
-// transaction that holds the conversation's row lock (so it is ordered
-// with sends and membership changes).
+// EditMessage replaces a message's body, and its indexed words, under a
+// new version, in one transaction that holds the conversation's row lock
+// (so it is ordered with sends and membership changes).
 func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Message, error) {
 	var m chat.Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -20,15 +20,17 @@ func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Mes
 			return err
 		}
 		var err error
-		m, err = changeMessage(ctx, tx, c, `body = $4::text, edited_at = $5::timestamptz`, c.Body, c.At)
+		m, err = changeMessage(ctx, tx, c, `body = $4::text, edited_at = $5::timestamptz, search = $6::tsvector`,
+			c.Body, c.At, searchVector(c.Body))
 		return err
 	})
 	return m, err
 }
 
-// DeleteMessage erases a message's body under a new version, leaving a
-// tombstone, in one transaction that holds the conversation's row lock. A
-// message deleted already is returned unchanged.
+// DeleteMessage erases a message's body and its indexed words under a new
+// version, leaving a tombstone, in one transaction that holds the
+// conversation's row lock. A message deleted already is returned
+// unchanged.
 func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Message, bool, error) {
 	var (
 		m       chat.Message
@@ -43,7 +45,7 @@ func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.M
 			m = old
 			return nil
 		}
-		m, err = changeMessage(ctx, tx, c, `body = '', deleted_at = $4::timestamptz`, c.At)
+		m, err = changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz`, c.At)
 		changed = err == nil
 		return err
 	})

@@ -1,19 +1,18 @@
 package postgres
 
 import (
-	"io/fs"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/storetest"
 )
 
-// TestDeleteErasesBody: a deleted message's body is gone from the table
-// itself, not only from what the queries return.
+// TestDeleteErasesBody: a deleted message's body, and the words indexed
+// from it, are gone from the table itself, not only from what the queries
+// return.
 func TestDeleteErasesBody(t *testing.T) {
 	testDSN(t)
 	s := openTest(t, newSchema(t), nil)
@@ -32,14 +31,15 @@ func TestDeleteErasesBody(t *testing.T) {
 	}
 	var (
 		body    string
+		words   *string
 		deleted bool
 	)
-	if err := s.pool.QueryRow(ctx, `SELECT body, deleted_at IS NOT NULL FROM messages WHERE conversation_id = $1 AND seq = $2`,
-		int64(c.ID), m.Seq).Scan(&body, &deleted); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT body, search::text, deleted_at IS NOT NULL FROM messages WHERE conversation_id = $1 AND seq = $2`,
+		int64(c.ID), m.Seq).Scan(&body, &words, &deleted); err != nil {
 		t.Fatal(err)
 	}
-	if body != "" || !deleted {
-		t.Errorf("stored row: body %q, deleted %v; want the body erased", body, deleted)
+	if body != "" || words != nil || !deleted {
+		t.Errorf("stored row: body %q, search %v, deleted %v; want the body and its indexed words erased", body, words, deleted)
 	}
 }
 
@@ -61,11 +61,7 @@ func TestVersionsMigration(t *testing.T) {
 	defer pool.Close()
 	db := stdlib.OpenDBFromPool(pool)
 	defer func() { _ = db.Close() }()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys)
+	p, err := newProvider(db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,10 @@ import (
 )
 
 // CreateMessage stores a message in one transaction that assigns its seq
-// and version, moves the conversation's last_seq and last_version and the
-// sender's read cursor. The
+// and version (its search position comes from the column's default: the
+// insert happens under the conversation's row lock, so positions grow
+// with seq), indexes its words, moves the conversation's last_seq and
+// last_version and the sender's read cursor. The
 // UPDATE of the conversation row takes its lock, so senders to one
 // conversation queue there until the one before commits or rolls back:
 // seqs are dense whichever connection or node sends.
@@ -49,10 +51,11 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 	// member still: a removed member's send that queued behind the
 	// removal stores nothing.
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version)
-		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz, $7::bigint
+		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version, search)
+		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz, $7::bigint, $8::tsvector
 		WHERE EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $3)`,
-		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt, m.Version)
+		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt, m.Version,
+		searchVector(m.Body))
 	if isUnique(err, "messages_sender_client") {
 		// Another send with this client ID committed after our look-up
 		// (the insert waited for it). Give its seq back by rolling back,

@@ -7,6 +7,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -75,10 +76,6 @@ func open(ctx context.Context, dsn string, configure func(*pgxpool.Config)) (*St
 // goose_db_version, so a second start applies nothing; an advisory lock
 // makes nodes that start together take turns.
 func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	// Retry the lock every second for up to five minutes, rather than
 	// goose's default of every five seconds.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
@@ -87,14 +84,31 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer func() { err = errors.Join(err, db.Close()) }()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	provider, err := newProvider(db, goose.WithSessionLocker(locker))
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return err
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// newProvider returns the goose provider of every migration: the SQL
+// files and the Go ones.
+func newProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, goose.WithGoMigrations(
+		goose.NewGoMigration(7, &goose.GoFunc{RunTx: backfillSearch}, nil),
+	))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return p, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use to
