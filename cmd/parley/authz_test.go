@@ -152,6 +152,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "PATCH member", kind: api, method: "PATCH", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), body: wire.RoleRequest{Role: "admin"}, scoped: true},
 		{name: "DELETE member", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), scoped: true},
 		{name: "DELETE member (leave)", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", mallory.user.ID), scoped: true},
+		{name: "GET search in a conversation", kind: api, method: "GET", path: "/api/v1/search?q=private&conversation_id=%d", scoped: true},
+		{name: "GET search", kind: api, method: "GET", path: "/api/v1/search?q=private"},
 		{name: "GET me", kind: api, method: "GET", path: "/api/v1/me"},
 		{name: "PATCH me", kind: api, method: "PATCH", path: "/api/v1/me", body: wire.ProfileRequest{DisplayName: "Mallory"}},
 		{name: "POST me/password", kind: api, method: "POST", path: "/api/v1/me/password", body: wire.PasswordRequest{CurrentPassword: "password-alice", NewPassword: "mallory's password"}},

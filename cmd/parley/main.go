@@ -74,6 +74,8 @@ type config struct {
 	convBurst       int
 	listRate        float64
 	listBurst       int
+	searchRate      float64
+	searchBurst     int
 	loginAddrFails  int
 	loginUserFails  int
 	maxConns        int
@@ -118,6 +120,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.convBurst, "conversation-burst", 30, "conversations a user may start at once")
 	fs.Float64Var(&cfg.listRate, "list-rate", 10, "people searches and conversation list pages a user may ask for per second, sustained")
 	fs.IntVar(&cfg.listBurst, "list-burst", 50, "people searches and conversation list pages a user may ask for at once")
+	fs.Float64Var(&cfg.searchRate, "search-rate", 2, "message searches a user may run per second, sustained")
+	fs.IntVar(&cfg.searchBurst, "search-burst", 20, "message searches a user may run at once")
 	fs.IntVar(&cfg.loginAddrFails, "login-address-failures", 100, "failed logins one client address may make in 15 minutes, over every account, before it must wait (2 s, doubling to 15 min)")
 	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
 	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", chat.DefaultMaxGroupMembers, "the most members a group may have, its creator included (at least 2)")
@@ -152,7 +156,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return config{}, fmt.Errorf("-ws-timeout must be at least 1s, not %v", cfg.wsTimeout)
 	}
 	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 ||
-		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 ||
+		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 || cfg.searchRate <= 0 || cfg.searchBurst < 1 ||
 		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
 	}

@@ -144,6 +144,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Reads:         memory.NewLimiter(cfg.readRate, cfg.readBurst),
 			Conversations: memory.NewLimiter(cfg.convRate, cfg.convBurst),
 			Lists:         memory.NewLimiter(cfg.listRate, cfg.listBurst),
+			Searches:      memory.NewLimiter(cfg.searchRate, cfg.searchBurst),
 		}
 	}
 	if cfg.redis == "" {
@@ -177,6 +178,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Reads:         c.Limiter("reads", cfg.readRate, cfg.readBurst),
 			Conversations: c.Limiter("conversations", cfg.convRate, cfg.convBurst),
 			Lists:         c.Limiter("lists", cfg.listRate, cfg.listBurst),
+			Searches:      c.Limiter("searches", cfg.searchRate, cfg.searchBurst),
 			Registrations: c.Limiter("registrations", cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
 			Logins:        c.Throttle("logins"),
 			LoginPolicy:   policy,

@@ -71,6 +71,8 @@ type Limits struct {
 	// Lists is a bucket per user for people searches and conversation
 	// list pages.
 	Lists Limiter
+	// Searches is a bucket per user for message searches.
+	Searches Limiter
 	// Logins counts failed logins per account at an address, per address
 	// and per account, by LoginPolicy. When it cannot answer, logins are
 	// refused with EUNAVAILABLE.
@@ -79,7 +81,7 @@ type Limits struct {
 	// DefaultLoginPolicy.
 	LoginPolicy LoginPolicy
 	// Local holds in-process limiters that answer for Messages, Typing,
-	// Reads, Conversations and Lists when those (shared, in Redis) cannot:
+	// Reads, Conversations, Lists and Searches when those (shared, in Redis) cannot:
 	// the node's own budget, never none. A nil Local, or a nil limiter in
 	// it, refuses such actions with EUNAVAILABLE while the shared one is
 	// away.

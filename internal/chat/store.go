@@ -148,6 +148,17 @@ type Store interface {
 	// since), in ascending version order. It does not check who is
 	// asking: the Service does.
 	MessageChanges(ctx context.Context, id ConversationID, afterVersion int64, limit int) ([]Message, error)
+	// SearchMessages returns at most q.Limit messages that match every
+	// term of q.Terms (SearchTerm says how a word and a phrase match,
+	// against the SearchWords of a body), newest first (descending
+	// Position), with Position below q.Before when it is not 0: text
+	// messages, not deleted, of the conversations q.User is a member of
+	// (of q.ConversationID alone when it is not 0), each with its
+	// conversation as Conversation would return it. An edit or a
+	// deletion updates the index in the transaction that makes it, so an
+	// edited message is found by its new text only and a deleted one
+	// never. It does not check q: the Service does.
+	SearchMessages(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	// MarkRead moves the user's read cursor forward to seq, clamped to the
 	// conversation's last_seq, and returns the cursor and whether it moved.
 	// An older seq changes nothing. ENOTFOUND for a non-member.

@@ -65,6 +65,14 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"DeletedErased", testEditDeletedErased},
 			{"Rules", testEditRules},
 		}},
+		{"SearchMessages", []test{
+			{"Grammar", testSearchMessagesGrammar},
+			{"DeletedAndEdited", testSearchDeletedEdited},
+			{"MembersOnly", testSearchMembersOnly},
+			{"HitConversation", testSearchHitConversation},
+			{"Paging", testSearchMessagesPaging},
+			{"LongMessages", testSearchLongMessages},
+		}},
 		{"MarkRead", []test{
 			{"Cursor", testMarkRead},
 		}},

@@ -54,6 +54,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("PATCH /api/v1/conversations/{id}/messages/{seq}", s.requireUser(handleEditMessage(s.logger, s.service)))
 	mux.Handle("DELETE /api/v1/conversations/{id}/messages/{seq}", s.requireUser(handleDeleteMessage(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
+	mux.Handle("GET /api/v1/search", s.requireUser(handleSearch(s.logger, s.service)))
 
 	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))
 

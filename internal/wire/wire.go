@@ -254,6 +254,22 @@ type MessagesResponse struct {
 	HasMore  bool      `json:"has_more"`
 }
 
+// SearchResponse answers GET /api/v1/search: a page of the messages found,
+// newest first.
+type SearchResponse struct {
+	Results []SearchResult `json:"results"`
+	// Next is the cursor of the following (older) page (pass it as
+	// before), null on the last page.
+	Next *string `json:"next"`
+}
+
+// SearchResult is a message found, with its conversation as the
+// searcher's conversation list shows it.
+type SearchResult struct {
+	Message      Message         `json:"message"`
+	Conversation ConversationRow `json:"conversation"`
+}
+
 // SendRequest is the body of POST /api/v1/conversations/{id}/messages.
 type SendRequest struct {
 	Body     string `json:"body"`
