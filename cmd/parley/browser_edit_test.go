@@ -206,6 +206,16 @@ func TestBrowserEditDelete(t *testing.T) {
 		t.Errorf("stored after a refused edit: %+v, want it unchanged", m)
 	}
 
+	// Past 4,000 characters the editor says by how much, and Save is off.
+	eval[bool](ada, `($('#message-edit-input').select(), true)`)
+	ada.insertText("#message-edit-input", strings.Repeat("y", 4001))
+	ada.waitFor("the limit said", `text('#message-edit-error').includes('1 character too many') && $('.message-editor .save-edit').disabled`,
+		`$('.message-editor') && $('.message-editor').outerHTML.slice(0, 300)`)
+	ada.pressEnter(false)
+	if m := adaAPI.messages(conv, "").Messages[last.Seq-1]; m.Body != "last one" {
+		t.Errorf("stored after Enter on over-long text: %d characters, want it unchanged", len(m.Body))
+	}
+
 	// Enter saves (Shift+Enter makes a new line).
 	eval[bool](ada, `($('#message-edit-input').select(), true)`)
 	ada.insertText("#message-edit-input", "last one,")

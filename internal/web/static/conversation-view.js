@@ -844,15 +844,9 @@ export class ConversationView {
     this.mark("confirming", confirmLi);
 
     if (this.editing && editLi) {
-      const e = this.editing;
       const body = part(editLi, ".body", HTMLElement);
       if (this.editor.previousElementSibling !== body) body.after(this.editor);
-      if (this.editError.textContent !== e.error) this.editError.textContent = e.error;
-      this.editError.hidden = !e.error;
-      if (e.error) this.editInput.setAttribute("aria-invalid", "true");
-      else this.editInput.removeAttribute("aria-invalid");
-      this.editInput.readOnly = e.saving;
-      this.saveButton.disabled = e.saving || charCount(this.editInput.value.trim()) > MAX_BODY;
+      this.fillEditor(this.editing);
     } else this.editor.remove();
 
     if (this.confirming && confirmLi) {
@@ -868,6 +862,20 @@ export class ConversationView {
       const after = failed.li === confirmLi ? this.confirm : part(failed.li, ".meta", HTMLElement);
       if (after.nextElementSibling !== this.rowErrorEl) after.after(this.rowErrorEl);
     } else this.rowErrorEl.remove();
+  }
+
+  /**
+   * Writes the editor's state: why the last save failed or what is wrong
+   * with the text, and whether Save is on.
+   * @param {{error: string, saving: boolean}} e
+   */
+  fillEditor(e) {
+    if (this.editError.textContent !== e.error) this.editError.textContent = e.error;
+    this.editError.hidden = !e.error;
+    if (e.error) this.editInput.setAttribute("aria-invalid", "true");
+    else this.editInput.removeAttribute("aria-invalid");
+    this.editInput.readOnly = e.saving;
+    this.saveButton.disabled = e.saving || charCount(this.editInput.value.trim()) > MAX_BODY;
   }
 
   /**
@@ -942,14 +950,18 @@ export class ConversationView {
     return true;
   }
 
-  /** Follows the editor's text: past the limit it says by how much and Save is off; a past error goes. */
+  /**
+   * Follows the editor's text: past the limit it says by how much and
+   * Save is off; a past error goes. Only the editor changes: the history
+   * is not drawn again for each key.
+   */
   checkEdit() {
     const e = this.editing;
     if (!e) return;
     const n = charCount(this.editInput.value.trim());
     e.error = n > MAX_BODY ? tooLong(n) : "";
     this.autosizeEditor();
-    this.invalidate();
+    this.fillEditor(e);
   }
 
   autosizeEditor() {

@@ -34,7 +34,8 @@ function startApp(state) {
   store.putUsers([state.me, ...(state.users ?? [])]);
   store.setList(state.conversations);
   if (state.open) {
-    store.open(state.open.conversation, state.open);
+    // The server read the row before the messages (handleApp).
+    store.open(state.open.conversation, state.open, true);
     if (state.open.members) store.setMembers(state.open.conversation.id, state.open.members);
   }
   const names = new Names(store);
@@ -64,11 +65,10 @@ function startApp(state) {
         receive(f.message);
         attention.notify(f.message);
       },
-      message_updated: (f) => {
-        // An edit or a deletion; one of a conversation new to the page
-        // fetches the list, as a message does.
-        if (!store.update(f.message)) list.scheduleRefresh();
-      },
+      // An edit or a deletion. One in a conversation the page does not
+      // list changes nothing it shows: an edit does not move a
+      // conversation up the list, as a message does.
+      message_updated: (f) => store.update(f.message),
       typing: (f) => view.showTyping(f),
       read: (f) => {
         if (!store.read(f.conversation_id, f.user_id, f.seq)) list.refreshRow(f.conversation_id);

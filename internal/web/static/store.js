@@ -487,12 +487,18 @@ export class Store {
    * Opens a conversation with its newest page of messages.
    * @param {ConversationRow} row
    * @param {MessagesResponse} page
+   * @param {boolean} [rowFirst] the row was read before the page: the
+   *   page then has every change up to the row's last_version, and a
+   *   catch-up need not ask for those again (an edit of an older message,
+   *   not in the page, may be the latest change)
    */
-  open(row, page) {
+  open(row, page, rowFirst = false) {
     this.put(row);
     if (this.openId !== row.id) this.changes.clear();
     this.openId = row.id;
-    this.openHistory = newHistory(this.latest(page.messages), page.has_more);
+    const h = newHistory(this.latest(page.messages), page.has_more);
+    if (rowFirst) h.version = Math.max(h.version, row.last_version);
+    this.openHistory = h;
     this.changed();
   }
 
