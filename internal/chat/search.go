@@ -79,6 +79,11 @@ type SearchPage struct {
 // index these words, and queries are cut the same way, so case and accents
 // are ignored alike everywhere.
 //
+// Changing what it returns for any text needs a migration that indexes
+// every message again: the stores remove a message's old words by
+// computing them anew (SQLite's contentless index must be told exactly
+// the words it holds).
+//
 // A language written without spaces between words (Chinese, Japanese,
 // Thai) gives one word per run of text between punctuation: such text is
 // found by the beginning of a run only.
