@@ -168,6 +168,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /c/{id}/messages", kind: page, method: "POST", path: "/c/%d/messages", body: url.Values{"body": {"mallory was here"}}, scoped: true},
 		{name: "page GET /", kind: page, method: "GET", path: "/"},
 		{name: "page GET /people", kind: page, method: "GET", path: "/people"},
+		{name: "page GET /search", kind: page, method: "GET", path: "/search?q=private"},
 		{name: "page GET /settings", kind: page, method: "GET", path: "/settings"},
 		{name: "page POST /settings/name", kind: page, method: "POST", path: "/settings/name", body: url.Values{"display_name": {"Mallory"}}},
 		{name: "page POST /settings/password", kind: page, method: "POST", path: "/settings/password", body: url.Values{"current_password": {"password-alice"}, "new_password": {"mallory's password"}}},

@@ -103,9 +103,10 @@ func setColorScheme(b *browser, scheme string) {
 // color scheme: log-in and sign-up (also showing their errors), the main
 // view without and with a conversation open (with messages, one of them
 // over several lines, "Seen", a day separator; also an edited and a
-// deleted message, an open editor and a delete question), people,
-// settings (with an error), "New group" and a group's members page (each
-// also with its errors) and the not-found page. None may have a violation.
+// deleted message, an open editor and a delete question), people, message
+// search (results, and a refused query), settings (with an error), "New
+// group" and a group's members page (each also with its errors) and the
+// not-found page. None may have a violation.
 func TestBrowserA11y(t *testing.T) {
 	chromiumPath(t)
 	src := axeSource(t)
@@ -178,6 +179,14 @@ func TestBrowserA11y(t *testing.T) {
 		{"people", func() {
 			b.open("/people?q=a")
 			b.waitFor("the people", `$$('#people-results li.person').length >= 2`, `$('#people-results').outerHTML`)
+		}},
+		{"search", func() {
+			b.open("/search?q=is")
+			b.waitFor("the results", `$$('#search-results li.search-result').length === 20 && $$('#search-results mark').length >= 20 && visible('#search-next')`, `$('main').outerHTML`)
+		}},
+		{"search, refused", func() {
+			b.open("/search?q=%22%22")
+			b.waitFor("the refusal", `visible('#search-error') && $('#search-input').getAttribute('aria-invalid') === 'true'`, `$('#search-form').outerHTML`)
 		}},
 		{"settings", func() {
 			b.open("/settings")

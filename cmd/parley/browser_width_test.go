@@ -60,8 +60,8 @@ func (b *browser) phone() {
 // TestBrowserEveryWidth: at 320 px nothing on any page scrolls sideways,
 // whatever people typed: the longest names without a space, words of
 // thousands of letters, long URLs, in the list, the header, the messages,
-// people, settings, "New group" and a group's members page, the forms and
-// their errors, the not-found page. Long
+// people, message search, settings, "New group" and a group's members
+// page, the forms and their errors, the not-found page. Long
 // names are cut with an ellipsis or wrapped, never hidden entirely. Then
 // the server goes away under an open conversation: at phone width, where
 // the list is hidden, "Reconnecting…" shows and the header stops saying
@@ -136,6 +136,15 @@ func TestBrowserEveryWidth(t *testing.T) {
 	wantRoundDots(b, "people")
 	b.insertText("#people-search", strings.Repeat("q", 300))
 	noSideways(b, "people, searching for a long word")
+
+	b.open("/search?q=supercalifragilistic")
+	b.waitFor("the search results", `$$('#search-results li.search-result').length === 3 && $$('#search-results mark').length === 3`, `$('#search-results').outerHTML`)
+	noSideways(b, "search results")
+	wantEllipsis(b, "a result's conversation name", "#search-results .search-conversation")
+	b.insertText("#search-input", strings.Repeat("q", 300))
+	b.click("#search-form button[type=submit]")
+	b.waitFor("the search's error", `visible('#search-error') && $('#search-input').value.length > 300`, `$('#search-form').outerHTML`)
+	noSideways(b, "search with an error")
 
 	b.open("/settings")
 	b.waitFor("the settings", `visible('form#name-form')`, "document.body.innerText")

@@ -39,7 +39,7 @@ func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}, static: static}
 	// Each page is a template set of its own: the layout, the rows (the
 	// markup the pages and the scripts share) and the page's file.
-	for _, name := range []string{"login", "register", "app", "people", "settings", "error", "group-new", "members"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings", "error", "group-new", "members", "search"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)

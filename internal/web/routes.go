@@ -8,6 +8,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /c/{id}", handleApp(s))
 	mux.Handle("POST /c/{id}/messages", handleSendForm(s))
 	mux.Handle("GET /people", handlePeople(s))
+	mux.Handle("GET /search", handleSearchPage(s))
 	mux.Handle("POST /people/{id}/message", handleMessageForm(s))
 	mux.Handle("GET /groups/new", handleGroupNewPage(s))
 	mux.Handle("POST /groups", handleGroupCreateForm(s))
