@@ -225,7 +225,7 @@ func benchWord(k int) string {
 func searchBenchDB(b *testing.B) string {
 	b.Helper()
 	h := sha256.New()
-	fmt.Fprintf(h, "seed %d, %d messages, %d go migrations\n", searchBenchSeed, searchBenchMessages, len(goMigrations))
+	fmt.Fprintf(h, "seed %d, %d messages, %d go migrations\n", searchBenchSeed, searchBenchMessages, len(goMigrations()))
 	if err := fs.WalkDir(migrations, "migrations", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

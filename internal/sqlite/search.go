@@ -102,12 +102,13 @@ func matchExpr(terms []chat.SearchTerm) string {
 	return b.String()
 }
 
-// hitsQuery selects a page of hits. CROSS JOIN keeps the index the outer
-// loop: FTS5 hands out its matches in descending rowid order, so the
+// hitsQuery returns the query of a page of hits. CROSS JOIN keeps the
+// index the outer loop: FTS5 hands out its matches in descending rowid order, so the
 // page is read from the newest match on and the walk stops at the limit,
 // with no sort of every match. The test of deleted_at is a safeguard: a
 // deleted message's words are no longer in the index.
-var hitsQuery = `
+func hitsQuery() string {
+	return `
 	SELECT s.rowid, ` + prefixCols("m.", messageCols) + `
 	FROM message_search s
 	CROSS JOIN messages m ON m.position = s.rowid
@@ -115,6 +116,7 @@ var hitsQuery = `
 	WHERE message_search MATCH ?2 AND s.rowid < ?3 AND (?4 = 0 OR m.conversation_id = ?4) AND m.deleted_at IS NULL
 	ORDER BY s.rowid DESC
 	LIMIT ?5`
+}
 
 // hitConversationsQuery selects the searcher's list rows of the
 // conversations in a JSON array of IDs.
@@ -140,7 +142,7 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 	}
 	defer func() { _ = tx.Rollback() }() // read only: nothing to keep
 
-	rows, err := tx.QueryContext(ctx, hitsQuery, int64(q.User), matchExpr(q.Terms), before, int64(q.ConversationID), q.Limit)
+	rows, err := tx.QueryContext(ctx, hitsQuery(), int64(q.User), matchExpr(q.Terms), before, int64(q.ConversationID), q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("search messages: %w", err)
 	}

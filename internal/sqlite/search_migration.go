@@ -8,12 +8,14 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
-// goMigrations are the migrations that need Go, beside the SQL ones in
-// migrations/.
-var goMigrations = []*goose.Migration{
-	// 7 fills in what migration 6 added for the messages already stored:
-	// only Go computes chat.SearchWords.
-	goose.NewGoMigration(7, &goose.GoFunc{RunTx: indexMessages}, &goose.GoFunc{RunTx: unindexMessages}),
+// goMigrations returns the migrations that need Go, beside the SQL ones
+// in migrations/.
+func goMigrations() []*goose.Migration {
+	return []*goose.Migration{
+		// 7 fills in what migration 6 added for the messages already
+		// stored: only Go computes chat.SearchWords.
+		goose.NewGoMigration(7, &goose.GoFunc{RunTx: indexMessages}, &goose.GoFunc{RunTx: unindexMessages}),
+	}
 }
 
 // indexBatch is how many messages the backfill reads at a time: it bounds

@@ -278,7 +278,7 @@ func TestSearchMigration(t *testing.T) {
 	checkIndex(t, s)
 
 	// Down and up again.
-	p, err = goose.NewProvider(goose.DialectSQLite3, s.write, fsys, goose.WithGoMigrations(goMigrations...))
+	p, err = goose.NewProvider(goose.DialectSQLite3, s.write, fsys, goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestSearchMigration(t *testing.T) {
 // limit however many messages match.
 func TestSearchWalksTheIndexNewestFirst(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), nil)
-	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+hitsQuery, 1, `"word" *`, 100, 0, 10)
+	rows, err := s.read.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+hitsQuery(), 1, `"word" *`, 100, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

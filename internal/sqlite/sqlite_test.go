@@ -78,7 +78,7 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(entries) + len(goMigrations); applied != want {
+	if want := len(entries) + len(goMigrations()); applied != want {
 		t.Errorf("migrations recorded = %d, want %d (one row each, none twice)", applied, want)
 	}
 	if _, err := s.UserByID(t.Context(), alice.ID); err != nil {
