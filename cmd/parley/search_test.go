@@ -82,12 +82,16 @@ func searchMessages(t *testing.T, nodes []*server) {
 		t.Fatalf("alice's search deploy: %+v, want 3 results on one page", res)
 	}
 	for i, want := range []struct {
-		conv int64
-		body string
-	}{{g.ID, "deploy keys: hunter2"}, {g.ID, "deploy again tomorrow"}, {ab, "The deployment is done"}} {
+		conv   int64
+		body   string
+		sender *client
+	}{{g.ID, "deploy keys: hunter2", alice}, {g.ID, "deploy again tomorrow", carol}, {ab, "The deployment is done", bob}} {
 		r := res.Results[i]
 		if r.Message.ConversationID != want.conv || r.Message.Body != want.body || r.Conversation.ID != want.conv {
 			t.Errorf("result %d: %+v in %+v, want %q in conversation %d", i, r.Message, r.Conversation, want.body, want.conv)
+		}
+		if r.Sender != want.sender.user || r.Message.SenderID != want.sender.user.ID {
+			t.Errorf("result %d: sender %+v, want %+v", i, r.Sender, want.sender.user)
 		}
 	}
 	if c := res.Results[0].Conversation; c.Kind != "group" || c.Title != "Café team" || c.MemberCount != 3 || c.OtherUser != nil {

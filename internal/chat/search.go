@@ -51,10 +51,13 @@ type SearchQuery struct {
 	Limit  int
 }
 
-// SearchHit is a message found, with its conversation as the searcher's
-// conversation list shows it.
+// SearchHit is a message found, with its sender and its conversation as
+// the searcher's conversation list shows it.
 type SearchHit struct {
-	Message      Message
+	Message Message
+	// Sender is the message's sender as their account is now (a closed
+	// one too).
+	Sender       User
 	Conversation ConversationSummary
 	// Position orders the results, newest message first: it grows with
 	// the order in which messages were created and does not change when a

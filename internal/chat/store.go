@@ -153,8 +153,8 @@ type Store interface {
 	// against the SearchWords of a body), newest first (descending
 	// Position), with Position below q.Before when it is not 0: text
 	// messages, not deleted, of the conversations q.User is a member of
-	// (of q.ConversationID alone when it is not 0), each with its
-	// conversation as Conversation would return it. An edit or a
+	// (of q.ConversationID alone when it is not 0), each with its sender
+	// and its conversation as Conversation would return it. An edit or a
 	// deletion updates the index in the transaction that makes it, so an
 	// edited message is found by its new text only and a deleted one
 	// never. It does not check q: the Service does.

@@ -128,16 +128,20 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 	var hits []chat.SearchHit
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT `+messageCols+`, position FROM messages
-			WHERE search @@ $1::tsquery AND position < $2 AND conversation_id IN (`+members+`)
-			ORDER BY position DESC LIMIT $4`, args...)
+			SELECT h.*, u.username, u.display_name, u.created_at, u.closed_at IS NOT NULL
+			FROM (SELECT `+messageCols+`, position FROM messages
+			      WHERE search @@ $1::tsquery AND position < $2 AND conversation_id IN (`+members+`)
+			      ORDER BY position DESC LIMIT $4) h
+			JOIN users u ON u.id = h.sender_id
+			ORDER BY h.position DESC`, args...)
 		if err != nil {
 			return fmt.Errorf("search messages: %w", err)
 		}
 		hits, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.SearchHit, error) {
 			var h chat.SearchHit
-			m, err := scanMessage(positionRow{r, &h.Position})
+			m, err := scanMessage(appendedRow{r, []any{&h.Position, &h.Sender.Username, &h.Sender.DisplayName, &h.Sender.CreatedAt, &h.Sender.Closed}})
 			h.Message = m
+			h.Sender.ID = m.SenderID
 			return h, err
 		})
 		if err != nil {
@@ -174,14 +178,15 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 	return hits, nil
 }
 
-// positionRow is a row of messageCols followed by a message's position.
-type positionRow struct {
+// appendedRow is a row of messageCols followed by more columns, which go
+// to more.
+type appendedRow struct {
 	pgx.Row
-	position *int64
+	more []any
 }
 
-func (r positionRow) Scan(dest ...any) error {
-	return r.Row.Scan(append(dest, r.position)...)
+func (r appendedRow) Scan(dest ...any) error {
+	return r.Row.Scan(append(dest, r.more...)...)
 }
 
 // searchBatch is how many messages backfillSearch updates per statement:

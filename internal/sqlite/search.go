@@ -109,10 +109,11 @@ func matchExpr(terms []chat.SearchTerm) string {
 // deleted message's words are no longer in the index.
 func hitsQuery() string {
 	return `
-	SELECT s.rowid, ` + prefixCols("m.", messageCols) + `
+	SELECT s.rowid, u.username, u.display_name, u.created_at, u.closed_at IS NOT NULL, ` + prefixCols("m.", messageCols) + `
 	FROM message_search s
 	CROSS JOIN messages m ON m.position = s.rowid
 	CROSS JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?1
+	CROSS JOIN users u ON u.id = m.sender_id
 	WHERE message_search MATCH ?2 AND s.rowid < ?3 AND (?4 = 0 OR m.conversation_id = ?4) AND m.deleted_at IS NULL
 	ORDER BY s.rowid DESC
 	LIMIT ?5`
@@ -152,13 +153,17 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 		seen = map[chat.ConversationID]int{} // conversation → its index in ids
 	)
 	for rows.Next() {
-		var h chat.SearchHit
-		m, err := scanMessage(prependScanner{rows, &h.Position})
+		var (
+			h       chat.SearchHit
+			created int64
+		)
+		m, err := scanMessage(prependScanner{rows, []any{&h.Position, &h.Sender.Username, &h.Sender.DisplayName, &created, &h.Sender.Closed}})
 		if err != nil {
 			_ = rows.Close() // the scan error is the one to report
 			return nil, fmt.Errorf("scan hit: %w", err)
 		}
 		h.Message = m
+		h.Sender.ID, h.Sender.CreatedAt = m.SenderID, fromMicros(created)
 		if _, ok := seen[m.ConversationID]; !ok {
 			seen[m.ConversationID] = len(ids)
 			ids = append(ids, m.ConversationID)
@@ -198,13 +203,13 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 	return hits, nil
 }
 
-// prependScanner scans a row whose first column goes to first and the
+// prependScanner scans a row whose first columns go to first and the
 // rest to what the caller scans.
 type prependScanner struct {
 	r     scanner
-	first any
+	first []any
 }
 
 func (p prependScanner) Scan(dest ...any) error {
-	return p.r.Scan(append([]any{p.first}, dest...)...)
+	return p.r.Scan(append(p.first, dest...)...)
 }

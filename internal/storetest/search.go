@@ -236,6 +236,17 @@ func testSearchHitConversation(t *testing.T, s chat.Store) {
 		if !equalMessage(h.Message, want) {
 			t.Errorf("hit %d: message %+v, want %+v", i, h.Message, want)
 		}
+		sender, err := s.UserByID(t.Context(), want.SenderID)
+		if err != nil {
+			t.Fatalf("UserByID: %v", err)
+		}
+		if !h.Sender.CreatedAt.Equal(sender.CreatedAt) {
+			t.Errorf("hit %d: sender created at %v, want %v", i, h.Sender.CreatedAt, sender.CreatedAt)
+		}
+		h.Sender.CreatedAt = sender.CreatedAt
+		if h.Sender != sender {
+			t.Errorf("hit %d: sender %+v, want %+v", i, h.Sender, sender)
+		}
 		row, err := s.Conversation(t.Context(), a.ID, want.ConversationID)
 		if err != nil {
 			t.Fatalf("Conversation: %v", err)
@@ -246,6 +257,22 @@ func testSearchHitConversation(t *testing.T, s chat.Store) {
 			(got.OtherUser == nil) != (row.OtherUser == nil) || (got.OtherUser != nil && *got.OtherUser != *row.OtherUser) {
 			t.Errorf("hit %d: conversation %+v, want the list's row %+v", i, got, row)
 		}
+	}
+}
+
+func testSearchClosedSender(t *testing.T, s chat.Store) {
+	a, b := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	ab := direct(t, s, a.ID, b.ID, chat.Now())
+	m := send(t, s, ab.ID, b.ID, "farewell everyone", "", chat.Now())
+	if _, err := s.CloseUser(t.Context(), b.ID, chat.Now()); err != nil {
+		t.Fatalf("CloseUser: %v", err)
+	}
+	hits := search(t, s, a.ID, "farewell", 0, 0, 10)
+	if len(hits) != 1 || hits[0].Message.Seq != m.Seq {
+		t.Fatalf("after the sender closed their account, search found %v, want their message", hitSeqs(hits))
+	}
+	if got := hits[0].Sender; got.ID != b.ID || !got.Closed || got.DisplayName != chat.ClosedDisplayName {
+		t.Errorf("the closed sender is %+v, want closed, named %q", got, chat.ClosedDisplayName)
 	}
 }
 

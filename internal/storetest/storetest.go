@@ -70,6 +70,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"DeletedAndEdited", testSearchDeletedEdited},
 			{"MembersOnly", testSearchMembersOnly},
 			{"HitConversation", testSearchHitConversation},
+			{"ClosedSender", testSearchClosedSender},
 			{"Paging", testSearchMessagesPaging},
 			{"LongMessages", testSearchLongMessages},
 		}},

@@ -9,7 +9,7 @@ import (
 )
 
 // handleSearch answers GET /api/v1/search?q=…&conversation_id=…&before=…&limit=…:
-// {results:[{message, conversation}], next}, newest first. q follows
+// {results:[{message, sender, conversation}], next}, newest first. q follows
 // chat.ParseSearch; conversation_id, when given, limits the search to
 // that conversation (404 for a non-member, as everywhere); before is the
 // next of the previous page. 400 for a bad query, 429 past the search
@@ -53,7 +53,7 @@ func handleSearch(logger *slog.Logger, svc *chat.Service) http.Handler {
 		}
 		resp := wire.SearchResponse{Results: make([]wire.SearchResult, len(page.Hits)), Next: optionalString(page.Next)}
 		for i, h := range page.Hits {
-			resp.Results[i] = wire.SearchResult{Message: wireMessage(h.Message), Conversation: rows[index[h.Conversation.ID]]}
+			resp.Results[i] = wire.SearchResult{Message: wireMessage(h.Message), Sender: wireUser(h.Sender), Conversation: rows[index[h.Conversation.ID]]}
 		}
 		writeJSON(w, r, logger, http.StatusOK, resp)
 	})

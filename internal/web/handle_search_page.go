@@ -2,7 +2,6 @@ package web
 
 import (
 	"cmp"
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -97,11 +96,6 @@ func handleSearchPage(s *server) http.Handler {
 			s.pageError(w, r, err)
 			return
 		}
-		n, err := searchNames(r.Context(), s.service, me, page.Hits)
-		if err != nil {
-			s.pageError(w, r, err)
-			return
-		}
 		v.Searched = true
 		v.Next = page.Next
 		v.HasPrev = q.Get("before") != ""
@@ -111,7 +105,7 @@ func handleSearchPage(s *server) http.Handler {
 				ConversationID: int64(m.ConversationID),
 				Seq:            m.Seq,
 				Conversation:   rowTitle(wireConversationRow(h.Conversation)),
-				Sender:         n.name(int64(m.SenderID)),
+				Sender:         h.Sender.DisplayName,
 				CreatedAt:      m.CreatedAt.Format(time.RFC3339Nano),
 				Time:           m.CreatedAt.Format("Jan 2, 2006, 15:04"),
 				Parts:          highlight(m.Body, terms),
@@ -129,36 +123,6 @@ func handleSearchPage(s *server) http.Handler {
 func (s *server) renderSearch(w http.ResponseWriter, r *http.Request, status int, data searchPageData) {
 	data.pageData = s.pages.fill("search", data.pageData)
 	s.pages.write(w, r, s.logger, "search", status, data)
-}
-
-// searchNames names the senders of hits: the reader and the other person
-// of a direct conversation are known from the hits themselves; a group's
-// senders are looked up once each, however many of their messages the
-// page shows. An account gone is unknownName, as in the main view.
-func searchNames(ctx context.Context, svc *chat.Service, me chat.User, hits []chat.SearchHit) (names, error) {
-	n := names{int64(me.ID): wireUser(me)}
-	for _, h := range hits {
-		if o := h.Conversation.OtherUser; o != nil {
-			n[int64(o.ID)] = wireUser(*o)
-		}
-	}
-	looked := map[chat.UserID]bool{}
-	for _, h := range hits {
-		id := h.Message.SenderID
-		if _, ok := n[int64(id)]; ok || looked[id] || id <= 0 {
-			continue
-		}
-		looked[id] = true
-		u, err := svc.User(ctx, id)
-		if chat.ErrorCode(err) == chat.ENOTFOUND {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		n[int64(id)] = wireUser(u)
-	}
-	return n, nil
 }
 
 // bodyWord is a word of a message as the search index keeps it, with the

@@ -263,10 +263,12 @@ type SearchResponse struct {
 	Next *string `json:"next"`
 }
 
-// SearchResult is a message found, with its conversation as the
+// SearchResult is a message found, with its sender (as their account is
+// now: "Deleted user" for a closed one) and its conversation as the
 // searcher's conversation list shows it.
 type SearchResult struct {
 	Message      Message         `json:"message"`
+	Sender       User            `json:"sender"`
 	Conversation ConversationRow `json:"conversation"`
 }
 
