@@ -2,13 +2,8 @@ package chat
 
 import (
 	"context"
+	"slices"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/text/cases"
-	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of message search.
@@ -29,7 +24,7 @@ const (
 // SearchTerm is one term of a search: a word, which matches any word it
 // begins ("deplo" finds "deployment"), or a quoted phrase, whose words
 // match whole words in a row ("\"deploy now\"", and "\"cat\"" finds "cat"
-// but not "category"). Words are in the form SearchWords gives.
+// but not "category"). Words are in the form searchtext.Words gives.
 type SearchTerm struct {
 	Words  []string
 	Phrase bool
@@ -73,97 +68,18 @@ type SearchPage struct {
 	Next string
 }
 
-// SearchWords returns the words of text as the search index keeps them,
-// in order: text is case-folded (Unicode full case folding, so "ß" is "ss"
-// and a Greek final "ς" is "σ"), decomposed (NFKD, so "ﬁ" is "fi" and a
-// full-width "Ａ" is "a"), its nonspacing marks dropped (so "Café" is
-// "cafe"), lower-cased, and cut into runs of letters, digits and spacing
-// marks; each run is a word, cut to MaxSearchWord characters. Both stores
-// index these words, and queries are cut the same way, so case and accents
-// are ignored alike everywhere.
-//
-// Changing what it returns for any text needs a migration that indexes
-// every message again: the stores remove a message's old words by
-// computing them anew (SQLite's contentless index must be told exactly
-// the words it holds).
-//
-// A language written without spaces between words (Chinese, Japanese,
-// Thai) gives one word per run of text between punctuation: such text is
-// found by the beginning of a run only.
-func SearchWords(text string) []string {
-	var (
-		words []string
-		word  strings.Builder
-		n     int // characters in word
-	)
-	flush := func() {
-		if word.Len() > 0 {
-			words = append(words, word.String())
-			word.Reset()
-			n = 0
-		}
-	}
-	for _, r := range norm.NFKD.String(cases.Fold().String(text)) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-			// An accent or other nonspacing mark: dropped, the word goes on.
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mc, r):
-			if n < MaxSearchWord {
-				word.WriteRune(unicode.ToLower(r))
-				n++
-			}
-		default:
-			flush()
-		}
-	}
-	flush()
-	return words
-}
-
-// ParseSearch turns a search query into its terms: words, and phrases
-// between double quotes (an unclosed quote runs to the end of the query).
-// Words and phrases are cut into words by SearchWords; a phrase of one
-// word matches that whole word only. A query longer than MaxSearchQuery
-// characters, with more than MaxSearchTerms terms, or with no word at all
-// is EINVALID.
-func ParseSearch(q string) ([]SearchTerm, error) {
-	if !utf8.ValidString(q) {
-		return nil, Errorf(EINVALID, "search must be valid UTF-8")
-	}
-	if utf8.RuneCountInString(q) > MaxSearchQuery {
-		return nil, Errorf(EINVALID, "search is longer than %d characters", MaxSearchQuery)
-	}
-	var terms []SearchTerm
-	for i, part := range strings.Split(q, `"`) {
-		if i%2 == 1 { // between quotes
-			if words := SearchWords(part); len(words) > 0 {
-				terms = append(terms, SearchTerm{Words: words, Phrase: true})
-			}
-			continue
-		}
-		for _, w := range SearchWords(part) {
-			terms = append(terms, SearchTerm{Words: []string{w}})
-		}
-	}
-	switch {
-	case len(terms) == 0:
-		return nil, Errorf(EINVALID, "search for at least one word")
-	case len(terms) > MaxSearchTerms:
-		return nil, Errorf(EINVALID, "search has more than %d words and phrases", MaxSearchTerms)
-	}
-	return terms, nil
-}
-
 // Search finds the messages of the caller's conversations (of conv alone
-// when it is not 0) that match q (ParseSearch's grammar), newest first,
+// when it is not 0) that match every one of terms (a query parsed by
+// searchtext.Parse), newest first,
 // limit of them at most (0 means DefaultSearchPage; above MaxSearchPage is
 // EINVALID), continuing after the cursor before when it is not "" (the
 // Next of the previous page). Deleted messages and system messages are
 // never found; an edited message is found by its text now. A search costs
 // a token of the search budget (ERATELIMITED); a refused one costs none.
 // ENOTFOUND when conv is set and the caller is not a member of it;
-// EINVALID for a query ParseSearch refuses or a malformed cursor.
-func (s *Service) Search(ctx context.Context, caller UserID, q string, conv ConversationID, before string, limit int) (SearchPage, error) {
+// EINVALID for no terms, more than MaxSearchTerms, a term without words or
+// a malformed cursor.
+func (s *Service) Search(ctx context.Context, caller UserID, terms []SearchTerm, conv ConversationID, before string, limit int) (SearchPage, error) {
 	switch {
 	case limit == 0:
 		limit = DefaultSearchPage
@@ -181,8 +97,7 @@ func (s *Service) Search(ctx context.Context, caller UserID, q string, conv Conv
 	if conv < 0 {
 		return SearchPage{}, NotFound("conversation")
 	}
-	terms, err := ParseSearch(q)
-	if err != nil {
+	if err := checkSearchTerms(terms); err != nil {
 		return SearchPage{}, err
 	}
 	if conv != 0 {
@@ -203,4 +118,21 @@ func (s *Service) Search(ctx context.Context, caller UserID, q string, conv Conv
 		page.Next = strconv.FormatInt(page.Hits[limit-1].Position, 10)
 	}
 	return page, nil
+}
+
+// checkSearchTerms holds terms to what searchtext.Parse gives: 1 to
+// MaxSearchTerms terms, each of one word or, for a phrase, more.
+func checkSearchTerms(terms []SearchTerm) error {
+	switch {
+	case len(terms) == 0:
+		return Errorf(EINVALID, "search for at least one word")
+	case len(terms) > MaxSearchTerms:
+		return Errorf(EINVALID, "search has more than %d words and phrases", MaxSearchTerms)
+	}
+	for _, t := range terms {
+		if len(t.Words) == 0 || (!t.Phrase && len(t.Words) > 1) || slices.Contains(t.Words, "") {
+			return Errorf(EINVALID, "a search term must be a word or a phrase of words")
+		}
+	}
+	return nil
 }

@@ -150,7 +150,7 @@ type Store interface {
 	MessageChanges(ctx context.Context, id ConversationID, afterVersion int64, limit int) ([]Message, error)
 	// SearchMessages returns at most q.Limit messages that match every
 	// term of q.Terms (SearchTerm says how a word and a phrase match,
-	// against the SearchWords of a body), newest first (descending
+	// against the searchtext.Words of a body), newest first (descending
 	// Position), with Position below q.Before when it is not 0: text
 	// messages, not deleted, of the conversations q.User is a member of
 	// (of q.ConversationID alone when it is not 0), each with its sender

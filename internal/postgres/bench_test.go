@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 	"github.com/parleychat/parley/internal/storetest"
 )
 
@@ -195,7 +196,7 @@ func BenchmarkSearch(b *testing.B) {
 				{"prefix", vocab[300][:2]},
 			} {
 				b.Run(bc.name, func(b *testing.B) {
-					terms, err := chat.ParseSearch(bc.q)
+					terms, err := searchtext.Parse(bc.q)
 					if err != nil {
 						b.Fatal(err)
 					}

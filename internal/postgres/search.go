@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
 // Message search keeps, in messages.search, a tsvector of the words
-// chat.SearchWords finds in the body, written as tsvector text with
+// searchtext.Words finds in the body, written as tsvector text with
 // explicit positions and cast with ::tsvector, which stores lexemes as
 // given. PostgreSQL's own parser (to_tsvector) is never used: its rules
 // for URLs, e-mail addresses, hyphenated words and host names cut text
@@ -30,7 +31,7 @@ const maxLexemePositions = 256
 // searchVector returns the tsvector text of body's words, or nil when it
 // has none (the column is then NULL, as for a deleted message).
 func searchVector(body string) *string {
-	words := chat.SearchWords(body)
+	words := searchtext.Words(body)
 	if len(words) == 0 {
 		return nil
 	}
@@ -91,7 +92,7 @@ func searchQuery(terms []chat.SearchTerm) string {
 }
 
 // quoteLexeme writes w as a quoted lexeme of tsvector or tsquery text.
-// SearchWords gives letters, digits and marks only, but the escaping
+// searchtext.Words gives letters, digits and marks only, but the escaping
 // keeps any word a single lexeme.
 func quoteLexeme(b *strings.Builder, w string) {
 	b.WriteByte('\'')

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 	"github.com/parleychat/parley/internal/storetest"
 )
 
@@ -34,7 +35,7 @@ func TestSearchVector(t *testing.T) {
 	if n := strings.Count(v, ","); n != maxLexemePositions-1 || !strings.HasSuffix(v, ",256 'b':301") {
 		t.Errorf("a word 300 times: %d positions, %q…", n+1, v[len(v)-20:])
 	}
-	terms, err := chat.ParseSearch(`deplo "now" "deploy it now" x`)
+	terms, err := searchtext.Parse(`deplo "now" "deploy it now" x`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestSearchIsTwoStatements(t *testing.T) {
 		q    string
 		hits int
 	}{{"hello 7", 1}, {"hello", 30}, {"nothing", 0}} {
-		terms, err := chat.ParseSearch(tc.q)
+		terms, err := searchtext.Parse(tc.q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +228,7 @@ func TestSearchMigration(t *testing.T) {
 
 	find := func(q string) []string {
 		t.Helper()
-		terms, err := chat.ParseSearch(q)
+		terms, err := searchtext.Parse(q)
 		if err != nil {
 			t.Fatal(err)
 		}

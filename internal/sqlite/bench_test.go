@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 	"github.com/parleychat/parley/internal/storetest"
 )
 
@@ -362,7 +363,7 @@ func BenchmarkSearch(b *testing.B) {
 		{"two-words", "the plan"}, // a common and a less common word
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			terms, err := chat.ParseSearch(tc.q)
+			terms, err := searchtext.Parse(tc.q)
 			if err != nil {
 				b.Fatal(err)
 			}

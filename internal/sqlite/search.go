@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
 // Message search keeps, in the FTS5 table message_search, the words of
@@ -18,13 +19,13 @@ import (
 // message's words are taken out with the 'delete' command, which must be
 // given exactly the words that were put in: searchWords of the body the
 // message had, which is why every change reads the body it replaces. A
-// change to chat.SearchWords therefore needs the index rebuilt, as it
+// change to searchtext.Words therefore needs the index rebuilt, as it
 // would anyway for the search to find old messages by their new words.
 
 // searchWords returns the text that the index keeps for a message's body:
-// its chat.SearchWords joined by single spaces ("" when it has none).
+// its searchtext.Words joined by single spaces ("" when it has none).
 func searchWords(body string) string {
-	return strings.Join(chat.SearchWords(body), " ")
+	return strings.Join(searchtext.Words(body), " ")
 }
 
 // indexQuery puts the words of many messages into the index in one

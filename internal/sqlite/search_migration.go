@@ -13,7 +13,7 @@ import (
 func goMigrations() []*goose.Migration {
 	return []*goose.Migration{
 		// 7 fills in what migration 6 added for the messages already
-		// stored: only Go computes chat.SearchWords.
+		// stored: only Go computes searchtext.Words.
 		goose.NewGoMigration(7, &goose.GoFunc{RunTx: indexMessages}, &goose.GoFunc{RunTx: unindexMessages}),
 	}
 }

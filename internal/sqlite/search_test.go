@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 	"github.com/parleychat/parley/internal/storetest"
 )
 
@@ -47,7 +48,7 @@ func checkIndex(t *testing.T, s *Store) {
 		if err := rows.Scan(&pos, &body); err != nil {
 			t.Fatal(err)
 		}
-		for i, w := range chat.SearchWords(body) {
+		for i, w := range searchtext.Words(body) {
 			want = append(want, fmt.Sprintf("%d:%d:%s", pos, i, w))
 		}
 	}
@@ -236,7 +237,7 @@ func TestSearchMigration(t *testing.T) {
 	checkIndex(t, s)
 	hits := func(user chat.UserID, q string) []string {
 		t.Helper()
-		terms, err := chat.ParseSearch(q)
+		terms, err := searchtext.Parse(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +347,7 @@ func TestSearchIsTwoStatements(t *testing.T) {
 			}
 		}
 	}
-	terms, err := chat.ParseSearch("ping")
+	terms, err := searchtext.Parse("ping")
 	if err != nil {
 		t.Fatal(err)
 	}

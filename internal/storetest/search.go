@@ -6,14 +6,15 @@ import (
 	"testing"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
 // search runs one page of a message search and fails the test on error.
 func search(t *testing.T, s chat.Store, user chat.UserID, q string, conv chat.ConversationID, before int64, limit int) []chat.SearchHit {
 	t.Helper()
-	terms, err := chat.ParseSearch(q)
+	terms, err := searchtext.Parse(q)
 	if err != nil {
-		t.Fatalf("ParseSearch(%q): %v", q, err)
+		t.Fatalf("searchtext.Parse(%q): %v", q, err)
 	}
 	hits, err := s.SearchMessages(t.Context(), chat.SearchQuery{User: user, Terms: terms, ConversationID: conv, Before: before, Limit: limit})
 	if err != nil {

@@ -5,12 +5,13 @@ import (
 	"net/http"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 	"github.com/parleychat/parley/internal/wire"
 )
 
 // handleSearch answers GET /api/v1/search?q=…&conversation_id=…&before=…&limit=…:
 // {results:[{message, sender, conversation}], next}, newest first. q follows
-// chat.ParseSearch; conversation_id, when given, limits the search to
+// searchtext.Parse; conversation_id, when given, limits the search to
 // that conversation (404 for a non-member, as everywhere); before is the
 // next of the previous page. 400 for a bad query, 429 past the search
 // budget.
@@ -31,7 +32,12 @@ func handleSearch(logger *slog.Logger, svc *chat.Service) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		page, err := svc.Search(r.Context(), callerID(r), q.Get("q"), chat.ConversationID(conv), q.Get("before"), limit)
+		terms, err := searchtext.Parse(q.Get("q"))
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		page, err := svc.Search(r.Context(), callerID(r), terms, chat.ConversationID(conv), q.Get("before"), limit)
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

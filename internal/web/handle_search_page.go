@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
 // searchPageData is what the search page's template gets.
@@ -78,13 +79,13 @@ func handleSearchPage(s *server) http.Handler {
 		// The query is parsed here too, for its terms (what to mark) and so
 		// that a refusal of the query, which goes beside the field, is told
 		// apart from one of the cursor.
-		terms, err := chat.ParseSearch(v.Query)
+		terms, err := searchtext.Parse(v.Query)
 		if err != nil {
 			v.QueryError = sentence(chat.ErrorMessage(err))
 			s.renderSearch(w, r, statusOf(chat.ErrorCode(err)), data)
 			return
 		}
-		page, err := s.service.Search(r.Context(), me.ID, v.Query, 0, q.Get("before"), 0)
+		page, err := s.service.Search(r.Context(), me.ID, terms, 0, q.Get("before"), 0)
 		switch chat.ErrorCode(err) {
 		case "":
 		case chat.ERATELIMITED:
@@ -132,7 +133,7 @@ type bodyWord struct {
 	start, end int
 }
 
-// searchableWords cuts text into the words chat.SearchWords gives, in the
+// searchableWords cuts text into the words searchtext.Words gives, in the
 // same order, and says where each lies in text, so that a word found can
 // be marked in the text as written. Case folding and NFKD change lengths
 // ("ß" is "ss", "ﬁ" is "fi", "é" loses its accent), so text is normalized
@@ -168,7 +169,7 @@ func searchableWords(text string) []bodyWord {
 		for _, r := range norm.NFKD.String(fold.String(text[i:j])) {
 			switch {
 			case unicode.Is(unicode.Mn, r):
-				// Dropped, as SearchWords drops it: the word goes on.
+				// Dropped, as searchtext.Words drops it: the word goes on.
 			case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mc, r):
 				if !inWord {
 					inWord = true

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
 // marked writes parts with the marked runs in [brackets], for comparing.
@@ -48,9 +48,9 @@ func TestHighlight(t *testing.T) {
 		{"σοφοσ", "ΣΟΦΟΣ σοφος", "[ΣΟΦΟΣ] [σοφος]"},
 		{strings.Repeat("a", 100), strings.Repeat("a", 150) + " b", "[" + strings.Repeat("a", 150) + "] b"},
 	} {
-		terms, err := chat.ParseSearch(tc.q)
+		terms, err := searchtext.Parse(tc.q)
 		if err != nil {
-			t.Fatalf("ParseSearch(%q): %v", tc.q, err)
+			t.Fatalf("searchtext.Parse(%q): %v", tc.q, err)
 		}
 		if got := marked(highlight(tc.body, terms)); got != tc.want {
 			t.Errorf("highlight(%q, %q) = %q, want %q", tc.body, tc.q, got, tc.want)
@@ -59,7 +59,7 @@ func TestHighlight(t *testing.T) {
 }
 
 // FuzzSearchHighlight holds the page's cutting of a body into words to
-// chat.SearchWords (the words the index keeps, in order), and its marks to
+// searchtext.Words (the words the index keeps, in order), and its marks to
 // the text: the runs put together are the body, marks fall between
 // characters, and every word a word term begins is inside a mark.
 func FuzzSearchHighlight(f *testing.F) {
@@ -94,10 +94,10 @@ func FuzzSearchHighlight(f *testing.F) {
 				t.Fatalf("searchableWords(%q): words out of order: %+v", body, words)
 			}
 		}
-		if want := chat.SearchWords(body); !slices.Equal(got, want) {
-			t.Fatalf("searchableWords(%q) = %q, chat.SearchWords = %q", body, got, want)
+		if want := searchtext.Words(body); !slices.Equal(got, want) {
+			t.Fatalf("searchableWords(%q) = %q, searchtext.Words = %q", body, got, want)
 		}
-		terms, err := chat.ParseSearch(q)
+		terms, err := searchtext.Parse(q)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package chat_test
+package searchtext_test
 
 import (
 	"errors"
@@ -9,9 +9,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/chat/searchtext"
 )
 
-func TestSearchWords(t *testing.T) {
+func TestWords(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want []string
@@ -32,13 +33,13 @@ func TestSearchWords(t *testing.T) {
 		{"Straße ΟΔΟΣ οδός", []string{"strasse", "οδοσ", "οδοσ"}},
 		{strings.Repeat("x", chat.MaxSearchWord+50) + " y", []string{strings.Repeat("x", chat.MaxSearchWord), "y"}},
 	} {
-		if got := chat.SearchWords(tc.in); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("SearchWords(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := searchtext.Words(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Words(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
 
-func TestParseSearch(t *testing.T) {
+func TestParse(t *testing.T) {
 	word := func(w string) chat.SearchTerm { return chat.SearchTerm{Words: []string{w}} }
 	phrase := func(w ...string) chat.SearchTerm { return chat.SearchTerm{Words: w, Phrase: true} }
 	for _, tc := range []struct {
@@ -66,9 +67,9 @@ func TestParseSearch(t *testing.T) {
 		// A phrase is one term however many words it has.
 		{`"` + strings.Repeat("p ", 40) + `" x`, []chat.SearchTerm{phrase(strings.Fields(strings.Repeat("p ", 40))...), word("x")}},
 	} {
-		got, err := chat.ParseSearch(tc.in)
+		got, err := searchtext.Parse(tc.in)
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("ParseSearch(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
 	}
 	for _, in := range []string{
@@ -83,44 +84,44 @@ func TestParseSearch(t *testing.T) {
 		strings.Repeat(`"p" `, chat.MaxSearchTerms+1),
 		"bad \xff utf-8",
 	} {
-		terms, err := chat.ParseSearch(in)
+		terms, err := searchtext.Parse(in)
 		if e, ok := errors.AsType[*chat.Error](err); !ok || e.Code != chat.EINVALID || e.Message == "" || terms != nil {
-			t.Errorf("ParseSearch(%q) = %+v, %v; want an EINVALID error", in, terms, err)
+			t.Errorf("Parse(%q) = %+v, %v; want an EINVALID error", in, terms, err)
 		}
 	}
 }
 
-// FuzzParseSearch holds every query to the grammar's promises: refused
+// FuzzParse holds every query to the grammar's promises: refused
 // with EINVALID, or 1 to MaxSearchTerms terms of words that are lower-case
 // runs of letters, digits and spacing marks, at most MaxSearchWord
 // characters, and parsing a query rebuilt from the terms gives them back.
-func FuzzParseSearch(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{"deploy", `"deploy now" later`, `"unclosed`, "Café ΕΛΛΆΔΑ", "東京 タワー", `a"b"c`, "", `""`, "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		terms, err := chat.ParseSearch(q)
+		terms, err := searchtext.Parse(q)
 		if err != nil {
 			if e, ok := errors.AsType[*chat.Error](err); !ok || e.Code != chat.EINVALID || e.Message == "" || terms != nil {
-				t.Fatalf("ParseSearch(%q): %+v, %v", q, terms, err)
+				t.Fatalf("Parse(%q): %+v, %v", q, terms, err)
 			}
 			return
 		}
 		if len(terms) == 0 || len(terms) > chat.MaxSearchTerms || utf8.RuneCountInString(q) > chat.MaxSearchQuery {
-			t.Fatalf("ParseSearch(%q) accepted %d terms", q, len(terms))
+			t.Fatalf("Parse(%q) accepted %d terms", q, len(terms))
 		}
 		var rebuilt []string
 		for _, term := range terms {
 			if len(term.Words) == 0 || (!term.Phrase && len(term.Words) != 1) {
-				t.Fatalf("ParseSearch(%q): term %+v", q, term)
+				t.Fatalf("Parse(%q): term %+v", q, term)
 			}
 			for _, w := range term.Words {
 				if w == "" || utf8.RuneCountInString(w) > chat.MaxSearchWord {
-					t.Fatalf("ParseSearch(%q): word %q", q, w)
+					t.Fatalf("Parse(%q): word %q", q, w)
 				}
 				for _, r := range w {
 					if !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mc, r)) || unicode.ToLower(r) != r {
-						t.Fatalf("ParseSearch(%q): word %q holds %q", q, w, r)
+						t.Fatalf("Parse(%q): word %q holds %q", q, w, r)
 					}
 				}
 			}
@@ -130,12 +131,12 @@ func FuzzParseSearch(f *testing.F) {
 			}
 			rebuilt = append(rebuilt, s)
 		}
-		again, err := chat.ParseSearch(strings.Join(rebuilt, " "))
+		again, err := searchtext.Parse(strings.Join(rebuilt, " "))
 		if err != nil && utf8.RuneCountInString(strings.Join(rebuilt, " ")) <= chat.MaxSearchQuery {
-			t.Fatalf("ParseSearch(%q) = %+v, but its rebuilt form is refused: %v", q, terms, err)
+			t.Fatalf("Parse(%q) = %+v, but its rebuilt form is refused: %v", q, terms, err)
 		}
 		if err == nil && !reflect.DeepEqual(again, terms) {
-			t.Fatalf("ParseSearch(%q) = %+v, rebuilt %+v", q, terms, again)
+			t.Fatalf("Parse(%q) = %+v, rebuilt %+v", q, terms, again)
 		}
 	})
 }
