@@ -103,7 +103,8 @@ func setColorScheme(b *browser, scheme string) {
 // color scheme: log-in and sign-up (also showing their errors), the main
 // view without and with a conversation open (with messages, one of them
 // over several lines, "Seen", a day separator; also an edited and a
-// deleted message, an open editor and a delete question), people, message
+// deleted message, an open editor and a delete question; opened at a
+// message, marked), people, message
 // search (results, and a refused query), settings (with an error), "New
 // group" and a group's members page (each also with its errors) and the
 // not-found page. None may have a violation.
@@ -187,6 +188,10 @@ func TestBrowserA11y(t *testing.T) {
 		{"search, refused", func() {
 			b.open("/search?q=%22%22")
 			b.waitFor("the refusal", `visible('#search-error') && $('#search-input').getAttribute('aria-invalid') === 'true'`, `$('#search-form').outerHTML`)
+		}},
+		{"conversation, opened at a message", func() {
+			b.openConnected(fmt.Sprintf("/c/%d?at=10#m-10", conv))
+			b.waitFor("the message marked", `visible('#m-10.found[aria-current="true"]') && $('#message-scroller').classList.contains('ready')`, `$('#messages').outerHTML`)
 		}},
 		{"settings", func() {
 			b.open("/settings")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -128,6 +129,11 @@ type openState struct {
 	Conversation wire.ConversationRow `json:"conversation"`
 	Messages     []wire.Message       `json:"messages"`
 	HasMore      bool                 `json:"has_more"`
+	// HasNewer: the page was opened at a message (At) and the window stops
+	// short of the newest one, which the script fetches when scrolled to.
+	HasNewer bool `json:"has_newer"`
+	// At is the message the page was opened at (?at=), 0 for the end.
+	At int64 `json:"at"`
 	// Members is a group's whole member list (GET …/members, every
 	// page): the status line and "Seen by …" come from it. Empty for a
 	// direct conversation.
@@ -157,6 +163,9 @@ type openView struct {
 	Group  bool
 	Closed bool // the other person closed their account
 	Items  []itemView
+	// At is the message the page was opened at, 0 for none: a search
+	// result's link goes to its row.
+	At int64
 }
 
 // itemView is a message, a day separator when Day is set, or the "New
@@ -182,6 +191,9 @@ type itemView struct {
 	// it (their own, or anyone's in a group they are an admin of).
 	CanEdit   bool
 	CanDelete bool
+	// Found: the message the page was opened at (?at=), marked so that
+	// the reader sees which one the link was to.
+	Found bool
 }
 
 // DeletedText is what a deleted message's row says.
@@ -302,7 +314,7 @@ func rowViews(me int64, list []wire.ConversationRow, openID int64, n names) []ro
 
 func openConversation(me int64, st *openState, n names) *openView {
 	c := st.Conversation
-	v := &openView{ID: c.ID, Title: rowTitle(c), Group: c.Kind == wire.KindGroup, Status: "offline"}
+	v := &openView{ID: c.ID, Title: rowTitle(c), Group: c.Kind == wire.KindGroup, Status: "offline", At: st.At}
 	if c.OtherUser != nil {
 		if c.OtherUser.Online {
 			v.Status = "online"
@@ -343,7 +355,7 @@ func openConversation(me int64, st *openState, n names) *openView {
 		if m.Seq == c.LastReadSeq+1 && c.LastSeq > c.LastReadSeq {
 			v.Items = append(v.Items, itemView{Divider: true})
 		}
-		item := itemView{Seq: m.Seq}
+		item := itemView{Seq: m.Seq, Found: st.At != 0 && m.Seq == st.At}
 		switch {
 		case m.Kind == wire.MessageSystem:
 			item.System = systemParts(me, m, n)
@@ -575,8 +587,62 @@ func handleLogoutForm(s *server) http.Handler {
 	})
 }
 
+// aroundPage is how many messages the page holds on each side of the one
+// it was opened at (?at=): the context a search result is read in.
+const aroundPage = chat.DefaultMsgPage
+
+// parseAt reads ?at=, the message to open a conversation at: 0 when not
+// given, else a positive seq.
+func parseAt(r *http.Request) (int64, error) {
+	raw, ok := r.URL.Query()["at"]
+	if !ok {
+		return 0, nil
+	}
+	at, err := strconv.ParseInt(raw[0], 10, 64)
+	if err != nil || at <= 0 || len(raw) > 1 {
+		return 0, chat.Errorf(chat.EINVALID, "at must be the sequence number of a message")
+	}
+	return at, nil
+}
+
+// openMessages reads the open conversation's window: its newest page, or
+// with at the messages around that one (aroundPage before it, aroundPage
+// after it). A seq beyond the newest message, or of one that is not there,
+// opens at the end as without at.
+func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *chat.ConversationSummary, at int64) (*openState, error) {
+	st := &openState{}
+	var msgs []chat.Message
+	if at > 0 && at <= c.LastSeq {
+		before, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{BeforeSeq: at + 1, Limit: aroundPage + 1})
+		if err != nil {
+			return nil, err
+		}
+		if n := len(before.Messages); n > 0 && before.Messages[n-1].Seq == at {
+			after, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{After: true, AfterSeq: at, Limit: aroundPage})
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(before.Messages, after.Messages...)
+			st.HasMore, st.HasNewer, st.At = before.HasMore, after.HasMore, at
+		}
+	}
+	if st.At == 0 {
+		page, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{})
+		if err != nil {
+			return nil, err
+		}
+		msgs, st.HasMore = page.Messages, page.HasMore
+	}
+	st.Messages = make([]wire.Message, len(msgs))
+	for i, m := range msgs {
+		st.Messages[i] = wireMessage(m)
+	}
+	return st, nil
+}
+
 // handleApp shows the conversation list and, for /c/{id}, one
-// conversation's newest messages.
+// conversation's newest messages, or with ?at={seq} the messages around
+// that one.
 func handleApp(s *server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
@@ -585,10 +651,15 @@ func handleApp(s *server) http.Handler {
 		}
 		ctx := r.Context()
 		var open *chat.ConversationSummary
+		var at int64
 		if r.PathValue("id") != "" {
 			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 			if err != nil {
 				s.pageError(w, r, chat.NotFound("conversation"))
+				return
+			}
+			if at, err = parseAt(r); err != nil {
+				s.pageError(w, r, err)
 				return
 			}
 			c, err := s.service.Conversation(ctx, me.ID, chat.ConversationID(id))
@@ -618,15 +689,12 @@ func handleApp(s *server) http.Handler {
 		state := appState{Me: wireUser(me), Conversations: rows[:len(list.Conversations)]}
 		var openID int64
 		if open != nil {
-			page, err := s.service.Messages(ctx, me.ID, open.ID, chat.MessageQuery{})
+			st, err := openMessages(ctx, s.service, me.ID, open, at)
 			if err != nil {
 				s.pageError(w, r, err)
 				return
 			}
-			st := &openState{Conversation: rows[len(rows)-1], Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
-			for i, m := range page.Messages {
-				st.Messages[i] = wireMessage(m)
-			}
+			st.Conversation = rows[len(rows)-1]
 			if st.Conversation.Kind == wire.KindGroup {
 				if st.Members, err = allMembers(ctx, s.service, me.ID, open.ID); err != nil {
 					s.pageError(w, r, err)

@@ -190,6 +190,22 @@ export class Names {
 }
 
 /**
+ * Gives a row its message's anchor (m-{seq}, where a search result's link
+ * goes) and marks it when it is the message the page was opened at, as
+ * the server's row does.
+ * @param {HTMLElement} li
+ * @param {number} seq 0 for a message not stored yet
+ * @param {boolean} found
+ */
+function fillAnchor(li, seq, found) {
+  if (seq) li.id = `m-${seq}`;
+  else li.removeAttribute("id");
+  li.classList.toggle("found", found);
+  if (found) li.setAttribute("aria-current", "true");
+  else li.removeAttribute("aria-current");
+}
+
+/**
  * Fills a row cloned from #message-row-template with a message: everything
  * the "message-row" template fills on the server.
  * @param {HTMLElement} li
@@ -197,11 +213,13 @@ export class Names {
  * @param {boolean} own
  * @param {string} sender the sender's name shown above it, "" for none
  * @param {Actions} actions
+ * @param {boolean} found the page was opened at this message
  */
-function fillMessage(li, m, own, sender, actions) {
+function fillMessage(li, m, own, sender, actions, found) {
   li.classList.toggle("own", own);
   li.classList.toggle("deleted", m.deleted);
   li.dataset.seq = String(m.seq);
+  fillAnchor(li, m.seq, found);
   fillSender(li, sender);
   const body = part(li, ".body", HTMLElement);
   if (m.deleted) body.textContent = DELETED_TEXT;
@@ -230,6 +248,7 @@ function fillPending(li, p) {
   li.classList.toggle("pending", !p.failure);
   li.classList.toggle("failed", !!p.failure);
   delete li.dataset.seq;
+  fillAnchor(li, 0, false);
   fillText(part(li, ".body", HTMLElement), p.body);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = p.createdAt;
@@ -266,9 +285,11 @@ function fillSender(li, sender) {
  * @param {HTMLElement} li
  * @param {Message} m
  * @param {NamePart[]} parts
+ * @param {boolean} found the page was opened at this message
  */
-function fillSystem(li, m, parts) {
+function fillSystem(li, m, parts, found) {
   li.dataset.seq = String(m.seq);
+  fillAnchor(li, m.seq, found);
   const nodes = parts.map((p) => {
     if (!p.name) return document.createTextNode(p.text);
     const bdi = document.createElement("bdi");
@@ -419,6 +440,12 @@ export class ConversationView {
     /** whether the last drawn window reached the newest message */
     this.reachedEnd = true;
     this.scrollToEnd = false;
+    /**
+     * The message the page was opened at (?at=): marked while its
+     * conversation stays open, scrolled to when first drawn.
+     * @type {{id: number, seq: number, scrolled: boolean} | null}
+     */
+    this.target = null;
     /** the newest seq the reader has had in view at the bottom: later ones count in the button */
     this.seenUpTo = 0;
 
@@ -434,6 +461,17 @@ export class ConversationView {
     /** the row's last_seq the last gap fill was started for */
     this.fillTarget = 0;
     this.invalidate = coalesce(() => this.render());
+  }
+
+  /**
+   * The page was opened at a message of the open conversation (the
+   * server's window is around it): the first drawing shows it in the
+   * middle, marked. Call before start.
+   * @param {number} id
+   * @param {number} seq
+   */
+  openedAt(id, seq) {
+    this.target = { id, seq, scrolled: false };
   }
 
   /** Listens to the page and follows the store and the outbox. */
@@ -633,6 +671,7 @@ export class ConversationView {
   forget(id) {
     if (this.drawnId === id) return;
     this.drawnId = id;
+    if (this.target && this.target.id !== id) this.target = null;
     this.messageNodes.clear();
     this.messageRows = [];
     this.dayNodes.clear();
@@ -665,7 +704,9 @@ export class ConversationView {
    * @param {History} h
    */
   renderMessages(id, row, h) {
-    const stick = this.scrollToEnd || (this.reachedEnd && this.atBottom());
+    const target = this.target && this.target.id === id ? this.target : null;
+    const center = target && !target.scrolled ? target.seq : 0;
+    const stick = !center && (this.scrollToEnd || (this.reachedEnd && this.atBottom()));
     const anchor = stick ? null : this.anchor();
     /** @type {HTMLElement[]} */
     const nodes = [];
@@ -697,7 +738,7 @@ export class ConversationView {
       }
       if (m.seq === this.dividerSeq) nodes.push(this.divider);
       const sender = group && showSender(me, prev, m, sameDay) ? nameOf(m.sender_id) : "";
-      const li = this.messageNode(m, sender, nameOf, messageActions(me, m, !!admin));
+      const li = this.messageNode(m, sender, nameOf, messageActions(me, m, !!admin), !!target && m.seq === target.seq);
       nodes.push(li);
       rows.push(li);
       seqs.add(m.seq);
@@ -724,7 +765,14 @@ export class ConversationView {
       if (this.seenMark.parentNode !== seenLi || seenLi.lastChild !== this.seenMark) seenLi.append(this.seenMark);
     } else this.seenMark.remove();
 
-    if (stick) {
+    const centered = center ? this.messageNodes.get(center) : undefined;
+    if (target && centered) {
+      // Opened at a message: it shows in the middle of the pane.
+      const li = centered.li;
+      const box = this.scroller.getBoundingClientRect();
+      this.scroller.scrollTop += li.getBoundingClientRect().top - box.top - (this.scroller.clientHeight - li.offsetHeight) / 2;
+      target.scrolled = true;
+    } else if (stick) {
       this.scroller.scrollTop = this.scroller.scrollHeight;
     } else if (anchor && anchor.li.isConnected) {
       // Rows went in or out above: the one the reader was looking at stays put.
@@ -759,17 +807,18 @@ export class ConversationView {
    * @param {string} sender
    * @param {(id: number) => string} nameOf
    * @param {Actions} actions
+   * @param {boolean} found the page was opened at this message
    * @returns {HTMLElement}
    */
-  messageNode(m, sender, nameOf, actions) {
+  messageNode(m, sender, nameOf, actions, found) {
     const system = m.kind === "system";
     const parts = system ? systemParts(this.store.me, m, nameOf) : [];
-    const text = system ? parts.map((p) => (p.name ? `<${p.text}>` : p.text)).join("") : `${sender}\n${actions.edit} ${actions.del}`;
+    const text = (system ? parts.map((p) => (p.name ? `<${p.text}>` : p.text)).join("") : `${sender}\n${actions.edit} ${actions.del}`) + (found ? "\nfound" : "");
     const drawn = this.messageNodes.get(m.seq);
     if (drawn && drawn.message === m && drawn.text === text) return drawn.li;
     const li = drawn && drawn.message.kind === m.kind ? drawn.li : cloneTemplate(system ? "system-row-template" : "message-row-template");
-    if (system) fillSystem(li, m, parts);
-    else fillMessage(li, m, m.sender_id === this.store.me, sender, actions);
+    if (system) fillSystem(li, m, parts, found);
+    else fillMessage(li, m, m.sender_id === this.store.me, sender, actions, found);
     this.messageNodes.set(m.seq, { li, message: m, text });
     return li;
   }
@@ -1174,14 +1223,16 @@ export class ConversationView {
 
   /**
    * Moves the read cursor to the newest message when the reader can see it:
-   * never while the page is hidden.
+   * never while the page is hidden, nor at the end of a window that stops
+   * short of the newest message (opened at an older one, or scrolled far
+   * back).
    */
   markRead() {
     const id = this.store.openId;
     if (id === null || document.visibilityState !== "visible" || this.section.hidden || !this.atBottom()) return;
     const row = this.store.row(id);
     const h = this.store.history(id);
-    if (!row || !h) return;
+    if (!row || !h || h.hasNewer) return;
     const newest = newestSeq(h);
     if (newest <= row.last_read_seq) return;
     this.store.read(id, this.store.me, newest);

@@ -144,6 +144,7 @@ function startApp(state) {
   }
 
   list.start();
+  if (state.open && state.open.at) view.openedAt(state.open.conversation.id, state.open.at);
   view.start();
   attention.start();
   store.changed();

@@ -484,9 +484,10 @@ export class Store {
   }
 
   /**
-   * Opens a conversation with its newest page of messages.
+   * Opens a conversation with its newest page of messages, or with the
+   * messages around one (the server's page opened at a message: at).
    * @param {ConversationRow} row
-   * @param {MessagesResponse} page
+   * @param {MessagesResponse & {has_newer?: boolean, at?: number}} page
    * @param {boolean} [rowFirst] the row was read before the page: the
    *   page then has every change up to the row's last_version, and a
    *   catch-up need not ask for those again (an edit of an older message,
@@ -497,7 +498,12 @@ export class Store {
     if (this.openId !== row.id) this.changes.clear();
     this.openId = row.id;
     const h = newHistory(this.latest(page.messages), page.has_more);
-    if (rowFirst) h.version = Math.max(h.version, row.last_version);
+    h.hasNewer = !!page.has_newer;
+    // The messages around one are two reads, not one: a change between
+    // them may be missing from the first, so only the row's version,
+    // read before both, is sure to be held.
+    if (rowFirst && page.at) h.version = row.last_version;
+    else if (rowFirst) h.version = Math.max(h.version, row.last_version);
     this.openHistory = h;
     this.changed();
   }

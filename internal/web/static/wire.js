@@ -138,8 +138,10 @@
  * The open conversation as the main view's page carries it.
  * @typedef {object} OpenConversation
  * @property {ConversationRow} conversation
- * @property {Message[]} messages the newest page, ascending
+ * @property {Message[]} messages the newest page, ascending; opened at a message (at), the messages around it
  * @property {boolean} has_more
+ * @property {boolean} [has_newer] opened at a message, the window stops short of the newest one
+ * @property {number} [at] the message the page was opened at (?at=), 0 for the end
  * @property {Member[] | null} members a group's whole member list; null for a direct conversation
  */
 
