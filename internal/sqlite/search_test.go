@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -366,5 +367,47 @@ func TestSearchIsTwoStatements(t *testing.T) {
 	}
 	if n := statements.Load(); n != 2 {
 		t.Errorf("a page of 15 hits in 5 conversations took %d statements, want 2", n)
+	}
+}
+
+// TestDeletedBodyLeavesTheFile: once a deletion and an edit are
+// checkpointed into the database file, neither the deleted body nor the
+// edited message's old text is anywhere in its bytes.
+func TestDeletedBodyLeavesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	s := openTest(t, path, nil)
+	a, b := storetest.NewUser(t, s, "alice"), storetest.NewUser(t, s, "bob")
+	conv, _, err := s.DirectConversation(t.Context(), a.ID, b.ID, chat.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []chat.Message
+	for _, body := range []string{"the launch code is quetzalcoatl", "meet at zanzibarplace tonight", "an ordinary message"} {
+		m, _, err := s.CreateMessage(t.Context(), chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: body, CreatedAt: chat.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, m)
+	}
+	if _, _, err := s.DeleteMessage(t.Context(), chat.MessageChange{ConversationID: conv.ID, Seq: sent[0].Seq, Actor: a.ID, At: chat.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EditMessage(t.Context(), chat.MessageChange{ConversationID: conv.ID, Seq: sent[1].Seq, Actor: a.ID, Body: "meet somewhere else", At: chat.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(t.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("an ordinary message")) {
+		t.Fatal("the file does not hold the message kept: the check reads the wrong file")
+	}
+	for _, gone := range []string{"quetzalcoatl", "zanzibarplace"} {
+		if bytes.Contains(data, []byte(gone)) {
+			t.Errorf("%q is still in the database file", gone)
+		}
 	}
 }

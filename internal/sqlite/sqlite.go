@@ -76,6 +76,9 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 		writeQuery[k], readQuery[k] = v, v
 	}
 	writeQuery.Add("_pragma", "journal_mode(WAL)")
+	// A deleted message's body must leave the file, not linger in a free
+	// page until it is reused.
+	writeQuery.Add("_pragma", "secure_delete(1)")
 
 	openDB := func(q url.Values) (*sql.DB, error) {
 		c, err := sqlite.NewConnector((&url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}).String())
