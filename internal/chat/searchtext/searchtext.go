@@ -18,9 +18,9 @@ import (
 )
 
 // Words returns the words of text as the search index keeps them,
-// in order: text is case-folded (Unicode full case folding, so "ß" is "ss"
-// and a Greek final "ς" is "σ"), decomposed (NFKD, so "ﬁ" is "fi" and a
-// full-width "Ａ" is "a"), its nonspacing marks dropped (so "Café" is
+// in order: text is decomposed (NFKD, so "ﬁ" is "fi" and a full-width
+// "Ａ" is "a"), case-folded (Unicode full case folding, so "ß" is "ss" and
+// a Greek final "ς" or lunate "ϲ" is "σ") and decomposed again, its nonspacing marks dropped (so "Café" is
 // "cafe"), lower-cased, and cut into runs of letters, digits and spacing
 // marks; each run is a word, cut to chat.MaxSearchWord characters. Both stores
 // index these words, and queries are cut the same way, so case and accents
@@ -47,7 +47,11 @@ func Words(text string) []string {
 			n = 0
 		}
 	}
-	for _, r := range norm.NFKD.String(cases.Fold().String(text)) {
+	// Decomposing first, then folding, then decomposing again is what
+	// makes Words of a word give that word back: a compatibility form may
+	// decompose to a letter with a case ("ϲ" is "ς", which folds to "σ"),
+	// and a folded letter may decompose further ("ǰ" is "ǰ").
+	for _, r := range norm.NFKD.String(cases.Fold().String(norm.NFKD.String(text))) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			// An accent or other nonspacing mark: dropped, the word goes on.

@@ -31,6 +31,7 @@ func TestWords(t *testing.T) {
 		{"👩‍💻 emoji 🎉 only", []string{"emoji", "only"}},
 		{"don't", []string{"don", "t"}},
 		{"Straße ΟΔΟΣ οδός", []string{"strasse", "οδοσ", "οδοσ"}},
+		{"ϲυν ϹΥΝ συν", []string{"συν", "συν", "συν"}}, // lunate sigma: a compatibility form of a cased letter
 		{strings.Repeat("x", chat.MaxSearchWord+50) + " y", []string{strings.Repeat("x", chat.MaxSearchWord), "y"}},
 	} {
 		if got := searchtext.Words(tc.in); !reflect.DeepEqual(got, tc.want) {
