@@ -26,12 +26,22 @@ const (
 type Error struct {
 	Code    string
 	Message string
-	// RetryAfter, for ERATELIMITED, is how long to wait before trying again.
+	// RetryAfter, for ERATELIMITED and EUNAVAILABLE, is how long to wait
+	// before trying again.
 	RetryAfter time.Duration
+	// Cause, when set, is the failure behind the error (a driver's
+	// error behind EUNAVAILABLE): logged, never shown to clients.
+	Cause error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Error implements the error interface.
 func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("parley error: code=%s message=%s cause=%v", e.Code, e.Message, e.Cause)
+	}
 	return fmt.Sprintf("parley error: code=%s message=%s", e.Code, e.Message)
 }
 
@@ -62,6 +72,14 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// Unavailable returns an EUNAVAILABLE error for a dependency (what: "the
+// database", "the broker") that failed or did not answer in time: the
+// trouble is the server's, and the same request may succeed after
+// RetryAfter (one second). cause is kept for the log.
+func Unavailable(what string, cause error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: what + " is unavailable: try again shortly", RetryAfter: time.Second, Cause: cause}
 }
 
 // RetryAfter returns how long a rate-limited caller must wait, from the

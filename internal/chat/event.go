@@ -29,6 +29,11 @@ const (
 	// member count, last seq; each member's own read cursor is not in it).
 	// It goes to every member.
 	EventConversation EventType = "conversation"
+	// EventResync: events for To may have been lost (a publish the broker
+	// did not take, a node's subscription broken and restored, a node
+	// that died). Each connection of theirs gets a resync frame and
+	// catches up from the store, as after a reconnect.
+	EventResync EventType = "resync"
 )
 
 // MemberChange says what an EventMember reports.

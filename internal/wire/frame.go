@@ -24,7 +24,10 @@ const (
 	// TypeMessageUpdated: a message was edited or deleted; a
 	// MessageFrame with the message as it is now.
 	TypeMessageUpdated = "message_updated"
-	TypeError          = "error"
+	// TypeResync: events for the recipient may have been lost; a
+	// ResyncFrame. The client catches up as after a reconnect.
+	TypeResync = "resync"
+	TypeError  = "error"
 )
 
 // Member changes, a member frame's change.
@@ -119,6 +122,14 @@ type MemberFrame struct {
 type ConversationFrame struct {
 	Type         string       `json:"type"`
 	Conversation Conversation `json:"conversation"`
+}
+
+// ResyncFrame tells a client that events for it may have been lost (the
+// server could not deliver them): it fetches, for every conversation it
+// shows, the messages after the last seq it has and the changes after the
+// last version it has, and the conversation list, as after a reconnect.
+type ResyncFrame struct {
+	Type string `json:"type"`
 }
 
 // ErrorFrame answers a frame that could not be carried out. The connection
