@@ -50,19 +50,28 @@ func statusOf(code string) int {
 	}
 }
 
-// writeError answers with the JSON error envelope. Internal errors are
-// logged and shown only as "internal error".
+// writeError answers with the JSON error envelope, and that is the whole
+// answer: whatever the handler writes after it is dropped (see
+// statusRecorder), so that a failure found once the handler had started
+// (the session failing to commit) never gets the handler's answer appended
+// to its own. Internal errors are logged with their route and cause and
+// shown only as "internal error". An unavailable dependency is logged at
+// debug level only: the dependency's own outage log says it, once per 10 s.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := chat.ErrorCode(err)
-	if code == chat.EINTERNAL {
-		logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	switch code {
+	case chat.EINTERNAL:
+		logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "err", err)
+	case chat.EUNAVAILABLE:
+		logger.DebugContext(r.Context(), "unavailable", "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	setRetryAfter(w, err)
 	writeJSON(w, r, logger, statusOf(code), wire.Error{Error: wire.ErrorBody{Code: code, Message: chat.ErrorMessage(err)}})
+	endAnswer(w)
 }
 
-// setRetryAfter tells a rate-limited client, in whole seconds, when to try
-// again.
+// setRetryAfter tells a rate-limited or unavailable client, in whole
+// seconds, when to try again.
 func setRetryAfter(w http.ResponseWriter, err error) {
 	if d := chat.RetryAfter(err); d > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))

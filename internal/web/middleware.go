@@ -15,13 +15,20 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// statusRecorder remembers the status a handler wrote, for the access log.
+// statusRecorder remembers the status a handler wrote, for the access log,
+// and ends the answer after an error envelope (see endAnswer).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// ended is set once an error envelope has been written: later
+	// writes are dropped.
+	ended bool
 }
 
 func (r *statusRecorder) WriteHeader(status int) {
+	if r.ended {
+		return
+	}
 	if r.status == 0 {
 		r.status = status
 	}
@@ -29,10 +36,32 @@ func (r *statusRecorder) WriteHeader(status int) {
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.ended {
+		// The client has its answer; the writer need not know.
+		return len(b), nil
+	}
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// endAnswer ends the answer on w: the statusRecorder under w, when there
+// is one, drops every later write. scs's session middleware writes its
+// error (a session that failed to commit) before the handler's own status
+// and body reach the client, and would pass those on after it.
+func endAnswer(w http.ResponseWriter) {
+	for {
+		switch v := w.(type) {
+		case *statusRecorder:
+			v.ended = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection (for Hijack and
