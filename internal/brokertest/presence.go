@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -165,4 +166,162 @@ func testPresenceConcurrent(t *testing.T, nodes []chat.Presence) {
 	for i, p := range nodes {
 		checkOnline(t, p, map[chat.UserID]bool{user: false}, fmt.Sprintf("after all closed, asking node %d", i+1))
 	}
+}
+
+// SweepNode is one node of a presence backplane, for the sweep suite.
+type SweepNode struct {
+	// Presence is the node's presence, renewing its claims (its heartbeat
+	// running) until Crash or Stop.
+	Presence chat.PresenceSweeper
+	// Crash stops the node as a crash does: its claims and registration
+	// are no longer renewed and nothing is withdrawn. Its connections are
+	// never disconnected.
+	Crash func()
+	// Stop stops the node cleanly, as at a shutdown: it withdraws its
+	// claims and registration.
+	Stop func()
+}
+
+// RunPresenceSweep runs the sweep suite, for presences shared by nodes
+// that can die without disconnecting their users (chat.PresenceSweeper; a
+// single-node presence has nothing to sweep). newNodes returns n running
+// nodes sharing one backplane, fresh for every call, whose claims live for
+// a TTL a test can wait for (a second or two) and are renewed often enough
+// that a loaded machine never lets a running node's claims lapse. maxNodes
+// is the most nodes newNodes can make.
+func RunPresenceSweep(t *testing.T, newNodes func(t *testing.T, n int) []SweepNode, maxNodes int) {
+	t.Helper()
+	run(t, []suite[SweepNode]{
+		{name: "CrashedNode", nodes: 3, fn: testSweepCrashedNode},
+		{name: "StoppedNode", nodes: 3, fn: testSweepStoppedNode},
+	}, newNodes, maxNodes)
+}
+
+// sweepTimeout bounds the wait for a sweep to report a lapse: far beyond
+// any TTL the suite is run with; a passing test never waits for it.
+const sweepTimeout = 30 * time.Second
+
+// sweepTally counts, per user, how often the sweeps reported them.
+type sweepTally struct {
+	mu                        sync.Mutex
+	offline, online, stranded map[chat.UserID]int
+}
+
+func (s *sweepTally) add(sw chat.PresenceSweep) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range sw.Offline {
+		s.offline[u]++
+	}
+	for _, u := range sw.Online {
+		s.online[u]++
+	}
+	for _, u := range sw.Stranded {
+		s.stranded[u]++
+	}
+}
+
+// sweepUntil sweeps on every one of sweepers at once, over and over, until
+// done holds for what they reported, then sweeps once more on each, so
+// that a lapse reported twice shows. It returns all they reported.
+func sweepUntil(t *testing.T, sweepers []chat.PresenceSweeper, what string, done func(offline, stranded map[chat.UserID]int) bool) *sweepTally {
+	t.Helper()
+	tally := &sweepTally{offline: map[chat.UserID]int{}, online: map[chat.UserID]int{}, stranded: map[chat.UserID]int{}}
+	var finished atomic.Bool
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(sweepTimeout)
+	for i, p := range sweepers {
+		wg.Go(func() {
+			for !finished.Load() && time.Now().Before(deadline) {
+				sw, err := p.Sweep(t.Context())
+				tally.add(sw)
+				if err != nil {
+					t.Errorf("node %d: Sweep: %v", i+1, err)
+					return
+				}
+				tally.mu.Lock()
+				if done(tally.offline, tally.stranded) {
+					finished.Store(true)
+				}
+				tally.mu.Unlock()
+				// The poll interval of this wait on done, which ends as
+				// soon as it holds.
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	if !finished.Load() {
+		t.Fatalf("%s: not reported within %v: offline %v, stranded %v", what, sweepTimeout, tally.offline, tally.stranded)
+	}
+	for i, p := range sweepers {
+		sw, err := p.Sweep(t.Context())
+		tally.add(sw)
+		if err != nil {
+			t.Fatalf("node %d: the last Sweep: %v", i+1, err)
+		}
+	}
+	return tally
+}
+
+// checkTally checks that the users reported are exactly want, each once.
+func checkTally(t *testing.T, got map[chat.UserID]int, want []chat.UserID, what string) {
+	t.Helper()
+	w := make(map[chat.UserID]int, len(want))
+	for _, u := range want {
+		w[u] = 1
+	}
+	if !maps.Equal(got, w) {
+		t.Errorf("%s: reported %v (user: times), want %v", what, got, w)
+	}
+}
+
+// testSweepCrashedNode: when a node dies with connections open, the
+// sweeps of the surviving nodes report, exactly once between them, its
+// users who have no connection elsewhere as offline, and every user it
+// held a connection of as stranded. A user who disconnected before the
+// crash is in neither; users of live nodes stay online and unreported,
+// their claims renewed past the TTL.
+func testSweepCrashedNode(t *testing.T, nodes []SweepNode) {
+	dead, s1, s2 := nodes[0], nodes[1], nodes[2]
+	us := newUsers(4)
+	live, both, left, lost := us[0], us[1], us[2], us[3]
+	// live is claimed first, so that its first claim expires no later
+	// than any of the dead node's: by the time those are reported, only
+	// renewals keep it.
+	connect(t, s1.Presence, live, true, "live on node 2")
+	connect(t, s2.Presence, both, true, "both on node 3")
+	connect(t, dead.Presence, both, false, "both on the dying node as well")
+	connect(t, dead.Presence, left, true, "left on the dying node")
+	disconnect(t, dead.Presence, left, true, "left leaving before the crash")
+	connect(t, dead.Presence, lost, true, "lost on the dying node")
+	dead.Crash()
+
+	tally := sweepUntil(t, []chat.PresenceSweeper{s1.Presence, s2.Presence}, "the crashed node's user and registration",
+		func(offline, stranded map[chat.UserID]int) bool { return offline[lost] > 0 && stranded[lost] > 0 })
+	checkTally(t, tally.offline, []chat.UserID{lost}, "offline")
+	checkTally(t, tally.stranded, []chat.UserID{both, lost}, "stranded")
+	checkTally(t, tally.online, nil, "online again")
+	checkOnline(t, s1.Presence, map[chat.UserID]bool{live: true, both: true, left: false, lost: false}, "after the sweep")
+}
+
+// testSweepStoppedNode: a node stopped cleanly is not taken for dead (no
+// stranded users), and the users it still held are reported offline once.
+func testSweepStoppedNode(t *testing.T, nodes []SweepNode) {
+	stopped, crashed, s := nodes[0], nodes[1], nodes[2]
+	us := newUsers(2)
+	held, later := us[0], us[1]
+	connect(t, stopped.Presence, held, true, "held on the node to stop")
+	stopped.Stop()
+	// later's claim and its node's registration expire after the stopped
+	// node's would have: once later is reported stranded, the stopped
+	// node would have been too, had it not withdrawn.
+	connect(t, crashed.Presence, later, true, "later on the node to crash")
+	crashed.Crash()
+
+	tally := sweepUntil(t, []chat.PresenceSweeper{s.Presence}, "the crashed node's registration",
+		func(_, stranded map[chat.UserID]int) bool { return stranded[later] > 0 })
+	checkTally(t, tally.offline, []chat.UserID{held, later}, "offline")
+	checkTally(t, tally.stranded, []chat.UserID{later}, "stranded")
+	checkOnline(t, s.Presence, map[chat.UserID]bool{held: false, later: false}, "after the sweep")
 }

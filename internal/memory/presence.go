@@ -9,7 +9,9 @@ import (
 
 // Presence is a chat.Presence for a single node: it counts each user's open
 // connections. Only users with at least one connection take memory, so it
-// stays as small as the set of people online.
+// stays as small as the set of people online. It is no
+// chat.PresenceSweeper: nothing outlives the node to lapse, since its
+// connections end with it.
 type Presence struct {
 	mu    sync.Mutex
 	conns map[chat.UserID]int // never holds a count below 1

@@ -1,0 +1,129 @@
+package chat
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// PresenceSweeper is a Presence shared by nodes that can stop without
+// disconnecting their users (a crash, a node cut off from the others):
+// their claims lapse, and some node must say so to the people who see
+// them. Every implementation passes the sweep suite in internal/brokertest.
+type PresenceSweeper interface {
+	Presence
+	// Sweep takes what lapsed since the last sweep, on any node. It is
+	// atomic across the nodes sharing the presence: of all the nodes
+	// sweeping, exactly one gets each lapse, so each is reported once.
+	// Users whose connections are live on a node that renews them are
+	// never reported offline. On an error, what it returns was taken
+	// nonetheless, and is to be reported.
+	Sweep(ctx context.Context) (PresenceSweep, error)
+}
+
+// PresenceSweep is what one Sweep took.
+type PresenceSweep struct {
+	// Offline: users whose last claim expired: the nodes holding their
+	// connections stopped renewing them without disconnecting them.
+	Offline []UserID
+	// Online: users whom this node holds connections of but who had no
+	// live claim any more (this node could not renew them in time, and
+	// another may have swept them offline); their claims are renewed.
+	Online []UserID
+	// Stranded: users who had a connection on a node that stopped. That
+	// node may have committed their messages without publishing them, and
+	// dropped events on their way to them.
+	Stranded []UserID
+}
+
+// SweepPresence runs one sweep (when the presence is a PresenceSweeper)
+// and publishes what it took: presence offline and online events to the
+// people who share a conversation with each user, and an EventResync to
+// the stranded users and those people, who may have missed messages
+// committed on a node that died before publishing them. What it took is
+// taken: a publish that fails is logged, not retried. It returns the
+// sweep's error, after publishing what the sweep took before it.
+func (s *Service) SweepPresence(ctx context.Context) error {
+	sw, ok := s.presence.(PresenceSweeper)
+	if !ok {
+		return nil
+	}
+	swept, err := sw.Sweep(ctx)
+	for _, u := range swept.Offline {
+		if err := s.publishPresence(ctx, u, false); err != nil {
+			s.outage(ctx, "broker", "publish presence of a lapsed user", "user_id", u, "err", err)
+		}
+	}
+	for _, u := range swept.Online {
+		if err := s.publishPresence(ctx, u, true); err != nil {
+			s.outage(ctx, "broker", "publish presence of a renewed user", "user_id", u, "err", err)
+		}
+	}
+	if len(swept.Stranded) > 0 {
+		s.resyncStranded(ctx, swept.Stranded)
+	}
+	return err
+}
+
+// strandedBatch is the most recipients of one resync event for a stopped
+// node, so that a node with many users does not make one huge event.
+const strandedBatch = 1000
+
+// resyncStranded publishes EventResync to users and to everyone who shares
+// a conversation with one of them. A user whose contacts cannot be read
+// still gets their own resync.
+func (s *Service) resyncStranded(ctx context.Context, users []UserID) {
+	to := make(map[UserID]struct{}, len(users))
+	for _, u := range users {
+		to[u] = struct{}{}
+		contacts, err := s.store.Contacts(ctx, u)
+		if err != nil {
+			s.outage(ctx, "database", "contacts of a stranded user", "user_id", u, "err", err)
+			continue
+		}
+		for _, c := range contacts {
+			to[c] = struct{}{}
+		}
+	}
+	all := make([]UserID, 0, len(to))
+	for u := range to {
+		all = append(all, u)
+	}
+	slices.Sort(all)
+	for batch := range slices.Chunk(all, strandedBatch) {
+		if err := s.broker.Publish(ctx, Event{Type: EventResync, To: batch}); err != nil {
+			s.outage(ctx, "broker", "publish resync for a stopped node", "users", len(batch), "err", err)
+		}
+	}
+}
+
+// RunPresenceSweep calls SweepPresence about every interval (each wait
+// drawn between 3/4 and 5/4 of it, so that nodes started together do not
+// sweep in step) until ctx ends. A failed sweep is logged and tried again
+// at the next tick. It returns at once when the presence needs no sweep
+// (one node, in memory). interval is best a third of the presence TTL:
+// lapses are then reported within 4/3 of the TTL plus the 1/4 of jitter.
+func (s *Service) RunPresenceSweep(ctx context.Context, interval time.Duration) {
+	if _, ok := s.presence.(PresenceSweeper); !ok || interval <= 0 {
+		return
+	}
+	t := time.NewTimer(jitter(interval))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.SweepPresence(ctx); err != nil && ctx.Err() == nil {
+				s.outage(ctx, "presence", "presence sweep failed", "err", err)
+			}
+			t.Reset(jitter(interval))
+		}
+	}
+}
+
+// jitter returns d moved by up to a quarter either way.
+func jitter(d time.Duration) time.Duration {
+	return d*3/4 + rand.N(d/2+1)
+}
