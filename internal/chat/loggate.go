@@ -1,7 +1,10 @@
 package chat
 
 import (
+	"context"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,4 +42,51 @@ func (g *LogGate) Allow(key string) (failures int, ok bool) {
 	g.last[key] = now
 	delete(g.missed, key)
 	return failures, true
+}
+
+// OutageLog logs the health of one dependency (the database, Redis) as an
+// operator wants to read it in an outage: while it fails, one warning per
+// interval saying how many failures it stands for (through a LogGate); when
+// it answers again, one line saying so and for how long it was away. Make
+// one with NewOutageLog; it is safe for concurrent use, and costs an atomic
+// load per answer while the dependency is up.
+type OutageLog struct {
+	logger   *slog.Logger
+	what     string
+	down, up string // the two messages
+	gate     *LogGate
+	// since is when the current outage began, in Unix nanoseconds; 0 while
+	// the dependency answers.
+	since atomic.Int64
+}
+
+// NewOutageLog returns the outage log of a dependency named what
+// ("database", "redis"): its lines are "<what> unavailable" (a warning,
+// with err and failures) and "<what> available again" (info, with
+// down_for), at most one warning per every.
+func NewOutageLog(logger *slog.Logger, what string, every time.Duration) *OutageLog {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &OutageLog{logger: logger, what: what, down: what + " unavailable", up: what + " available again", gate: NewLogGate(every)}
+}
+
+// Failed records one failure of the dependency, err, and logs it unless a
+// line went out less than the interval ago.
+func (o *OutageLog) Failed(ctx context.Context, err error) {
+	o.since.CompareAndSwap(0, time.Now().UnixNano())
+	if n, ok := o.gate.Allow(o.what); ok {
+		o.logger.WarnContext(ctx, o.down, "err", err, "failures", n)
+	}
+}
+
+// Answered records that the dependency answered; the first answer after a
+// failure logs that it is back, with how long it was away.
+func (o *OutageLog) Answered(ctx context.Context) {
+	if o.since.Load() == 0 {
+		return
+	}
+	if since := o.since.Swap(0); since != 0 {
+		o.logger.InfoContext(ctx, o.up, "down_for", time.Since(time.Unix(0, since)).Round(time.Millisecond))
+	}
 }
