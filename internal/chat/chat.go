@@ -334,6 +334,11 @@ type GroupChange struct {
 	// Changed is false when nothing changed: a rename to the title the
 	// group has, a role the member has already.
 	Changed bool
+	// Members are the IDs of the group's members once the change is
+	// made, in ascending order, as the change's own transaction read
+	// them; nil when nothing changed. They (and a removed member) hear of
+	// the change.
+	Members []UserID
 }
 
 // ClosedAccount is what closing an account did, as the store committed

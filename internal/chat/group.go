@@ -123,8 +123,8 @@ func (s *Service) CreateGroup(ctx context.Context, caller UserID, title string, 
 	}
 	to := append([]UserID{caller}, others...)
 	if err := s.broker.Publish(ctx, Event{Type: EventConversation, To: to, ConversationID: c.ID, Conversation: &c}); err != nil {
-		// The group is stored: its members see it in their next list.
-		s.outage(ctx, "broker", "publish conversation", "conversation_id", c.ID, "err", err)
+		// The group is stored: its members see it after their resync.
+		s.owed(ctx, "publish conversation", to, err, "conversation_id", c.ID)
 	}
 	return c, nil
 }
@@ -150,16 +150,13 @@ func (s *Service) RenameGroup(ctx context.Context, caller UserID, id Conversatio
 	if err != nil || !ch.Changed {
 		return ch.Conversation, err
 	}
-	members, err := s.store.Members(ctx, id)
-	if err == nil {
-		err = s.publishSystem(ctx, members, ch.Message)
-	}
+	err = s.publishSystem(ctx, ch.Members, ch.Message)
 	if err == nil {
 		c := ch.Conversation
-		err = s.broker.Publish(ctx, Event{Type: EventConversation, To: members, ConversationID: id, Conversation: &c})
+		err = s.broker.Publish(ctx, Event{Type: EventConversation, To: ch.Members, ConversationID: id, Conversation: &c})
 	}
 	if err != nil {
-		s.outage(ctx, "broker", "publish rename", "conversation_id", id, "err", err)
+		s.owed(ctx, "publish rename", ch.Members, err, "conversation_id", id)
 	}
 	return ch.Conversation, nil
 }
@@ -184,15 +181,12 @@ func (s *Service) AddMember(ctx context.Context, caller UserID, id ConversationI
 	if err != nil {
 		return MemberInfo{}, err
 	}
-	members, err := s.store.Members(ctx, id)
+	err = s.publishSystem(ctx, ch.Members, ch.Message)
 	if err == nil {
-		err = s.publishSystem(ctx, members, ch.Message)
-	}
-	if err == nil {
-		err = s.broker.Publish(ctx, memberEvent(members, ch.Member, MemberAdded))
+		err = s.broker.Publish(ctx, memberEvent(ch.Members, ch.Member, MemberAdded))
 	}
 	if err != nil {
-		s.outage(ctx, "broker", "publish member added", "conversation_id", id, "user_id", user, "err", err)
+		s.owed(ctx, "publish member added", ch.Members, err, "conversation_id", id, "user_id", user)
 	}
 	return ch.Member, nil
 }
@@ -227,22 +221,20 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 // EventMember (MemberRemoved) to the members and user, who hears of it
 // this one last time, then an EventMember (MemberRole) for whoever was
 // promoted. The caller holds the group's publishing lock. It returns the
-// members who remain.
+// members who remain, as the change's transaction read them.
 func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserID) []UserID {
 	id := ch.Conversation.ID
-	members, err := s.store.Members(ctx, id)
+	members := ch.Members
+	to := append(slices.Clip(members), user)
+	err := s.publishSystem(ctx, to, ch.Message)
 	if err == nil {
-		to := append(slices.Clip(members), user)
-		err = s.publishSystem(ctx, to, ch.Message)
-		if err == nil {
-			err = s.broker.Publish(ctx, memberEvent(to, ch.Member, MemberRemoved))
-		}
-		if err == nil && ch.Promoted != nil {
-			err = s.broker.Publish(ctx, memberEvent(members, *ch.Promoted, MemberRole))
-		}
+		err = s.broker.Publish(ctx, memberEvent(to, ch.Member, MemberRemoved))
+	}
+	if err == nil && ch.Promoted != nil {
+		err = s.broker.Publish(ctx, memberEvent(members, *ch.Promoted, MemberRole))
 	}
 	if err != nil {
-		s.outage(ctx, "broker", "publish member removed", "conversation_id", id, "user_id", user, "err", err)
+		s.owed(ctx, "publish member removed", to, err, "conversation_id", id, "user_id", user)
 	}
 	return members
 }
@@ -269,12 +261,8 @@ func (s *Service) SetRole(ctx context.Context, caller UserID, id ConversationID,
 	if err != nil || !ch.Changed {
 		return ch.Member, err
 	}
-	members, err := s.store.Members(ctx, id)
-	if err == nil {
-		err = s.broker.Publish(ctx, memberEvent(members, ch.Member, MemberRole))
-	}
-	if err != nil {
-		s.outage(ctx, "broker", "publish role", "conversation_id", id, "user_id", user, "err", err)
+	if err := s.broker.Publish(ctx, memberEvent(ch.Members, ch.Member, MemberRole)); err != nil {
+		s.owed(ctx, "publish role", ch.Members, err, "conversation_id", id, "user_id", user)
 	}
 	return ch.Member, nil
 }

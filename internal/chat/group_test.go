@@ -321,6 +321,10 @@ func TestGroupChangesPublish(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.what, func(t *testing.T) {
+			// The members come with the change, from its transaction.
+			if tc.change.Changed {
+				tc.change.Members = tc.members
+			}
 			store := &groupStore{members: map[ConversationID][]UserID{conv: tc.members}, change: tc.change}
 			svc, broker := newGroupService(t, store, Limits{})
 			if err := tc.do(svc); err != nil {

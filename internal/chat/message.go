@@ -97,12 +97,12 @@ func (s *Service) EditMessage(ctx context.Context, caller UserID, conv Conversat
 	// published in version order with the sends around it.
 	unlock := s.publishing.Lock(conv)
 	defer unlock()
-	m, err := s.store.EditMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, Body: body, At: Now()})
+	st, err := s.store.EditMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, Body: body, At: Now()})
 	if err != nil {
 		return Message{}, err
 	}
-	s.publishUpdate(ctx, m)
-	return m, nil
+	s.publishUpdate(ctx, st)
+	return st.Message, nil
 }
 
 // DeleteMessage erases the body of message seq of conversation conv,
@@ -123,26 +123,24 @@ func (s *Service) DeleteMessage(ctx context.Context, caller UserID, conv Convers
 	}
 	unlock := s.publishing.Lock(conv)
 	defer unlock()
-	m, changed, err := s.store.DeleteMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, At: Now()})
+	st, err := s.store.DeleteMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, At: Now()})
 	if err != nil {
 		return Message{}, err
 	}
-	if changed {
-		s.publishUpdate(ctx, m)
+	if st.Changed {
+		s.publishUpdate(ctx, st)
 	}
-	return m, nil
+	return st.Message, nil
 }
 
-// publishUpdate shows an edited or deleted message to every member's
-// connections. The change is committed: a failure to publish must not fail
-// it; members who miss the event catch up by version.
-func (s *Service) publishUpdate(ctx context.Context, m Message) {
-	members, err := s.store.Members(ctx, m.ConversationID)
-	if err == nil {
-		err = s.broker.Publish(ctx, Event{Type: EventMessageUpdated, To: members, Message: &m})
-	}
-	if err != nil {
-		s.outage(ctx, "broker", "publish message update", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
+// publishUpdate shows an edited or deleted message to its recipients'
+// connections, as the store's transaction read them. The change is
+// committed: a failure to publish must not fail it; the recipients are
+// owed a resync (see Run), and catch up by version.
+func (s *Service) publishUpdate(ctx context.Context, st Stored) {
+	m := st.Message
+	if err := s.broker.Publish(ctx, Event{Type: EventMessageUpdated, To: st.Recipients, Message: &m}); err != nil {
+		s.owed(ctx, "publish message update", st.Recipients, err, "conversation_id", m.ConversationID, "seq", m.Seq)
 	}
 }
 

@@ -29,6 +29,9 @@ type Service struct {
 	// publishing orders sends (and group changes) per conversation on this
 	// node, so that their events are published in seq order.
 	publishing keyedMutex[ConversationID]
+	// resync holds the users whose events the broker refused after a
+	// commit, until Run publishes their EventResync.
+	resync *resyncSet
 	// groupCap is ServiceConfig.MaxGroupMembers.
 	groupCap int
 	// dummyHash is verified against when a login names an unknown user, so
@@ -51,6 +54,10 @@ type ServiceConfig struct {
 	// MaxGroupMembers caps a group's members, its creator included; 0
 	// means DefaultMaxGroupMembers.
 	MaxGroupMembers int
+	// MaxPendingResync bounds how many users may wait at once for the
+	// resync Run publishes after the broker refused their events; 0
+	// means DefaultMaxPendingResync.
+	MaxPendingResync int
 }
 
 // Limits are the service's guards against abuse.
@@ -97,6 +104,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.TypingInterval == 0 {
 		cfg.TypingInterval = 2 * time.Second
 	}
+	if cfg.MaxPendingResync == 0 {
+		cfg.MaxPendingResync = DefaultMaxPendingResync
+	}
 	return &Service{
 		store:     cfg.Store,
 		hasher:    cfg.Hasher,
@@ -107,6 +117,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		limits:    cfg.Limits,
 		groupCap:  cfg.MaxGroupMembers,
 		outages:   NewLogGate(10 * time.Second),
+		resync:    newResyncSet(cfg.MaxPendingResync),
 		dummyHash: dummy,
 	}, nil
 }
@@ -538,9 +549,12 @@ type SendRequest struct {
 }
 
 // Send stores a message from the caller, publishes it to every member's
-// connections but the sending one, and reports whether it is new: a retry
-// with a client ID already used returns the first message unchanged and
-// publishes nothing.
+// connections but the sending one, and reports whether it is new. A retry
+// with a client ID already used stores nothing and returns the first
+// message unchanged, publishing it again (the first publish may have
+// failed, or its node died before it): members drop the duplicate by
+// conversation and seq. A publish the broker refuses does not fail the
+// send, which is committed: the members are owed a resync (see Run).
 func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Message, bool, error) {
 	if err := ValidateClientID(req.ClientID); err != nil {
 		return Message{}, false, err
@@ -564,7 +578,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 			if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
 				return Message{}, false, err
 			}
-			if _, err := s.store.Member(ctx, m.ConversationID, caller); err != nil {
+			if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
 				return Message{}, false, err
 			}
 			return m, false, nil
@@ -582,26 +596,48 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	// share commits.
 	unlock := s.publishing.Lock(req.ConversationID)
 	defer unlock()
-	m, created, err := s.store.CreateMessage(ctx, Message{
+	st, err := s.store.CreateMessage(ctx, Message{
 		ConversationID: req.ConversationID,
 		SenderID:       caller,
 		Body:           body,
 		ClientID:       req.ClientID,
 		CreatedAt:      Now(),
 	})
-	if err != nil || !created {
-		return m, created, err
+	if err != nil {
+		return Message{}, false, err
+	}
+	m := st.Message
+	if !st.Changed {
+		// The client ID was taken while this send waited (a resend
+		// racing the first): answered as a resend is.
+		if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
+			return Message{}, false, err
+		}
+		return m, false, nil
 	}
 	// The message is committed: a failure to publish must not fail the
-	// send. Members who miss the event catch up from history.
-	members, err := s.store.Members(ctx, m.ConversationID)
-	if err == nil {
-		err = s.broker.Publish(ctx, Event{Type: EventMessage, To: members, SkipConn: req.Conn, Message: &m})
-	}
-	if err != nil {
-		s.outage(ctx, "broker", "publish message", "conversation_id", m.ConversationID, "seq", m.Seq, "err", err)
+	// send. Its recipients come from the commit's own transaction.
+	if err := s.broker.Publish(ctx, Event{Type: EventMessage, To: st.Recipients, SkipConn: req.Conn, Message: &m}); err != nil {
+		s.owed(ctx, "publish message", st.Recipients, err, "conversation_id", m.ConversationID, "seq", m.Seq)
 	}
 	return m, true, nil
+}
+
+// publishAgain publishes m, a message caller sent before, to its
+// conversation's members but the connection conn, for a resend answered
+// from the store. It is ENOTFOUND when caller is no longer a member, and
+// fails when the members cannot be read, so that the client sends again
+// rather than take an ack that reached nobody; a publish the broker
+// refuses makes the members owed a resync instead.
+func (s *Service) publishAgain(ctx context.Context, caller UserID, m Message, conn string) error {
+	members, err := s.memberIDs(ctx, caller, m.ConversationID)
+	if err != nil {
+		return err
+	}
+	if err := s.broker.Publish(ctx, Event{Type: EventMessage, To: members, SkipConn: conn, Message: &m}); err != nil {
+		s.owed(ctx, "publish message again", members, err, "conversation_id", m.ConversationID, "seq", m.Seq)
+	}
+	return nil
 }
 
 // Typing tells the conversation's other members that the caller is typing.
@@ -700,18 +736,14 @@ func (s *Service) MarkRead(ctx context.Context, caller UserID, conv Conversation
 	if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "read receipts"); err != nil {
 		return 0, false, err
 	}
-	cursor, moved, err := s.store.MarkRead(ctx, conv, caller, seq)
-	if err != nil || !moved {
-		return cursor, moved, err
+	r, err := s.store.MarkRead(ctx, conv, caller, seq)
+	if err != nil || !r.Moved {
+		return r.Seq, r.Moved, err
 	}
-	members, err := s.store.Members(ctx, conv)
-	if err == nil {
-		err = s.broker.Publish(ctx, Event{Type: EventRead, To: members, ConversationID: conv, UserID: caller, Seq: cursor})
+	if err := s.broker.Publish(ctx, Event{Type: EventRead, To: r.Recipients, ConversationID: conv, UserID: caller, Seq: r.Seq}); err != nil {
+		s.owed(ctx, "publish read", r.Recipients, err, "conversation_id", conv)
 	}
-	if err != nil {
-		s.outage(ctx, "broker", "publish read", "conversation_id", conv, "err", err)
-	}
-	return cursor, true, nil
+	return r.Seq, true, nil
 }
 
 // Connected records a new connection of user; when it is their first, the
@@ -904,7 +936,10 @@ func (s *Service) publishUser(ctx context.Context, u User, also ...UserID) {
 		to := append(append(contacts, u.ID), also...)
 		slices.Sort(to)
 		to = slices.Compact(to)
-		err = s.broker.Publish(ctx, Event{Type: EventUser, To: to, UserID: u.ID, User: &u})
+		if err = s.broker.Publish(ctx, Event{Type: EventUser, To: to, UserID: u.ID, User: &u}); err != nil {
+			s.owed(ctx, "publish user", to, err, "user_id", u.ID)
+			return
+		}
 	}
 	if err != nil {
 		// The change is stored: others see it in their next list.

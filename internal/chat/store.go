@@ -72,6 +72,9 @@ type Store interface {
 	// people (creator included, when g.MaxMembers > 0) is EINVALID; either
 	// way nothing is stored.
 	CreateGroup(ctx context.Context, g NewGroup) (Conversation, []Message, error)
+	// The group changes below that change something read the group's
+	// members in their transaction (GroupChange.Members).
+
 	// RenameGroup gives group id the title (normalized) in one transaction
 	// with its SystemTitle message by actor. Renaming to the title the
 	// group has changes nothing (Changed false, no message). Errors follow
@@ -115,11 +118,13 @@ type Store interface {
 	// member removed by a change that committed while the send waited its
 	// turn), assigns the next seq, inserts the
 	// message, moves the conversation's last_seq and last_message_at and the
-	// sender's read cursor. The stored CreatedAt is never earlier than the
+	// sender's read cursor, and reads the conversation's members, the
+	// message's Recipients. The stored CreatedAt is never earlier than the
 	// previous message's, so times follow seq. When the sender already sent a message with
-	// m.ClientID, it stores nothing and returns that message with created
-	// false; if that message is in another conversation it is ECONFLICT.
-	CreateMessage(ctx context.Context, m Message) (Message, bool, error)
+	// m.ClientID, it stores nothing and returns that message with Changed
+	// false and no Recipients; if that message is in another conversation
+	// it is ECONFLICT.
+	CreateMessage(ctx context.Context, m Message) (Stored, error)
 	// MessageByClientID returns the message sender sent with clientID, in
 	// whichever conversation, or ENOTFOUND.
 	MessageByClientID(ctx context.Context, sender UserID, clientID string) (Message, error)
@@ -130,19 +135,21 @@ type Store interface {
 	// EditMessage replaces the body of message c.Seq of conversation
 	// c.ConversationID with c.Body in one transaction that checks
 	// CheckMessageChange (MessageEdit) against what it reads there, gives
-	// the message the conversation's next version (moving last_version)
-	// and sets its EditedAt to c.At. It returns the message as it is now.
+	// the message the conversation's next version (moving last_version),
+	// sets its EditedAt to c.At and reads the conversation's members. It
+	// returns the message as it is now (Changed true) and its Recipients.
 	// Errors are CheckMessageChange's.
-	EditMessage(ctx context.Context, c MessageChange) (Message, error)
+	EditMessage(ctx context.Context, c MessageChange) (Stored, error)
 	// DeleteMessage erases the body of message c.Seq of conversation
 	// c.ConversationID in one transaction that checks CheckMessageChange
 	// (MessageDelete) against what it reads there, gives the message the
-	// conversation's next version (moving last_version) and sets its
-	// DeletedAt to c.At: only the tombstone remains. It returns the
-	// message as it is now and whether it changed: a message deleted
-	// already is returned as it is, unchanged. Errors are
+	// conversation's next version (moving last_version), sets its
+	// DeletedAt to c.At and reads the conversation's members: only the
+	// tombstone remains. It returns the message as it is now, whether it
+	// changed and, when it did, its Recipients: a message deleted already
+	// is returned as it is, unchanged, with no Recipients. Errors are
 	// CheckMessageChange's.
-	DeleteMessage(ctx context.Context, c MessageChange) (Message, bool, error)
+	DeleteMessage(ctx context.Context, c MessageChange) (Stored, error)
 	// MessageChanges returns at most limit messages of the conversation
 	// whose version is above afterVersion (created, edited or deleted
 	// since), in ascending version order. It does not check who is
@@ -160,9 +167,11 @@ type Store interface {
 	// never. It does not check q: the Service does.
 	SearchMessages(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 	// MarkRead moves the user's read cursor forward to seq, clamped to the
-	// conversation's last_seq, and returns the cursor and whether it moved.
-	// An older seq changes nothing. ENOTFOUND for a non-member.
-	MarkRead(ctx context.Context, id ConversationID, user UserID, seq int64) (int64, bool, error)
+	// conversation's last_seq, and returns the cursor and whether it moved;
+	// when it moved, the transaction that moved it also reads the
+	// conversation's members (ReadMark.Recipients). An older seq changes
+	// nothing. ENOTFOUND for a non-member.
+	MarkRead(ctx context.Context, id ConversationID, user UserID, seq int64) (ReadMark, error)
 
 	// BindSession records that the HTTP session stored under key (the
 	// session store's key: a hash of the cookie's token) belongs to user
@@ -187,6 +196,34 @@ type Store interface {
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+}
+
+// Stored is what a store's transaction did to a message (CreateMessage,
+// EditMessage, DeleteMessage) and who must hear of it.
+type Stored struct {
+	// Message is the message as the transaction left it.
+	Message Message
+	// Changed reports whether the transaction stored anything: false for
+	// a send whose client ID was used before (Message is that first
+	// message) and for a deletion of a message deleted already.
+	Changed bool
+	// Recipients are the IDs of the conversation's members, in ascending
+	// order, as the transaction that made the change read them; nil when
+	// nothing changed. The Service publishes the change to them: no read
+	// after the commit, which could fail, decides who hears of it.
+	Recipients []UserID
+}
+
+// ReadMark is what Store.MarkRead did.
+type ReadMark struct {
+	// Seq is the member's read cursor now.
+	Seq int64
+	// Moved reports whether the cursor moved.
+	Moved bool
+	// Recipients are the IDs of the conversation's members, in ascending
+	// order, as the transaction that moved the cursor read them; nil when
+	// it did not move.
+	Recipients []UserID
 }
 
 // PasswordHasher turns passwords into self-describing hashes and checks

@@ -243,7 +243,7 @@ func BenchmarkSend(b *testing.B) {
 			}
 			if senders == 1 {
 				for b.Loop() {
-					if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[0].ID, SenderID: users[0].ID, Body: body, CreatedAt: chat.Now()}); err != nil {
+					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[0].ID, SenderID: users[0].ID, Body: body, CreatedAt: chat.Now()}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -254,7 +254,7 @@ func BenchmarkSend(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(next.Add(1)-1) % senders
 				for pb.Next() {
-					if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[i].ID, SenderID: users[i].ID, Body: body, CreatedAt: chat.Now()}); err != nil {
+					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[i].ID, SenderID: users[i].ID, Body: body, CreatedAt: chat.Now()}); err != nil {
 						b.Error(err)
 						return
 					}

@@ -12,44 +12,56 @@ import (
 
 // EditMessage replaces a message's body, and its indexed words, under a
 // new version, in one transaction that holds the conversation's row lock
-// (so it is ordered with sends and membership changes).
-func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Message, error) {
-	var m chat.Message
+// (so it is ordered with sends and membership changes) and reads the
+// recipients.
+func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
+	var st chat.Stored
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := checkMessageChange(ctx, tx, c, chat.MessageEdit); err != nil {
 			return err
 		}
 		var err error
-		m, err = changeMessage(ctx, tx, c, `body = $4::text, edited_at = $5::timestamptz, search = $6::tsvector`,
+		st.Message, err = changeMessage(ctx, tx, c, `body = $4::text, edited_at = $5::timestamptz, search = $6::tsvector`,
 			c.Body, c.At, searchVector(c.Body))
+		if err != nil {
+			return err
+		}
+		st.Changed = true
+		st.Recipients, err = membersOf(ctx, tx, c.ConversationID)
 		return err
 	})
-	return m, err
+	if err != nil {
+		return chat.Stored{}, err
+	}
+	return st, nil
 }
 
 // DeleteMessage erases a message's body and its indexed words under a new
 // version, leaving a tombstone, in one transaction that holds the
-// conversation's row lock. A message deleted already is returned
-// unchanged.
-func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Message, bool, error) {
-	var (
-		m       chat.Message
-		changed bool
-	)
+// conversation's row lock and reads the recipients. A message deleted
+// already is returned unchanged.
+func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
+	var st chat.Stored
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		old, err := checkMessageChange(ctx, tx, c, chat.MessageDelete)
 		if err != nil {
 			return err
 		}
 		if old.Deleted() {
-			m = old
+			st.Message = old
 			return nil
 		}
-		m, err = changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz`, c.At)
-		changed = err == nil
+		if st.Message, err = changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz`, c.At); err != nil {
+			return err
+		}
+		st.Changed = true
+		st.Recipients, err = membersOf(ctx, tx, c.ConversationID)
 		return err
 	})
-	return m, changed, err
+	if err != nil {
+		return chat.Stored{}, err
+	}
+	return st, nil
 }
 
 // checkMessageChange locks the conversation's row, reads the actor's

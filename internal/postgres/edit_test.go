@@ -22,11 +22,12 @@ func TestDeleteErasesBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: a.ID, Body: "my password is hunter2", CreatedAt: chat.Now()})
+	stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: a.ID, Body: "my password is hunter2", CreatedAt: chat.Now()})
+	m := stored.Message
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: c.ID, Seq: m.Seq, Actor: a.ID, At: chat.Now()}); err != nil {
+	if _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: c.ID, Seq: m.Seq, Actor: a.ID, At: chat.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -103,11 +104,13 @@ func TestVersionsMigration(t *testing.T) {
 	if err != nil || len(all) != 2 || all[0].Version != 1 || all[1].Version != 2 || !all[0].EditedAt.IsZero() || all[0].Deleted() {
 		t.Errorf("changes after the upgrade: %+v, %v; want versions 1 and 2, unedited", all, err)
 	}
-	m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: id, SenderID: chat.UserID(ids[1]), Body: "hi", CreatedAt: chat.Now()})
+	stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: id, SenderID: chat.UserID(ids[1]), Body: "hi", CreatedAt: chat.Now()})
+	m := stored.Message
 	if err != nil || m.Seq != 3 || m.Version != 3 {
 		t.Errorf("a send after the upgrade: %+v, %v; want seq 3, version 3", m, err)
 	}
-	e, err := s.EditMessage(ctx, chat.MessageChange{ConversationID: id, Seq: 1, Actor: chat.UserID(ids[0]), Body: "hello!", At: chat.Now()})
+	edited, err := s.EditMessage(ctx, chat.MessageChange{ConversationID: id, Seq: 1, Actor: chat.UserID(ids[0]), Body: "hello!", At: chat.Now()})
+	e := edited.Message
 	if err != nil || e.Version != 4 {
 		t.Errorf("an edit after the upgrade: %+v, %v; want version 4", e, err)
 	}

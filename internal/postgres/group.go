@@ -114,6 +114,9 @@ func (s *Store) RenameGroup(ctx context.Context, id chat.ConversationID, actor c
 			return err
 		}
 		ch.Message, ch.Changed = &m, true
+		if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+			return err
+		}
 		ch.Conversation, err = selectConversation(ctx, tx, `WHERE id = $1`, int64(id))
 		return err
 	})
@@ -155,6 +158,9 @@ func (s *Store) AddMember(ctx context.Context, id chat.ConversationID, actor, us
 		ch.Member = chat.MemberInfo{
 			Member: chat.Member{ConversationID: id, UserID: user, Role: chat.RoleMember, LastReadSeq: m.Seq, JoinedAt: m.CreatedAt},
 			User:   u,
+		}
+		if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+			return err
 		}
 		ch.Conversation, err = selectConversation(ctx, tx, `WHERE id = $1`, int64(id))
 		return err
@@ -206,6 +212,9 @@ func removeMember(ctx context.Context, tx pgx.Tx, id chat.ConversationID, actor,
 			return ch, err
 		}
 	}
+	if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+		return ch, err
+	}
 	ch.Conversation, err = selectConversation(ctx, tx, `WHERE id = $1`, int64(id))
 	return ch, err
 }
@@ -244,7 +253,8 @@ func (s *Store) SetRole(ctx context.Context, id chat.ConversationID, actor, user
 			return fmt.Errorf("set role: %w", err)
 		}
 		ch.Member.Role, ch.Changed = role, true
-		return nil
+		ch.Members, err = membersOf(ctx, tx, id)
+		return err
 	})
 	return ch, err
 }
@@ -391,4 +401,19 @@ func promoteIfNoAdmin(ctx context.Context, tx pgx.Tx, id chat.ConversationID) (*
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	return memberInfo(ctx, tx, id, chat.UserID(user))
+}
+
+// membersOf reads the IDs of conversation id's members, in ascending
+// order, inside the transaction of a change (which holds the
+// conversation's row lock): the change's recipients.
+func membersOf(ctx context.Context, q querier, id chat.ConversationID) ([]chat.UserID, error) {
+	rows, err := q.Query(ctx, `SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY user_id`, int64(id))
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[chat.UserID])
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	return ids, nil
 }

@@ -15,16 +15,17 @@ import (
 // and version (its search position comes from the column's default: the
 // insert happens under the conversation's row lock, so positions grow
 // with seq), indexes its words, moves the conversation's last_seq and
-// last_version and the sender's read cursor. The
+// last_version and the sender's read cursor, and reads the members (the
+// recipients) in the statement that moves the cursor. The
 // UPDATE of the conversation row takes its lock, so senders to one
 // conversation queue there until the one before commits or rolls back:
 // seqs are dense whichever connection or node sends.
-func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
 	// A send whose client ID was used before is found by the unique
 	// index (below), not looked up first: the service has looked already.
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("begin: %w", err)
+		return chat.Stored{}, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; on failure the first error is the one returned
 
@@ -39,10 +40,10 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 		RETURNING last_seq, last_version, last_message_at`,
 		m.CreatedAt, int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &m.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.Message{}, false, chat.NotFound("conversation")
+		return chat.Stored{}, chat.NotFound("conversation")
 	}
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
+		return chat.Stored{}, fmt.Errorf("next seq: %w", err)
 	}
 	// The membership test above saw the statement's snapshot, taken
 	// before the UPDATE waited for the row lock; a group change holding
@@ -61,32 +62,42 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message
 		// (the insert waited for it). Give its seq back by rolling back,
 		// then answer with that message, as a retry would be answered.
 		if err := tx.Rollback(ctx); err != nil {
-			return chat.Message{}, false, fmt.Errorf("rollback: %w", err)
+			return chat.Stored{}, fmt.Errorf("rollback: %w", err)
 		}
 		first, found, err := s.sentBefore(ctx, m)
 		if err == nil && !found {
 			err = fmt.Errorf("client_id %q collided with a message that is gone", m.ClientID)
 		}
-		return first, false, err
+		return chat.Stored{Message: first}, err
 	}
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
+		return chat.Stored{}, fmt.Errorf("insert message: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return chat.Message{}, false, chat.NotFound("conversation") // the deferred rollback gives the seq back
+		return chat.Stored{}, chat.NotFound("conversation") // the deferred rollback gives the seq back
 	}
 	m.Kind, m.System = chat.MessageText, nil
 	// GREATEST: the cursor never moves back, even if a MarkRead got ahead.
-	if _, err := tx.Exec(ctx, `
-		UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1)
-		WHERE conversation_id = $2 AND user_id = $3`,
-		m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
-		return chat.Message{}, false, fmt.Errorf("move read cursor: %w", err)
+	// The same statement reads the recipients, under the row lock that
+	// membership changes take too: they are the members as of this
+	// message, at no extra round trip.
+	rows, err := tx.Query(ctx, `
+		WITH moved AS (
+			UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1)
+			WHERE conversation_id = $2 AND user_id = $3)
+		SELECT user_id FROM members WHERE conversation_id = $2 ORDER BY user_id`,
+		m.Seq, int64(m.ConversationID), int64(m.SenderID))
+	if err != nil {
+		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
+	}
+	to, err := pgx.CollectRows(rows, pgx.RowTo[chat.UserID])
+	if err != nil {
+		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return chat.Message{}, false, fmt.Errorf("commit: %w", err)
+		return chat.Stored{}, fmt.Errorf("commit: %w", err)
 	}
-	return m, true, nil
+	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
 }
 
 // MessageByClientID returns the message sender sent with clientID, or
@@ -151,27 +162,40 @@ func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.Mes
 }
 
 // MarkRead moves a member's read cursor forward, never back, clamped to the
-// conversation's last_seq.
-func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (int64, bool, error) {
-	var cursor int64
+// conversation's last_seq; the statement that moves it also reads the
+// recipients.
+func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (chat.ReadMark, error) {
+	var (
+		cursor *int64
+		to     []int64
+	)
 	err := s.pool.QueryRow(ctx, `
-		UPDATE members m SET last_read_seq = least($1::bigint, c.last_seq)
-		FROM conversations c
-		WHERE c.id = m.conversation_id AND m.conversation_id = $2 AND m.user_id = $3
-		  AND m.last_read_seq < least($1::bigint, c.last_seq)
-		RETURNING m.last_read_seq`, seq, int64(id), int64(user)).Scan(&cursor)
-	if err == nil {
-		return cursor, true, nil
+		WITH moved AS (
+			UPDATE members m SET last_read_seq = least($1::bigint, c.last_seq)
+			FROM conversations c
+			WHERE c.id = m.conversation_id AND m.conversation_id = $2 AND m.user_id = $3
+			  AND m.last_read_seq < least($1::bigint, c.last_seq)
+			RETURNING m.last_read_seq)
+		SELECT (SELECT last_read_seq FROM moved),
+		       CASE WHEN EXISTS (SELECT 1 FROM moved)
+		            THEN array(SELECT user_id FROM members WHERE conversation_id = $2 ORDER BY user_id) END`,
+		seq, int64(id), int64(user)).Scan(&cursor, &to)
+	if err != nil {
+		return chat.ReadMark{}, fmt.Errorf("mark read: %w", err)
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, fmt.Errorf("mark read: %w", err)
+	if cursor != nil {
+		r := chat.ReadMark{Seq: *cursor, Moved: true, Recipients: make([]chat.UserID, len(to))}
+		for i, u := range to {
+			r.Recipients[i] = chat.UserID(u)
+		}
+		return r, nil
 	}
 	// Nothing moved: either the cursor is already there, or not a member.
 	m, err := s.Member(ctx, id, user)
 	if err != nil {
-		return 0, false, err
+		return chat.ReadMark{}, err
 	}
-	return m.LastReadSeq, false, nil
+	return chat.ReadMark{Seq: m.LastReadSeq}, nil
 }
 
 // messageCols are the columns scanMessage reads, in its order.

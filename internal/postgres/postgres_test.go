@@ -158,7 +158,7 @@ func TestConversationListIsOneStatement(t *testing.T) {
 		if first == 0 {
 			first = c.ID
 		}
-		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: "hi", CreatedAt: chat.Now()}); err != nil {
+		if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: "hi", CreatedAt: chat.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

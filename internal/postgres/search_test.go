@@ -88,7 +88,7 @@ func TestSearchIsTwoStatements(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: fmt.Sprintf("hello %d", i), CreatedAt: chat.Now()}); err != nil {
+		if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: fmt.Sprintf("hello %d", i), CreatedAt: chat.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -248,7 +248,8 @@ func TestSearchMigration(t *testing.T) {
 	if got, want := find(fmt.Sprint("filler ", bulk)), []string{fmt.Sprint("filler ", bulk)}; !slices.Equal(got, want) {
 		t.Errorf("the last message of the backfill: found %q, want %q", got, want)
 	}
-	m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: chat.ConversationID(direct), SenderID: chat.UserID(bob), Body: "deploy again", CreatedAt: chat.Now()})
+	stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: chat.ConversationID(direct), SenderID: chat.UserID(bob), Body: "deploy again", CreatedAt: chat.Now()})
+	m := stored.Message
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func BenchmarkSend(b *testing.B) {
 			b.ResetTimer()
 			if senders == 1 {
 				for b.Loop() {
-					if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[0].ID, SenderID: users[0].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
+					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[0].ID, SenderID: users[0].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -82,7 +82,7 @@ func BenchmarkSend(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(next.Add(1)-1) % senders
 				for pb.Next() {
-					if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[i].ID, SenderID: users[i].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
+					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[i].ID, SenderID: users[i].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
 						b.Error(err)
 						return
 					}

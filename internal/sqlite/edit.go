@@ -11,56 +11,59 @@ import (
 
 // EditMessage replaces a message's body under a new version, and its
 // words in the search index, in one transaction on the write connection
-// (which orders it with sends).
-func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Message, error) {
-	var m chat.Message
+// (which orders it with sends) that also reads the recipients.
+func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
+	var st chat.Stored
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := checkMessageChange(ctx, tx, c, chat.MessageEdit)
 		if err != nil {
 			return err
 		}
-		if m, err = changeMessage(ctx, tx, c, `body = ?, edited_at = ?`, c.Body, micros(c.At)); err != nil {
+		if st.Message, err = changeMessage(ctx, tx, c, `body = ?, edited_at = ?`, c.Body, micros(c.At)); err != nil {
 			return err
 		}
-		return reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, m.Body)
+		if err := reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, st.Message.Body); err != nil {
+			return err
+		}
+		st.Changed = true
+		st.Recipients, err = membersOf(ctx, tx, c.ConversationID)
+		return err
 	})
 	if err != nil {
-		return chat.Message{}, err
+		return chat.Stored{}, err
 	}
-	return m, nil
+	return st, nil
 }
 
 // DeleteMessage erases a message's body under a new version, leaving a
 // tombstone, and takes its words out of the search index, in one
-// transaction on the write connection. A message deleted already is
-// returned unchanged.
-func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Message, bool, error) {
-	var (
-		m       chat.Message
-		changed bool
-	)
+// transaction on the write connection that also reads the recipients. A
+// message deleted already is returned unchanged.
+func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
+	var st chat.Stored
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		old, err := checkMessageChange(ctx, tx, c, chat.MessageDelete)
 		if err != nil {
 			return err
 		}
 		if old.Deleted() {
-			m = old
+			st.Message = old
 			return nil
 		}
-		if m, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(c.At)); err != nil {
+		if st.Message, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(c.At)); err != nil {
 			return err
 		}
 		if err := reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, ""); err != nil {
 			return err
 		}
-		changed = true
-		return nil
+		st.Changed = true
+		st.Recipients, err = membersOf(ctx, tx, c.ConversationID)
+		return err
 	})
 	if err != nil {
-		return chat.Message{}, false, err
+		return chat.Stored{}, err
 	}
-	return m, changed, nil
+	return st, nil
 }
 
 // checkMessageChange reads, inside tx, the conversation, the actor's

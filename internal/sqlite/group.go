@@ -110,6 +110,9 @@ func (s *Store) RenameGroup(ctx context.Context, id chat.ConversationID, actor c
 			return err
 		}
 		ch.Message, ch.Changed = &m, true
+		if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+			return err
+		}
 		ch.Conversation, err = selectConversation(ctx, tx, `id = ?`, int64(id))
 		return err
 	})
@@ -152,6 +155,9 @@ func (s *Store) AddMember(ctx context.Context, id chat.ConversationID, actor, us
 		ch.Member = chat.MemberInfo{
 			Member: chat.Member{ConversationID: id, UserID: user, Role: chat.RoleMember, LastReadSeq: m.Seq, JoinedAt: m.CreatedAt},
 			User:   u,
+		}
+		if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+			return err
 		}
 		ch.Conversation, err = selectConversation(ctx, tx, `id = ?`, int64(id))
 		return err
@@ -204,6 +210,9 @@ func removeMember(ctx context.Context, tx *sql.Tx, id chat.ConversationID, actor
 		if ch.Promoted, err = promoteIfNoAdmin(ctx, tx, id); err != nil {
 			return ch, err
 		}
+	}
+	if ch.Members, err = membersOf(ctx, tx, id); err != nil {
+		return ch, err
 	}
 	ch.Conversation, err = selectConversation(ctx, tx, `id = ?`, int64(id))
 	return ch, err
@@ -275,7 +284,8 @@ func (s *Store) SetRole(ctx context.Context, id chat.ConversationID, actor, user
 			return fmt.Errorf("set role: %w", err)
 		}
 		ch.Member.Role, ch.Changed = role, true
-		return nil
+		ch.Members, err = membersOf(ctx, tx, id)
+		return err
 	})
 	return ch, err
 }
@@ -423,6 +433,16 @@ func promoteIfNoAdmin(ctx context.Context, tx *sql.Tx, id chat.ConversationID) (
 		return nil, fmt.Errorf("promote: %w", err)
 	}
 	return memberInfo(ctx, tx, id, chat.UserID(user))
+}
+
+// membersOf reads the IDs of conversation id's members, in ascending
+// order, inside the transaction of a change: the change's recipients.
+func membersOf(ctx context.Context, q queryer, id chat.ConversationID) ([]chat.UserID, error) {
+	ids, err := userIDs(q.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`, int64(id)))
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	return ids, nil
 }
 
 // nullID stores user ID 0 as NULL.

@@ -57,7 +57,7 @@ func TestGroupsMigrationKeepsDirectConversations(t *testing.T) {
 			t.Errorf("Member(1, %d) after the upgrade: %+v, %v", u, m, err)
 		}
 	}
-	if m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: 1, SenderID: 2, Body: "hi", CreatedAt: chat.Now()}); err != nil || m.Seq != 2 {
-		t.Errorf("a send after the upgrade: %+v, %v", m, err)
+	if st, err := s.CreateMessage(ctx, chat.Message{ConversationID: 1, SenderID: 2, Body: "hi", CreatedAt: chat.Now()}); err != nil || st.Message.Seq != 2 {
+		t.Errorf("a send after the upgrade: %+v, %v", st, err)
 	}
 }

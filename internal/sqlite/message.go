@@ -17,9 +17,8 @@ type send struct {
 }
 
 type sendResult struct {
-	m       chat.Message
-	created bool
-	err     error
+	stored chat.Stored
+	err    error
 }
 
 // maxBatch bounds how many sends one transaction commits.
@@ -27,31 +26,31 @@ const maxBatch = 256
 
 // CreateMessage stores a message: in one transaction it assigns the seq,
 // the version and the search position, inserts the message and its words
-// in the search index and moves the conversation's last_seq, last_version
-// and the sender's read cursor; it returns only after that transaction
-// commits. With group commit (the default) Run's writer commits the sends
+// in the search index, moves the conversation's last_seq, last_version
+// and the sender's read cursor, and reads the conversation's members (the
+// recipients); it returns only after that transaction commits. With group commit (the default) Run's writer commits the sends
 // that arrive together in one transaction — one fsync for many — so Run
 // must be running; otherwise each send commits alone.
-func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
 	req := send{m: m, done: make(chan sendResult, 1)}
 	if !s.groupCommit {
 		s.commit(ctx, []send{req})
 		r := <-req.done
-		return r.m, r.created, r.err
+		return r.stored, r.err
 	}
 	select {
 	case s.sends <- req:
 	case <-s.stopped:
-		return chat.Message{}, false, errors.New("sqlite: store is shutting down")
+		return chat.Stored{}, errors.New("sqlite: store is shutting down")
 	case <-ctx.Done():
-		return chat.Message{}, false, ctx.Err()
+		return chat.Stored{}, ctx.Err()
 	}
 	select {
 	case r := <-req.done:
-		return r.m, r.created, r.err
+		return r.stored, r.err
 	case <-ctx.Done():
 		// It may still commit; a retry with its client_id finds it.
-		return chat.Message{}, false, ctx.Err()
+		return chat.Stored{}, ctx.Err()
 	}
 }
 
@@ -117,11 +116,11 @@ func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult
 		return fmt.Errorf("last position: %w", err)
 	}
 	for i, req := range batch {
-		m, created, err := stmts.store(ctx, req.m)
+		st, err := stmts.store(ctx, req.m)
 		if err != nil && chat.ErrorCode(err) == chat.EINTERNAL {
 			return err
 		}
-		results[i] = sendResult{m: m, created: created, err: err}
+		results[i] = sendResult{stored: st, err: err}
 	}
 	if err := stmts.index.insert(ctx, tx); err != nil {
 		return err
@@ -136,10 +135,14 @@ func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult
 // what the batch's messages add to the search index, which one statement
 // inserts at the end.
 type sendStmts struct {
-	byClientID, nextSeq, insertMessage, moveCursor *sql.Stmt
+	byClientID, nextSeq, insertMessage, moveCursor, members *sql.Stmt
 
 	position int64 // the last one given out
 	index    indexEntries
+	// recipients holds the members of each conversation the batch sent
+	// to, read once per batch: only sends are in it, and they do not
+	// change who is a member. The batch's results share the slices.
+	recipients map[chat.ConversationID][]chat.UserID
 }
 
 func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
@@ -164,6 +167,8 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.moveCursor, `
 			UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`},
+		{&st.members, `
+			SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
 	} {
 		stmt, err := tx.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -176,49 +181,60 @@ func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
 }
 
 func (st *sendStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.byClientID, st.nextSeq, st.insertMessage, st.moveCursor} {
+	for _, stmt := range []*sql.Stmt{st.byClientID, st.nextSeq, st.insertMessage, st.moveCursor, st.members} {
 		if stmt != nil {
 			_ = stmt.Close() // the transaction's end frees it in any case
 		}
 	}
 }
 
-// store stores one message inside the batch's transaction. A send whose
-// client_id the sender already used (earlier, or earlier in this very
-// batch) returns the first message and stores nothing.
-func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
+// store stores one message inside the batch's transaction and returns
+// it with its recipients. A send whose client_id the sender already used
+// (earlier, or earlier in this very batch) returns the first message and
+// stores nothing.
+func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Stored, error) {
 	if m.ClientID != "" {
 		first, err := scanMessage(st.byClientID.QueryRowContext(ctx, int64(m.SenderID), m.ClientID))
 		switch {
 		case err == nil && first.ConversationID != m.ConversationID:
-			return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
+			return chat.Stored{}, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
 		case err == nil:
-			return first, false, nil
+			return chat.Stored{Message: first}, nil
 		case !errors.Is(err, sql.ErrNoRows):
-			return chat.Message{}, false, fmt.Errorf("select by client_id: %w", err)
+			return chat.Stored{}, fmt.Errorf("select by client_id: %w", err)
 		}
 	}
 	var at int64
 	err := st.nextSeq.QueryRowContext(ctx, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return chat.Message{}, false, chat.NotFound("conversation")
+		return chat.Stored{}, chat.NotFound("conversation")
 	}
 	if err != nil {
-		return chat.Message{}, false, fmt.Errorf("next seq: %w", err)
+		return chat.Stored{}, fmt.Errorf("next seq: %w", err)
 	}
 	m.CreatedAt = fromMicros(at)
 	m.Kind, m.System = chat.MessageText, nil
 	position := st.position + 1
 	if _, err := st.insertMessage.ExecContext(ctx,
 		int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt), position); err != nil {
-		return chat.Message{}, false, fmt.Errorf("insert message: %w", err)
+		return chat.Stored{}, fmt.Errorf("insert message: %w", err)
 	}
 	st.position = position
 	st.index.add(position, m.Body)
 	if _, err := st.moveCursor.ExecContext(ctx, m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
-		return chat.Message{}, false, fmt.Errorf("move read cursor: %w", err)
+		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
 	}
-	return m, true, nil
+	to, ok := st.recipients[m.ConversationID]
+	if !ok {
+		if to, err = userIDs(st.members.QueryContext(ctx, int64(m.ConversationID))); err != nil {
+			return chat.Stored{}, fmt.Errorf("recipients: %w", err)
+		}
+		if st.recipients == nil {
+			st.recipients = make(map[chat.ConversationID][]chat.UserID)
+		}
+		st.recipients[m.ConversationID] = to
+	}
+	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
 }
 
 // MessageByClientID returns the message sender sent with clientID, or
@@ -273,26 +289,35 @@ func (s *Store) Messages(ctx context.Context, id chat.ConversationID, q chat.Mes
 }
 
 // MarkRead moves a member's read cursor forward, never back, clamped to the
-// conversation's last_seq.
-func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (int64, bool, error) {
-	var cursor int64
-	err := s.write.QueryRowContext(ctx, `
-		UPDATE members SET last_read_seq = min(?1, (SELECT last_seq FROM conversations WHERE id = ?2))
-		WHERE conversation_id = ?2 AND user_id = ?3
-		  AND last_read_seq < min(?1, (SELECT last_seq FROM conversations WHERE id = ?2))
-		RETURNING last_read_seq`, seq, int64(id), int64(user)).Scan(&cursor)
-	if err == nil {
-		return cursor, true, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, fmt.Errorf("mark read: %w", err)
+// conversation's last_seq, and reads the recipients in the same
+// transaction when it moved.
+func (s *Store) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (chat.ReadMark, error) {
+	var r chat.ReadMark
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `
+			UPDATE members SET last_read_seq = min(?1, (SELECT last_seq FROM conversations WHERE id = ?2))
+			WHERE conversation_id = ?2 AND user_id = ?3
+			  AND last_read_seq < min(?1, (SELECT last_seq FROM conversations WHERE id = ?2))
+			RETURNING last_read_seq`, seq, int64(id), int64(user)).Scan(&r.Seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("mark read: %w", err)
+		}
+		r.Moved = true
+		r.Recipients, err = membersOf(ctx, tx, id)
+		return err
+	})
+	if err != nil || r.Moved {
+		return r, err
 	}
 	// Nothing moved: either the cursor is already there, or not a member.
 	m, err := s.Member(ctx, id, user)
 	if err != nil {
-		return 0, false, err
+		return chat.ReadMark{}, err
 	}
-	return m.LastReadSeq, false, nil
+	return chat.ReadMark{Seq: m.LastReadSeq}, nil
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.

@@ -143,7 +143,8 @@ func TestSearchIndexFollowsChanges(t *testing.T) {
 			case 7:
 				body = "the zzsecret plan " + fmt.Sprint(i)
 			}
-			m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv, SenderID: a.ID, Body: body, CreatedAt: chat.Now()})
+			stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv, SenderID: a.ID, Body: body, CreatedAt: chat.Now()})
+			m := stored.Message
 			if err != nil {
 				t.Error(err)
 				return
@@ -162,7 +163,7 @@ func TestSearchIndexFollowsChanges(t *testing.T) {
 	for _, m := range sent {
 		switch {
 		case strings.HasPrefix(m.Body, "the zzsecret"):
-			if _, _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: m.ConversationID, Seq: m.Seq, Actor: a.ID, At: chat.Now()}); err != nil {
+			if _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: m.ConversationID, Seq: m.Seq, Actor: a.ID, At: chat.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		case m.Seq%3 == 0:
@@ -264,14 +265,15 @@ func TestSearchMigration(t *testing.T) {
 		t.Errorf("a system message was found: %v", got)
 	}
 
-	m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: 2, SenderID: 2, Body: "alpha after", CreatedAt: chat.Now()})
+	stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: 2, SenderID: 2, Body: "alpha after", CreatedAt: chat.Now()})
+	m := stored.Message
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EditMessage(ctx, chat.MessageChange{ConversationID: 1, Seq: 1, Actor: 1, Body: "hello beta", At: chat.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: 2, Seq: 3, Actor: 3, At: chat.Now()}); err != nil {
+	if _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: 2, Seq: 3, Actor: 3, At: chat.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := hits(1, "alpha"), []string{fmt.Sprintf("2/%d@6", m.Seq), "1/3@5", "2/2@2"}; !slices.Equal(got, want) {
@@ -343,7 +345,7 @@ func TestSearchIsTwoStatements(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j := range 3 {
-			if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: fmt.Sprint("ping ", j), CreatedAt: chat.Now()}); err != nil {
+			if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: fmt.Sprint("ping ", j), CreatedAt: chat.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -383,13 +385,14 @@ func TestDeletedBodyLeavesTheFile(t *testing.T) {
 	}
 	var sent []chat.Message
 	for _, body := range []string{"the launch code is quetzalcoatl", "meet at zanzibarplace tonight", "an ordinary message"} {
-		m, _, err := s.CreateMessage(t.Context(), chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: body, CreatedAt: chat.Now()})
+		stored, err := s.CreateMessage(t.Context(), chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: body, CreatedAt: chat.Now()})
+		m := stored.Message
 		if err != nil {
 			t.Fatal(err)
 		}
 		sent = append(sent, m)
 	}
-	if _, _, err := s.DeleteMessage(t.Context(), chat.MessageChange{ConversationID: conv.ID, Seq: sent[0].Seq, Actor: a.ID, At: chat.Now()}); err != nil {
+	if _, err := s.DeleteMessage(t.Context(), chat.MessageChange{ConversationID: conv.ID, Seq: sent[0].Seq, Actor: a.ID, At: chat.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EditMessage(t.Context(), chat.MessageChange{ConversationID: conv.ID, Seq: sent[1].Seq, Actor: a.ID, Body: "meet somewhere else", At: chat.Now()}); err != nil {

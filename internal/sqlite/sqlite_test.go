@@ -61,15 +61,15 @@ func TestStoreWithoutGroupCommit(t *testing.T) {
 
 func TestOpenAppliesMigrationsOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
-	s, err := Open(t.Context(), path, Options{})
+	first, err := Open(t.Context(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice := storetest.NewUser(t, s, "alice")
-	s.Close()
+	alice := storetest.NewUser(t, first, "alice")
+	first.Close()
 
 	// A second start applies nothing and keeps the data.
-	s = openTest(t, path, nil)
+	s := openTest(t, path, nil)
 	var applied int
 	if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestConversationListIsOneStatement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: "hi", CreatedAt: chat.Now()}); err != nil {
+		if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: other.ID, Body: "hi", CreatedAt: chat.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,7 +211,8 @@ func TestGroupCommitGathersSends(t *testing.T) {
 	t.Cleanup(wg.Wait)
 	sendOne := func(i int) {
 		wg.Go(func() {
-			m, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()})
+			stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()})
+			m := stored.Message
 			if err != nil {
 				t.Error(err)
 			}

@@ -232,8 +232,8 @@ func testConversationsList(t *testing.T, s chat.Store) {
 	}
 
 	// Reading moves no conversation and clears the unread count.
-	if seq, moved, err := s.MarkRead(t.Context(), ab.ID, a.ID, fromBob[2].Seq); err != nil || !moved || seq != 3 {
-		t.Errorf("MarkRead = %d, %v, %v; want 3, true, nil", seq, moved, err)
+	if r, err := s.MarkRead(t.Context(), ab.ID, a.ID, fromBob[2].Seq); err != nil || !r.Moved || r.Seq != 3 {
+		t.Errorf("MarkRead = %+v, %v; want 3, moved", r, err)
 	}
 	// Others' activity stays out of alice's list.
 	fromCarol := send(t, s, bc.ID, c.ID, "psst bob", "", at(4*time.Second))
@@ -364,11 +364,11 @@ func testConversationOne(t *testing.T, s chat.Store) {
 	a, b, c := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol")
 	conv := direct(t, s, a.ID, b.ID, chat.Now())
 	for i := range 3 {
-		if _, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()}); err != nil {
+		if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := s.MarkRead(ctx, conv.ID, b.ID, 2); err != nil {
+	if _, err := s.MarkRead(ctx, conv.ID, b.ID, 2); err != nil {
 		t.Fatal(err)
 	}
 	row, err := s.Conversation(ctx, a.ID, conv.ID)

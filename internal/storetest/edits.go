@@ -10,11 +10,13 @@ import (
 // edit edits a message and fails the test on error.
 func edit(t *testing.T, s chat.Store, conv chat.ConversationID, seq int64, actor chat.UserID, body string) chat.Message {
 	t.Helper()
-	m, err := s.EditMessage(t.Context(), chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, Body: body, At: chat.Now()})
+	st, err := s.EditMessage(t.Context(), chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, Body: body, At: chat.Now()})
 	if err != nil {
 		t.Fatalf("EditMessage(conv %d, seq %d, actor %d): %v", conv, seq, actor, err)
 	}
-	if m.Seq != seq || m.Body != body || m.EditedAt.IsZero() || m.Deleted() {
+	checkRecipients(t, s, "EditMessage", conv, st.Recipients)
+	m := st.Message
+	if !st.Changed || m.Seq != seq || m.Body != body || m.EditedAt.IsZero() || m.Deleted() {
 		t.Fatalf("EditMessage(conv %d, seq %d) = %+v, want seq %d, body %q, EditedAt set, not deleted", conv, seq, m, seq, body)
 	}
 	return m
@@ -24,10 +26,12 @@ func edit(t *testing.T, s chat.Store, conv chat.ConversationID, seq int64, actor
 // test on error.
 func remove(t *testing.T, s chat.Store, conv chat.ConversationID, seq int64, actor chat.UserID) chat.Message {
 	t.Helper()
-	m, changed, err := s.DeleteMessage(t.Context(), chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, At: chat.Now()})
+	st, err := s.DeleteMessage(t.Context(), chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, At: chat.Now()})
 	if err != nil {
 		t.Fatalf("DeleteMessage(conv %d, seq %d, actor %d): %v", conv, seq, actor, err)
 	}
+	checkRecipients(t, s, "DeleteMessage", conv, st.Recipients)
+	m, changed := st.Message, st.Changed
 	if !changed || m.Seq != seq || m.Body != "" || !m.Deleted() {
 		t.Fatalf("DeleteMessage(conv %d, seq %d) = %+v, changed %v; want a tombstone with seq %d, changed", conv, seq, m, changed, seq)
 	}
@@ -197,9 +201,9 @@ func testEditDeletedErased(t *testing.T, s chat.Store) {
 		t.Errorf("MessageByClientID after the deletion = %+v, %v; want the tombstone", m, err)
 	}
 	// Deleting again changes nothing; editing a tombstone is refused.
-	again, changed, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: ab.ID, Seq: secret.Seq, Actor: a.ID, At: chat.Now()})
-	if err != nil || changed || again.Version != d.Version || !again.Deleted() {
-		t.Errorf("second DeleteMessage = %+v, changed %v, %v; want the same tombstone, unchanged", again, changed, err)
+	again, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: ab.ID, Seq: secret.Seq, Actor: a.ID, At: chat.Now()})
+	if err != nil || again.Changed || again.Recipients != nil || again.Message.Version != d.Version || !again.Message.Deleted() {
+		t.Errorf("second DeleteMessage = %+v, %v; want the same tombstone, unchanged, no recipients", again, err)
 	}
 	_, err = s.EditMessage(ctx, chat.MessageChange{ConversationID: ab.ID, Seq: secret.Seq, Actor: a.ID, Body: "back", At: chat.Now()})
 	wantCode(t, err, chat.ENOTFOUND, "EditMessage of a deleted message")
@@ -222,7 +226,7 @@ func testEditRules(t *testing.T, s chat.Store) {
 		return err
 	}
 	deleteBy := func(conv chat.ConversationID, seq int64, actor chat.UserID) error {
-		_, _, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, At: chat.Now()})
+		_, err := s.DeleteMessage(ctx, chat.MessageChange{ConversationID: conv, Seq: seq, Actor: actor, At: chat.Now()})
 		return err
 	}
 	// Non-members and unknown conversations: not found, whatever the seq.

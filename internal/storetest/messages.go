@@ -50,7 +50,7 @@ func testSendConcurrentSeq(t *testing.T, s chat.Store) {
 		}
 		wg.Go(func() {
 			<-start
-			out, created, err := s.CreateMessage(ctx, in)
+			out, created, err := storedMessage(s.CreateMessage(ctx, in))
 			results[i] = result{in, out, created, err}
 		})
 	}
@@ -144,7 +144,7 @@ func testSendReadCursor(t *testing.T, s chat.Store) {
 	// Bob sends 4; alice's retry of her message 1 stores nothing, so her
 	// cursor stays at 3: not back to 1, not on to 4.
 	send(t, s, ab.ID, b.ID, "four", "", chat.Now())
-	retry, created, err := s.CreateMessage(t.Context(), chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "one", ClientID: "c1", CreatedAt: chat.Now()})
+	retry, created, err := storedMessage(s.CreateMessage(t.Context(), chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "one", ClientID: "c1", CreatedAt: chat.Now()}))
 	if err != nil || created || !equalMessage(retry, m1) {
 		t.Errorf("retry = %+v, created %v, %v; want %+v, not created", retry, created, err, m1)
 	}
@@ -159,9 +159,9 @@ func testSendNonMember(t *testing.T, s chat.Store) {
 	a, b, c := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol")
 	ab := direct(t, s, a.ID, b.ID, chat.Now())
 
-	_, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: c.ID, Body: "let me in", ClientID: "k", CreatedAt: chat.Now()})
+	_, err := s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: c.ID, Body: "let me in", ClientID: "k", CreatedAt: chat.Now()})
 	wantCode(t, err, chat.ENOTFOUND, "CreateMessage by a non-member")
-	_, _, err = s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID + 1_000_000, SenderID: a.ID, Body: "anyone?", CreatedAt: chat.Now()})
+	_, err = s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID + 1_000_000, SenderID: a.ID, Body: "anyone?", CreatedAt: chat.Now()})
 	wantCode(t, err, chat.ENOTFOUND, "CreateMessage to an unknown conversation")
 
 	if msgs := messages(t, s, ab.ID, chat.MessageQuery{Limit: 50}); len(msgs) != 0 {
@@ -185,7 +185,7 @@ func testSendIdempotent(t *testing.T, s chat.Store) {
 
 	first := send(t, s, ab.ID, a.ID, "first", "x1", chat.Now())
 	// A retry returns the first message as it was, whatever the retry says.
-	again, created, err := s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "second", ClientID: "x1", CreatedAt: chat.Now().Add(time.Minute)})
+	again, created, err := storedMessage(s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "second", ClientID: "x1", CreatedAt: chat.Now().Add(time.Minute)}))
 	if err != nil || created || !equalMessage(again, first) {
 		t.Errorf("retry = %+v, created %v, %v; want %+v, not created", again, created, err, first)
 	}
@@ -200,7 +200,7 @@ func testSendIdempotent(t *testing.T, s chat.Store) {
 
 	// Alice's "x1" lives in alice–bob: using it in alice–carol is a conflict
 	// that stores nothing there.
-	_, _, err = s.CreateMessage(ctx, chat.Message{ConversationID: ac.ID, SenderID: a.ID, Body: "elsewhere", ClientID: "x1", CreatedAt: chat.Now()})
+	_, err = s.CreateMessage(ctx, chat.Message{ConversationID: ac.ID, SenderID: a.ID, Body: "elsewhere", ClientID: "x1", CreatedAt: chat.Now()})
 	wantCode(t, err, chat.ECONFLICT, "CreateMessage with a client ID used in another conversation")
 	if msgs := messages(t, s, ac.ID, chat.MessageQuery{Limit: 50}); len(msgs) != 0 {
 		t.Errorf("after the conflict, alice–carol holds %+v, want nothing", msgs)
@@ -211,7 +211,7 @@ func testSendIdempotent(t *testing.T, s chat.Store) {
 	// Carol's "x1" there is hers, and new.
 	send(t, s, ac.ID, c.ID, "carol's", "x1", chat.Now())
 
-	again, created, err = s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "third try", ClientID: "x1", CreatedAt: chat.Now()})
+	again, created, err = storedMessage(s.CreateMessage(ctx, chat.Message{ConversationID: ab.ID, SenderID: a.ID, Body: "third try", ClientID: "x1", CreatedAt: chat.Now()}))
 	if err != nil || created || !equalMessage(again, first) {
 		t.Errorf("later retry = %+v, created %v, %v; want %+v, not created", again, created, err, first)
 	}
@@ -257,7 +257,7 @@ func testSendConcurrentRetries(t *testing.T, s chat.Store) {
 	for i := range results {
 		wg.Go(func() {
 			<-start
-			m, created, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: "once", ClientID: "dup", CreatedAt: chat.Now()})
+			m, created, err := storedMessage(s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: "once", ClientID: "dup", CreatedAt: chat.Now()}))
 			results[i] = result{m, created, err}
 		})
 	}
@@ -369,9 +369,14 @@ func testMarkRead(t *testing.T, s chat.Store) {
 
 	markRead := func(what string, conv chat.ConversationID, user chat.UserID, seq, wantSeq int64, wantMoved bool) {
 		t.Helper()
-		got, moved, err := s.MarkRead(ctx, conv, user, seq)
-		if err != nil || got != wantSeq || moved != wantMoved {
-			t.Errorf("%s: MarkRead(%d) = %d, %v, %v; want %d, %v, nil", what, seq, got, moved, err, wantSeq, wantMoved)
+		r, err := s.MarkRead(ctx, conv, user, seq)
+		if err != nil || r.Seq != wantSeq || r.Moved != wantMoved {
+			t.Errorf("%s: MarkRead(%d) = %d, %v, %v; want %d, %v, nil", what, seq, r.Seq, r.Moved, err, wantSeq, wantMoved)
+		}
+		if wantMoved {
+			checkRecipients(t, s, what+": MarkRead", conv, r.Recipients)
+		} else if r.Recipients != nil {
+			t.Errorf("%s: MarkRead moved nothing, yet returned recipients %v", what, r.Recipients)
 		}
 		if cur := readCursor(t, s, conv, user); cur != wantSeq {
 			t.Errorf("%s: read cursor is %d after MarkRead, want %d", what, cur, wantSeq)
@@ -396,9 +401,9 @@ func testMarkRead(t *testing.T, s chat.Store) {
 		t.Errorf("alice's cursor in alice–carol = %d, want 0", got)
 	}
 
-	_, _, err := s.MarkRead(ctx, ab.ID, c.ID, 1)
+	_, err := s.MarkRead(ctx, ab.ID, c.ID, 1)
 	wantCode(t, err, chat.ENOTFOUND, "MarkRead by a non-member")
-	_, _, err = s.MarkRead(ctx, max(ab.ID, ac.ID)+1_000_000, a.ID, 1)
+	_, err = s.MarkRead(ctx, max(ab.ID, ac.ID)+1_000_000, a.ID, 1)
 	wantCode(t, err, chat.ENOTFOUND, "MarkRead in an unknown conversation")
 	if got := readCursor(t, s, ac.ID, c.ID); got != 0 {
 		t.Errorf("carol's cursor in alice–carol = %d after her refused MarkRead elsewhere, want 0", got)
@@ -414,11 +419,11 @@ func testSendTimesFollowSeq(t *testing.T, s chat.Store) {
 	a, b := NewUser(t, s, "alice"), NewUser(t, s, "bob")
 	conv := direct(t, s, a.ID, b.ID, chat.Now())
 	later := chat.Now().Add(time.Hour)
-	first, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: "first", CreatedAt: later})
+	first, _, err := storedMessage(s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: "first", CreatedAt: later}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: b.ID, Body: "second", CreatedAt: later.Add(-time.Minute)})
+	second, _, err := storedMessage(s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: b.ID, Body: "second", CreatedAt: later.Add(-time.Minute)}))
 	if err != nil {
 		t.Fatal(err)
 	}

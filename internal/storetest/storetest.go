@@ -13,6 +13,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -100,6 +101,10 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"CloseAccount", testGroupCloseAccount},
 			{"CloseAccountConcurrent", testGroupCloseAccountConcurrent},
 		}},
+		{"Recipients", []test{
+			{"EveryChange", testRecipients},
+			{"AcrossRemoval", testRecipientsAcrossRemoval},
+		}},
 		{"Ping", []test{
 			{"OK", testPing},
 		}},
@@ -158,18 +163,40 @@ func direct(t *testing.T, s chat.Store, a, b chat.UserID, now time.Time) chat.Co
 func send(t *testing.T, s chat.Store, conv chat.ConversationID, sender chat.UserID, body, clientID string, at time.Time) chat.Message {
 	t.Helper()
 	in := chat.Message{ConversationID: conv, SenderID: sender, Body: body, ClientID: clientID, CreatedAt: at}
-	m, created, err := s.CreateMessage(t.Context(), in)
+	st, err := s.CreateMessage(t.Context(), in)
 	if err != nil {
 		t.Fatalf("CreateMessage(conv %d, sender %d, client_id %q): %v", conv, sender, clientID, err)
 	}
-	if !created {
+	if !st.Changed {
 		t.Fatalf("CreateMessage(conv %d, sender %d, client_id %q): created = false for a new message", conv, sender, clientID)
 	}
+	m := st.Message
 	in.Seq = m.Seq
 	if m.Seq < 1 || !equalMessage(m, in) {
 		t.Fatalf("CreateMessage returned %+v, want %+v with a seq ≥ 1", m, in)
 	}
+	checkRecipients(t, s, "CreateMessage", conv, st.Recipients)
 	return m
+}
+
+// checkRecipients checks that the recipients a change returned are the
+// conversation's members, in ascending order, as Members reads them now
+// (no change came between).
+func checkRecipients(t *testing.T, s chat.Store, what string, conv chat.ConversationID, got []chat.UserID) {
+	t.Helper()
+	want, err := s.Members(t.Context(), conv)
+	if err != nil {
+		t.Fatalf("Members(%d): %v", conv, err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s in conversation %d: recipients %v, want its members %v in ascending order", what, conv, got, want)
+	}
+}
+
+// storedMessage returns the message and whether it is new from what
+// CreateMessage returned.
+func storedMessage(st chat.Stored, err error) (chat.Message, bool, error) {
+	return st.Message, st.Changed, err
 }
 
 func messages(t *testing.T, s chat.Store, conv chat.ConversationID, q chat.MessageQuery) []chat.Message {

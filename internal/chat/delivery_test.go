@@ -1,0 +1,370 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// deliveryStore is a store of one conversation, 5, whose members are 1, 2
+// and 3. Its writes answer as a store's transaction does, recipients
+// included; once failReads is set, every read of members or contacts fails,
+// as a database cut right after a commit would make them.
+type deliveryStore struct {
+	Store
+	mu        sync.Mutex
+	failReads bool
+	sent      map[string]Message // by client ID
+	seq       int64
+}
+
+var deliveryMembers = []UserID{1, 2, 3}
+
+func newDeliveryStore() *deliveryStore {
+	return &deliveryStore{sent: map[string]Message{}}
+}
+
+func (s *deliveryStore) readsFail() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failReads {
+		return errors.New("connection reset by peer")
+	}
+	return nil
+}
+
+func (s *deliveryStore) Members(context.Context, ConversationID) ([]UserID, error) {
+	if err := s.readsFail(); err != nil {
+		return nil, err
+	}
+	return slices.Clone(deliveryMembers), nil
+}
+
+func (s *deliveryStore) Contacts(context.Context, UserID) ([]UserID, error) {
+	if err := s.readsFail(); err != nil {
+		return nil, err
+	}
+	return []UserID{2, 3}, nil
+}
+
+func (s *deliveryStore) Member(_ context.Context, id ConversationID, user UserID) (Member, error) {
+	if err := s.readsFail(); err != nil {
+		return Member{}, err
+	}
+	if id != 5 || !slices.Contains(deliveryMembers, user) {
+		return Member{}, NotFound("conversation")
+	}
+	return Member{ConversationID: id, UserID: user}, nil
+}
+
+func (s *deliveryStore) MessageByClientID(_ context.Context, _ UserID, clientID string) (Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.sent[clientID]; ok {
+		return m, nil
+	}
+	return Message{}, NotFound("message")
+}
+
+func (s *deliveryStore) CreateMessage(_ context.Context, m Message) (Stored, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first, ok := s.sent[m.ClientID]; ok && m.ClientID != "" {
+		return Stored{Message: first}, nil
+	}
+	s.seq++
+	m.Seq, m.Version = s.seq, s.seq
+	if m.ClientID != "" {
+		s.sent[m.ClientID] = m
+	}
+	return Stored{Message: m, Changed: true, Recipients: slices.Clone(deliveryMembers)}, nil
+}
+
+func (s *deliveryStore) EditMessage(_ context.Context, c MessageChange) (Stored, error) {
+	m := Message{ConversationID: c.ConversationID, Seq: c.Seq, SenderID: c.Actor, Body: c.Body, EditedAt: c.At}
+	return Stored{Message: m, Changed: true, Recipients: slices.Clone(deliveryMembers)}, nil
+}
+
+func (s *deliveryStore) DeleteMessage(_ context.Context, c MessageChange) (Stored, error) {
+	m := Message{ConversationID: c.ConversationID, Seq: c.Seq, SenderID: c.Actor, DeletedAt: c.At}
+	return Stored{Message: m, Changed: true, Recipients: slices.Clone(deliveryMembers)}, nil
+}
+
+func (s *deliveryStore) MarkRead(_ context.Context, _ ConversationID, _ UserID, seq int64) (ReadMark, error) {
+	return ReadMark{Seq: seq, Moved: true, Recipients: slices.Clone(deliveryMembers)}, nil
+}
+
+func (s *deliveryStore) AddMember(_ context.Context, id ConversationID, actor, user UserID, _ int, at time.Time) (GroupChange, error) {
+	sys := &Message{ConversationID: id, Seq: 9, Kind: MessageSystem, SenderID: actor, CreatedAt: at}
+	return GroupChange{
+		Conversation: Conversation{ID: id, Kind: KindGroup},
+		Message:      sys,
+		Member:       MemberInfo{Member: Member{ConversationID: id, UserID: user, Role: RoleMember}},
+		Changed:      true,
+		Members:      append(slices.Clone(deliveryMembers), user),
+	}, nil
+}
+
+// flakyBroker refuses the first fail publishes, then takes every one;
+// safe in parallel.
+type flakyBroker struct {
+	Broker
+	mu     sync.Mutex
+	fail   int
+	events []Event
+}
+
+func (b *flakyBroker) Publish(_ context.Context, ev Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail > 0 {
+		b.fail--
+		return errors.New("redis: connection refused")
+	}
+	ev.To = slices.Clone(ev.To)
+	b.events = append(b.events, ev)
+	return nil
+}
+
+// taken returns the events the broker took so far.
+func (b *flakyBroker) taken() []Event {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.events)
+}
+
+// failNext makes the next n publishes fail.
+func (b *flakyBroker) failNext(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fail = n
+}
+
+// lockedBuffer is a log's output, safe in parallel.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newDeliveryService(t *testing.T, store Store, broker Broker, logs *lockedBuffer) *Service {
+	t.Helper()
+	svc, err := NewService(ServiceConfig{
+		Store: store, Hasher: plainHasher{}, Broker: broker, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// TestCommittedChangesReachTheirRecipientsWhenReadsFail: after each
+// commit the database stops answering reads (a cut right after COMMIT).
+// Every change is still published to the recipients its transaction
+// read: no read after the commit decides who hears of it.
+func TestCommittedChangesReachTheirRecipientsWhenReadsFail(t *testing.T) {
+	ctx := t.Context()
+	store := newDeliveryStore()
+	broker := &flakyBroker{}
+	svc := newDeliveryService(t, store, broker, &lockedBuffer{})
+	store.failReads = true
+
+	if _, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "hi", ClientID: "c1", Conn: "conn-a"}); err != nil || !created {
+		t.Fatalf("Send: created %v, %v", created, err)
+	}
+	if _, err := svc.EditMessage(ctx, 1, 5, 1, "hello"); err != nil {
+		t.Fatalf("EditMessage: %v", err)
+	}
+	if _, err := svc.DeleteMessage(ctx, 1, 5, 1); err != nil {
+		t.Fatalf("DeleteMessage: %v", err)
+	}
+	if _, _, err := svc.MarkRead(ctx, 2, 5, 1); err != nil {
+		t.Fatalf("MarkRead: %v", err)
+	}
+	if _, err := svc.AddMember(ctx, 1, 5, 4); err != nil {
+		t.Fatalf("AddMember: %v", err)
+	}
+
+	want := []struct {
+		typ EventType
+		to  []UserID
+	}{
+		{EventMessage, deliveryMembers},
+		{EventMessageUpdated, deliveryMembers},
+		{EventMessageUpdated, deliveryMembers},
+		{EventRead, deliveryMembers},
+		{EventMessage, []UserID{1, 2, 3, 4}},
+		{EventMember, []UserID{1, 2, 3, 4}},
+	}
+	got := broker.taken()
+	if len(got) != len(want) {
+		t.Fatalf("published %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Type != w.typ || !slices.Equal(got[i].To, w.to) {
+			t.Errorf("event %d: %s to %v, want %s to %v", i, got[i].Type, got[i].To, w.typ, w.to)
+		}
+	}
+	if got[0].SkipConn != "conn-a" {
+		t.Errorf("the message event skips %q, want the sending connection", got[0].SkipConn)
+	}
+}
+
+// TestResendPublishesTheStoredMessageAgain: a send whose client ID is
+// stored already (its first publish was refused, or its node died before
+// publishing) is answered from the store and published again to every
+// member but the sending connection, so a member who missed it receives
+// it now.
+func TestResendPublishesTheStoredMessageAgain(t *testing.T) {
+	ctx := t.Context()
+	store := newDeliveryStore()
+	broker := &flakyBroker{fail: 1} // the first publish is refused
+	svc := newDeliveryService(t, store, broker, &lockedBuffer{})
+
+	first, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "m2", ClientID: "c2", Conn: "conn-a"})
+	if err != nil || !created {
+		t.Fatalf("Send: created %v, %v", created, err)
+	}
+	if got := broker.taken(); len(got) != 0 {
+		t.Fatalf("the refused publish went out: %+v", got)
+	}
+	again, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "m2", ClientID: "c2", Conn: "conn-b"})
+	if err != nil || created || again.Seq != first.Seq {
+		t.Fatalf("resend: seq %d created %v, %v; want seq %d, not created", again.Seq, created, err, first.Seq)
+	}
+	got := broker.taken()
+	if len(got) != 1 {
+		t.Fatalf("the resend published %d events, want 1: %+v", len(got), got)
+	}
+	ev := got[0]
+	if ev.Type != EventMessage || ev.Message == nil || ev.Message.Seq != first.Seq || !slices.Equal(ev.To, deliveryMembers) || ev.SkipConn != "conn-b" {
+		t.Errorf("the resend published %+v, want message seq %d to %v skipping conn-b", ev, first.Seq, deliveryMembers)
+	}
+
+	// A resend that races the first send to CreateMessage is answered the
+	// same way.
+	store.mu.Lock()
+	store.sent["c3"] = Message{ConversationID: 5, Seq: 7, SenderID: 1, ClientID: "c3"}
+	store.mu.Unlock()
+	svc.store = raceStore{store}
+	if m, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "m3", ClientID: "c3", Conn: "conn-c"}); err != nil || created || m.Seq != 7 {
+		t.Fatalf("raced resend: seq %d created %v, %v", m.Seq, created, err)
+	}
+	if got := broker.taken(); len(got) != 2 || got[1].Message.Seq != 7 || got[1].SkipConn != "conn-c" {
+		t.Errorf("the raced resend published %+v, want seq 7 skipping conn-c", got[1:])
+	}
+
+	// Not a member any more: not found, and nothing published.
+	if _, _, err := svc.Send(ctx, 4, SendRequest{ConversationID: 5, Body: "x", ClientID: "c2"}); ErrorCode(err) != ENOTFOUND {
+		t.Errorf("resend by a non-member: %v, want not_found", err)
+	}
+}
+
+// raceStore misses the client ID at the look-up, as when the first send
+// commits between the look-up and CreateMessage.
+type raceStore struct{ *deliveryStore }
+
+func (raceStore) MessageByClientID(context.Context, UserID, string) (Message, error) {
+	return Message{}, NotFound("message")
+}
+
+// TestRefusedPublishesBecomeAResync: while the broker refuses events,
+// their recipients are owed a resync, which Run publishes, retrying,
+// once the broker takes events again; the outage logs one warning, and
+// an info line when it is over.
+func TestRefusedPublishesBecomeAResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs lockedBuffer
+		store := newDeliveryStore()
+		broker := &flakyBroker{fail: 4} // the send, then three resync attempts
+		svc := newDeliveryService(t, store, broker, &logs)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			svc.Run(ctx)
+		}()
+
+		if _, _, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "hi"}); err != nil {
+			t.Fatalf("Send while the broker is away: %v (it is committed: it must succeed)", err)
+		}
+		// synctest's fake clock: each Sleep lets the retries' backoff
+		// pass at once; the loop polls for the resync.
+		var resync *Event
+		for deadline := time.Now().Add(time.Minute); resync == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			for _, ev := range broker.taken() {
+				if ev.Type == EventResync {
+					resync = &ev
+				}
+			}
+		}
+		if resync == nil {
+			t.Fatalf("no resync published within a minute; events %+v\n%s", broker.taken(), &logs)
+		}
+		synctest.Wait() // Run has logged what it did
+		if !slices.Equal(resync.To, deliveryMembers) {
+			t.Errorf("resync to %v, want the message's recipients %v", resync.To, deliveryMembers)
+		}
+		count := func(msg string) int { return strings.Count(logs.String(), "msg=\""+msg+"\"") }
+		if w := strings.Count(logs.String(), "level=WARN"); w != 1 {
+			t.Errorf("the outage logged %d warnings within seconds, want 1:\n%s", w, &logs)
+		}
+		if count("broker takes events again: resync published") != 1 {
+			t.Errorf("no info line when the broker took the resync:\n%s", &logs)
+		}
+		if n := svc.resync.pending(); n != 0 {
+			t.Errorf("%d users still pending after the resync went out", n)
+		}
+
+		// A later refusal is resynced too, and nobody twice.
+		broker.failNext(1)
+		if _, _, err := svc.MarkRead(ctx, 2, 5, 3); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var resyncs int
+		for _, ev := range broker.taken() {
+			if ev.Type == EventResync {
+				resyncs++
+			}
+		}
+		if resyncs != 2 {
+			t.Errorf("%d resyncs published, want 2 (one per outage): %+v", resyncs, broker.taken())
+		}
+		cancel()
+		<-done
+	})
+}
+
+// TestResyncSetIsBounded: past its bound the set keeps the users it has;
+// the others are dropped, counted for the log.
+func TestResyncSetIsBounded(t *testing.T) {
+	r := newResyncSet(3)
+	r.add([]UserID{5, 1})
+	r.add([]UserID{1, 2, 3, 4}) // 1 is there already; 2 fits; 3 and 4 do not
+	users, dropped := r.take()
+	if !slices.Equal(users, []UserID{1, 2, 5}) || dropped != 2 {
+		t.Errorf("take: %v, %d dropped; want [1 2 5], 2 dropped", users, dropped)
+	}
+	if users, dropped := r.take(); users != nil || dropped != 0 {
+		t.Errorf("take after take: %v, %d", users, dropped)
+	}
+}
