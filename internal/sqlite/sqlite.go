@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -46,18 +48,25 @@ type Options struct {
 	// NoGroupCommit makes every send commit in a transaction of its own
 	// rather than gathering concurrent sends into one (for comparison).
 	NoGroupCommit bool
+	// Timeout bounds each call of the store, waits for the writer and
+	// for locks included: past it the call ends EUNAVAILABLE. 0 is
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Logger gets the database's outage lines (see Guarded); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Open opens (creating if needed) the database at path, applies pending
-// migrations and returns the store. Unless opts turn group commit off, Run
-// must be running for messages to be stored.
-func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+// migrations and returns the store, guarded (see Guarded). Unless opts turn
+// group commit off, Run must be running for messages to be stored.
+func Open(ctx context.Context, path string, opts Options) (*Guarded, error) {
 	s, err := open(ctx, path, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.groupCommit = !opts.NoGroupCommit
-	return s, nil
+	return &Guarded{Store: s, guard: newGuard(opts)}, nil
 }
 
 // open is Open with a hook that may wrap the driver's connectors, so tests

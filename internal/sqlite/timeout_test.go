@@ -1,0 +1,198 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/storetest"
+)
+
+// syncBuffer is a log destination that tests may read while the store
+// writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// openGuarded opens the store as the server does, with the group-commit
+// writer running until the test ends.
+func openGuarded(t *testing.T, path string, opts Options) *Guarded {
+	t.Helper()
+	s, err := Open(t.Context(), path, opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = s.Close()
+	})
+	return s
+}
+
+func TestGuardedStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) chat.Store {
+		return openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{})
+	})
+}
+
+func TestGuardedSessions(t *testing.T) {
+	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
+		s := openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{})
+		return s, s.Sessions()
+	})
+}
+
+// TestFullDatabaseIsUnavailable: a database that cannot grow (a full disk,
+// here a page limit) refuses writes as EUNAVAILABLE with a wait, not as an
+// internal error; reads go on; the outage is logged once, and its end.
+func TestFullDatabaseIsUnavailable(t *testing.T) {
+	var log syncBuffer
+	s := openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	ctx := t.Context()
+	alice := storetest.NewUser(t, s, "alice")
+	// The write connection is the only one, so the limit stays on it.
+	var pages int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		_, err = s.CreateUser(ctx, chat.User{Username: fmt.Sprintf("user%04d", i), DisplayName: strings.Repeat("x", 500), CreatedAt: chat.Now()}, "hash")
+	}
+	if chat.ErrorCode(err) != chat.EUNAVAILABLE || chat.RetryAfter(err) <= 0 {
+		t.Fatalf("write to a full database: %v, want %s with a retry-after", err, chat.EUNAVAILABLE)
+	}
+	if e, ok := errors.AsType[*sqlite.Error](err); !ok || e.Code() != sqlite3.SQLITE_FULL {
+		t.Errorf("cause = %v, want SQLITE_FULL", err)
+	}
+	// A second failure within 10 s adds no line.
+	if _, err := s.CreateUser(ctx, chat.User{Username: "another", DisplayName: strings.Repeat("y", 500), CreatedAt: chat.Now()}, "hash"); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Fatalf("second write: %v", err)
+	}
+	if _, err := s.UserByID(ctx, alice.ID); err != nil {
+		t.Errorf("read from a full database: %v", err)
+	}
+	if n := strings.Count(log.String(), `msg="database unavailable"`); n != 1 {
+		t.Errorf("%d outage lines for two failures, want 1:\n%s", n, log.String())
+	}
+	if _, err := s.write.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUser(ctx, chat.User{Username: "bob", DisplayName: "Bob", CreatedAt: chat.Now()}, "hash"); err != nil {
+		t.Fatalf("write after room was made: %v", err)
+	}
+	if !strings.Contains(log.String(), `msg="database available again"`) {
+		t.Errorf("no line when the database came back:\n%s", log.String())
+	}
+}
+
+// TestLockedDatabaseGivesUpAtTheDeadline: while another process holds the
+// database's write lock, writes give up at the store's deadline with
+// EUNAVAILABLE, rather than waiting out the busy timeout (10 s) and failing
+// as an internal error; sends waiting for the group-commit writer too.
+func TestLockedDatabaseGivesUpAtTheDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "parley.db")
+	s := openGuarded(t, path, Options{Timeout: 200 * time.Millisecond})
+	ctx := t.Context()
+	alice := storetest.NewUser(t, s, "alice")
+	bob := storetest.NewUser(t, s, "bob")
+	c, _, err := s.DirectConversation(ctx, alice.ID, bob.ID, chat.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreateUser(ctx, chat.User{Username: "carol", DisplayName: "Carol", CreatedAt: chat.Now()}, "hash")
+	if chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("write while the database is locked: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	_, err = s.CreateMessage(ctx, chat.Message{ConversationID: c.ID, SenderID: alice.ID, Body: "hi", CreatedAt: chat.Now()})
+	if chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("send while the database is locked: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUser(ctx, chat.User{Username: "carol", DisplayName: "Carol", CreatedAt: chat.Now()}, "hash"); err != nil {
+		t.Errorf("write once the lock is gone: %v", err)
+	}
+}
+
+// TestDomainErrorsStay: a refusal by the rules keeps its code.
+func TestDomainErrorsStay(t *testing.T) {
+	s := openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{})
+	storetest.NewUser(t, s, "alice")
+	_, err := s.CreateUser(t.Context(), chat.User{Username: "alice", DisplayName: "A", CreatedAt: chat.Now()}, "hash")
+	if chat.ErrorCode(err) != chat.ECONFLICT {
+		t.Errorf("taken username: %v, want %s", err, chat.ECONFLICT)
+	}
+	if _, err := s.UserByID(t.Context(), 999); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("no such user: %v, want %s", err, chat.ENOTFOUND)
+	}
+}
+
+// TestGuardedCoversStore: Guarded defines every chat.Store method itself,
+// leaving none to the embedded Store (which would run it without a
+// deadline): a promoted method is a wrapper the compiler generates, with
+// no source file.
+func TestGuardedCoversStore(t *testing.T) {
+	guarded := reflect.TypeFor[*Guarded]()
+	iface := reflect.TypeFor[chat.Store]()
+	for i := range iface.NumMethod() {
+		name := iface.Method(i).Name
+		m, ok := guarded.MethodByName(name)
+		if !ok {
+			t.Fatalf("Guarded has no %s", name)
+		}
+		f := runtime.FuncForPC(m.Func.Pointer())
+		if file, _ := f.FileLine(f.Entry()); !strings.HasSuffix(file, "/timeout.go") {
+			t.Errorf("Guarded.%s is the Store's own (%s), not guarded", name, file)
+		}
+	}
+}
