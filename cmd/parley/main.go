@@ -87,6 +87,8 @@ type config struct {
 	debugAddr       string
 	hashConcurrency int
 	maxGroupMembers int
+	dbTimeout       time.Duration
+	redisTimeout    time.Duration
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -100,6 +102,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
+	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
+	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 2*time.Second, "the longest a Redis dial, read, write or wait for a pooled connection may take")
 	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
 	fs.StringVar(&cfg.origins, "origins", "", "comma-separated extra origins (scheme://host[:port]) allowed to make state-changing requests and open WebSockets")
 	fs.BoolVar(&cfg.secureCookies, "secure-cookies", false, "mark the session cookie Secure (serve over HTTPS)")
@@ -159,6 +163,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 || cfg.searchRate <= 0 || cfg.searchBurst < 1 ||
 		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
+	}
+	if cfg.dbTimeout <= 0 || cfg.redisTimeout <= 0 {
+		return config{}, fmt.Errorf("-db-timeout and -redis-timeout must be positive, not %v and %v", cfg.dbTimeout, cfg.redisTimeout)
 	}
 	if cfg.maxGroupMembers < 2 {
 		return config{}, fmt.Errorf("-max-group-members must be at least 2, not %d", cfg.maxGroupMembers)
@@ -242,7 +249,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// URLs are logged with their secrets (passwords, tokens) redacted.
 	logger.Info("starting", "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
-	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{NoGroupCommit: !cfg.groupCommit})
+	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{NoGroupCommit: !cfg.groupCommit, Timeout: cfg.dbTimeout, Logger: logger})
 	if err != nil {
 		return err
 	}

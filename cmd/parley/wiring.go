@@ -104,7 +104,7 @@ func openStore(ctx context.Context, dsn string, opts sqlite.Options) (database, 
 		return nil, nil, nil, err
 	}
 	if kind == "postgres" {
-		s, err := postgres.Open(ctx, dsn)
+		s, err := postgres.Open(ctx, dsn, postgres.Options{Timeout: opts.Timeout, Logger: opts.Logger})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -161,7 +161,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		}, nil
 	}
 	redis.RouteLibraryLogs(logger)
-	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger)
+	c, err := redis.Open(ctx, cfg.redis, cfg.redisPrefix, logger, cfg.redisTimeout)
 	if err != nil {
 		return nil, err
 	}

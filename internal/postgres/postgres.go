@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,11 +36,34 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// Options tune a Store.
+type Options struct {
+	// Timeout bounds each call of the store, the wait for a pooled
+	// connection and a new connection's dial included: past it the call
+	// ends EUNAVAILABLE. 0 is DefaultTimeout. A dsn's connect_timeout, when
+	// it gives one, bounds dials alone.
+	Timeout time.Duration
+	// Logger gets the database's outage lines (see Guarded); nil
+	// discards them.
+	Logger *slog.Logger
+}
+
 // Open connects to the database at dsn (a postgres:// URL or a key=value
 // string, as pgx parses them; pool_max_conns and the like apply), applies
-// pending migrations and returns the store.
-func Open(ctx context.Context, dsn string) (*Store, error) {
-	return open(ctx, dsn, nil)
+// pending migrations and returns the store, guarded (see Guarded).
+func Open(ctx context.Context, dsn string, opts Options) (*Guarded, error) {
+	g := newGuard(opts)
+	s, err := open(ctx, dsn, func(c *pgxpool.Config) {
+		// A dial that hangs (packets dropped) fails at the deadline
+		// rather than at the kernel's TCP timeout, minutes later.
+		if c.ConnConfig.ConnectTimeout == 0 {
+			c.ConnConfig.ConnectTimeout = g.timeout
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Guarded{Store: s, guard: g}, nil
 }
 
 // open is Open with a hook that may change the pool's configuration before

@@ -9,11 +9,24 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/internal/chat"
 )
+
+// DefaultTimeout is how long one Redis call may take when Open is given
+// none.
+const DefaultTimeout = 2 * time.Second
+
+// outageLogEvery is how often, at most, a Redis outage is logged.
+const outageLogEvery = 10 * time.Second
 
 // Client is a node's connection to Redis.
 type Client struct {
@@ -27,13 +40,24 @@ type Client struct {
 }
 
 // Open connects to the Redis at url (redis://host:port/db) and checks that
-// it answers. Keys start with prefix (for example "parley:").
-func Open(ctx context.Context, url, prefix string, logger *slog.Logger) (*Client, error) {
+// it answers. Keys start with prefix (for example "parley:"). Every call
+// has a deadline: timeout (0: DefaultTimeout) bounds a dial, each read and
+// write, and the wait for a pooled connection, in place of any the URL
+// gives; a caller's earlier context deadline counts too. An outage is
+// logged as "redis unavailable" at most once per 10 s, and its end as
+// "redis available again".
+func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout time.Duration) (*Client, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
+	opts.ContextTimeoutEnabled = true
 	rdb := goredis.NewClient(opts)
+	rdb.AddHook(outageHook{log: chat.NewOutageLog(logger, "redis", outageLogEvery)})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close() // the ping's error is the one to report
 		return nil, fmt.Errorf("redis: %w", err)
@@ -46,3 +70,59 @@ func (c *Client) Close() error { return c.rdb.Close() }
 
 // Ping reports whether Redis answers.
 func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
+
+// outageHook notes every command's outcome in the outage log: a failure to
+// reach Redis (a dial, a cut or stalled connection) is an outage; any
+// answer, a Redis error reply included, means it is back.
+type outageHook struct {
+	log *chat.OutageLog
+}
+
+// note records one outcome of ctx's call.
+func (h outageHook) note(ctx context.Context, err error) {
+	switch {
+	case err == nil, errors.Is(err, goredis.Nil):
+		h.log.Answered(ctx)
+	case unreachable(err) && ctx.Err() == nil:
+		h.log.Failed(ctx, err)
+	case !unreachable(err):
+		h.log.Answered(ctx) // Redis answered with an error
+	}
+}
+
+// unreachable reports whether err is a failure to reach Redis rather than
+// an error reply from it.
+func unreachable(err error) bool {
+	if _, ok := errors.AsType[goredis.Error](err); ok {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, goredis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func (h outageHook) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil && ctx.Err() == nil {
+			h.log.Failed(ctx, err)
+		}
+		return c, err
+	}
+}
+
+func (h outageHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.note(ctx, err)
+		return err
+	}
+}
+
+func (h outageHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.note(ctx, err)
+		return err
+	}
+}

@@ -25,7 +25,7 @@ func cluster(t *testing.T, n int) []*Client {
 	prefix := "parleytest:" + rand.Text()[:10] + ":"
 	clients := make([]*Client, n)
 	for i := range clients {
-		c, err := Open(t.Context(), url, prefix, slog.New(slog.DiscardHandler))
+		c, err := Open(t.Context(), url, prefix, slog.New(slog.DiscardHandler), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,304 @@
+package postgres
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/url"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/storetest"
+)
+
+// syncBuffer is a log destination that tests may read while the store
+// writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// openBehindProxy opens the store as the server does, in a schema of its
+// own, reaching the database through a faultProxy.
+func openBehindProxy(t *testing.T, opts Options) (*Guarded, *faultProxy) {
+	t.Helper()
+	u, err := url.Parse(testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newFaultProxy(t, u.Host)
+	u.Host = p.addr()
+	q := u.Query()
+	q.Set("search_path", newSchema(t))
+	u.RawQuery = q.Encode()
+	s, err := Open(t.Context(), u.String(), opts)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s, p
+}
+
+// TestCutDatabaseIsUnavailable: with the database's connections cut and
+// new ones refused, calls end EUNAVAILABLE with a wait, not internal; the
+// outage is logged once however many calls meet it, and its end once.
+func TestCutDatabaseIsUnavailable(t *testing.T) {
+	var log syncBuffer
+	s, p := openBehindProxy(t, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	ctx := t.Context()
+	alice := storetest.NewUser(t, s, "alice")
+	p.cut()
+	for range 3 {
+		if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE || chat.RetryAfter(err) <= 0 {
+			t.Fatalf("read with the database cut: %v, want %s with a retry-after", err, chat.EUNAVAILABLE)
+		}
+	}
+	if _, err := s.CreateUser(ctx, chat.User{Username: "bob", DisplayName: "Bob", CreatedAt: chat.Now()}, "hash"); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Fatalf("write with the database cut: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	if n := strings.Count(log.String(), `msg="database unavailable"`); n != 1 {
+		t.Errorf("%d outage lines for four failures, want 1:\n%s", n, log.String())
+	}
+	p.mend()
+	if _, err := s.UserByID(ctx, alice.ID); err != nil {
+		t.Fatalf("read once the database is back: %v", err)
+	}
+	if !strings.Contains(log.String(), `msg="database available again"`) {
+		t.Errorf("no line when the database came back:\n%s", log.String())
+	}
+}
+
+// TestStalledDatabaseGivesUpAtTheDeadline: a database that stops
+// answering (no byte moves, the connections stay open) makes calls end
+// EUNAVAILABLE at the store's deadline rather than hang.
+func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
+	s, p := openBehindProxy(t, Options{Timeout: 300 * time.Millisecond})
+	ctx := t.Context()
+	alice := storetest.NewUser(t, s, "alice")
+	p.stall()
+	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("read with the database stalled: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	if _, err := s.CreateUser(ctx, chat.User{Username: "bob", DisplayName: "Bob", CreatedAt: chat.Now()}, "hash"); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("write with the database stalled: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	p.mend()
+	// The stalled connections were given up; new ones serve.
+	if _, err := s.UserByID(ctx, alice.ID); err != nil {
+		t.Errorf("read once the database answers again: %v", err)
+	}
+}
+
+// TestDomainErrorsStay: a refusal by the rules keeps its code.
+func TestDomainErrorsStay(t *testing.T) {
+	s, _ := openBehindProxy(t, Options{})
+	storetest.NewUser(t, s, "alice")
+	_, err := s.CreateUser(t.Context(), chat.User{Username: "alice", DisplayName: "A", CreatedAt: chat.Now()}, "hash")
+	if chat.ErrorCode(err) != chat.ECONFLICT {
+		t.Errorf("taken username: %v, want %s", err, chat.ECONFLICT)
+	}
+	if _, err := s.UserByID(t.Context(), 999); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("no such user: %v, want %s", err, chat.ENOTFOUND)
+	}
+}
+
+func TestGuardedSessions(t *testing.T) {
+	testDSN(t)
+	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
+		s, _ := openBehindProxy(t, Options{})
+		return s, s.Sessions()
+	})
+}
+
+// TestGuardedCoversStore: Guarded defines every chat.Store method itself,
+// leaving none to the embedded Store (which would run it without a
+// deadline): a promoted method is a wrapper the compiler generates, with
+// no source file.
+func TestGuardedCoversStore(t *testing.T) {
+	guarded := reflect.TypeFor[*Guarded]()
+	iface := reflect.TypeFor[chat.Store]()
+	for i := range iface.NumMethod() {
+		name := iface.Method(i).Name
+		m, ok := guarded.MethodByName(name)
+		if !ok {
+			t.Fatalf("Guarded has no %s", name)
+		}
+		f := runtime.FuncForPC(m.Func.Pointer())
+		if file, _ := f.FileLine(f.Entry()); !strings.HasSuffix(file, "/timeout.go") {
+			t.Errorf("Guarded.%s is the Store's own (%s), not guarded", name, file)
+		}
+	}
+}
+
+// faultProxy is a TCP proxy between the server and one of its
+// dependencies (Redis, PostgreSQL) that a test can break in the two ways
+// networks and servers fail: cut (every connection closed, new ones
+// refused, as when the dependency dies) and stall (connections stay open
+// but no byte moves either way, as when it hangs or a link drops packets
+// silently). mend undoes either.
+type faultProxy struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	refuse  bool          // cut: new connections are closed at once
+	flowing chan struct{} // closed while bytes may move; open (blocking) while stalled
+	pairs   map[*proxyPair]struct{}
+	wg      sync.WaitGroup
+}
+
+// proxyPair is one proxied connection: the server's end and the
+// dependency's. gone is closed when the pair is closed.
+type proxyPair struct {
+	down, up net.Conn
+	once     sync.Once
+	gone     chan struct{}
+}
+
+func (p *proxyPair) close() {
+	p.once.Do(func() {
+		close(p.gone)
+		p.down.Close()
+		p.up.Close()
+	})
+}
+
+// newFaultProxy listens on a loopback port and forwards to target
+// (host:port) until the test ends; the proxy starts mended.
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultProxy{ln: ln, target: target, flowing: make(chan struct{}), pairs: map[*proxyPair]struct{}{}}
+	close(p.flowing)
+	p.wg.Go(p.accept)
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// addr is the proxy's host:port, to put in place of the target's.
+func (p *faultProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *faultProxy) accept() {
+	for {
+		down, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			down.Close()
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		pair := &proxyPair{down: down, up: up, gone: make(chan struct{})}
+		p.mu.Lock()
+		if p.refuse { // cut while dialing
+			p.mu.Unlock()
+			pair.close()
+			continue
+		}
+		p.pairs[pair] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Go(func() { p.forward(pair, pair.up, pair.down) })
+		p.wg.Go(func() { p.forward(pair, pair.down, pair.up) })
+	}
+}
+
+// forward copies from src to dst, holding each chunk while the proxy is
+// stalled, until either side fails or the pair is closed.
+func (p *faultProxy) forward(pair *proxyPair, dst, src net.Conn) {
+	defer func() {
+		pair.close()
+		p.mu.Lock()
+		delete(p.pairs, pair)
+		p.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			flowing := p.flowing
+			p.mu.Unlock()
+			select {
+			case <-flowing:
+			case <-pair.gone:
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// cut closes every proxied connection and refuses new ones until mend.
+func (p *faultProxy) cut() {
+	p.mu.Lock()
+	p.refuse = true
+	pairs := make([]*proxyPair, 0, len(p.pairs))
+	for pair := range p.pairs {
+		pairs = append(pairs, pair)
+	}
+	p.mu.Unlock()
+	for _, pair := range pairs {
+		pair.close()
+	}
+}
+
+// stall stops forwarding bytes, both ways, on every connection, old and
+// new, while keeping them open, until mend.
+func (p *faultProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flowing:
+		p.flowing = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// mend accepts connections again and lets bytes flow.
+func (p *faultProxy) mend() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = false
+	select {
+	case <-p.flowing:
+	default:
+		close(p.flowing)
+	}
+}
