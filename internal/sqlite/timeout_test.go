@@ -60,11 +60,8 @@ func openGuarded(t *testing.T, path string, opts Options) *Guarded {
 	return s
 }
 
-func TestGuardedStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) chat.Store {
-		return openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{})
-	})
-}
+// The conformance suite runs through the guard in
+// TestStoreWithoutGroupCommit (Open returns the Store guarded).
 
 func TestGuardedSessions(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
