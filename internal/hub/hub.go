@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ const (
 	CloseNormal       = 1000
 	CloseGoingAway    = 1001 // the server is shutting down
 	CloseAbnormal     = 1006 // the connection failed: no close frame is sent
+	CloseTryAgain     = 1013 // the node cannot deliver events now: reconnect later
 	CloseTooSlow      = 4000 // the client did not keep up: reconnect and catch up
 	CloseSessionEnded = 4001 // the session was signed out
 )
@@ -101,6 +103,12 @@ func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
 // ErrClosed is returned by Serve once the hub is shutting down.
 var ErrClosed = errors.New("hub: closed")
 
+// ErrUnsubscribed is returned by Serve when the broker did not confirm
+// the subscription to the user's events: the connection would receive
+// nothing, so it is not served. Its caller closes the socket with
+// CloseTryAgain, and the client reconnects later.
+var ErrUnsubscribed = errors.New("hub: cannot subscribe to the user's events")
+
 // Run delivers the broker's events to local connections until ctx ends,
 // then closes every connection and waits for their goroutines.
 func (h *Hub) Run(ctx context.Context) {
@@ -169,11 +177,15 @@ func (h *Hub) conns(users []chat.UserID) []*Conn {
 }
 
 // Serve adds a connection of user, opened with the session whose ID is
-// given, queues hello as its first frame, and starts its writer and its
-// reader. read runs in its own
+// given, subscribes this node to the user's events (unless it is already),
+// and once the broker has confirmed that, starts its writer, whose first
+// frame is hello, and its reader: a client that has its hello receives
+// every event published after it. read runs in its own
 // goroutine, reading frames until the connection fails or ctx (ended by
 // Close) ends; when it returns the connection is closed. done runs after
-// the connection is closed and removed.
+// the connection is closed and removed. When Serve fails (ErrClosed: the
+// hub is shutting down; ErrUnsubscribed) it has written nothing to socket
+// and not closed it, and will not call read or done.
 func (h *Hub) Serve(user chat.UserID, session string, socket Socket, hello []byte, read func(ctx context.Context, c *Conn), done func()) (*Conn, error) {
 	return h.serve(user, nil, session, socket, hello, read, done)
 }
@@ -194,6 +206,9 @@ func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket S
 		cancel:     cancel,
 		writerDone: make(chan struct{}),
 	}
+	// hello heads the queue, before any event delivered while the
+	// subscription is confirmed; nothing is written until the writer
+	// starts, after it.
 	if hello != nil {
 		c.queue = [][]byte{hello}
 		c.wake <- struct{}{}
@@ -213,9 +228,23 @@ func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket S
 	if res != nil {
 		res.drop()
 	}
+	h.mu.Unlock()
+	if err := h.syncSubscription(user); err != nil {
+		h.drop(c)
+		cancel()
+		return nil, fmt.Errorf("%w: %w", ErrUnsubscribed, err)
+	}
+	h.mu.Lock()
+	if h.closed {
+		// Run has closed the connections it found, this one among them,
+		// and may be waiting for their goroutines already.
+		h.mu.Unlock()
+		h.drop(c)
+		cancel()
+		return nil, ErrClosed
+	}
 	h.wg.Add(2)
 	h.mu.Unlock()
-	h.syncSubscription(user)
 	go func() {
 		defer h.wg.Done()
 		c.writeLoop(h.cfg.PingInterval, h.cfg.WriteTimeout)
@@ -233,8 +262,8 @@ func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket S
 	return c, nil
 }
 
-// remove takes c out of the hub.
-func (h *Hub) remove(c *Conn) {
+// drop takes c, which was never served, out of the hub.
+func (h *Hub) drop(c *Conn) {
 	h.mu.Lock()
 	if conns := h.users[c.User]; conns != nil {
 		delete(conns, c)
@@ -243,20 +272,29 @@ func (h *Hub) remove(c *Conn) {
 		}
 	}
 	h.mu.Unlock()
-	h.syncSubscription(c.User)
+}
+
+// remove takes c out of the hub, and unsubscribes from its user's events
+// when it was their last connection here. A failed unsubscribe is logged:
+// events that still arrive for the user find no connection.
+func (h *Hub) remove(c *Conn) {
+	h.drop(c)
+	_ = h.syncSubscription(c.User)
 }
 
 // syncSubscription subscribes to user's events while the user has a
 // connection here, and unsubscribes when they have none: a node subscribes
-// once per user, not once per connection.
-func (h *Hub) syncSubscription(user chat.UserID) {
+// once per user, not once per connection. It returns the error of a
+// subscribe the broker did not confirm (logged at most once per
+// failureLogEvery); an unsubscribe's failure is only logged.
+func (h *Hub) syncSubscription(user chat.UserID) error {
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
 	h.mu.Lock()
 	want := len(h.users[user]) > 0
 	h.mu.Unlock()
 	if want == h.subscribed[user] {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -265,10 +303,10 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 			if n, ok := h.failures.Allow("subscribe"); ok {
 				h.logger.Error("subscribe", "user_id", user, "err", err, "failures", n)
 			}
-			return
+			return err
 		}
 		h.subscribed[user] = true
-		return
+		return nil
 	}
 	if err := h.broker.Unsubscribe(ctx, user); err != nil {
 		if n, ok := h.failures.Allow("unsubscribe"); ok {
@@ -276,6 +314,7 @@ func (h *Hub) syncSubscription(user chat.UserID) {
 		}
 	}
 	delete(h.subscribed, user)
+	return nil
 }
 
 // failureLogEvery is how often, at most, a failing subscribe (or

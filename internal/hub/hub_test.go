@@ -102,7 +102,8 @@ type fakeBroker struct {
 	subscribes  map[chat.UserID]int
 	unsubscribe map[chat.UserID]int
 	deliveries  chan chat.Delivery
-	failing     error // when set, what Subscribe and Unsubscribe return
+	failing     error         // when set, what Subscribe and Unsubscribe return
+	hold        chan struct{} // when set, Subscribe waits for it to close
 }
 
 func newFakeBroker() *fakeBroker {
@@ -115,6 +116,12 @@ func (b *fakeBroker) Publish(ctx context.Context, ev chat.Event) error {
 }
 
 func (b *fakeBroker) Subscribe(ctx context.Context, u chat.UserID) error {
+	b.mu.Lock()
+	hold := b.hold
+	b.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.subscribes[u]++
@@ -399,8 +406,14 @@ func TestSubscribeFailuresLoggedOncePerInterval(t *testing.T) {
 		b.mu.Lock()
 		b.failing = errors.New("redis: connection refused")
 		b.mu.Unlock()
+		refused := func(u chat.UserID) {
+			t.Helper()
+			if _, err := h.Serve(u, "s", newFakeSocket(), []byte("hello"), nil, nil); !errors.Is(err, ErrUnsubscribed) {
+				t.Fatalf("Serve while subscribing fails: %v, want ErrUnsubscribed", err)
+			}
+		}
 		for u := range 50 {
-			serve(t, h, chat.UserID(u+1), "s")
+			refused(chat.UserID(u + 1))
 		}
 		synctest.Wait()
 		if got := logs.with("subscribe"); len(got) != 1 || got[0]["failures"] != "1" {
@@ -410,14 +423,14 @@ func TestSubscribeFailuresLoggedOncePerInterval(t *testing.T) {
 		// the next failures fall inside it on any machine.
 		time.Sleep(9 * time.Second)
 		for u := range 10 {
-			serve(t, h, chat.UserID(100+u), "s")
+			refused(chat.UserID(100 + u))
 		}
 		synctest.Wait()
 		if got := logs.with("subscribe"); len(got) != 1 {
 			t.Fatalf("failing subscribes within 10 s logged %d lines", len(got))
 		}
 		time.Sleep(time.Second) // the fake clock again: now 10 s after the first line
-		serve(t, h, 200, "s")
+		refused(200)
 		synctest.Wait()
 		got := logs.with("subscribe")
 		if len(got) != 2 || got[1]["failures"] != "60" {
@@ -585,5 +598,78 @@ func TestReservationBecomesTheConnection(t *testing.T) {
 			t.Error("a Release after Serve gave a place back")
 		}
 		second.Release()
+	})
+}
+
+// TestHelloWaitsForTheSubscription: a connection gets nothing, not even
+// hello, until the broker has confirmed the subscription to its user's
+// events; then hello comes first, before what was delivered meanwhile.
+func TestHelloWaitsForTheSubscription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		hold := make(chan struct{})
+		b.mu.Lock()
+		b.hold = hold
+		b.mu.Unlock()
+		s := newFakeSocket()
+		served := make(chan error, 1)
+		go func() {
+			_, err := h.Serve(1, "s", s, []byte("hello"), readUntilClosed(s), nil)
+			served <- err
+		}()
+		synctest.Wait() // Serve waits in Subscribe
+		b.Publish(t.Context(), chat.Event{Type: chat.EventMessage, To: []chat.UserID{1}})
+		synctest.Wait()
+		if got := s.frames(); len(got) != 0 {
+			t.Fatalf("before the subscription was confirmed the socket got %q, want nothing", got)
+		}
+		close(hold)
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got, want := s.frames(), []string{"hello", "message:"}; !slices.Equal(got, want) {
+			t.Errorf("socket got %q, want %q", got, want)
+		}
+	})
+}
+
+// TestUnsubscribedConnectionIsNotServed: when the broker cannot subscribe
+// to the user's events, the connection is not served (the caller closes it
+// with 1013): nothing is written to it, nothing runs for it, it holds no
+// place; once the broker is back, the next connection is served.
+func TestUnsubscribedConnectionIsNotServed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		b.mu.Lock()
+		b.failing = errors.New("redis: connection refused")
+		b.mu.Unlock()
+		s := newFakeSocket()
+		var ran atomic.Bool
+		_, err := h.Serve(1, "s", s, []byte("hello"), func(context.Context, *Conn) { ran.Store(true) }, func() { ran.Store(true) })
+		if !errors.Is(err, ErrUnsubscribed) {
+			t.Fatalf("Serve = %v, want ErrUnsubscribed", err)
+		}
+		synctest.Wait()
+		if got := s.frames(); len(got) != 0 {
+			t.Errorf("the unserved socket got %q, want nothing", got)
+		}
+		select {
+		case <-s.closed:
+			t.Error("the hub closed the socket: its caller closes it, with 1013")
+		default:
+		}
+		if ran.Load() || h.Count() != 0 || h.UserCount(1) != 0 {
+			t.Errorf("after a refused Serve: read or done ran %v, %d connections", ran.Load(), h.Count())
+		}
+
+		b.mu.Lock()
+		b.failing = nil
+		b.mu.Unlock()
+		_, s2 := serve(t, h, 1, "s")
+		synctest.Wait()
+		if got := s2.frames(); !slices.Equal(got, []string{"hello"}) {
+			t.Errorf("once the broker is back the socket got %q, want hello", got)
+		}
 	})
 }

@@ -345,18 +345,19 @@ func (s *fuzzStore) MessageByClientID(_ context.Context, sender chat.UserID, cli
 	return chat.Message{}, chat.NotFound("message")
 }
 
-func (s *fuzzStore) CreateMessage(_ context.Context, m chat.Message) (chat.Message, bool, error) {
+func (s *fuzzStore) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
+	to, _ := s.Members(ctx, m.ConversationID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.cursors[m.ConversationID][m.SenderID]; !ok {
-		return chat.Message{}, false, chat.NotFound("conversation")
+		return chat.Stored{}, chat.NotFound("conversation")
 	}
 	if m.ClientID != "" {
 		if old, ok := s.byClient[fuzzClientKey{m.SenderID, m.ClientID}]; ok {
 			if old.ConversationID != m.ConversationID {
-				return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used in another conversation", m.ClientID)
+				return chat.Stored{}, chat.Errorf(chat.ECONFLICT, "client_id %q was used in another conversation", m.ClientID)
 			}
-			return old, false, nil
+			return chat.Stored{Message: old}, nil
 		}
 	}
 	m.Seq = int64(len(s.messages[m.ConversationID]) + 1)
@@ -365,22 +366,23 @@ func (s *fuzzStore) CreateMessage(_ context.Context, m chat.Message) (chat.Messa
 	if m.ClientID != "" {
 		s.byClient[fuzzClientKey{m.SenderID, m.ClientID}] = m
 	}
-	return m, true, nil
+	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
 }
 
-func (s *fuzzStore) MarkRead(_ context.Context, id chat.ConversationID, user chat.UserID, seq int64) (int64, bool, error) {
+func (s *fuzzStore) MarkRead(ctx context.Context, id chat.ConversationID, user chat.UserID, seq int64) (chat.ReadMark, error) {
+	to, _ := s.Members(ctx, id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cursor, ok := s.cursors[id][user]
 	if !ok {
-		return 0, false, chat.NotFound("conversation")
+		return chat.ReadMark{}, chat.NotFound("conversation")
 	}
 	seq = min(seq, int64(len(s.messages[id])))
 	if seq <= cursor {
-		return cursor, false, nil
+		return chat.ReadMark{Seq: cursor}, nil
 	}
 	s.cursors[id][user] = seq
-	return seq, true, nil
+	return chat.ReadMark{Seq: seq, Moved: true, Recipients: to}, nil
 }
 
 // fuzzBroker records what is published.
@@ -542,9 +544,12 @@ func FuzzFrameHandler(f *testing.F) {
 				t.Fatalf("%s: a client_id used in another conversation was accepted: %+v", what(), ack)
 			}
 			if old, ok := newFuzzStore().byClient[fuzzClientKey{user, cmd.ClientID}]; ok && cmd.ClientID != "" {
-				// A retry: the first message, unchanged, and no event.
-				if ack.Message != wireMessage(old) || len(events) != 0 {
-					t.Fatalf("%s: retry acked %+v and published %+v; want the first message %+v and nothing", what(), ack.Message, events, old)
+				// A retry: the first message, unchanged, published again
+				// (its first publish may have been lost) to the members but
+				// this connection.
+				if ack.Message != wireMessage(old) || len(events) != 1 || events[0].Type != chat.EventMessage || events[0].SkipConn != "conn" ||
+					!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || wireMessage(*events[0].Message) != ack.Message {
+					t.Fatalf("%s: retry acked %+v and published %+v; want the first message %+v, published again", what(), ack.Message, events, old)
 				}
 				return
 			}

@@ -60,6 +60,8 @@ func EncodeEvent(ev chat.Event) ([]byte, error) {
 			return nil, errors.New("conversation event without a conversation")
 		}
 		return json.Marshal(wire.ConversationFrame{Type: wire.TypeConversation, Conversation: wireConversation(*ev.Conversation)})
+	case chat.EventResync:
+		return json.Marshal(wire.ResyncFrame{Type: wire.TypeResync})
 	}
 	return nil, fmt.Errorf("no frame for event type %q", ev.Type)
 }
@@ -88,7 +90,10 @@ func originAllowed(r *http.Request, trusted originSet) bool {
 // session and the user's connection cap (see connCap): past the cap the
 // handshake is answered 429 before the upgrade. The user is online (see
 // chat.Service.Connected) before the hello frame is queued, so a client that
-// has its hello finds itself online. A connection closes with 4001 when its
+// has its hello finds itself online, and hello goes out only once the node
+// is subscribed to the user's events (hub.Hub.Serve): when it cannot
+// subscribe, the WebSocket closes with 1013 (try again later) instead, and
+// the client reconnects. A connection closes with 4001 when its
 // session ends (see sessionGuard). A peer that sends nothing, not even a
 // pong, for timeout is dropped.
 func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, capped connCap) http.Handler {
@@ -175,9 +180,14 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			place()
 		})
 		if err != nil {
-			// Shutting down: the peer reconnects to another node or later
-			// whether or not this close reaches it.
-			_ = sock.Close(hub.CloseGoingAway, "server shutting down")
+			// Shutting down, or this node cannot subscribe to the user's
+			// events (its broker is away): the peer reconnects, to another
+			// node or later, whether or not this close reaches it.
+			code, reason := hub.CloseGoingAway, "server shutting down"
+			if errors.Is(err, hub.ErrUnsubscribed) {
+				code, reason = hub.CloseTryAgain, "cannot deliver events now: try again later"
+			}
+			_ = sock.Close(code, reason)
 			disconnected()
 			return
 		}

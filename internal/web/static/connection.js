@@ -105,6 +105,12 @@ export class Connection {
       this.open = false;
       this.cookie.stop();
       this.onState(false);
+      // 1013: the server cannot deliver events now (its broker is away):
+      // try again later, as after any drop.
+      if (e.code === 1013) {
+        this.retry();
+        return;
+      }
       // 4001: the session ended (expired, or signed out elsewhere). A
       // handshake refused before it opened does not say why (the browser
       // hides the 401). Either way, ask: signed out goes to the log-in page

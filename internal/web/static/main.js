@@ -46,16 +46,14 @@ function startApp(state) {
       hello: async () => {
         // Whatever happened between the page being made (or the last
         // connection dropping) and now is fetched, then unsent messages go.
-        // The open conversation first: its changes, new messages among
-        // them, are fetched by version before the list's rows say how far
-        // it goes (else the gap would also be fetched by seq).
-        try {
-          await view.catchUp();
-          await list.refresh();
-        } catch {
-          // The next reconnect tries again.
-        }
+        await catchUp();
         outbox.resendAll();
+      },
+      // The server may have lost events for this page (its broker was
+      // away): fetch what changed, as after a reconnect. The outbox is not
+      // resent: the connection did not drop, and its sends are answered.
+      resync: () => {
+        catchUp();
       },
       ack: (f) => {
         outbox.acked(f.client_id);
@@ -88,6 +86,40 @@ function startApp(state) {
   const view = new ConversationView(store, outbox, conn, names);
   const list = new ConversationList(store, (id) => view.open(id, true), names);
   const attention = new Attention(store, (id) => view.open(id, true));
+
+  /** @type {Promise<void> | null} the catch-up under way */
+  let catchingUp = null;
+  let catchUpAgain = false;
+
+  /**
+   * Fetches what changed since the page last knew: the open
+   * conversation's changes, then the list. The open conversation first:
+   * its changes, new messages among them, are fetched by version before
+   * the list's rows say how far it goes (else the gap would also be
+   * fetched by seq). A call while one is under way gets one more after
+   * it, which the returned promise waits for too: what changed during the
+   * first fetch is not left out.
+   * @returns {Promise<void>}
+   */
+  function catchUp() {
+    if (catchingUp) {
+      catchUpAgain = true;
+      return catchingUp;
+    }
+    catchingUp = (async () => {
+      do {
+        catchUpAgain = false;
+        try {
+          await view.catchUp();
+          await list.refresh();
+        } catch {
+          // The next reconnect or resync tries again.
+        }
+      } while (catchUpAgain);
+      catchingUp = null;
+    })();
+    return catchingUp;
+  }
 
   /** @param {import("./wire.js").Message} m */
   function receive(m) {

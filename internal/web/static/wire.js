@@ -121,10 +121,15 @@
  * @typedef {{type: "conversation", conversation: Conversation}} ConversationFrame
  */
 /** @typedef {{type: "error", code: string, message: string, client_id?: string, retry_after_ms?: number}} ErrorFrame */
+/**
+ * Events for this page may have been lost (the server could not deliver
+ * them): catch up as after a reconnect, without resending the outbox.
+ * @typedef {{type: "resync"}} ResyncFrame
+ */
 
 /**
  * A frame from the server.
- * @typedef {HelloFrame | AckFrame | MessageFrame | MessageUpdatedFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ErrorFrame} ServerFrame
+ * @typedef {HelloFrame | AckFrame | MessageFrame | MessageUpdatedFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ResyncFrame | ErrorFrame} ServerFrame
  */
 
 /** @typedef {{type: "send", conversation_id: number, client_id: string, body: string}} SendFrame */
