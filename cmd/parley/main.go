@@ -89,6 +89,7 @@ type config struct {
 	maxGroupMembers int
 	dbTimeout       time.Duration
 	redisTimeout    time.Duration
+	presenceTTL     time.Duration
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -102,6 +103,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
+	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: how long a node's claim that a user is online lasts unless renewed; when a node dies, its users' contacts see them offline and are told to catch up within about 4/3 of it")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 2*time.Second, "the longest a Redis dial, read, write or wait for a pooled connection may take")
 	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
@@ -163,6 +165,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 || cfg.searchRate <= 0 || cfg.searchBurst < 1 ||
 		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
 		return config{}, errors.New("rates must be positive and bursts at least 1")
+	}
+	if cfg.presenceTTL < time.Second {
+		return config{}, fmt.Errorf("-presence-ttl must be at least 1s, not %v", cfg.presenceTTL)
 	}
 	if cfg.dbTimeout <= 0 || cfg.redisTimeout <= 0 {
 		return config{}, fmt.Errorf("-db-timeout and -redis-timeout must be positive, not %v and %v", cfg.dbTimeout, cfg.redisTimeout)
@@ -308,6 +313,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
+	// Each node sweeps, a third of a TTL apart, for users whose claims lapsed
+	// (their node died): nothing when presence is this process's alone.
+	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL/3) })
 	proxies, err := parsePrefixes(cfg.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)

@@ -20,10 +20,6 @@ import (
 	"github.com/parleychat/parley/internal/sqlite"
 )
 
-// presenceTTL is how long a node's claim that a user is online lasts
-// without a heartbeat: a crashed node's users go offline within it.
-const presenceTTL = 60 * time.Second
-
 // connectionLease is how long a node's place for one WebSocket in its
 // user's cluster-wide count lasts without a heartbeat: a crashed node's
 // places free themselves within it.
@@ -166,7 +162,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		return nil, err
 	}
 	broker := c.Broker()
-	presence := c.Presence(presenceTTL)
+	presence := c.Presence(cfg.presenceTTL)
 	connections := c.Connections(connectionLease)
 	return &backplane{
 		broker:      broker,
