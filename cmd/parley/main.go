@@ -364,6 +364,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, r := range bp.runners {
 		wg.Go(func() { r(bgCtx) })
 	}
+	// Users whose events the broker refused after a commit get a resync
+	// once it takes events again.
+	wg.Go(func() { svc.Run(bgCtx) })
 	hubWG.Go(func() { connections.Run(hubCtx) })
 
 	if cfg.debugAddr != "" {
