@@ -42,7 +42,8 @@ type PresenceSweep struct {
 // people who share a conversation with each user, and an EventResync to
 // the stranded users and those people, who may have missed messages
 // committed on a node that died before publishing them. What it took is
-// taken: a publish that fails is logged, not retried. It returns the
+// taken: the recipients of an event the broker refuses are owed a resync
+// (see Run), whose catch-up shows them presence as it is. It returns the
 // sweep's error, after publishing what the sweep took before it.
 func (s *Service) SweepPresence(ctx context.Context) error {
 	sw, ok := s.presence.(PresenceSweeper)
@@ -51,19 +52,31 @@ func (s *Service) SweepPresence(ctx context.Context) error {
 	}
 	swept, err := sw.Sweep(ctx)
 	for _, u := range swept.Offline {
-		if err := s.publishPresence(ctx, u, false); err != nil {
-			s.outage(ctx, "broker", "publish presence of a lapsed user", "user_id", u, "err", err)
-		}
+		s.publishSwept(ctx, u, false)
 	}
 	for _, u := range swept.Online {
-		if err := s.publishPresence(ctx, u, true); err != nil {
-			s.outage(ctx, "broker", "publish presence of a renewed user", "user_id", u, "err", err)
-		}
+		s.publishSwept(ctx, u, true)
 	}
 	if len(swept.Stranded) > 0 {
 		s.resyncStranded(ctx, swept.Stranded)
 	}
 	return err
+}
+
+// publishSwept publishes that user went offline or came back, as a sweep
+// found.
+func (s *Service) publishSwept(ctx context.Context, user UserID, online bool) {
+	contacts, err := s.store.Contacts(ctx, user)
+	if err != nil {
+		s.outage(ctx, "database", "contacts of a swept user", "user_id", user, "err", err)
+		return
+	}
+	if len(contacts) == 0 {
+		return
+	}
+	if err := s.broker.Publish(ctx, Event{Type: EventPresence, To: contacts, UserID: user, Online: online}); err != nil {
+		s.owed(ctx, "publish presence of a swept user", contacts, err, "user_id", user, "online", online)
+	}
 }
 
 // strandedBatch is the most recipients of one resync event for a stopped
@@ -72,7 +85,8 @@ const strandedBatch = 1000
 
 // resyncStranded publishes EventResync to users and to everyone who shares
 // a conversation with one of them. A user whose contacts cannot be read
-// still gets their own resync.
+// still gets their own resync; recipients of a resync the broker refuses
+// are owed one (see Run).
 func (s *Service) resyncStranded(ctx context.Context, users []UserID) {
 	to := make(map[UserID]struct{}, len(users))
 	for _, u := range users {
@@ -93,7 +107,7 @@ func (s *Service) resyncStranded(ctx context.Context, users []UserID) {
 	slices.Sort(all)
 	for batch := range slices.Chunk(all, strandedBatch) {
 		if err := s.broker.Publish(ctx, Event{Type: EventResync, To: batch}); err != nil {
-			s.outage(ctx, "broker", "publish resync for a stopped node", "users", len(batch), "err", err)
+			s.owed(ctx, "publish resync for a stopped node", batch, err)
 		}
 	}
 }

@@ -98,3 +98,26 @@ func TestSweepPresencePublishes(t *testing.T) {
 		t.Errorf("resync to %v, want %v", resync, want)
 	}
 }
+
+// TestSweepPresenceRefusedIsOwed: when the broker refuses what a sweep
+// took, its recipients are owed a resync (published by Run once the
+// broker takes events), whose catch-up shows them presence as it is.
+func TestSweepPresenceRefusedIsOwed(t *testing.T) {
+	const gone, stranded, c1, c2 UserID = 1, 3, 11, 12
+	svc, err := NewService(ServiceConfig{
+		Store:    sweepStore{contacts: map[UserID][]UserID{gone: {c1}, stranded: {c2}}},
+		Hasher:   plainHasher{},
+		Broker:   downBroker{},
+		Presence: &sweepingPresence{swept: PresenceSweep{Offline: []UserID{gone}, Stranded: []UserID{stranded}}},
+		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SweepPresence(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if owed, _ := svc.resync.take(); !slices.Equal(owed, []UserID{stranded, c1, c2}) {
+		t.Errorf("owed a resync: %v, want %v", owed, []UserID{stranded, c1, c2})
+	}
+}
