@@ -19,11 +19,13 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
-// user is one account the run uses, signed in through its own cookie jar.
+// user is one account the run uses, signed in through its own cookie jar,
+// on one node.
 type user struct {
 	index  int    // global index: the username is prefix+index
 	name   string // username
 	id     int64
+	base   *url.URL // the node the user's requests and connections go to
 	jar    http.CookieJar
 	client *http.Client
 	conns  []*conn
@@ -31,18 +33,18 @@ type user struct {
 	sends  bool  // the user's connections send (group mode: the first -group-senders of each group)
 }
 
-// apiClient makes the run's HTTP API calls.
+// apiClient makes the run's HTTP API calls, each as one user to the
+// user's node.
 type apiClient struct {
-	base *url.URL
-	tr   *http.Transport
-	st   *stats
+	tr *http.Transport
+	st *stats
 }
 
-func newAPIClient(base *url.URL, st *stats) *apiClient {
+func newAPIClient(st *stats) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 256
-	return &apiClient{base: base, tr: tr, st: st}
+	return &apiClient{tr: tr, st: st}
 }
 
 // newClient returns an HTTP client with its own cookie jar, for one user.
@@ -71,11 +73,12 @@ func statusOf(err error) int {
 	return 0
 }
 
-// do sends one API request with in (if not nil) as its JSON body and
-// decodes the answer into out (if not nil). A 429 or 503 is waited out as
-// its Retry-After says and retried; other error statuses come back as
-// *httpError. Every error status is counted, except those in expected.
-func (a *apiClient) do(ctx context.Context, c *http.Client, method, path string, in, out any, expected ...int) error {
+// do sends one API request as u to u's node with in (if not nil) as its
+// JSON body and decodes the answer into out (if not nil). A 429 or 503 is
+// waited out as its Retry-After says and retried; other error statuses
+// come back as *httpError. Every error status is counted, except those in
+// expected.
+func (a *apiClient) do(ctx context.Context, u *user, method, path string, in, out any, expected ...int) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -84,14 +87,14 @@ func (a *apiClient) do(ctx context.Context, c *http.Client, method, path string,
 		}
 	}
 	for {
-		req, err := http.NewRequestWithContext(ctx, method, a.base.String()+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, u.base.String()+path, bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
 		if in != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := c.Do(req)
+		resp, err := u.client.Do(req)
 		if err != nil {
 			if ctx.Err() == nil {
 				a.st.addError("http: transport error")
@@ -156,10 +159,10 @@ func retryAfter(h string) time.Duration {
 // signIn registers u, or logs it in when the name is taken (409).
 func (a *apiClient) signIn(ctx context.Context, u *user, password string) error {
 	var resp wire.UserResponse
-	err := a.do(ctx, u.client, http.MethodPost, "/api/v1/auth/register",
+	err := a.do(ctx, u, http.MethodPost, "/api/v1/auth/register",
 		wire.RegisterRequest{Username: u.name, Password: password}, &resp, http.StatusConflict)
 	if statusOf(err) == http.StatusConflict {
-		err = a.do(ctx, u.client, http.MethodPost, "/api/v1/auth/login",
+		err = a.do(ctx, u, http.MethodPost, "/api/v1/auth/login",
 			wire.LoginRequest{Username: u.name, Password: password}, &resp)
 		if statusOf(err) == http.StatusUnauthorized {
 			return fmt.Errorf("user %s exists with another password: choose another -prefix or the right -password-prefix", u.name)
@@ -175,7 +178,7 @@ func (a *apiClient) signIn(ctx context.Context, u *user, password string) error 
 // startConversation returns the direct conversation between u and other.
 func (a *apiClient) startConversation(ctx context.Context, u, other *user) (wire.Conversation, error) {
 	var resp wire.ConversationResponse
-	err := a.do(ctx, u.client, http.MethodPost, "/api/v1/conversations", wire.StartConversationRequest{UserID: other.id}, &resp)
+	err := a.do(ctx, u, http.MethodPost, "/api/v1/conversations", wire.StartConversationRequest{UserID: other.id}, &resp)
 	if err != nil {
 		return wire.Conversation{}, fmt.Errorf("start conversation %s-%s: %w", u.name, other.name, err)
 	}
@@ -191,7 +194,7 @@ func (a *apiClient) createGroup(ctx context.Context, u *user, title string, othe
 		ids[i] = o.id
 	}
 	var resp wire.ConversationResponse
-	err := a.do(ctx, u.client, http.MethodPost, "/api/v1/conversations", wire.CreateGroupRequest{Title: title, UserIDs: ids}, &resp)
+	err := a.do(ctx, u, http.MethodPost, "/api/v1/conversations", wire.CreateGroupRequest{Title: title, UserIDs: ids}, &resp)
 	if err != nil {
 		return wire.Conversation{}, fmt.Errorf("create group %q: %w", title, err)
 	}
@@ -203,8 +206,9 @@ func (a *apiClient) createGroup(ctx context.Context, u *user, title string, othe
 }
 
 // messagesAfter calls visit with every message of conversation id after
-// seq after, page by page (100 a page), in ascending seq order.
-func (a *apiClient) messagesAfter(ctx context.Context, c *http.Client, id, after int64, visit func(wire.Message)) error {
+// seq after, page by page (100 a page), in ascending seq order, read as u
+// from u's node.
+func (a *apiClient) messagesAfter(ctx context.Context, u *user, id, after int64, visit func(wire.Message)) error {
 	if after <= 0 {
 		// The server reads after_seq=0 as no cursor (the newest page),
 		// so history from the start is read backwards, then forwards
@@ -213,7 +217,7 @@ func (a *apiClient) messagesAfter(ctx context.Context, c *http.Client, id, after
 		path := fmt.Sprintf("/api/v1/conversations/%d/messages?limit=100", id)
 		for {
 			var page wire.MessagesResponse
-			if err := a.do(ctx, c, http.MethodGet, path, nil, &page); err != nil {
+			if err := a.do(ctx, u, http.MethodGet, path, nil, &page); err != nil {
 				return err
 			}
 			all = append(all, page.Messages...)
@@ -234,7 +238,7 @@ func (a *apiClient) messagesAfter(ctx context.Context, c *http.Client, id, after
 	for {
 		var page wire.MessagesResponse
 		path := fmt.Sprintf("/api/v1/conversations/%d/messages?after_seq=%d&limit=100", id, after)
-		if err := a.do(ctx, c, http.MethodGet, path, nil, &page); err != nil {
+		if err := a.do(ctx, u, http.MethodGet, path, nil, &page); err != nil {
 			return err
 		}
 		for _, m := range page.Messages {

@@ -45,6 +45,7 @@ type pend struct {
 	nanos    int64     // first send time
 	retryAt  time.Time // when a rate-limited send may be resent; zero otherwise
 	retrying bool
+	writes   int // times sent: more than one is a resend (reconnect, rate limit, unavailable)
 }
 
 // conn is one WebSocket connection, reconnecting until its context ends.
@@ -57,7 +58,10 @@ type conn struct {
 	cv    *conv    // nil in idle mode
 	local net.Addr // source address, or nil
 	wake  chan struct{}
-	sk    int // index among the sending connections, -1 for a receiver only
+	// resync is signalled by the reader when a resync frame comes: the
+	// session's catch-up goroutine fetches what may have been lost.
+	resync chan struct{}
+	sk     int // index among the sending connections, -1 for a receiver only
 
 	slot int64 // rate mode: next send slot (run goroutine only)
 
@@ -68,7 +72,10 @@ type conn struct {
 	frames    []int64
 	sessions  []int // index in frames where each connection session starts
 	own       []int64
-	caught    map[int64]bool // seqs learnt by catch-up
+	resentOwn map[int64]bool // own seqs acked after a resend: the server may publish them again, to this connection too
+	caught    map[int64]bool // seqs learnt first by catch-up
+	dups      int            // message frames for a seq already known
+	dupAt     map[int]bool   // indexes in frames of those
 	wm        int64          // every seq ≤ wm is known to this connection
 	above     map[int64]bool // known seqs > wm
 	drops     int
@@ -76,6 +83,9 @@ type conn struct {
 	upAtEnd   bool  // was open when the run ended it
 	readErr   error // why the last session's reader stopped
 }
+
+// known reports whether the connection has seq already. c.mu is held.
+func (c *conn) known(seq int64) bool { return seq <= c.wm || c.above[seq] }
 
 // know records that the connection has seq (by frame, ack or catch-up)
 // and moves the watermark. c.mu is held.
@@ -130,6 +140,14 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 			defer close(readerDone)
 			c.read(ws, hello)
 		}()
+		// Resync frames are served beside the reader, so that a catch-up
+		// waiting on the server does not stop the frames being read.
+		sessCtx, endSession := context.WithCancel(ctx)
+		resyncDone := make(chan struct{})
+		go func() {
+			defer close(resyncDone)
+			c.serveResyncs(sessCtx, readerDone)
+		}()
 
 		// The server sends hello once the connection is registered for
 		// events: only then is nothing sent from now on missed, so only
@@ -158,6 +176,8 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 		}
 		_ = ws.Close() // a failed close leaves nothing to retry; the reader sees the end
 		<-readerDone
+		endSession()
+		<-resyncDone
 		st.open.Add(-1)
 		c.mu.Lock()
 		c.connected = false
@@ -174,6 +194,25 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 		st.drops.Add(1)
 		st.addError(dropKind(readErr))
 		sleep(ctx, time.Duration(rand.Int64N(int64(backoff)))+backoff/2)
+	}
+}
+
+// serveResyncs catches up each time the reader signals a resync frame,
+// until the session ends; a catch-up that fails is tried again after a
+// pause, as a client would.
+func (c *conn) serveResyncs(ctx context.Context, readerDone <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-readerDone:
+			return
+		case <-c.resync:
+		}
+		for c.catchUp(ctx) != nil && ctx.Err() == nil {
+			c.l.st.addError("resync catch-up failed")
+			sleep(ctx, 100*time.Millisecond+time.Duration(rand.Int64N(int64(100*time.Millisecond))))
+		}
 	}
 }
 
@@ -228,7 +267,7 @@ func (c *conn) dial(ctx context.Context) (*websocket.Conn, error) {
 		ReadBufferSize:   2048,
 		WriteBufferSize:  2048,
 	}
-	ws, resp, err := d.DialContext(ctx, c.l.wsURL, nil)
+	ws, resp, err := d.DialContext(ctx, wsURL(c.u.base), nil)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -245,7 +284,7 @@ func (c *conn) dial(ctx context.Context) (*websocket.Conn, error) {
 }
 
 // catchUp fetches the messages after the connection's watermark, as a
-// client does after a reconnect.
+// client does after a reconnect or a resync frame.
 func (c *conn) catchUp(ctx context.Context) error {
 	if c.cv == nil {
 		return nil
@@ -253,15 +292,21 @@ func (c *conn) catchUp(ctx context.Context) error {
 	c.mu.Lock()
 	after := c.wm
 	c.mu.Unlock()
-	return c.l.api.messagesAfter(ctx, c.u.client, c.cv.id, after, func(m wire.Message) {
+	return c.l.api.messagesAfter(ctx, c.u, c.cv.id, after, func(m wire.Message) {
+		c.l.st.caughtUp.Add(1)
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.known(m.Seq) {
+			return
+		}
 		if c.caught == nil {
 			c.caught = map[int64]bool{}
 		}
 		c.caught[m.Seq] = true
 		c.know(m.Seq)
-		c.mu.Unlock()
-		c.l.st.caughtUp.Add(1)
+		if isRunClientID(c.l.runID, m.ClientID) {
+			c.l.st.caughtNew.Add(1)
+		}
 	})
 }
 
@@ -432,6 +477,9 @@ func (c *conn) resendLimited(ws *websocket.Conn, now time.Time) (time.Time, erro
 
 // write sends p's send frame.
 func (c *conn) write(ws *websocket.Conn, p *pend) error {
+	c.mu.Lock()
+	p.writes++
+	c.mu.Unlock()
 	id := c.cv.id
 	b, err := json.Marshal(wire.ClientFrame{Type: wire.TypeSend, ConversationID: &id, ClientID: &p.clientID, Body: &p.body})
 	if err != nil {
@@ -470,6 +518,12 @@ func (c *conn) read(ws *websocket.Conn, hello chan<- struct{}) {
 			c.onAck(f)
 		case wire.TypeError:
 			c.onError(f)
+		case wire.TypeResync:
+			c.l.st.resyncs.Add(1)
+			select {
+			case c.resync <- struct{}{}:
+			default: // a catch-up is asked for already; it reads from the watermark then
+			}
 		}
 	}
 }
@@ -487,15 +541,29 @@ func (c *conn) onMessage(f wire.ServerFrame) {
 		l.st.foreign.Add(1)
 		return
 	}
+	c.mu.Lock()
+	dup := c.known(m.Seq)
+	if dup {
+		c.dups++
+		if c.dupAt == nil {
+			c.dupAt = map[int]bool{}
+		}
+		c.dupAt[len(c.frames)] = true
+	}
+	c.frames = append(c.frames, m.Seq)
+	c.know(m.Seq)
+	c.mu.Unlock()
+	if dup {
+		// Delivery is at least once: a client drops a message it has by
+		// (conversation, seq). Counted, not measured.
+		l.st.duplicated.Add(1)
+		return
+	}
 	l.st.delivered.Add(1)
 	if nanos := bodyNanos(m.Body); nanos >= l.measureNanos.Load() {
 		l.st.deliveredMeasured.Add(1)
 		l.st.deliverH.record(c.k, (now-nanos)/1000)
 	}
-	c.mu.Lock()
-	c.frames = append(c.frames, m.Seq)
-	c.know(m.Seq)
-	c.mu.Unlock()
 }
 
 // isRunClientID reports whether a client_id was made by this run.
@@ -525,6 +593,12 @@ func (c *conn) onAck(f wire.ServerFrame) {
 		c.retrying--
 	}
 	c.own = append(c.own, m.Seq)
+	if p.writes > 1 {
+		if c.resentOwn == nil {
+			c.resentOwn = map[int64]bool{}
+		}
+		c.resentOwn[m.Seq] = true
+	}
 	c.know(m.Seq)
 	c.mu.Unlock()
 	c.notify()
@@ -555,8 +629,10 @@ func (c *conn) onAck(f wire.ServerFrame) {
 	l.st.expectedDeliv.Add(int64(len(cv.conns) - 1))
 }
 
-// onError records an error frame; a rate-limited send is resent after
-// the wait the server asks for, other refused sends are given up.
+// onError records an error frame; a rate-limited send, or one the server
+// could not take (unavailable: its database or broker is down or slow),
+// is resent with the same client_id after the wait the server asks for;
+// other refused sends are given up.
 func (c *conn) onError(f wire.ServerFrame) {
 	c.l.st.addError("frame " + f.Code)
 	if f.ClientID == "" {
@@ -568,7 +644,7 @@ func (c *conn) onError(f wire.ServerFrame) {
 		c.mu.Unlock()
 		return
 	}
-	if f.Code == "rate_limited" {
+	if f.Code == "rate_limited" || f.Code == "unavailable" {
 		if !p.retrying {
 			p.retrying = true
 			c.retrying++

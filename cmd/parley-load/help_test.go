@@ -17,7 +17,7 @@ func TestHelp(t *testing.T) {
 		if code := exitCode(err, &stderr); code != 0 {
 			t.Errorf("parley-load %s: exit %d (%v)", arg, code, err)
 		}
-		if out := stdout.String(); !strings.Contains(out, "Usage of parley-load:") || !strings.Contains(out, "-url string") {
+		if out := stdout.String(); !strings.Contains(out, "Usage of parley-load:") || !strings.Contains(out, "-url URL") {
 			t.Errorf("parley-load %s printed:\n%s", arg, out)
 		}
 		if stderr.Len() != 0 {

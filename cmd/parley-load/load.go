@@ -33,7 +33,10 @@ type stats struct {
 	opened            atomic.Int64 // successful handshakes, reconnects included
 	drops             atomic.Int64 // connections that ended without us closing them
 	reconnects        atomic.Int64
-	caughtUp          atomic.Int64 // messages fetched by catch-up after reconnects
+	caughtUp          atomic.Int64 // messages fetched by catch-up (after reconnects and resync frames)
+	caughtNew         atomic.Int64 // of those, messages the connection had not had
+	resyncs           atomic.Int64 // resync frames received
+	duplicated        atomic.Int64 // message frames for a seq the connection already had
 	foreign           atomic.Int64 // message frames not from this run
 
 	ackH     *shardedHist // send → ack, µs
@@ -131,7 +134,6 @@ type loader struct {
 	runID  string // starts every client_id of this run
 	// vocabulary pads bodies with words (-body-words); nil pads with x's.
 	vocabulary []string
-	wsURL      string
 	spread     bool // spread source addresses over 127.0.0.x
 
 	users []*user
@@ -155,18 +157,21 @@ func newLoader(cfg config, stderr io.Writer) *loader {
 	st := newStats()
 	var b [4]byte
 	rand.Read(b[:])
-	ws := *cfg.base
-	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[cfg.base.Scheme]
-	ws.Path += "/ws"
+	if len(cfg.bases) == 0 && cfg.base != nil {
+		cfg.bases = []*url.URL{cfg.base}
+	}
+	spread := cfg.spreadSource
+	for _, b := range cfg.bases {
+		spread = spread && isLoopback4(b)
+	}
 	l := &loader{
 		cfg:     cfg,
 		stderr:  stderr,
 		log:     slog.New(slog.NewTextHandler(stderr, nil)),
 		st:      st,
-		api:     newAPIClient(cfg.base, st),
+		api:     newAPIClient(st),
 		runID:   hex.EncodeToString(b[:]),
-		wsURL:   ws.String(),
-		spread:  cfg.spreadSource && isLoopback4(cfg.base),
+		spread:  spread,
 		dialSem: make(chan struct{}, cfg.dialConc),
 		start:   make(chan struct{}),
 	}
@@ -185,6 +190,19 @@ func (l *loader) progress(format string, args ...any) {
 
 func (l *loader) close() { l.api.tr.CloseIdleConnections() }
 
+// userBase is the node of the run's user i: the -url nodes in turn, so
+// that user 2i and user 2i+1 (a direct conversation), and a group's
+// consecutive members, are on different nodes when there are several.
+func (l *loader) userBase(i int) *url.URL { return l.cfg.bases[i%len(l.cfg.bases)] }
+
+// wsURL is the WebSocket URL of the node at base.
+func wsURL(base *url.URL) string {
+	ws := *base
+	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
+	ws.Path += "/ws"
+	return ws.String()
+}
+
 // isLoopback4 reports whether u's host is an IPv4 loopback address.
 func isLoopback4(u *url.URL) bool {
 	ip := net.ParseIP(u.Hostname())
@@ -201,7 +219,7 @@ func (l *loader) setupUsers(ctx context.Context) error {
 			name = fmt.Sprintf("%s%03d", l.cfg.prefix, idx)
 		}
 		c, jar := l.api.newClient()
-		l.users[i] = &user{index: idx, name: name, client: c, jar: jar}
+		l.users[i] = &user{index: idx, name: name, base: l.userBase(i), client: c, jar: jar}
 	}
 	var done atomic.Int64
 	t0 := time.Now()
@@ -295,7 +313,7 @@ func (l *loader) makeConns() {
 	l.conns = make([]*conn, l.cfg.conns)
 	for k := range l.conns {
 		u := l.users[k%len(l.users)]
-		c := &conn{l: l, k: k, u: u, cv: u.conv, sk: -1, wake: make(chan struct{}, 1), pending: map[string]*pend{}}
+		c := &conn{l: l, k: k, u: u, cv: u.conv, sk: -1, wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), pending: map[string]*pend{}}
 		if u.sends {
 			c.sk = l.sendingConns
 			l.sendingConns++
@@ -443,21 +461,23 @@ func (l *loader) drain(ctx context.Context) {
 	deadline := time.Now().Add(l.cfg.drain)
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	last, lastChange := l.st.delivered.Load(), time.Now()
+	last, lastChange := l.st.delivered.Load()+l.st.caughtUp.Load(), time.Now()
 	for time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		d := l.st.delivered.Load()
+		d := l.st.delivered.Load() + l.st.caughtUp.Load()
 		if d != last {
 			last, lastChange = d, time.Now()
 		}
 		if l.st.pending.Load() > 0 {
 			continue
 		}
-		if d >= l.st.expectedDeliv.Load() || time.Since(lastChange) > time.Second {
+		// Deliveries by catch-up count too: a resync makes clients fetch
+		// what was not published.
+		if l.st.delivered.Load()+l.st.caughtNew.Load() >= l.st.expectedDeliv.Load() || time.Since(lastChange) > time.Second {
 			return
 		}
 	}

@@ -51,7 +51,7 @@ func exitCode(err error, stderr io.Writer) int {
 // config is the load run's configuration, from flags and their environment
 // variable twins (PARLEY_LOAD_ plus the flag's name).
 type config struct {
-	url             string
+	url             string // -url: one base URL, or several separated by commas
 	users           int
 	userOffset      int
 	conns           int
@@ -82,7 +82,8 @@ type config struct {
 	groupSenders    int
 	maxGroupMembers int
 
-	base  *url.URL        // parsed url
+	base  *url.URL        // the first of bases
+	bases []*url.URL      // parsed url: users are spread over them round-robin
 	given map[string]bool // flags set on the command line or by environment
 }
 
@@ -93,7 +94,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	var cfg config
 	fs := flag.NewFlagSet(filepath.Base(args[0]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the Parley server")
+	cfg.url = "http://127.0.0.1:8080"
+	fs.Var(&urlFlag{dst: &cfg.url}, "url", "base `URL` of the Parley server; repeat it (or give a comma list) for several nodes of a cluster: user i uses URL i mod their number, so a direct conversation's two members (and a group's) are on different nodes")
 	fs.IntVar(&cfg.users, "users", 100, "number of users to sign up or sign in (direct mode: even, user 2i talks with 2i+1; group mode: -groups × -group-members, the default there)")
 	fs.IntVar(&cfg.userOffset, "user-offset", 0, "index of the first user, so that several processes can use disjoint users")
 	fs.IntVar(&cfg.conns, "conns", 200, "WebSocket connections to open, spread round-robin over the users (connection k belongs to user k mod users); group mode: at least one a member, the default there")
@@ -150,12 +152,17 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 
 // check validates the configuration and fills in derived fields.
 func (cfg *config) check() error {
-	u, err := url.Parse(cfg.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("-url must be an http:// or https:// URL, not %q", cfg.url)
+	cfg.bases = nil
+	for _, raw := range strings.Split(cfg.url, ",") {
+		raw = strings.TrimSpace(raw)
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-url must be an http:// or https:// URL, not %q", raw)
+		}
+		u.Path = strings.TrimSuffix(u.Path, "/")
+		cfg.bases = append(cfg.bases, u)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	cfg.base = u
+	cfg.base = cfg.bases[0]
 	if err := cfg.checkGroups(); err != nil {
 		return err
 	}
@@ -233,6 +240,29 @@ func (cfg *config) checkGroups() error {
 	if cfg.conns < members {
 		return fmt.Errorf("-conns %d: in group mode every member is connected, so at least -groups × -group-members = %d", cfg.conns, members)
 	}
+	return nil
+}
+
+// urlFlag is -url: the first use replaces the default, later ones (or a
+// comma list) add nodes.
+type urlFlag struct {
+	dst *string
+	set bool
+}
+
+func (f *urlFlag) String() string {
+	if f.dst == nil {
+		return ""
+	}
+	return *f.dst
+}
+
+func (f *urlFlag) Set(v string) error {
+	if !f.set {
+		*f.dst, f.set = v, true
+		return nil
+	}
+	*f.dst += "," + v
 	return nil
 }
 

@@ -48,6 +48,8 @@ type report struct {
 	AckLatency     *latency `json:"ack_latency_ms,omitempty"`
 	DeliverLatency *latency `json:"deliver_latency_ms,omitempty"`
 
+	Resyncs    int64            `json:"resync_frames"`
+	Duplicated int64            `json:"duplicated_frames"`
 	Opened     int64            `json:"handshakes"`
 	Drops      int64            `json:"drops"`
 	Reconnects int64            `json:"reconnects"`
@@ -126,6 +128,7 @@ func (r *report) fill(l *loader, elapsed interface{ Seconds() float64 }) {
 	r.ExpectedDeliveries = st.expectedDeliv.Load()
 	r.Skipped, r.Failed, r.UnackedAtEnd, r.Foreign = st.skipped.Load(), st.failed.Load(), st.pending.Load(), st.foreign.Load()
 	r.Opened, r.Drops, r.Reconnects, r.CaughtUp = st.opened.Load(), st.drops.Load(), st.reconnects.Load(), st.caughtUp.Load()
+	r.Resyncs, r.Duplicated = st.resyncs.Load(), st.duplicated.Load()
 	r.Errors, _ = st.errorCounts()
 	if r.Mode == "load" {
 		if d := l.cfg.duration.Seconds(); d > 0 {
@@ -178,7 +181,7 @@ func (r *report) writeText(w io.Writer) error {
 	} else if r.Idle != nil {
 		p("idle:        all open in %.1fs, held %.0fs, %d open at the end", r.Idle.OpenSeconds, r.ElapsedS, r.Idle.OpenAtEnd)
 	}
-	p("connections: %d handshakes, %d drops, %d reconnects, %d messages fetched catching up", r.Opened, r.Drops, r.Reconnects, r.CaughtUp)
+	p("connections: %d handshakes, %d drops, %d reconnects, %d resync frames, %d messages fetched catching up", r.Opened, r.Drops, r.Reconnects, r.Resyncs, r.CaughtUp)
 	if len(r.Errors) == 0 {
 		p("errors:      none")
 	} else {
@@ -204,6 +207,8 @@ func (r *report) writeText(w io.Writer) error {
 		}
 	}
 	if v := r.Verify; v != nil {
+		p("delivery:    acked=%d stored=%d delivered=%d (live %d, catch-up %d) lost=%d (%d messages) duplicated=%d",
+			v.AckedMessages, v.Stored, v.DeliveredLive+v.DeliveredCatchUp, v.DeliveredLive, v.DeliveredCatchUp, v.Lost, v.LostMessages, v.Duplicated)
 		p("verify:      %s", v.Summary)
 		p("             %d of the run's messages in the database, %d stored but never acked, %d others",
 			v.DBMessages, v.StoredUnacked, v.OtherDBMessages)

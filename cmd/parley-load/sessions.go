@@ -41,7 +41,7 @@ func loadSessions(path string) (map[string]savedSession, error) {
 func (l *loader) saveSessions(path string, saved map[string]savedSession) error {
 	for _, u := range l.users {
 		s := savedSession{ID: u.id, Cookies: map[string]string{}}
-		for _, c := range u.jar.Cookies(l.cfg.base) {
+		for _, c := range u.jar.Cookies(u.base) {
 			s.Cookies[c.Name] = c.Value
 		}
 		saved[u.name] = s
@@ -67,9 +67,9 @@ func (l *loader) resume(ctx context.Context, u *user, s savedSession) (bool, err
 	if len(cookies) == 0 {
 		return false, nil
 	}
-	u.jar.SetCookies(l.cfg.base, cookies)
+	u.jar.SetCookies(u.base, cookies)
 	var me wire.UserResponse
-	err := l.api.do(ctx, u.client, http.MethodGet, "/api/v1/me", nil, &me, http.StatusUnauthorized)
+	err := l.api.do(ctx, u, http.MethodGet, "/api/v1/me", nil, &me, http.StatusUnauthorized)
 	if statusOf(err) == http.StatusUnauthorized {
 		return false, nil
 	}
