@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +22,10 @@ var _ chat.Broker = (*Broker)(nil)
 // publish goes to every recipient's channel in one pipelined round trip, and
 // a node subscribes to the channels of the users connected to it. Pub/sub
 // keeps nothing: what is published while a node is cut off from Redis is
-// missed there, and its clients catch up from history.
+// missed there. So when its pub/sub connection breaks and is restored
+// (go-redis subscribes again to every channel), Run hands the node an
+// EventResync naming every user it is subscribed to, whose clients then
+// catch up from history.
 type Broker struct {
 	c          *Client
 	ps         *goredis.PubSub
@@ -130,7 +134,9 @@ func (b *Broker) Deliveries() <-chan chat.Delivery { return b.deliveries }
 
 // Run receives from Redis until ctx ends. When the connection breaks the
 // client reconnects and subscribes again to every channel on its own; Run
-// logs the trouble and keeps going.
+// logs the trouble and keeps going, and once Redis answers again it
+// delivers an EventResync to every user this node is subscribed to: what
+// was published meanwhile never reached this node.
 func (b *Broker) Run(ctx context.Context) {
 	// Closing the subscription is what ends a Receive blocked on Redis.
 	stop := context.AfterFunc(ctx, func() {
@@ -144,12 +150,21 @@ func (b *Broker) Run(ctx context.Context) {
 	var (
 		lastLog time.Time
 		unseen  int
+		// lost: the connection failed, so events may have been missed
+		// until the next one, which go-redis subscribes again.
+		lost bool
 	)
 	for {
 		msg, err := b.ps.Receive(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, goredis.ErrClosed) {
 				return
+			}
+			// An error reply leaves the connection up; anything else
+			// closes it.
+			var reply goredis.Error
+			if !errors.As(err, &reply) {
+				lost = true
 			}
 			if unseen++; time.Since(lastLog) >= 10*time.Second {
 				b.c.logger.Warn("redis pub/sub", "err", err, "failures", unseen)
@@ -162,6 +177,10 @@ func (b *Broker) Run(ctx context.Context) {
 			}
 			continue
 		}
+		if lost {
+			lost = false
+			b.resync(ctx)
+		}
 		switch m := msg.(type) {
 		case *goredis.Subscription:
 			b.confirm(m.Kind + " " + m.Channel)
@@ -169,6 +188,34 @@ func (b *Broker) Run(ctx context.Context) {
 			b.deliver(ctx, m)
 		}
 	}
+}
+
+// resync delivers an EventResync naming every user this node is
+// subscribed to, after its pub/sub connection was restored.
+func (b *Broker) resync(ctx context.Context) {
+	b.mu.Lock()
+	users := make([]chat.UserID, 0, len(b.subscribed))
+	for ch := range b.subscribed {
+		if u, ok := b.user(ch); ok {
+			users = append(users, u)
+		}
+	}
+	b.mu.Unlock()
+	b.c.logger.Info("redis pub/sub restored: this node's users catch up", "users", len(users))
+	if len(users) == 0 {
+		return
+	}
+	slices.Sort(users)
+	select {
+	case b.deliveries <- chat.Delivery{Event: chat.Event{Type: chat.EventResync, To: users}, Users: users}:
+	case <-ctx.Done():
+	}
+}
+
+// user returns the user whose channel ch is.
+func (b *Broker) user(ch string) (chat.UserID, bool) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(ch, b.c.prefix+"user:"), 10, 64)
+	return chat.UserID(id), err == nil
 }
 
 func (b *Broker) confirm(key string) {
@@ -189,8 +236,8 @@ func (b *Broker) deliver(ctx context.Context, m *goredis.Message) {
 	if !wanted {
 		return
 	}
-	id, err := strconv.ParseInt(strings.TrimPrefix(m.Channel, b.c.prefix+"user:"), 10, 64)
-	if err != nil {
+	id, ok := b.user(m.Channel)
+	if !ok {
 		b.c.logger.Error("redis message on an unknown channel", "channel", m.Channel)
 		return
 	}
@@ -200,7 +247,7 @@ func (b *Broker) deliver(ctx context.Context, m *goredis.Message) {
 		return
 	}
 	select {
-	case b.deliveries <- chat.Delivery{Event: ev, Users: []chat.UserID{chat.UserID(id)}}:
+	case b.deliveries <- chat.Delivery{Event: ev, Users: []chat.UserID{id}}:
 	case <-ctx.Done():
 	}
 }
