@@ -16,18 +16,40 @@ export class ApiError extends Error {
    * @param {number} status the HTTP status, 0 when there was no answer
    * @param {string} code the API's error code ("unauthorized", "not_found"…), "" when the answer had none
    * @param {string} message
+   * @param {number} [retryAfterMs] for rate_limited and unavailable, how long to wait before trying again (Retry-After); 0 when the answer did not say
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfterMs = 0) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** How many times a GET answered 503 unavailable is tried again. */
+const UNAVAILABLE_RETRIES = 3;
+
+/** The longest Retry-After a GET waits out before trying again. */
+const MAX_RETRY_AFTER_MS = 10000;
+
+/**
+ * The wait a Retry-After header asks for (whole seconds), 0 when none.
+ * @param {Response} resp
+ * @returns {number} milliseconds
+ */
+function retryAfterMs(resp) {
+  const s = Number(resp.headers.get("Retry-After"));
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 0;
 }
 
 /**
  * Calls the JSON API. A 401 means the session is over: the page goes to
- * the log-in page, and the call fails all the same.
+ * the log-in page, and the call fails all the same. A GET answered 503
+ * unavailable (the server's database or broker is away for a moment) is
+ * tried again after its Retry-After, up to UNAVAILABLE_RETRIES times; a
+ * GET changes nothing, so trying it again is safe. Other calls fail with
+ * the wait in ApiError.retryAfterMs.
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body] sent as JSON when given
@@ -40,23 +62,28 @@ export async function request(method, path, body) {
     init.headers = { "Content-Type": "application/json" };
     init.body = JSON.stringify(body);
   }
-  let resp;
-  try {
-    resp = await fetch(path, init);
-  } catch (err) {
-    throw new ApiError(0, "", err instanceof Error ? err.message : "network error");
-  }
-  if (resp.status === 401) {
-    window.location.assign("/login");
-    throw new ApiError(401, "unauthorized", "signed out");
-  }
-  if (resp.status === 204) return null;
-  const data = await resp.json().catch(() => null);
-  if (!resp.ok) {
+  for (let attempt = 0; ; attempt++) {
+    let resp;
+    try {
+      resp = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, "", err instanceof Error ? err.message : "network error");
+    }
+    if (resp.status === 401) {
+      window.location.assign("/login");
+      throw new ApiError(401, "unauthorized", "signed out");
+    }
+    if (resp.status === 204) return null;
+    const data = await resp.json().catch(() => null);
+    if (resp.ok) return data;
     const e = errorOf(data);
-    throw new ApiError(resp.status, e.code, e.message || resp.statusText);
+    const wait = retryAfterMs(resp);
+    if (method === "GET" && resp.status === 503 && attempt < UNAVAILABLE_RETRIES) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait || 1000, MAX_RETRY_AFTER_MS)));
+      continue;
+    }
+    throw new ApiError(resp.status, e.code, e.message || resp.statusText, wait);
   }
-  return data;
 }
 
 /**

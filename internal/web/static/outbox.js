@@ -2,13 +2,16 @@
 // Messages typed but not yet stored, one queue per conversation in the
 // order they were typed. A queue has at most one send in flight: the next
 // message goes when the one before it is acked (or refused for good), so
-// the server stores them in typed order. A send refused with rate_limited
-// holds back its whole queue: it is tried again after retry_after_ms, and
+// the server stores them in typed order. A send refused for a reason that
+// waiting can fix — rate_limited, unavailable (the server's database or
+// broker is away), or anything the page does not know to be final — holds
+// back its whole queue: it is tried again after retry_after_ms, waiting
+// longer after each refusal in a row while the server is unavailable, and
 // the ones behind it follow once it is stored. After a reconnect every
 // queue resumes from its first message, with the same client_ids, so the
 // server stores each one once (a stored client_id is answered with the
-// stored message). Any other refusal marks that message as not sent and
-// the queue goes on.
+// stored message). A refusal that waiting cannot fix (FINAL) marks that
+// message as not sent and the queue goes on.
 
 /** @typedef {import("./wire.js").SendFrame} SendFrame */
 /** @typedef {import("./wire.js").ErrorFrame} ErrorFrame */
@@ -28,11 +31,39 @@
  * @typedef {object} Queue
  * @property {PendingSend[]} entries in typed order
  * @property {string | null} inFlight the client_id sent and not answered yet
- * @property {ReturnType<typeof setTimeout> | undefined} hold the timer of a rate_limited wait
+ * @property {ReturnType<typeof setTimeout> | undefined} hold the timer of a wait before a resend
+ * @property {number} refusals the refusals in a row of its first message that may still go, for the backoff
  */
 
 /** How long to wait before resending a refused send that gave no retry_after_ms. */
 const DEFAULT_RETRY_MS = 1000;
+
+/** The longest wait between two resends of a message the server could not take. */
+const MAX_RETRY_MS = 30000;
+
+/**
+ * The refusals that waiting cannot fix: the message is shown as not sent.
+ * Any other code (unavailable, rate_limited, internal, one this page does
+ * not know) is waited out and the message sent again.
+ */
+const FINAL = new Set(["invalid", "too_large", "not_found", "forbidden", "conflict", "unauthorized"]);
+
+/**
+ * How long to wait before resending a send refused with f, the refusals-th
+ * refusal in a row: rate_limited says exactly when the budget has room;
+ * otherwise the wait doubles with each refusal from retry_after_ms (or a
+ * second), up to MAX_RETRY_MS, give or take a fifth so that the pages
+ * that met one outage do not all come back at once.
+ * @param {ErrorFrame} f
+ * @param {number} refusals at least 1
+ * @returns {number} milliseconds
+ */
+export function retryDelay(f, refusals) {
+  const base = f.retry_after_ms || DEFAULT_RETRY_MS;
+  if (f.code === "rate_limited") return base;
+  const backoff = Math.min(MAX_RETRY_MS, Math.max(base, DEFAULT_RETRY_MS * 2 ** Math.min(refusals - 1, 16)));
+  return Math.round(backoff * (0.9 + 0.2 * Math.random()));
+}
 
 /** The unacked sends, a queue per conversation, each in the order typed. */
 export class Outbox {
@@ -67,7 +98,7 @@ export class Outbox {
   queue(conversationId) {
     let q = this.queues.get(conversationId);
     if (!q) {
-      q = { entries: [], inFlight: null, hold: undefined };
+      q = { entries: [], inFlight: null, hold: undefined, refusals: 0 };
       this.queues.set(conversationId, q);
     }
     return q;
@@ -106,7 +137,7 @@ export class Outbox {
 
   /**
    * Sends the first message of a queue that may still go, unless one is in
-   * flight or the queue is held back by a rate_limited wait.
+   * flight or the queue is held back by a wait before a resend.
    * @param {number} conversationId
    */
   pump(conversationId) {
@@ -129,14 +160,15 @@ export class Outbox {
     if (!at) return; // a second answer to a resend
     const [entry] = at.q.entries.splice(at.i, 1);
     if (at.q.inFlight === clientId) at.q.inFlight = null;
+    at.q.refusals = 0;
     this.pump(entry.conversationId);
     this.changed(entry.conversationId);
   }
 
   /**
-   * The server refused a send: rate_limited holds the queue back and tries
-   * the same message again after retry_after_ms; anything else marks it as
-   * not sent and the queue goes on.
+   * The server refused a send: a refusal that waiting can fix holds the
+   * queue back and tries the same message again after retryDelay; a final
+   * one (FINAL) marks it as not sent and the queue goes on.
    * @param {ErrorFrame} f
    */
   refused(f) {
@@ -145,17 +177,19 @@ export class Outbox {
     const { q } = at;
     const entry = q.entries[at.i];
     if (entry.failure) return;
-    if (f.code === "rate_limited") {
+    if (!FINAL.has(f.code)) {
       if (q.inFlight !== entry.clientId) return; // an answer to a send made before a resend
       q.inFlight = null;
+      q.refusals++;
       clearTimeout(q.hold);
       q.hold = setTimeout(() => {
         q.hold = undefined;
         this.pump(entry.conversationId);
-      }, f.retry_after_ms || DEFAULT_RETRY_MS);
+      }, retryDelay(f, q.refusals));
       return;
     }
     entry.failure = f.message || f.code;
+    q.refusals = 0;
     if (q.inFlight === entry.clientId) q.inFlight = null;
     this.pump(entry.conversationId);
     this.changed(entry.conversationId);
@@ -164,7 +198,7 @@ export class Outbox {
   /**
    * After a reconnect: whatever was in flight on the old connection may be
    * lost, so every queue starts again from its first message that may
-   * still go, with the same client_ids (a queue held back by rate_limited
+   * still go, with the same client_ids (a queue held back by a wait
    * resumes when its wait ends).
    */
   resendAll() {
