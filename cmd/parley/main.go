@@ -103,7 +103,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
 	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
-	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: how long a node's claim that a user is online lasts unless renewed; when a node dies, its users' contacts see them offline and are told to catch up within about 4/3 of it")
+	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 2*time.Second, "the longest a Redis dial, read, write or wait for a pooled connection may take")
 	fs.StringVar(&cfg.redis, "redis", "", "redis:// URL: carry events, presence, rate limits and login throttling across nodes")
@@ -313,9 +313,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	// Each node sweeps, a third of a TTL apart, for users whose claims lapsed
-	// (their node died): nothing when presence is this process's alone.
-	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL/3) })
+	// Each node sweeps for users whose claims lapsed (their node died):
+	// nothing when presence is this process's alone.
+	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL) })
 	proxies, err := parsePrefixes(cfg.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)

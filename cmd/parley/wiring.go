@@ -162,7 +162,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 		return nil, err
 	}
 	broker := c.Broker()
-	presence := c.Presence(cfg.presenceTTL)
+	presence := c.Presence(chat.PresenceClaimTTL(cfg.presenceTTL))
 	connections := c.Connections(connectionLease)
 	return &backplane{
 		broker:      broker,

@@ -112,13 +112,20 @@ func (s *Service) resyncStranded(ctx context.Context, users []UserID) {
 	}
 }
 
-// RunPresenceSweep calls SweepPresence about every interval (each wait
-// drawn between 3/4 and 5/4 of it, so that nodes started together do not
-// sweep in step) until ctx ends. A failed sweep is logged and tried again
-// at the next tick. It returns at once when the presence needs no sweep
-// (one node, in memory). interval is best a third of the presence TTL:
-// lapses are then reported within 4/3 of the TTL plus the 1/4 of jitter.
-func (s *Service) RunPresenceSweep(ctx context.Context, interval time.Duration) {
+// PresenceClaimTTL is how long a node's claims (and its registration)
+// last unless renewed, for a presence TTL of ttl, the longest the users of
+// a node that died may still show online: 3/4 of it. A claim lapses at
+// most that long after its node dies, and RunPresenceSweep takes it within
+// 5/32 of ttl more, which leaves 3/32 for publishing.
+func PresenceClaimTTL(ttl time.Duration) time.Duration { return ttl * 3 / 4 }
+
+// RunPresenceSweep calls SweepPresence about every eighth of ttl, the
+// presence TTL (see PresenceClaimTTL), until ctx ends; each wait is drawn
+// between 3/4 and 5/4 of that, so that nodes started together do not sweep
+// in step. A failed sweep is logged and tried again at the next tick. It
+// returns at once when the presence needs no sweep (one node, in memory).
+func (s *Service) RunPresenceSweep(ctx context.Context, ttl time.Duration) {
+	interval := ttl / 8
 	if _, ok := s.presence.(PresenceSweeper); !ok || interval <= 0 {
 		return
 	}
