@@ -47,9 +47,12 @@ func (g *LogGate) Allow(key string) (failures int, ok bool) {
 // OutageLog logs the health of one dependency (the database, Redis) as an
 // operator wants to read it in an outage: while it fails, one warning per
 // interval saying how many failures it stands for (through a LogGate); when
-// it answers again, one line saying so and for how long it was away. Make
-// one with NewOutageLog; it is safe for concurrent use, and costs an atomic
-// load per answer while the dependency is up.
+// it answers again, one line saying so and for how long it was away. A
+// failure whose warning the gate held back (a stale connection failing
+// right after a recovery) and that ends before a warning went out is not
+// announced as a recovery either. Make one with NewOutageLog; it is safe
+// for concurrent use, and costs an atomic load per answer while the
+// dependency is up.
 type OutageLog struct {
 	logger   *slog.Logger
 	what     string
@@ -58,6 +61,8 @@ type OutageLog struct {
 	// since is when the current outage began, in Unix nanoseconds; 0 while
 	// the dependency answers.
 	since atomic.Int64
+	// announced is set once a warning about the current outage is out.
+	announced atomic.Bool
 }
 
 // NewOutageLog returns the outage log of a dependency named what
@@ -76,17 +81,18 @@ func NewOutageLog(logger *slog.Logger, what string, every time.Duration) *Outage
 func (o *OutageLog) Failed(ctx context.Context, err error) {
 	o.since.CompareAndSwap(0, time.Now().UnixNano())
 	if n, ok := o.gate.Allow(o.what); ok {
+		o.announced.Store(true)
 		o.logger.WarnContext(ctx, o.down, "err", err, "failures", n)
 	}
 }
 
-// Answered records that the dependency answered; the first answer after a
-// failure logs that it is back, with how long it was away.
+// Answered records that the dependency answered; the first answer after an
+// announced outage logs that it is back, with how long it was away.
 func (o *OutageLog) Answered(ctx context.Context) {
 	if o.since.Load() == 0 {
 		return
 	}
-	if since := o.since.Swap(0); since != 0 {
+	if since := o.since.Swap(0); since != 0 && o.announced.Swap(false) {
 		o.logger.InfoContext(ctx, o.up, "down_for", time.Since(time.Unix(0, since)).Round(time.Millisecond))
 	}
 }
