@@ -56,7 +56,10 @@ func TestBrokerOutageDelivery(t *testing.T) {
 	waitUntil(t, "both nodes see Redis gone", func() bool {
 		return readyStatus(t, nodes[0]) == http.StatusServiceUnavailable && readyStatus(t, nodes[1]) == http.StatusServiceUnavailable
 	})
-	atLeast("sends during the outage", 100)
+	// Sends with Redis away can be slow (the rate limiter and the
+	// publish each find it gone): the count, not the time, says the
+	// outage covered a stream of sends.
+	atLeast("sends during the outage", 20)
 	proxy.mend()
 	waitUntil(t, "both nodes back on Redis", func() bool {
 		return readyStatus(t, nodes[0]) == http.StatusOK && readyStatus(t, nodes[1]) == http.StatusOK

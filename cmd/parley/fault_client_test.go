@@ -376,24 +376,38 @@ func (s *faultSender) refuse(what string) {
 	s.refused[what]++
 }
 
-// run posts a new message every interval until ctx ends; a send in
-// progress when it ends is not counted unless it was acked.
+// faultInFlight bounds a sender's sends waiting for an answer: the stream
+// goes on at its pace while a dependency makes answers slow.
+const faultInFlight = 16
+
+// run posts a new message every interval, each in its own goroutine (at
+// most faultInFlight at once: a tick finding them all busy is skipped),
+// until ctx ends; it returns once every send has. A send in progress when
+// ctx ends counts only if it was acked.
 func (s *faultSender) run(ctx context.Context, interval time.Duration) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, faultInFlight)
 	// The ticker paces the sends (a steady stream): it waits for no
 	// condition.
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		s.mu.Lock()
-		s.n++
-		id := fmt.Sprintf("%s-%d", s.name, s.n)
-		s.mu.Unlock()
-		// A refusal other than unavailable is counted (the test fails on
-		// it) and the stream goes on.
-		if _, err := s.post(ctx, id, "message "+id); ctx.Err() != nil {
-			return
-		} else if err != nil && !errors.Is(err, errRefused) {
-			s.refuse(err.Error())
+		select {
+		case slots <- struct{}{}:
+			s.mu.Lock()
+			s.n++
+			id := fmt.Sprintf("%s-%d", s.name, s.n)
+			s.mu.Unlock()
+			wg.Go(func() {
+				defer func() { <-slots }()
+				// A refusal other than unavailable is counted (the test
+				// fails on it) and the stream goes on.
+				if _, err := s.post(ctx, id, "message "+id); err != nil && ctx.Err() == nil && !errors.Is(err, errRefused) {
+					s.refuse(err.Error())
+				}
+			})
+		default:
 		}
 		select {
 		case <-ctx.Done():
