@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/storetest"
@@ -47,6 +50,8 @@ func openBehindProxy(t *testing.T, opts Options) (*Guarded, *faultProxy) {
 	u.Host = p.addr()
 	q := u.Query()
 	q.Set("search_path", newSchema(t))
+	// One connection, so that a test knows which one the next call uses.
+	q.Set("pool_max_conns", "1")
 	u.RawQuery = q.Encode()
 	s, err := Open(t.Context(), u.String(), opts)
 	if err != nil {
@@ -103,6 +108,35 @@ func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	// The stalled connections were given up; new ones serve.
 	if _, err := s.UserByID(ctx, alice.ID); err != nil {
 		t.Errorf("read once the database answers again: %v", err)
+	}
+}
+
+// TestTerminatedBackendIsUnavailable: a connection the database ends
+// (pg_terminate_backend, as a restart or a failover does) fails the call
+// that meets it with EUNAVAILABLE, not internal; the next call gets a new
+// connection.
+func TestTerminatedBackendIsUnavailable(t *testing.T) {
+	s, _ := openBehindProxy(t, Options{})
+	ctx := t.Context()
+	alice := storetest.NewUser(t, s, "alice")
+	var pid int
+	// The pool's one connection, which the next call will use again.
+	if err := s.pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("read on a terminated connection: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	if _, err := s.UserByID(ctx, alice.ID); err != nil {
+		t.Errorf("read after: %v", err)
 	}
 }
 
