@@ -36,6 +36,22 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
+// FindExpiryCtx is FindCtx that also returns the session's expiry as
+// stored, so that a caller can tell whether committing it again would move
+// anything (see the web server's session store). found is false, with a
+// nil error, when no unexpired session is stored under token.
+func (ss *SessionStore) FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
+	err = ss.store.pool.QueryRow(ctx,
+		`SELECT data, expiry FROM sessions WHERE token = $1 AND expiry > $2`, token, time.Now()).Scan(&data, &expiry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("find session: %w", err)
+	}
+	return data, expiry, true, nil
+}
+
 // CommitCtx stores a session, replacing any with the same token, unless the
 // session was ended (see Store.EndSessions): a request that loaded it before
 // it ended must not bring it back when it commits. The session's binding

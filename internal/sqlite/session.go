@@ -33,6 +33,23 @@ func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool
 	return data, true, nil
 }
 
+// FindExpiryCtx is FindCtx that also returns the session's expiry as
+// stored, so that a caller can tell whether committing it again would move
+// anything (see the web server's session store). found is false, with a
+// nil error, when no unexpired session is stored under token.
+func (ss *SessionStore) FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
+	var at int64
+	err = ss.store.read.QueryRowContext(ctx,
+		`SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, token, micros(time.Now())).Scan(&data, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, fmt.Errorf("find session: %w", err)
+	}
+	return data, fromMicros(at), true, nil
+}
+
 // CommitCtx stores a session, replacing any with the same token, unless the
 // session was ended (see Store.EndSessions): a request that loaded it before
 // it ended must not bring it back when it commits.

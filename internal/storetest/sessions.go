@@ -15,6 +15,8 @@ type SessionStore interface {
 	FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 	CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error
 	DeleteCtx(ctx context.Context, token string) error
+	// FindExpiryCtx is FindCtx that also returns the stored expiry.
+	FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error)
 }
 
 // RunSessions runs the conformance tests of binding sessions to users,
@@ -30,6 +32,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, Session
 		{"EndSessions", testEndSessions},
 		{"EndedStaysEnded", testEndedStaysEnded},
 		{"TouchSession", testTouchSession},
+		{"FindExpiry", testFindExpiry},
 		{"SetDisplayName", testSetDisplayName},
 		{"CloseUser", testCloseUser},
 		{"StartSession", testStartSession},
@@ -178,6 +181,33 @@ func testTouchSession(t *testing.T, s chat.Store, ss SessionStore) {
 	}
 	if _, ok, err := s.TouchSession(ctx, "a1", later); err != nil || ok {
 		t.Errorf("TouchSession of an ended session = %v, %v; want false", ok, err)
+	}
+}
+
+// testFindExpiry: the stored expiry comes back with the data, as committed
+// or as TouchSession moved it, and an expired session is not found.
+func testFindExpiry(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice")
+	soon := time.Now().Add(time.Minute).Truncate(time.Microsecond)
+	commitBound(t, s, ss, alice.ID, "a1", soon)
+	data, exp, ok, err := ss.FindExpiryCtx(ctx, "a1")
+	if err != nil || !ok || string(data) != "data a1" || !exp.Equal(soon) {
+		t.Fatalf("FindExpiryCtx = %q, %v, %v, %v; want %q, %v, true", data, exp, ok, err, "data a1", soon)
+	}
+	later := soon.Add(time.Hour)
+	if _, _, err := s.TouchSession(ctx, "a1", later); err != nil {
+		t.Fatal(err)
+	}
+	if _, exp, ok, err := ss.FindExpiryCtx(ctx, "a1"); err != nil || !ok || !exp.Equal(later) {
+		t.Errorf("FindExpiryCtx after TouchSession = %v, %v, %v; want %v", exp, ok, err, later)
+	}
+	commitBound(t, s, ss, alice.ID, "old", time.Now().Add(-time.Second))
+	if _, _, ok, err := ss.FindExpiryCtx(ctx, "old"); err != nil || ok {
+		t.Errorf("FindExpiryCtx of an expired session = %v, %v; want not found", ok, err)
+	}
+	if _, _, ok, err := ss.FindExpiryCtx(ctx, "none"); err != nil || ok {
+		t.Errorf("FindExpiryCtx of no session = %v, %v; want not found", ok, err)
 	}
 }
 

@@ -73,7 +73,7 @@ type server struct {
 // NewServer returns the HTTP handler of the whole application.
 func NewServer(cfg Config) (http.Handler, error) {
 	sm := scs.New()
-	sm.Store = bindingStore{Store: cfg.Sessions, codec: sm.Codec, svc: cfg.Service}
+	sm.Store = bindingStore{Store: cfg.Sessions, codec: sm.Codec, svc: cfg.Service, refresh: idleRefresh(cfg.SessionIdleTimeout)}
 	sm.Lifetime = cfg.SessionLifetime
 	sm.IdleTimeout = cfg.SessionIdleTimeout
 	sm.HashTokenInStore = true // a leaked sessions table holds no usable tokens
@@ -128,7 +128,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	var h http.Handler = mux
 	h = checkQuery(cfg.Logger, s.pageError, h)
 	h = recoverPanics(cfg.Logger, s.pageError, h)
-	h = sm.LoadAndSave(h)
+	h = loadAndSave(sm, h)
 	h = cop.Handler(h)
 	h = checkOrigin(trusted, deny, h)
 	h = securityHeaders(cfg.SecureCookies, h)

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
+	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -24,20 +27,83 @@ func sessionID(token string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// idleRefresh is how stale a session's stored expiry may grow before use
+// moves it: a request or frame writes the session's row only when the
+// expiry it would set is more than this past the stored one. Reads then
+// write at most once per idleRefresh per session, however often they
+// come; the price is that a session ends between idle − idleRefresh and
+// idle after its last use. A short idle timeout (tests, strict
+// deployments) gets a proportionate slack.
+func idleRefresh(idle time.Duration) time.Duration {
+	return min(5*time.Minute, idle/8)
+}
+
+// idleExpiry is the expiry that use at now gives a session with the given
+// absolute deadline and idle timeout (0 for none), as scs computes it.
+func idleExpiry(now, deadline time.Time, idle time.Duration) time.Time {
+	if idle <= 0 {
+		return deadline
+	}
+	return minTime(deadline, now.Add(idle))
+}
+
+// expiryFinder is a session store that can say, with a session's data,
+// when it expires as stored (the SQLite and PostgreSQL stores can).
+type expiryFinder interface {
+	FindExpiryCtx(ctx context.Context, key string) (data []byte, expiry time.Time, found bool, err error)
+}
+
+// loadedKey is the context key of a request's *loadedSession.
+type loadedKey struct{}
+
+// loadedSession is the session row a request loaded: its key, data and
+// stored expiry. It is the request's own (one per request, set up by
+// loadAndSave), so it needs no lock.
+type loadedSession struct {
+	key    string
+	data   []byte
+	expiry time.Time
+}
+
+// loadAndSave is sm.LoadAndSave with room in each request's context for
+// what the store loaded, so that bindingStore can leave a session that
+// did not change, and whose stored expiry is fresh, unwritten (scs marks
+// every session loaded under an idle timeout modified, to move its
+// expiry: without this, every request, GETs and WebSocket handshakes
+// included, would write its session's row).
+func loadAndSave(sm *scs.SessionManager, next http.Handler) http.Handler {
+	h := sm.LoadAndSave(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loadedKey{}, &loadedSession{})))
+	})
+}
+
 // bindingStore is the session store as the session manager sees it: each
 // commit of a signed-in session also records (once: later commits change
 // nothing) which user the session belongs to, so that all of a user's
 // sessions can be ended together (sign out everywhere, a password change).
 // Recording it here, where every session is committed, covers every way of
 // signing in.
+//
+// A commit that would change nothing but move the expiry by less than
+// refresh (see idleRefresh) is skipped, when the store can say what it
+// holds (expiryFinder) and the request went through loadAndSave.
 type bindingStore struct {
 	scs.Store
-	codec scs.Codec
-	svc   *chat.Service
+	codec   scs.Codec
+	svc     *chat.Service
+	refresh time.Duration
 }
 
 // FindCtx finds a session by its key.
 func (b bindingStore) FindCtx(ctx context.Context, key string) ([]byte, bool, error) {
+	if f, ok := b.Store.(expiryFinder); ok {
+		data, expiry, found, err := f.FindExpiryCtx(ctx, key)
+		if l, ok := ctx.Value(loadedKey{}).(*loadedSession); ok && found && err == nil {
+			*l = loadedSession{key: key, data: data, expiry: expiry}
+		}
+		return data, found, err
+	}
 	if c, ok := b.Store.(scs.CtxStore); ok {
 		return c.FindCtx(ctx, key)
 	}
@@ -52,8 +118,14 @@ func (b bindingStore) DeleteCtx(ctx context.Context, key string) error {
 	return b.Delete(key)
 }
 
-// CommitCtx records a signed-in session's user, then stores the session.
+// CommitCtx records a signed-in session's user, then stores the session,
+// unless the store holds it already with these contents and an expiry
+// less than refresh short of this one.
 func (b bindingStore) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
+	l, _ := ctx.Value(loadedKey{}).(*loadedSession)
+	if l != nil && l.key == key && !l.expiry.Before(expiry.Add(-b.refresh)) && b.same(l.data, data) {
+		return nil
+	}
 	if b.svc != nil {
 		deadline, values, err := b.codec.Decode(data)
 		if err != nil {
@@ -65,10 +137,28 @@ func (b bindingStore) CommitCtx(ctx context.Context, key string, data []byte, ex
 			}
 		}
 	}
+	var err error
 	if c, ok := b.Store.(scs.CtxStore); ok {
-		return c.CommitCtx(ctx, key, data, expiry)
+		err = c.CommitCtx(ctx, key, data, expiry)
+	} else {
+		err = b.Commit(key, data, expiry)
 	}
-	return b.Commit(key, data, expiry)
+	if err == nil && l != nil && l.key == key {
+		*l = loadedSession{key: key, data: data, expiry: expiry}
+	}
+	return err
+}
+
+// same reports whether two encodings hold the same session: the same
+// bytes, or (a map's encoding need not be in a fixed order) the same
+// deadline and values once decoded.
+func (b bindingStore) same(stored, data []byte) bool {
+	if bytes.Equal(stored, data) {
+		return true
+	}
+	d1, v1, err1 := b.codec.Decode(stored)
+	d2, v2, err2 := b.codec.Decode(data)
+	return err1 == nil && err2 == nil && d1.Equal(d2) && reflect.DeepEqual(v1, v2)
 }
 
 // sessionGuard keeps a WebSocket from outliving its session.
@@ -76,20 +166,22 @@ func (b bindingStore) CommitCtx(ctx context.Context, key string, data []byte, ex
 // A socket is one long HTTP request: the session middleware saw it once,
 // at the handshake. Rather than a sweep over the store, each connection
 // knows its session's absolute deadline (which never moves) and its expiry
-// in the store as of its last look (the idle deadline: scs stores a
-// session with expiry min(deadline, last use + idle timeout) and extends it
-// at every request). A timer wakes the connection at that expiry; it asks
-// the store again (one indexed row, once per idle period at most, and only
-// on the node holding the socket) and closes the socket with 4001 when the
-// session is gone, else sleeps until the new expiry. A frame that changes
-// something is carried out only when the session is alive: checked against
-// the known deadlines, and against the store at most every recheck, which
-// also catches a session deleted on another node whose event was lost.
+// in the store as of its last look (the idle deadline: the store holds a
+// session with expiry min(deadline, last use + idle timeout), moved by use
+// at most every idleRefresh). A timer wakes the connection at that expiry;
+// it asks the store again (one indexed row, once per expiry at most, and
+// only on the node holding the socket) and closes the socket with 4001
+// when the session is gone, else sleeps until the new expiry. A frame that
+// changes something is carried out only when the session is alive:
+// checked against the known deadlines, and against the store at most
+// every recheck, which also catches a session deleted on another node
+// whose event was lost.
 //
-// WebSocket activity keeps the session from going idle: a frame that reaches
-// the store (at most every recheck) moves the session's expiry to
-// min(deadline, now + idle timeout), as an HTTP request would. Someone
-// chatting all day over the socket is therefore not signed out for
+// WebSocket activity keeps the session from going idle, as HTTP requests
+// do: a frame moves the session's expiry to min(deadline, now + idle
+// timeout) when the expiry known is more than idleRefresh short of that,
+// so a socket in use writes its session at most once per idleRefresh.
+// Someone chatting all day over the socket is therefore not signed out for
 // idleness; an open tab nobody uses (pings and pongs are not activity) is,
 // and so is every session at its absolute deadline. A store update that
 // only moves an unexpired row's expiry forward cannot bring back a session
@@ -101,22 +193,28 @@ type sessionGuard struct {
 	deadline time.Time     // the absolute deadline
 	idle     time.Duration // the idle timeout; 0 for none
 	recheck  time.Duration // the longest a frame goes without asking the store
+	refresh  time.Duration // how stale the stored expiry may grow before a frame moves it
+
+	// handshake is the expiry the handshake's commit may have set: when
+	// the session was fresh it wrote nothing, leaving the stored expiry up
+	// to refresh short of it. Frames judge whether moving the expiry is
+	// due against the later of it and expiry, so that the first frames
+	// after the handshake do not write.
+	handshake time.Time
 
 	mu     sync.Mutex
-	expiry time.Time // the session's expiry in the store, as last seen
-	// touched is when a frame last moved the expiry in the store. Only a
-	// use sets it: were the watch's looks to set it too, a look just
-	// before a frame would put the next move off past the expiry it saw.
-	touched time.Time
-	ended   bool
+	expiry time.Time // the session's expiry in the store, as last seen (at first, the earliest it can be)
+	looked time.Time // when the store was last asked
+	ended  bool
 }
 
 // newSessionGuard returns the guard of a session just seen at the handshake.
 func newSessionGuard(svc *chat.Service, logger *slog.Logger, key string, deadline time.Time, idle time.Duration) *sessionGuard {
 	now := time.Now()
-	g := &sessionGuard{svc: svc, logger: logger, key: key, deadline: deadline, idle: idle, recheck: 5 * time.Second, expiry: deadline, touched: now}
+	g := &sessionGuard{svc: svc, logger: logger, key: key, deadline: deadline, idle: idle, recheck: 5 * time.Second, refresh: idleRefresh(idle), looked: now}
+	g.handshake = idleExpiry(now, deadline, idle)
+	g.expiry = g.handshake.Add(-g.refresh)
 	if idle > 0 {
-		g.expiry = minTime(deadline, now.Add(idle))
 		g.recheck = min(g.recheck, idle/2)
 	}
 	return g
@@ -137,7 +235,8 @@ func (g *sessionGuard) active(ctx context.Context) (bool, error) {
 
 // check reports whether the session is alive, asking the store when what
 // the guard knows is stale; with use, the store's expiry moves as a
-// request's would.
+// request's would (when it is more than refresh short of where use puts
+// it).
 func (g *sessionGuard) check(ctx context.Context, use bool) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -146,15 +245,18 @@ func (g *sessionGuard) check(ctx context.Context, use bool) (bool, error) {
 		g.ended = true
 		return false, nil
 	}
-	if use && now.Before(g.expiry) && now.Sub(g.touched) < g.recheck {
-		return true, nil
-	}
 	var want time.Time // the zero time moves nothing
 	if use {
-		want = g.deadline
-		if g.idle > 0 {
-			want = minTime(g.deadline, now.Add(g.idle))
+		known := g.expiry
+		if known.Before(g.handshake) {
+			known = g.handshake
 		}
+		if target := idleExpiry(now, g.deadline, g.idle); known.Before(target.Add(-g.refresh)) {
+			want = target
+		}
+	}
+	if use && want.IsZero() && now.Before(g.expiry) && now.Sub(g.looked) < g.recheck {
+		return true, nil
 	}
 	expiry, alive, err := g.svc.TouchSession(ctx, g.key, want)
 	if err != nil {
@@ -164,10 +266,7 @@ func (g *sessionGuard) check(ctx context.Context, use bool) (bool, error) {
 		g.ended = true
 		return false, nil
 	}
-	g.expiry = expiry
-	if use {
-		g.touched = now
-	}
+	g.expiry, g.looked = expiry, now
 	return true, nil
 }
 
