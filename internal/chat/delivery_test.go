@@ -118,12 +118,14 @@ type flakyBroker struct {
 	Broker
 	mu     sync.Mutex
 	fail   int
+	calls  int
 	events []Event
 }
 
 func (b *flakyBroker) Publish(_ context.Context, ev Event) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.calls++
 	if b.fail > 0 {
 		b.fail--
 		return errors.New("redis: connection refused")
@@ -138,6 +140,13 @@ func (b *flakyBroker) taken() []Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return slices.Clone(b.events)
+}
+
+// called returns how many publishes were asked of the broker.
+func (b *flakyBroker) called() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
 }
 
 // failNext makes the next n publishes fail.
@@ -229,23 +238,19 @@ func TestCommittedChangesReachTheirRecipientsWhenReadsFail(t *testing.T) {
 }
 
 // TestResendPublishesTheStoredMessageAgain: a send whose client ID is
-// stored already (its first publish was refused, or its node died before
-// publishing) is answered from the store and published again to every
-// member but the sending connection, so a member who missed it receives
-// it now.
+// stored already (committed by a node that died before publishing it, or
+// whose publish was refused) is answered from the store and published
+// again to every member but the sending connection, so a member who missed
+// it receives it now.
 func TestResendPublishesTheStoredMessageAgain(t *testing.T) {
 	ctx := t.Context()
 	store := newDeliveryStore()
-	broker := &flakyBroker{fail: 1} // the first publish is refused
+	broker := &flakyBroker{}
 	svc := newDeliveryService(t, store, broker, &lockedBuffer{})
 
-	first, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "m2", ClientID: "c2", Conn: "conn-a"})
-	if err != nil || !created {
-		t.Fatalf("Send: created %v, %v", created, err)
-	}
-	if got := broker.taken(); len(got) != 0 {
-		t.Fatalf("the refused publish went out: %+v", got)
-	}
+	// Committed, never published.
+	first := Message{ConversationID: 5, Seq: 2, Version: 2, SenderID: 1, Body: "m2", ClientID: "c2"}
+	store.sent["c2"] = first
 	again, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "m2", ClientID: "c2", Conn: "conn-b"})
 	if err != nil || created || again.Seq != first.Seq {
 		t.Fatalf("resend: seq %d created %v, %v; want seq %d, not created", again.Seq, created, err, first.Seq)
@@ -306,6 +311,17 @@ func TestRefusedPublishesBecomeAResync(t *testing.T) {
 		if _, _, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "hi"}); err != nil {
 			t.Fatalf("Send while the broker is away: %v (it is committed: it must succeed)", err)
 		}
+		// Until a resync goes through, events are not offered to the
+		// broker: a send does not wait on it. (Run waits out its backoff
+		// on the fake clock, which stands still until the test sleeps.)
+		synctest.Wait()
+		calls := broker.called()
+		if _, _, err := svc.Send(ctx, 2, SendRequest{ConversationID: 5, Body: "hi again"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := broker.called(); n != calls {
+			t.Errorf("a send while the broker is failing asked it %d more times, want none", n-calls)
+		}
 		// synctest's fake clock: each Sleep lets the retries' backoff
 		// pass at once; the loop polls for the resync.
 		var resync *Event
@@ -332,6 +348,15 @@ func TestRefusedPublishesBecomeAResync(t *testing.T) {
 		}
 		if n := svc.resync.pending(); n != 0 {
 			t.Errorf("%d users still pending after the resync went out", n)
+		}
+
+		// Once it is back, events are published live again.
+		n := len(broker.taken())
+		if _, _, err := svc.Send(ctx, 3, SendRequest{ConversationID: 5, Body: "live"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := broker.taken(); len(got) != n+1 || got[n].Type != EventMessage {
+			t.Errorf("a send after the outage published %+v, want its message", got[n:])
 		}
 
 		// A later refusal is resynced too, and nobody twice.

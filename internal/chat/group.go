@@ -122,10 +122,8 @@ func (s *Service) CreateGroup(ctx context.Context, caller UserID, title string, 
 		return Conversation{}, err
 	}
 	to := append([]UserID{caller}, others...)
-	if err := s.broker.Publish(ctx, Event{Type: EventConversation, To: to, ConversationID: c.ID, Conversation: &c}); err != nil {
-		// The group is stored: its members see it after their resync.
-		s.owed(ctx, "publish conversation", to, err, "conversation_id", c.ID)
-	}
+	s.publishCommitted(ctx, "publish conversation", Event{Type: EventConversation, To: to, ConversationID: c.ID, Conversation: &c},
+		"conversation_id", c.ID)
 	return c, nil
 }
 
@@ -150,13 +148,10 @@ func (s *Service) RenameGroup(ctx context.Context, caller UserID, id Conversatio
 	if err != nil || !ch.Changed {
 		return ch.Conversation, err
 	}
-	err = s.publishSystem(ctx, ch.Members, ch.Message)
-	if err == nil {
-		c := ch.Conversation
-		err = s.broker.Publish(ctx, Event{Type: EventConversation, To: ch.Members, ConversationID: id, Conversation: &c})
-	}
-	if err != nil {
-		s.owed(ctx, "publish rename", ch.Members, err, "conversation_id", id)
+	c := ch.Conversation
+	if s.publishSystem(ctx, ch.Members, ch.Message) {
+		s.publishCommitted(ctx, "publish rename", Event{Type: EventConversation, To: ch.Members, ConversationID: id, Conversation: &c},
+			"conversation_id", id)
 	}
 	return ch.Conversation, nil
 }
@@ -181,12 +176,8 @@ func (s *Service) AddMember(ctx context.Context, caller UserID, id ConversationI
 	if err != nil {
 		return MemberInfo{}, err
 	}
-	err = s.publishSystem(ctx, ch.Members, ch.Message)
-	if err == nil {
-		err = s.broker.Publish(ctx, memberEvent(ch.Members, ch.Member, MemberAdded))
-	}
-	if err != nil {
-		s.owed(ctx, "publish member added", ch.Members, err, "conversation_id", id, "user_id", user)
+	if s.publishSystem(ctx, ch.Members, ch.Message) {
+		s.publishCommitted(ctx, "publish member added", memberEvent(ch.Members, ch.Member, MemberAdded), "conversation_id", id, "user_id", user)
 	}
 	return ch.Member, nil
 }
@@ -226,15 +217,10 @@ func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserI
 	id := ch.Conversation.ID
 	members := ch.Members
 	to := append(slices.Clip(members), user)
-	err := s.publishSystem(ctx, to, ch.Message)
-	if err == nil {
-		err = s.broker.Publish(ctx, memberEvent(to, ch.Member, MemberRemoved))
-	}
-	if err == nil && ch.Promoted != nil {
-		err = s.broker.Publish(ctx, memberEvent(members, *ch.Promoted, MemberRole))
-	}
-	if err != nil {
-		s.owed(ctx, "publish member removed", to, err, "conversation_id", id, "user_id", user)
+	ok := s.publishSystem(ctx, to, ch.Message) &&
+		s.publishCommitted(ctx, "publish member removed", memberEvent(to, ch.Member, MemberRemoved), "conversation_id", id, "user_id", user)
+	if ok && ch.Promoted != nil {
+		s.publishCommitted(ctx, "publish role", memberEvent(members, *ch.Promoted, MemberRole), "conversation_id", id, "user_id", ch.Promoted.UserID)
 	}
 	return members
 }
@@ -261,9 +247,7 @@ func (s *Service) SetRole(ctx context.Context, caller UserID, id ConversationID,
 	if err != nil || !ch.Changed {
 		return ch.Member, err
 	}
-	if err := s.broker.Publish(ctx, memberEvent(ch.Members, ch.Member, MemberRole)); err != nil {
-		s.owed(ctx, "publish role", ch.Members, err, "conversation_id", id, "user_id", user)
-	}
+	s.publishCommitted(ctx, "publish role", memberEvent(ch.Members, ch.Member, MemberRole), "conversation_id", id, "user_id", user)
 	return ch.Member, nil
 }
 
@@ -328,12 +312,15 @@ func (s *Service) allowGroupChange(ctx context.Context, caller UserID) error {
 	return s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages")
 }
 
-// publishSystem publishes a system message to the users in to.
-func (s *Service) publishSystem(ctx context.Context, to []UserID, m *Message) error {
-	if m == nil || len(to) == 0 {
-		return nil
+// publishSystem publishes a group change's system message to the users in
+// to (see publishCommitted) and reports whether it went out: when it did
+// not, they are owed a resync, which covers the events that follow it too.
+func (s *Service) publishSystem(ctx context.Context, to []UserID, m *Message) bool {
+	if m == nil {
+		return true
 	}
-	return s.broker.Publish(ctx, Event{Type: EventMessage, To: to, Message: m})
+	return s.publishCommitted(ctx, "publish system message", Event{Type: EventMessage, To: to, Message: m},
+		"conversation_id", m.ConversationID, "seq", m.Seq)
 }
 
 // memberEvent is the EventMember that tells to about a change to m.

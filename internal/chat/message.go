@@ -139,9 +139,8 @@ func (s *Service) DeleteMessage(ctx context.Context, caller UserID, conv Convers
 // owed a resync (see Run), and catch up by version.
 func (s *Service) publishUpdate(ctx context.Context, st Stored) {
 	m := st.Message
-	if err := s.broker.Publish(ctx, Event{Type: EventMessageUpdated, To: st.Recipients, Message: &m}); err != nil {
-		s.owed(ctx, "publish message update", st.Recipients, err, "conversation_id", m.ConversationID, "seq", m.Seq)
-	}
+	s.publishCommitted(ctx, "publish message update", Event{Type: EventMessageUpdated, To: st.Recipients, Message: &m},
+		"conversation_id", m.ConversationID, "seq", m.Seq)
 }
 
 // messageChanges returns a page of the messages of conv changed after

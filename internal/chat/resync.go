@@ -20,8 +20,12 @@ const resyncChunk = 1000
 // resyncRetryMin, each next one twice as long, up to resyncRetryMax.
 const (
 	resyncRetryMin = 100 * time.Millisecond
-	resyncRetryMax = 5 * time.Second
+	resyncRetryMax = 2 * time.Second
 )
+
+// DefaultPublishTimeout is how long a publish after a commit may take
+// when ServiceConfig.PublishTimeout is 0.
+const DefaultPublishTimeout = 2 * time.Second
 
 // resyncSet is the bounded set of users whose events the broker refused
 // after a commit: each is owed an EventResync. Adding never blocks, so a
@@ -32,6 +36,9 @@ type resyncSet struct {
 	mu      sync.Mutex
 	users   map[UserID]struct{}
 	dropped int // users refused since the last take, the set being full
+	// failing: the broker refused an event, and no resync has gone
+	// through since. Events are then not offered to it at all.
+	failing bool
 
 	wake chan struct{} // a token when users were added
 }
@@ -84,6 +91,31 @@ func (r *resyncSet) take() ([]UserID, int) {
 	return users, dropped
 }
 
+// fail records that the broker refused an event.
+func (r *resyncSet) fail() {
+	r.mu.Lock()
+	r.failing = true
+	r.mu.Unlock()
+}
+
+// recovered records that the broker took a resync, and reports whether
+// it was failing until then.
+func (r *resyncSet) recovered() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	was := r.failing
+	r.failing = false
+	return was
+}
+
+// holding reports whether the broker is failing: events go straight into
+// the set.
+func (r *resyncSet) holding() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failing
+}
+
 // pending returns how many users wait for a resync.
 func (r *resyncSet) pending() int {
 	r.mu.Lock()
@@ -99,12 +131,45 @@ func (s *Service) owed(ctx context.Context, what string, users []UserID, err err
 	s.outage(ctx, "broker", what, append(args, "recipients", len(users), "resync_pending", s.resync.pending(), "err", err)...)
 }
 
+// publishCommitted publishes ev, which tells of a committed change (or, for
+// a resend, a stored message), giving the broker PublishTimeout. When the
+// broker refuses it, ev.To are owed a resync (see owed). While the broker
+// is failing (it refused an event and no resync has gone through since),
+// ev is not offered to it at all: its recipients are owed a resync at
+// once, so that a send does not wait on a broker that is away, holding its
+// conversation's lock. It reports whether ev was published. what and args
+// describe ev for the log.
+func (s *Service) publishCommitted(ctx context.Context, what string, ev Event, args ...any) bool {
+	if len(ev.To) == 0 {
+		return true
+	}
+	if s.resync.holding() {
+		s.resync.add(ev.To)
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.publishTimeout)
+	err := s.broker.Publish(pctx, ev)
+	cancel()
+	if err == nil {
+		return true
+	}
+	if ctx.Err() == nil {
+		// The broker's failure, not the caller having gone.
+		s.resync.fail()
+	}
+	s.owed(ctx, what, ev.To, err, args...)
+	return false
+}
+
 // Run publishes an EventResync to every user whose events the broker
 // refused after a commit (see EventResync), until ctx ends. A resync the
 // broker refuses too is retried, waiting 100 ms after the first failure
-// and twice as long after each next one, up to 5 s; while it fails one
+// and twice as long after each next one, up to 2 s; while it fails one
 // warning per 10 s says so, and an info line says when it goes through
-// again. Without Run, such users catch up at their next reconnect only.
+// again, which also ends the failing state in which events are not
+// offered to the broker (see publishCommitted). Without Run, such users
+// catch up at their next reconnect only, and after a refusal no event is
+// published again.
 func (s *Service) Run(ctx context.Context) {
 	var (
 		wait     time.Duration // before the next attempt; 0 while the broker takes events
@@ -142,22 +207,27 @@ func (s *Service) Run(ctx context.Context) {
 				return
 			}
 			s.resync.add(users) // all of them: a resync twice costs a catch-up, once too few loses events
+			s.resync.fail()
 			failures++
 			s.outage(ctx, "broker", "publish resync", "users", len(users), "attempts", failures, "err", err)
 			wait = min(max(2*wait, resyncRetryMin), resyncRetryMax)
 			continue
 		}
-		if failures > 0 {
+		if s.resync.recovered() || failures > 0 {
 			s.logger.InfoContext(ctx, "broker takes events again: resync published", "users", len(users), "failed_attempts", failures)
 		}
 		wait, failures = 0, 0
 	}
 }
 
-// publishResync publishes an EventResync to users, resyncChunk at a time.
+// publishResync publishes an EventResync to users, resyncChunk at a time,
+// each publish given PublishTimeout.
 func (s *Service) publishResync(ctx context.Context, users []UserID) error {
 	for batch := range slices.Chunk(users, resyncChunk) {
-		if err := s.broker.Publish(ctx, Event{Type: EventResync, To: batch}); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, s.publishTimeout)
+		err := s.broker.Publish(pctx, Event{Type: EventResync, To: batch})
+		cancel()
+		if err != nil {
 			return err
 		}
 	}

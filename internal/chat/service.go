@@ -32,6 +32,8 @@ type Service struct {
 	// resync holds the users whose events the broker refused after a
 	// commit, until Run publishes their EventResync.
 	resync *resyncSet
+	// publishTimeout is ServiceConfig.PublishTimeout.
+	publishTimeout time.Duration
 	// groupCap is ServiceConfig.MaxGroupMembers.
 	groupCap int
 	// dummyHash is verified against when a login names an unknown user, so
@@ -58,6 +60,9 @@ type ServiceConfig struct {
 	// resync Run publishes after the broker refused their events; 0
 	// means DefaultMaxPendingResync.
 	MaxPendingResync int
+	// PublishTimeout bounds each publish of a committed change; past it
+	// the recipients are owed a resync. 0 means DefaultPublishTimeout.
+	PublishTimeout time.Duration
 }
 
 // Limits are the service's guards against abuse.
@@ -107,18 +112,24 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.MaxPendingResync == 0 {
 		cfg.MaxPendingResync = DefaultMaxPendingResync
 	}
+	if cfg.PublishTimeout == 0 {
+		cfg.PublishTimeout = DefaultPublishTimeout
+	}
 	return &Service{
-		store:     cfg.Store,
-		hasher:    cfg.Hasher,
-		broker:    cfg.Broker,
-		presence:  cfg.Presence,
-		logger:    cfg.Logger,
-		typing:    newTypingGate(cfg.TypingInterval),
-		limits:    cfg.Limits,
-		groupCap:  cfg.MaxGroupMembers,
-		outages:   NewLogGate(10 * time.Second),
-		resync:    newResyncSet(cfg.MaxPendingResync),
-		dummyHash: dummy,
+		store:    cfg.Store,
+		hasher:   cfg.Hasher,
+		broker:   cfg.Broker,
+		presence: cfg.Presence,
+		logger:   cfg.Logger,
+		typing:   newTypingGate(cfg.TypingInterval),
+		limits:   cfg.Limits,
+		groupCap: cfg.MaxGroupMembers,
+		outages:  NewLogGate(10 * time.Second),
+		resync:   newResyncSet(cfg.MaxPendingResync),
+		// A publish after a commit holds the conversation's lock: it is
+		// bounded, so an away broker delays a send by this at most.
+		publishTimeout: cfg.PublishTimeout,
+		dummyHash:      dummy,
 	}, nil
 }
 
@@ -617,9 +628,8 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	}
 	// The message is committed: a failure to publish must not fail the
 	// send. Its recipients come from the commit's own transaction.
-	if err := s.broker.Publish(ctx, Event{Type: EventMessage, To: st.Recipients, SkipConn: req.Conn, Message: &m}); err != nil {
-		s.owed(ctx, "publish message", st.Recipients, err, "conversation_id", m.ConversationID, "seq", m.Seq)
-	}
+	s.publishCommitted(ctx, "publish message", Event{Type: EventMessage, To: st.Recipients, SkipConn: req.Conn, Message: &m},
+		"conversation_id", m.ConversationID, "seq", m.Seq)
 	return m, true, nil
 }
 
@@ -634,9 +644,8 @@ func (s *Service) publishAgain(ctx context.Context, caller UserID, m Message, co
 	if err != nil {
 		return err
 	}
-	if err := s.broker.Publish(ctx, Event{Type: EventMessage, To: members, SkipConn: conn, Message: &m}); err != nil {
-		s.owed(ctx, "publish message again", members, err, "conversation_id", m.ConversationID, "seq", m.Seq)
-	}
+	s.publishCommitted(ctx, "publish message again", Event{Type: EventMessage, To: members, SkipConn: conn, Message: &m},
+		"conversation_id", m.ConversationID, "seq", m.Seq)
 	return nil
 }
 
@@ -660,7 +669,9 @@ func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID
 			others = append(others, id)
 		}
 	}
-	if len(others) == 0 {
+	// While the broker is failing, typing (gone in seconds anyway) is
+	// dropped rather than waited on.
+	if len(others) == 0 || s.resync.holding() {
 		return nil
 	}
 	return s.broker.Publish(ctx, Event{Type: EventTyping, To: others, ConversationID: conv, UserID: caller})
@@ -740,9 +751,8 @@ func (s *Service) MarkRead(ctx context.Context, caller UserID, conv Conversation
 	if err != nil || !r.Moved {
 		return r.Seq, r.Moved, err
 	}
-	if err := s.broker.Publish(ctx, Event{Type: EventRead, To: r.Recipients, ConversationID: conv, UserID: caller, Seq: r.Seq}); err != nil {
-		s.owed(ctx, "publish read", r.Recipients, err, "conversation_id", conv)
-	}
+	s.publishCommitted(ctx, "publish read", Event{Type: EventRead, To: r.Recipients, ConversationID: conv, UserID: caller, Seq: r.Seq},
+		"conversation_id", conv)
 	return r.Seq, true, nil
 }
 
@@ -936,10 +946,8 @@ func (s *Service) publishUser(ctx context.Context, u User, also ...UserID) {
 		to := append(append(contacts, u.ID), also...)
 		slices.Sort(to)
 		to = slices.Compact(to)
-		if err = s.broker.Publish(ctx, Event{Type: EventUser, To: to, UserID: u.ID, User: &u}); err != nil {
-			s.owed(ctx, "publish user", to, err, "user_id", u.ID)
-			return
-		}
+		s.publishCommitted(ctx, "publish user", Event{Type: EventUser, To: to, UserID: u.ID, User: &u}, "user_id", u.ID)
+		return
 	}
 	if err != nil {
 		// The change is stored: others see it in their next list.
