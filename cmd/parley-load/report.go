@@ -207,8 +207,12 @@ func (r *report) writeText(w io.Writer) error {
 		}
 	}
 	if v := r.Verify; v != nil {
-		p("delivery:    acked=%d stored=%d delivered=%d (live %d, catch-up %d) lost=%d (%d messages) duplicated=%d",
-			v.AckedMessages, v.Stored, v.DeliveredLive+v.DeliveredCatchUp, v.DeliveredLive, v.DeliveredCatchUp, v.Lost, v.LostMessages, v.Duplicated)
+		late := ""
+		if v.Late > 0 {
+			late = fmt.Sprintf(" (and %d late: not there when the drain timed out)", v.Late)
+		}
+		p("delivery:    acked=%d stored=%d delivered=%d (live %d, catch-up %d) lost=%d (%d messages)%s duplicated=%d",
+			v.AckedMessages, v.Stored, v.DeliveredLive+v.DeliveredCatchUp, v.DeliveredLive, v.DeliveredCatchUp, v.Lost, v.LostMessages, late, v.Duplicated)
 		p("verify:      %s", v.Summary)
 		p("             %d of the run's messages in the database, %d stored but never acked, %d others",
 			v.DBMessages, v.StoredUnacked, v.OtherDBMessages)
