@@ -162,23 +162,36 @@ func TestGuardedSessions(t *testing.T) {
 }
 
 // TestGuardedCoversStore: Guarded defines every chat.Store method itself,
-// leaving none to the embedded Store (which would run it without a
+// and GuardedSessions every SessionStore method that takes a context but
+// Run, leaving none to the embedded store (which would run it without a
 // deadline): a promoted method is a wrapper the compiler generates, with
 // no source file.
 func TestGuardedCoversStore(t *testing.T) {
-	guarded := reflect.TypeFor[*Guarded]()
-	iface := reflect.TypeFor[chat.Store]()
-	for i := range iface.NumMethod() {
-		name := iface.Method(i).Name
-		m, ok := guarded.MethodByName(name)
-		if !ok {
-			t.Fatalf("Guarded has no %s", name)
-		}
-		f := runtime.FuncForPC(m.Func.Pointer())
-		if file, _ := f.FileLine(f.Entry()); !strings.HasSuffix(file, "/timeout.go") {
-			t.Errorf("Guarded.%s is the Store's own (%s), not guarded", name, file)
+	check := func(guarded reflect.Type, names []string) {
+		for _, name := range names {
+			m, ok := guarded.MethodByName(name)
+			if !ok {
+				t.Fatalf("%v has no %s", guarded, name)
+			}
+			f := runtime.FuncForPC(m.Func.Pointer())
+			if file, _ := f.FileLine(f.Entry()); !strings.HasSuffix(file, "/timeout.go") {
+				t.Errorf("%v.%s is the embedded store's own (%s), not guarded", guarded, name, file)
+			}
 		}
 	}
+	var names []string
+	for m := range reflect.TypeFor[chat.Store]().Methods() {
+		names = append(names, m.Name)
+	}
+	check(reflect.TypeFor[*Guarded](), names)
+	names = nil
+	ctxType := reflect.TypeFor[context.Context]()
+	for m := range reflect.TypeFor[*SessionStore]().Methods() {
+		if m.Name != "Run" && m.Type.NumIn() > 1 && m.Type.In(1) == ctxType {
+			names = append(names, m.Name)
+		}
+	}
+	check(reflect.TypeFor[*GuardedSessions](), names)
 }
 
 // faultProxy is a TCP proxy between the server and one of its
