@@ -323,7 +323,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Pings go out three times per timeout, so a live peer always answers
 	// in time.
 	connections := hub.New(logger, bp.broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
-	checks := map[string]func(context.Context) error{"database": store.Ping}
+	checks := map[string]func(context.Context) error{"database": store.Writable}
 	if bp.ping != nil {
 		checks["redis"] = bp.ping
 	}

@@ -34,6 +34,9 @@ type sessionStore interface {
 // database is what the server needs of a store.
 type database interface {
 	chat.Store
+	// Writable reports whether the database can take a write now: what
+	// /readyz asks of it.
+	Writable(ctx context.Context) error
 }
 
 // runner is a store with work of its own to run (SQLite's group commit).
@@ -124,7 +127,8 @@ type backplane struct {
 	connections chat.ConnectionCounter
 	// runners run until their context ends.
 	runners []func(context.Context)
-	// ping checks the connection, when there is one.
+	// ping checks the connection and this node's subscription, when
+	// there is one.
 	ping  func(context.Context) error
 	close func() error
 }
@@ -187,7 +191,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			func(ctx context.Context) { presence.Run(ctx, logger) },
 			func(ctx context.Context) { connections.Run(ctx, logger) },
 		},
-		ping:  c.Ping,
+		ping:  broker.ReadyCheck(ctx),
 		close: c.Close,
 	}, nil
 }
