@@ -117,6 +117,25 @@ func TestFullDatabaseIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestReadOnlyDatabaseIsUnavailable: a database that takes no writes (a
+// file system remounted read-only, here query_only) refuses them as
+// EUNAVAILABLE, not as an internal error.
+func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
+	s := openGuarded(t, filepath.Join(t.TempDir(), "parley.db"), Options{})
+	ctx := t.Context()
+	// The write connection is the only one, so the setting stays on it.
+	if _, err := s.write.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CreateUser(ctx, chat.User{Username: "alice", DisplayName: "Alice", CreatedAt: chat.Now()}, "hash")
+	if chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("write to a read-only database: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	if e, ok := errors.AsType[*sqlite.Error](err); !ok || e.Code()&0xff != sqlite3.SQLITE_READONLY {
+		t.Errorf("cause = %v, want SQLITE_READONLY", err)
+	}
+}
+
 // TestLockedDatabaseGivesUpAtTheDeadline: while another process holds the
 // database's write lock, writes give up at the store's deadline with
 // EUNAVAILABLE, rather than waiting out the busy timeout (10 s) and failing
