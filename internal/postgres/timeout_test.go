@@ -94,7 +94,7 @@ func TestCutDatabaseIsUnavailable(t *testing.T) {
 // answering (no byte moves, the connections stay open) makes calls end
 // EUNAVAILABLE at the store's deadline rather than hang.
 func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
-	s, p := openBehindProxy(t, Options{Timeout: 300 * time.Millisecond})
+	s, p := openBehindProxy(t, Options{Timeout: time.Second})
 	ctx := t.Context()
 	alice := storetest.NewUser(t, s, "alice")
 	p.stall()

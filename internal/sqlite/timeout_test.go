@@ -142,7 +142,7 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 // as an internal error; sends waiting for the group-commit writer too.
 func TestLockedDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
-	s := openGuarded(t, path, Options{Timeout: 200 * time.Millisecond})
+	s := openGuarded(t, path, Options{Timeout: time.Second})
 	ctx := t.Context()
 	alice := storetest.NewUser(t, s, "alice")
 	bob := storetest.NewUser(t, s, "bob")
