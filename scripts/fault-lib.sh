@@ -19,6 +19,15 @@ cleanups=()  # commands to run at exit
 cleanup() {
   for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill -CONT -- "-$p" 2>/dev/null || true; done
+  # Before unmounting or dropping anything, the processes must be gone.
+  for p in "${pids[@]}"; do
+    for _ in $(seq 100); do
+      [ -e "/proc/$p" ] && ! grep -q ') Z ' "/proc/$p/stat" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 -- "-$p" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
   for c in "${cleanups[@]}"; do eval "$c" || true; done
   rm -rf "$work"
 }
