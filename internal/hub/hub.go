@@ -71,10 +71,12 @@ type Hub struct {
 	reserved map[chat.UserID]int // handshakes under way, by user (see Reserve)
 	closed   bool
 
-	// subMu orders subscription changes, so that a user's last connection
-	// closing and a new one opening cannot leave them unsubscribed.
-	subMu      sync.Mutex
-	subscribed map[chat.UserID]bool
+	// subs orders each user's subscription changes, so that their last
+	// connection closing and a new one opening cannot leave them
+	// unsubscribed, without one user's wait on the broker holding up
+	// another's. subMu guards the map.
+	subMu sync.Mutex
+	subs  map[chat.UserID]*userSub
 	// failures holds back repeated subscribe and unsubscribe log lines
 	// while the broker (Redis) is away: every connection opening or
 	// closing tries.
@@ -97,7 +99,7 @@ func New(logger *slog.Logger, broker chat.Broker, cfg Config) *Hub {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), reserved: make(map[chat.UserID]int), subscribed: make(map[chat.UserID]bool), failures: chat.NewLogGate(failureLogEvery)}
+	return &Hub{logger: logger, broker: broker, cfg: cfg, users: make(map[chat.UserID]map[*Conn]struct{}), reserved: make(map[chat.UserID]int), subs: make(map[chat.UserID]*userSub), failures: chat.NewLogGate(failureLogEvery)}
 }
 
 // ErrClosed is returned by Serve once the hub is shutting down.
@@ -282,18 +284,51 @@ func (h *Hub) remove(c *Conn) {
 	_ = h.syncSubscription(c.User)
 }
 
+// userSub is one user's subscription on this node.
+type userSub struct {
+	mu         sync.Mutex // held across the broker call that changes it
+	subscribed bool       // guarded by mu
+	holders    int        // those holding or waiting for mu; guarded by Hub.subMu
+}
+
+// lockSub locks user's subscription, made on first use.
+func (h *Hub) lockSub(user chat.UserID) *userSub {
+	h.subMu.Lock()
+	s := h.subs[user]
+	if s == nil {
+		s = &userSub{}
+		h.subs[user] = s
+	}
+	s.holders++
+	h.subMu.Unlock()
+	s.mu.Lock()
+	return s
+}
+
+// unlockSub unlocks user's subscription, dropped when it is not
+// subscribed and nobody else holds or waits for it.
+func (h *Hub) unlockSub(user chat.UserID, s *userSub) {
+	subscribed := s.subscribed
+	s.mu.Unlock()
+	h.subMu.Lock()
+	if s.holders--; s.holders == 0 && !subscribed {
+		delete(h.subs, user)
+	}
+	h.subMu.Unlock()
+}
+
 // syncSubscription subscribes to user's events while the user has a
 // connection here, and unsubscribes when they have none: a node subscribes
 // once per user, not once per connection. It returns the error of a
 // subscribe the broker did not confirm (logged at most once per
 // failureLogEvery); an unsubscribe's failure is only logged.
 func (h *Hub) syncSubscription(user chat.UserID) error {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
+	sub := h.lockSub(user)
+	defer h.unlockSub(user, sub)
 	h.mu.Lock()
 	want := len(h.users[user]) > 0
 	h.mu.Unlock()
-	if want == h.subscribed[user] {
+	if want == sub.subscribed {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -305,7 +340,7 @@ func (h *Hub) syncSubscription(user chat.UserID) error {
 			}
 			return err
 		}
-		h.subscribed[user] = true
+		sub.subscribed = true
 		return nil
 	}
 	if err := h.broker.Unsubscribe(ctx, user); err != nil {
@@ -313,7 +348,7 @@ func (h *Hub) syncSubscription(user chat.UserID) error {
 			h.logger.Error("unsubscribe", "user_id", user, "err", err, "failures", n)
 		}
 	}
-	delete(h.subscribed, user)
+	sub.subscribed = false
 	return nil
 }
 

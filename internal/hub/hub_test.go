@@ -104,6 +104,7 @@ type fakeBroker struct {
 	deliveries  chan chat.Delivery
 	failing     error         // when set, what Subscribe and Unsubscribe return
 	hold        chan struct{} // when set, Subscribe waits for it to close
+	holdUser    chat.UserID   // when set, only this user's Subscribe waits
 }
 
 func newFakeBroker() *fakeBroker {
@@ -118,6 +119,9 @@ func (b *fakeBroker) Publish(ctx context.Context, ev chat.Event) error {
 func (b *fakeBroker) Subscribe(ctx context.Context, u chat.UserID) error {
 	b.mu.Lock()
 	hold := b.hold
+	if b.holdUser != 0 && b.holdUser != u {
+		hold = nil
+	}
 	b.mu.Unlock()
 	if hold != nil {
 		<-hold
@@ -670,6 +674,34 @@ func TestUnsubscribedConnectionIsNotServed(t *testing.T) {
 		synctest.Wait()
 		if got := s2.frames(); !slices.Equal(got, []string{"hello"}) {
 			t.Errorf("once the broker is back the socket got %q, want hello", got)
+		}
+	})
+}
+
+// TestSubscriptionsDoNotWaitForEachOther: while the broker takes its time
+// over one user's subscription, another user's connection is served.
+func TestSubscriptionsDoNotWaitForEachOther(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		hold := make(chan struct{})
+		b.mu.Lock()
+		b.hold, b.holdUser = hold, 1
+		b.mu.Unlock()
+		s1 := newFakeSocket()
+		served := make(chan error, 1)
+		go func() {
+			_, err := h.Serve(1, "s", s1, []byte("hello"), readUntilClosed(s1), nil)
+			served <- err
+		}()
+		synctest.Wait() // user 1's Serve waits in Subscribe
+		_, s2 := serve(t, h, 2, "s")
+		synctest.Wait()
+		if got := s2.frames(); !slices.Equal(got, []string{"hello"}) {
+			t.Errorf("user 2's socket got %q while user 1's subscription was pending, want hello", got)
+		}
+		close(hold)
+		if err := <-served; err != nil {
+			t.Fatal(err)
 		}
 	})
 }
