@@ -73,9 +73,9 @@ func TestDatabaseCutDelivery(t *testing.T) {
 	atLeast("sends before the cut", 20)
 
 	proxy.cut()
-	// Each sender is refused a few times (each waits out Retry-After,
-	// 1 s, before resending): the cut lasts a few seconds.
-	waitUntil(t, "sends refused during the cut", func() bool { return refused(as) >= 3 && refused(bs) >= 3 })
+	// Each sender's sends in flight are refused, wait out Retry-After
+	// (1 s) and are refused again: the cut lasts a few seconds.
+	waitUntil(t, "sends refused during the cut", func() bool { return refused(as) >= 3*faultInFlight && refused(bs) >= 3*faultInFlight })
 	proxy.mend()
 	atLeast("sends after the cut", 20)
 	stop()
