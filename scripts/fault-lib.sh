@@ -35,7 +35,12 @@ trap cleanup EXIT
 
 go build -o "$work/parley" ./cmd/parley
 go build -o "$work/parley-load" ./cmd/parley-load
-echo "== at commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- cmd internal || echo ' (and uncommitted changes in cmd/ or internal/)'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- cmd internal || rev+=" and uncommitted changes in cmd/ or internal/"
+else
+  rev="${FAULT_COMMIT:-unknown (not a git checkout)}"
+fi
+echo "== at commit $rev, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The shared services of the test environment; only loopback addresses.
 pg_base=${PARLEY_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
