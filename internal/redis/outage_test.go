@@ -77,14 +77,15 @@ func TestOutageLoggedOnce(t *testing.T) {
 }
 
 // TestTimeouts: every wait on Redis is bounded by the timeout given to
-// Open (-redis-timeout), and by the default when none is.
+// Open (-redis-timeout), and by the default when none is; a failed command
+// is retried once.
 func TestTimeouts(t *testing.T) {
 	for give, want := range map[time.Duration]time.Duration{0: DefaultTimeout, 700 * time.Millisecond: 700 * time.Millisecond} {
 		c, _ := openBehindProxy(t, slog.New(slog.DiscardHandler), give)
 		o := c.rdb.Options()
-		if o.DialTimeout != want || o.ReadTimeout != want || o.WriteTimeout != want || o.PoolTimeout != want || !o.ContextTimeoutEnabled {
-			t.Errorf("Open with %v: dial %v, read %v, write %v, pool %v, context deadlines %v; want %v and true",
-				give, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled, want)
+		if o.DialTimeout != want || o.ReadTimeout != want || o.WriteTimeout != want || o.PoolTimeout != want || !o.ContextTimeoutEnabled || o.MaxRetries != 1 {
+			t.Errorf("Open with %v: dial %v, read %v, write %v, pool %v, context deadlines %v, retries %d; want %v, true and 1",
+				give, o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ContextTimeoutEnabled, o.MaxRetries, want)
 		}
 	}
 }

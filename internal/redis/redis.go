@@ -43,7 +43,8 @@ type Client struct {
 // it answers. Keys start with prefix (for example "parley:"). Every call
 // has a deadline: timeout (0: DefaultTimeout) bounds a dial, each read and
 // write, and the wait for a pooled connection, in place of any the URL
-// gives; a caller's earlier context deadline counts too. An outage is
+// gives; a caller's earlier context deadline counts too. A failed command
+// is tried once more, not three times. An outage is
 // logged as "redis unavailable" at most once per 10 s, and its end as
 // "redis available again".
 func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout time.Duration) (*Client, error) {
@@ -56,6 +57,11 @@ func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout 
 	}
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout = timeout, timeout, timeout, timeout
 	opts.ContextTimeoutEnabled = true
+	// One retry covers a pooled connection that died since its last use;
+	// more, with go-redis's backoff, made each call against a Redis that
+	// is away take about half a second (a send, which calls it twice, a
+	// second and a half) before failing.
+	opts.MaxRetries = 1
 	rdb := goredis.NewClient(opts)
 	rdb.AddHook(outageHook{log: chat.NewOutageLog(logger, "redis", outageLogEvery)})
 	if err := rdb.Ping(ctx).Err(); err != nil {
