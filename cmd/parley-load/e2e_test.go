@@ -272,7 +272,7 @@ func testEndToEnd(t *testing.T, bin string) {
 			t.Errorf("delivered %d, expected %d, want acked×3 = %d", rep.Delivered, rep.ExpectedDeliveries, rep.Acked*3)
 		}
 		if rep.Drops != 0 || rep.Verify.ConnsChecked != 20 {
-			t.Errorf("%d drops, %d connections checked exactly-once, want 0 and 20", rep.Drops, rep.Verify.ConnsChecked)
+			t.Errorf("%d drops, %d connections checked, want 0 and 20", rep.Drops, rep.Verify.ConnsChecked)
 		}
 		if rep.AckLatency.Count != uint64(rep.Acked) || rep.DeliverLatency.Count != uint64(rep.Delivered) || rep.AckLatency.P50 <= 0 {
 			t.Errorf("latency counts %d and %d, p50 %v", rep.AckLatency.Count, rep.DeliverLatency.Count, rep.AckLatency.P50)
@@ -319,7 +319,7 @@ func testEndToEnd(t *testing.T, bin string) {
 			t.Errorf("delivered %d, expected %d, want acked×9 = %d", rep.Delivered, rep.ExpectedDeliveries, rep.Acked*9)
 		}
 		if rep.Drops != 0 || rep.Verify.ConnsChecked != 20 {
-			t.Errorf("%d drops, %d connections checked exactly-once, want 0 and 20", rep.Drops, rep.Verify.ConnsChecked)
+			t.Errorf("%d drops, %d connections checked, want 0 and 20", rep.Drops, rep.Verify.ConnsChecked)
 		}
 		if rep.DeliverLatency.Count != uint64(rep.Delivered) || rep.DeliverLatency.P50 <= 0 {
 			t.Errorf("send→deliver latency: %d recorded, p50 %v; want %d recorded", rep.DeliverLatency.Count, rep.DeliverLatency.P50, rep.Delivered)

@@ -4,8 +4,9 @@
 // -groups, puts them in groups), opens WebSocket connections, sends
 // messages at a given rate or as fast as acks allow, measures send→ack and
 // send→deliver latency, and at the end verifies that every acked message
-// reached every connected member exactly once, in order, and is in the
-// database.
+// reached every connected member (live, or by the catch-up a reconnect or
+// a resync frame makes), in order, and is in the database; duplicates are
+// counted, not failed.
 //
 // With -idle it only opens authenticated connections and holds them, for
 // measuring the server's memory per connection.
