@@ -309,15 +309,24 @@ func TestRedisTrouble(t *testing.T) {
 	// Live delivery resumes once node 2 has subscribed again, which nothing
 	// outside shows: alice sends one more message at a time until one
 	// reaches bob's tab. Any of those may be the first to arrive, or one of
-	// the two sent during the outage.
+	// the two sent during the outage. Before it, node 2 tells bob's tab to
+	// catch up: what was published while it was cut off never reached it.
 	sent := map[int64]bool{missed.Seq: true, bobs.Seq: true}
 	deadline := time.Now().Add(patience)
+	resynced := false
 	for i := 0; ; i++ {
 		sent[alice.send(conv, fmt.Sprint("after ", i), "").Seq] = true
 		poll := time.NewTimer(100 * time.Millisecond)
 		select {
 		case f := <-b.frames:
 			poll.Stop()
+			if f.Type == wire.TypeResync {
+				resynced = true
+				continue
+			}
+			if !resynced {
+				t.Errorf("bob's tab got %s before being told to catch up", f.Type)
+			}
 			if got := b.message(f); !sent[got.Seq] {
 				t.Fatalf("bob got seq %d, which was not sent", got.Seq)
 			}

@@ -42,13 +42,19 @@ func TestWebSocketMessages(t *testing.T) {
 		}
 	}
 
-	// A resend with the same client_id is acked with the first message and
-	// broadcast to nobody. Bob's reply below is the next message every tab
-	// gets: a message to a1 for its own send, or a broadcast of the resend,
-	// would have been published before it and would arrive first.
+	// A resend with the same client_id is acked with the first message,
+	// stored once, and published again to every other tab (its first
+	// publish may have been lost: clients drop the copy by seq). Bob's
+	// reply below is the next message every tab gets after it: a message
+	// to a1 for its own send would arrive first.
 	a1.send(sendFrame(conv, "m1", "hello again"))
 	if again := a1.message(a1.expect("ack")); again != m {
 		t.Errorf("idempotent resend acked %+v, want %+v", again, m)
+	}
+	for _, tb := range []*tab{a2, b1, b2} {
+		if got := tb.message(tb.expect("message")); got != m {
+			t.Errorf("%s got %+v after the resend, want %+v again", tb.name, got, m)
+		}
 	}
 
 	b2.send(sendFrame(conv, "r1", "hi alice"))
