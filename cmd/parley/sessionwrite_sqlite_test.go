@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	stdmaps "maps"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/parleychat/parley/internal/wire"
 )
 
 // sessionRows returns every stored session's expiry and data, by token,
@@ -111,5 +114,35 @@ func TestRequestsKeepSessionFromIdling(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /me after %v unused: %d, want 401", idle, resp.StatusCode)
+	}
+}
+
+// TestReadsWorkWhileSessionsCannotBeWritten: when a session's expiry is
+// due to move but the database cannot take the write (another process
+// holds its write lock past -db-timeout), a read still gets its answer,
+// whole and alone, not an error with the answer appended.
+func TestReadsWorkWhileSessionsCannotBeWritten(t *testing.T) {
+	t.Parallel()
+	const idle = 8 * time.Second // the expiry moves when a second stale
+	path := filepath.Join(t.TempDir(), "parley.db")
+	s := startServer(t, map[string]string{"PARLEY_DB": path, "PARLEY_SESSION_IDLE": idle.String(), "PARLEY_DB_TIMEOUT": "1s"})
+	alice := register(t, s, "alice")
+	signedIn := time.Now()
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.Begin() // BEGIN IMMEDIATE: the write lock, held
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	waitUntil(t, "the session's expiry is due to move", func() bool { return time.Since(signedIn) > 1500*time.Millisecond })
+	status, raw := alice.do("GET", "/api/v1/me", nil)
+	var me wire.UserResponse
+	if status != http.StatusOK || json.Unmarshal(raw, &me) != nil || me.User.Username != "alice" {
+		t.Fatalf("GET /me with the database locked: %d %s; want 200 and alice alone", status, raw)
 	}
 }

@@ -121,11 +121,30 @@ func (b bindingStore) DeleteCtx(ctx context.Context, key string) error {
 // CommitCtx records a signed-in session's user, then stores the session,
 // unless the store holds it already with these contents and an expiry
 // less than refresh short of this one.
+//
+// A commit that only moves the expiry of a session the request loaded is
+// not worth failing the request for: when the database cannot take it
+// (EUNAVAILABLE: full, locked, read-only, unreachable; the store logs the
+// outage) the session stays as stored, still unexpired, and the request
+// goes on, so reads keep working while writes cannot.
 func (b bindingStore) CommitCtx(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	l, _ := ctx.Value(loadedKey{}).(*loadedSession)
-	if l != nil && l.key == key && !l.expiry.Before(expiry.Add(-b.refresh)) && b.same(l.data, data) {
+	refreshOnly := l != nil && l.key == key && b.same(l.data, data)
+	if refreshOnly && !l.expiry.Before(expiry.Add(-b.refresh)) {
 		return nil
 	}
+	err := b.commit(ctx, key, data, expiry)
+	if refreshOnly && chat.ErrorCode(err) == chat.EUNAVAILABLE {
+		return nil
+	}
+	if err == nil && l != nil && l.key == key {
+		*l = loadedSession{key: key, data: data, expiry: expiry}
+	}
+	return err
+}
+
+// commit binds a signed-in session to its user and stores it.
+func (b bindingStore) commit(ctx context.Context, key string, data []byte, expiry time.Time) error {
 	if b.svc != nil {
 		deadline, values, err := b.codec.Decode(data)
 		if err != nil {
@@ -137,16 +156,10 @@ func (b bindingStore) CommitCtx(ctx context.Context, key string, data []byte, ex
 			}
 		}
 	}
-	var err error
 	if c, ok := b.Store.(scs.CtxStore); ok {
-		err = c.CommitCtx(ctx, key, data, expiry)
-	} else {
-		err = b.Commit(key, data, expiry)
+		return c.CommitCtx(ctx, key, data, expiry)
 	}
-	if err == nil && l != nil && l.key == key {
-		*l = loadedSession{key: key, data: data, expiry: expiry}
-	}
-	return err
+	return b.Commit(key, data, expiry)
 }
 
 // same reports whether two encodings hold the same session: the same
