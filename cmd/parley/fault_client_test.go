@@ -417,18 +417,6 @@ func (s *faultSender) run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// ackedSeqs returns the acked seqs, ascending.
-func (s *faultSender) ackedSeqs() []int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seqs := make([]int64, 0, len(s.acked))
-	for seq := range s.acked {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	return seqs
-}
-
 func (s *faultSender) ackedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
