@@ -352,4 +352,9 @@ type ClosedAccount struct {
 	// as RemoveMember returns a member leaving (the SystemLeft message, the
 	// member as they were, whoever was promoted).
 	Groups []GroupChange
+	// Contacts are the IDs of everyone who shared a conversation with the
+	// user, direct or group, as the closure's own transaction read them
+	// before leaving the groups, in ascending order. They hear of the
+	// closure.
+	Contacts []UserID
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -112,6 +113,34 @@ func (s *deliveryStore) AddMember(_ context.Context, id ConversationID, actor, u
 	}, nil
 }
 
+// deliveryPassword is every deliveryStore user's password (plainHasher
+// stores it as it is).
+const deliveryPassword = "correct horse battery"
+
+func (s *deliveryStore) UserByID(_ context.Context, id UserID) (User, error) {
+	return User{ID: id, Username: fmt.Sprintf("user%d", id), DisplayName: fmt.Sprintf("User %d", id)}, nil
+}
+
+func (s *deliveryStore) UserCredentials(_ context.Context, username string) (User, string, error) {
+	var id UserID
+	if _, err := fmt.Sscanf(username, "user%d", &id); err != nil {
+		return User{}, "", NotFound("user")
+	}
+	return User{ID: id, Username: username}, deliveryPassword, nil
+}
+
+// SetDisplayName answers with the contacts its transaction read: 2 and 3
+// (conversation 5) and 6 (a direct conversation).
+func (s *deliveryStore) SetDisplayName(_ context.Context, id UserID, displayName string) (User, []UserID, error) {
+	return User{ID: id, Username: fmt.Sprintf("user%d", id), DisplayName: displayName}, []UserID{2, 3, 6}, nil
+}
+
+// CloseUser answers as SetDisplayName does for contacts.
+func (s *deliveryStore) CloseUser(_ context.Context, id UserID, _ time.Time) (ClosedAccount, error) {
+	u := User{ID: id, Username: fmt.Sprintf("user%d", id), DisplayName: ClosedDisplayName, Closed: true}
+	return ClosedAccount{User: u, Contacts: []UserID{2, 3, 6}}, nil
+}
+
 // flakyBroker refuses the first fail publishes, then takes every one;
 // safe in parallel.
 type flakyBroker struct {
@@ -211,6 +240,12 @@ func TestCommittedChangesReachTheirRecipientsWhenReadsFail(t *testing.T) {
 	if _, err := svc.AddMember(ctx, 1, 5, 4); err != nil {
 		t.Fatalf("AddMember: %v", err)
 	}
+	if _, err := svc.SetDisplayName(ctx, 1, "Alice"); err != nil {
+		t.Fatalf("SetDisplayName: %v", err)
+	}
+	if err := svc.CloseAccount(ctx, 1, deliveryPassword); err != nil {
+		t.Fatalf("CloseAccount: %v", err)
+	}
 
 	want := []struct {
 		typ EventType
@@ -222,6 +257,8 @@ func TestCommittedChangesReachTheirRecipientsWhenReadsFail(t *testing.T) {
 		{EventRead, deliveryMembers},
 		{EventMessage, []UserID{1, 2, 3, 4}},
 		{EventMember, []UserID{1, 2, 3, 4}},
+		{EventUser, []UserID{1, 2, 3, 6}}, // the new name
+		{EventUser, []UserID{1, 2, 3, 6}}, // the closure
 	}
 	got := broker.taken()
 	if len(got) != len(want) {

@@ -211,9 +211,8 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 // committed in ch, user's removal from a group: the system message and an
 // EventMember (MemberRemoved) to the members and user, who hears of it
 // this one last time, then an EventMember (MemberRole) for whoever was
-// promoted. The caller holds the group's publishing lock. It returns the
-// members who remain, as the change's transaction read them.
-func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserID) []UserID {
+// promoted. The caller holds the group's publishing lock.
+func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserID) {
 	id := ch.Conversation.ID
 	members := ch.Members
 	to := append(slices.Clip(members), user)
@@ -222,7 +221,6 @@ func (s *Service) publishRemoval(ctx context.Context, ch GroupChange, user UserI
 	if ok && ch.Promoted != nil {
 		s.publishCommitted(ctx, "publish role", memberEvent(members, *ch.Promoted, MemberRole), "conversation_id", id, "user_id", ch.Promoted.UserID)
 	}
-	return members
 }
 
 // SetRole makes user an admin or a member of the group; admins only. It

@@ -930,29 +930,22 @@ func (s *Service) SetDisplayName(ctx context.Context, id UserID, displayName str
 	if err != nil {
 		return User{}, err
 	}
-	u, err = s.store.SetDisplayName(ctx, id, display)
+	u, contacts, err := s.store.SetDisplayName(ctx, id, display)
 	if err != nil {
 		return User{}, err
 	}
-	s.publishUser(ctx, u)
+	s.publishUser(ctx, u, contacts)
 	return u, nil
 }
 
-// publishUser shows u as they are now to their own connections, to
-// everyone sharing a conversation with them and to also.
-func (s *Service) publishUser(ctx context.Context, u User, also ...UserID) {
-	contacts, err := s.store.Contacts(ctx, u.ID)
-	if err == nil {
-		to := append(append(contacts, u.ID), also...)
-		slices.Sort(to)
-		to = slices.Compact(to)
-		s.publishCommitted(ctx, "publish user", Event{Type: EventUser, To: to, UserID: u.ID, User: &u}, "user_id", u.ID)
-		return
-	}
-	if err != nil {
-		// The change is stored: others see it in their next list.
-		s.outage(ctx, "broker", "publish user", "user_id", u.ID, "err", err)
-	}
+// publishUser shows u as they are now to their own connections and to
+// contacts, the users the change's own transaction found sharing a
+// conversation with them.
+func (s *Service) publishUser(ctx context.Context, u User, contacts []UserID) {
+	to := append(slices.Clone(contacts), u.ID)
+	slices.Sort(to)
+	to = slices.Compact(to)
+	s.publishCommitted(ctx, "publish user", Event{Type: EventUser, To: to, UserID: u.ID, User: &u}, "user_id", u.ID)
 }
 
 // CloseAccount closes a signed-in user's account after checking their
@@ -974,15 +967,14 @@ func (s *Service) CloseAccount(ctx context.Context, id UserID, password string) 
 	}
 	s.logger.InfoContext(ctx, "account closed", "user_id", id, "groups_left", len(closed.Groups))
 	s.endSessions(ctx, id, closed.Sessions)
-	// The groups' members no longer share a conversation with the user,
-	// but still see their name in the history.
-	var also []UserID
 	for _, ch := range closed.Groups {
 		unlock := s.publishing.Lock(ch.Conversation.ID)
-		members := s.publishRemoval(ctx, ch, id)
+		s.publishRemoval(ctx, ch, id)
 		unlock()
-		also = append(also, members...)
 	}
-	s.publishUser(ctx, closed.User, also...)
+	// The groups' members no longer share a conversation with the user,
+	// but still see their name in the history: Contacts, read before the
+	// groups were left, has them.
+	s.publishUser(ctx, closed.User, closed.Contacts)
 	return nil
 }

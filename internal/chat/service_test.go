@@ -254,7 +254,7 @@ func TestOutagesLoggedOncePer10s(t *testing.T) {
 			if _, err := svc.Online(ctx, []UserID{10, 20}); err != nil {
 				t.Fatal(err)
 			}
-			svc.publishUser(ctx, User{ID: 10})
+			svc.publishUser(ctx, User{ID: 10}, []UserID{20})
 		}
 		count := func(msg string) int { return strings.Count(logs.String(), "msg=\""+msg+"\"") }
 		if p, b := count("presence unavailable"), count("publish user"); p != 1 || b != 1 {

@@ -26,15 +26,17 @@ type Store interface {
 	// member leaves (a SystemLeft message at now in each, the
 	// longest-standing member promoted where the last admin goes; their
 	// direct conversations stay). It returns the user as they are now, the
-	// keys of the ended sessions and the groups left. ENOTFOUND when there
-	// is no such open account.
+	// keys of the ended sessions, the groups left and the user's contacts
+	// (as Contacts, read in the same transaction before the groups are
+	// left). ENOTFOUND when there is no such open account.
 	CloseUser(ctx context.Context, id UserID, now time.Time) (ClosedAccount, error)
 	// SetPasswordHash replaces a user's password hash, or ENOTFOUND (a
 	// closed account too).
 	SetPasswordHash(ctx context.Context, id UserID, passwordHash string) error
-	// SetDisplayName replaces a user's display name and returns the user, or
-	// ENOTFOUND (a closed account too).
-	SetDisplayName(ctx context.Context, id UserID, displayName string) (User, error)
+	// SetDisplayName replaces a user's display name and returns the user
+	// and their contacts (as Contacts, read in the same transaction: they
+	// hear of the change), or ENOTFOUND (a closed account too).
+	SetDisplayName(ctx context.Context, id UserID, displayName string) (u User, contacts []UserID, err error)
 	// SearchUsers returns at most q.Limit open accounts ordered by
 	// username, after q.After, matching q.Search, without q.Exclude.
 	SearchUsers(ctx context.Context, q UserQuery) ([]User, error)

@@ -13,22 +13,46 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// SetDisplayName replaces a user's display name, or ENOTFOUND.
-func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
-	var u chat.User
-	err := s.pool.QueryRow(ctx, `
-		UPDATE users SET display_name = $1, search_name = $2 WHERE id = $3 AND closed_at IS NULL
-		RETURNING id, username, display_name, created_at`,
-		displayName, strings.ToLower(displayName), int64(id),
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.User{}, chat.NotFound("user")
-	}
+// SetDisplayName replaces a user's display name and reads their contacts,
+// in one transaction, or ENOTFOUND.
+func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (u chat.User, contacts []chat.UserID, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			UPDATE users SET display_name = $1, search_name = $2 WHERE id = $3 AND closed_at IS NULL
+			RETURNING id, username, display_name, created_at`,
+			displayName, strings.ToLower(displayName), int64(id),
+		).Scan(&u.ID, &u.Username, &u.DisplayName, &u.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return chat.NotFound("user")
+		}
+		if err != nil {
+			return fmt.Errorf("update display name: %w", err)
+		}
+		u.CreatedAt = u.CreatedAt.UTC()
+		contacts, err = contactsOf(ctx, tx, id)
+		return err
+	})
 	if err != nil {
-		return chat.User{}, fmt.Errorf("update display name: %w", err)
+		return chat.User{}, nil, err
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
-	return u, nil
+	return u, contacts, nil
+}
+
+// contactsOf returns everyone sharing a conversation with user, in
+// ascending order, as q reads them.
+func contactsOf(ctx context.Context, q querier, user chat.UserID) ([]chat.UserID, error) {
+	rows, err := q.Query(ctx, `
+		SELECT DISTINCT o.user_id FROM members m
+		JOIN members o ON o.conversation_id = m.conversation_id AND o.user_id <> m.user_id
+		WHERE m.user_id = $1 ORDER BY o.user_id`, int64(user))
+	if err != nil {
+		return nil, fmt.Errorf("select contacts: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[chat.UserID])
+	if err != nil {
+		return nil, fmt.Errorf("select contacts: %w", err)
+	}
+	return ids, nil
 }
 
 // BindSession records that the session stored under key belongs to user.
@@ -145,6 +169,11 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 			}
 			if !slices.Equal(again, groups) {
 				return errGroupsMoved
+			}
+			// Read before the groups are left, so that their members are
+			// among those who hear of the closure.
+			if closed.Contacts, err = contactsOf(ctx, tx, id); err != nil {
+				return err
 			}
 			for _, g := range groups {
 				ch, err := removeMember(ctx, tx, chat.ConversationID(g), id, id, chat.SystemLeft, now)

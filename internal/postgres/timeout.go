@@ -177,8 +177,10 @@ func (s *Guarded) SetPasswordHash(ctx context.Context, id chat.UserID, passwordH
 }
 
 // SetDisplayName is Store.SetDisplayName within the deadline.
-func (s *Guarded) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
-	return guard1(s.guard, ctx, func(ctx context.Context) (chat.User, error) { return s.Store.SetDisplayName(ctx, id, displayName) })
+func (s *Guarded) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, []chat.UserID, error) {
+	return guard2(s.guard, ctx, func(ctx context.Context) (chat.User, []chat.UserID, error) {
+		return s.Store.SetDisplayName(ctx, id, displayName)
+	})
 }
 
 // SearchUsers is Store.SearchUsers within the deadline.

@@ -11,25 +11,43 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// SetDisplayName replaces a user's display name, or ENOTFOUND.
-func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (chat.User, error) {
-	var (
-		u       chat.User
-		created int64
-	)
-	err := s.write.QueryRowContext(ctx, `
-		UPDATE users SET display_name = ?, search_name = ? WHERE id = ? AND closed_at IS NULL
-		RETURNING id, username, display_name, created_at`,
-		displayName, strings.ToLower(displayName), int64(id),
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return chat.User{}, chat.NotFound("user")
-	}
+// SetDisplayName replaces a user's display name and reads their contacts,
+// in one transaction, or ENOTFOUND.
+func (s *Store) SetDisplayName(ctx context.Context, id chat.UserID, displayName string) (u chat.User, contacts []chat.UserID, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var created int64
+		err := tx.QueryRowContext(ctx, `
+			UPDATE users SET display_name = ?, search_name = ? WHERE id = ? AND closed_at IS NULL
+			RETURNING id, username, display_name, created_at`,
+			displayName, strings.ToLower(displayName), int64(id),
+		).Scan(&u.ID, &u.Username, &u.DisplayName, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return chat.NotFound("user")
+		}
+		if err != nil {
+			return fmt.Errorf("update display name: %w", err)
+		}
+		u.CreatedAt = fromMicros(created)
+		contacts, err = contactsOf(ctx, tx, id)
+		return err
+	})
 	if err != nil {
-		return chat.User{}, fmt.Errorf("update display name: %w", err)
+		return chat.User{}, nil, err
 	}
-	u.CreatedAt = fromMicros(created)
-	return u, nil
+	return u, contacts, nil
+}
+
+// contactsOf returns everyone sharing a conversation with user, in
+// ascending order, as tx reads them.
+func contactsOf(ctx context.Context, tx *sql.Tx, user chat.UserID) ([]chat.UserID, error) {
+	ids, err := userIDs(tx.QueryContext(ctx, `
+		SELECT DISTINCT o.user_id FROM members m
+		JOIN members o ON o.conversation_id = m.conversation_id AND o.user_id != m.user_id
+		WHERE m.user_id = ? ORDER BY o.user_id`, int64(user)))
+	if err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	return ids, nil
 }
 
 // BindSession records that the session stored under key belongs to user.
@@ -89,6 +107,11 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 			return fmt.Errorf("close user: %w", err)
 		}
 		u.CreatedAt, u.Closed = fromMicros(created), true
+		// Read before the groups are left, so that their members are
+		// among those who hear of the closure.
+		if closed.Contacts, err = contactsOf(ctx, tx, id); err != nil {
+			return err
+		}
 		if closed.Groups, err = leaveGroups(ctx, tx, id, now); err != nil {
 			return err
 		}

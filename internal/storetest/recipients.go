@@ -12,8 +12,10 @@ import (
 // testRecipients checks that every change the Service publishes comes
 // back with its recipients, the conversation's members as the change's
 // own transaction read them, in ascending order: messages, edits,
-// deletions, read cursors and group changes, through joins and departures.
-// A change that changed nothing has none.
+// deletions, read cursors and group changes, through joins and departures;
+// a display name change and an account closure come back with the user's
+// contacts as their transaction read them. A change that changed nothing
+// has none.
 func testRecipients(t *testing.T, s chat.Store) {
 	ctx := t.Context()
 	a, b, c, d := NewUser(t, s, "alice"), NewUser(t, s, "bob"), NewUser(t, s, "carol"), NewUser(t, s, "dave")
@@ -74,11 +76,21 @@ func testRecipients(t *testing.T, s chat.Store) {
 	}
 	want("a deletion", deleted.Recipients, b, d)
 
+	// A user's contacts hear of their name and of their account closing:
+	// alice (a direct conversation) and bob (the group), not carol, who
+	// left, nor dave himself.
+	direct(t, s, a.ID, d.ID, chat.Now())
+	_, contacts, err := s.SetDisplayName(ctx, d.ID, "David")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want("SetDisplayName", contacts, a, b)
 	closed, err := s.CloseUser(ctx, d.ID, chat.Now())
 	if err != nil || len(closed.Groups) != 1 {
 		t.Fatalf("CloseUser = %+v, %v; want one group left", closed, err)
 	}
 	want("the group an account closure left", closed.Groups[0].Members, b)
+	want("CloseUser", closed.Contacts, a, b)
 }
 
 // testRecipientsAcrossRemoval sends to a group from several goroutines

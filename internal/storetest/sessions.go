@@ -214,7 +214,7 @@ func testFindExpiry(t *testing.T, s chat.Store, ss SessionStore) {
 func testSetDisplayName(t *testing.T, s chat.Store, _ SessionStore) {
 	ctx := t.Context()
 	alice := NewUser(t, s, "alice")
-	u, err := s.SetDisplayName(ctx, alice.ID, "Ålice Liddell")
+	u, _, err := s.SetDisplayName(ctx, alice.ID, "Ålice Liddell")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func testSetDisplayName(t *testing.T, s chat.Store, _ SessionStore) {
 	if err != nil || len(found) != 1 || found[0].ID != alice.ID {
 		t.Errorf("search for the new name: %+v, %v", found, err)
 	}
-	if _, err := s.SetDisplayName(ctx, alice.ID+100, "Nobody"); chat.ErrorCode(err) != chat.ENOTFOUND {
+	if _, _, err := s.SetDisplayName(ctx, alice.ID+100, "Nobody"); chat.ErrorCode(err) != chat.ENOTFOUND {
 		t.Errorf("SetDisplayName of no user: %v, want not_found", err)
 	}
 }
@@ -273,7 +273,7 @@ func testCloseUser(t *testing.T, s chat.Store, ss SessionStore) {
 	_, _, err = s.UserCredentials(ctx, "alice")
 	wantCode(t, err, chat.ENOTFOUND, "UserCredentials of a closed account")
 	wantCode(t, s.SetPasswordHash(ctx, alice.ID, "new"), chat.ENOTFOUND, "SetPasswordHash of a closed account")
-	_, err = s.SetDisplayName(ctx, alice.ID, "Back")
+	_, _, err = s.SetDisplayName(ctx, alice.ID, "Back")
 	wantCode(t, err, chat.ENOTFOUND, "SetDisplayName of a closed account")
 	_, err = s.CloseUser(ctx, alice.ID, chat.Now())
 	wantCode(t, err, chat.ENOTFOUND, "CloseUser twice")
