@@ -430,3 +430,53 @@ func TestResyncSetIsBounded(t *testing.T) {
 		t.Errorf("take after take: %v, %d", users, dropped)
 	}
 }
+
+// stallStore stalls every CreateMessage until release is closed, as a
+// database that stopped answering mid-commit; entered gets a value as each
+// one starts.
+type stallStore struct {
+	*deliveryStore
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s stallStore) CreateMessage(ctx context.Context, m Message) (Stored, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.deliveryStore.CreateMessage(ctx, m)
+}
+
+// TestSendBehindAStalledCommitGivesUp: a send waiting for its
+// conversation behind a send whose commit stalls gives up when its own
+// context ends, answered unavailable (a client waits and retries), not
+// left hanging or failed as internal; the stalled send completes once the
+// store answers.
+func TestSendBehindAStalledCommitGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := stallStore{newDeliveryStore(), make(chan struct{}, 2), make(chan struct{})}
+		svc := newDeliveryService(t, store, &flakyBroker{}, &lockedBuffer{})
+		first := make(chan error, 1)
+		go func() {
+			_, _, err := svc.Send(t.Context(), 1, SendRequest{ConversationID: 5, Body: "stalled"})
+			first <- err
+		}()
+		<-store.entered // the first send holds conversation 5, mid-commit
+
+		// synctest's fake clock: the deadline passes once every goroutine
+		// is blocked, the second send waiting for the conversation.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, _, err := svc.Send(ctx, 2, SendRequest{ConversationID: 5, Body: "behind it"})
+		if ErrorCode(err) != EUNAVAILABLE || RetryAfter(err) <= 0 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the send behind the stalled one: %v (code %s, retry after %v); want unavailable with a wait, caused by its deadline", err, ErrorCode(err), RetryAfter(err))
+		}
+		if len(store.entered) != 0 {
+			t.Error("the send that gave up reached the store")
+		}
+
+		close(store.release)
+		if err := <-first; err != nil {
+			t.Errorf("the stalled send, once the store answered: %v", err)
+		}
+	})
+}

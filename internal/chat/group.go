@@ -142,7 +142,10 @@ func (s *Service) RenameGroup(ctx context.Context, caller UserID, id Conversatio
 	if err := s.allowGroupChange(ctx, caller); err != nil {
 		return Conversation{}, err
 	}
-	unlock := s.publishing.Lock(id)
+	unlock, err := s.lockPublishing(ctx, id)
+	if err != nil {
+		return Conversation{}, err
+	}
 	defer unlock()
 	ch, err := s.store.RenameGroup(ctx, id, caller, title, Now())
 	if err != nil || !ch.Changed {
@@ -170,7 +173,10 @@ func (s *Service) AddMember(ctx context.Context, caller UserID, id ConversationI
 	if err := s.allowGroupChange(ctx, caller); err != nil {
 		return MemberInfo{}, err
 	}
-	unlock := s.publishing.Lock(id)
+	unlock, err := s.lockPublishing(ctx, id)
+	if err != nil {
+		return MemberInfo{}, err
+	}
 	defer unlock()
 	ch, err := s.store.AddMember(ctx, id, caller, user, s.maxGroupMembers(), Now())
 	if err != nil {
@@ -197,7 +203,10 @@ func (s *Service) RemoveMember(ctx context.Context, caller UserID, id Conversati
 	if err := s.allowGroupChange(ctx, caller); err != nil {
 		return err
 	}
-	unlock := s.publishing.Lock(id)
+	unlock, err := s.lockPublishing(ctx, id)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	ch, err := s.store.RemoveMember(ctx, id, caller, user, Now())
 	if err != nil {
@@ -239,7 +248,10 @@ func (s *Service) SetRole(ctx context.Context, caller UserID, id ConversationID,
 	if err := s.allowGroupChange(ctx, caller); err != nil {
 		return MemberInfo{}, err
 	}
-	unlock := s.publishing.Lock(id)
+	unlock, err := s.lockPublishing(ctx, id)
+	if err != nil {
+		return MemberInfo{}, err
+	}
 	defer unlock()
 	ch, err := s.store.SetRole(ctx, id, caller, user, role)
 	if err != nil || !ch.Changed {

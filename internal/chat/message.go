@@ -95,7 +95,10 @@ func (s *Service) EditMessage(ctx context.Context, caller UserID, conv Conversat
 	}
 	// Under the conversation's lock, as Send: the change's event is
 	// published in version order with the sends around it.
-	unlock := s.publishing.Lock(conv)
+	unlock, err := s.lockPublishing(ctx, conv)
+	if err != nil {
+		return Message{}, err
+	}
 	defer unlock()
 	st, err := s.store.EditMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, Body: body, At: Now()})
 	if err != nil {
@@ -121,7 +124,10 @@ func (s *Service) DeleteMessage(ctx context.Context, caller UserID, conv Convers
 	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
 		return Message{}, err
 	}
-	unlock := s.publishing.Lock(conv)
+	unlock, err := s.lockPublishing(ctx, conv)
+	if err != nil {
+		return Message{}, err
+	}
 	defer unlock()
 	st, err := s.store.DeleteMessage(ctx, MessageChange{ConversationID: conv, Seq: seq, Actor: caller, At: Now()})
 	if err != nil {

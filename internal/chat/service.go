@@ -27,7 +27,9 @@ type Service struct {
 	// answer: one per dependency per 10 s.
 	outages *LogGate
 	// publishing orders sends (and group changes) per conversation on this
-	// node, so that their events are published in seq order.
+	// node, so that their events are published in seq order. It is taken
+	// with the caller's context (lockPublishing): a caller that would wait
+	// past its deadline is refused instead.
 	publishing keyedMutex[ConversationID]
 	// resync holds the users whose events the broker refused after a
 	// commit, until Run publishes their EventResync.
@@ -165,6 +167,18 @@ func (s *Service) outage(ctx context.Context, dependency, msg string, args ...an
 func (s *Service) outageLine(dependency string) bool {
 	_, ok := s.outages.Allow(dependency)
 	return ok
+}
+
+// lockPublishing takes conv's publishing lock, waiting at most until ctx
+// ends. A caller that gives up waiting (behind a commit that does not
+// finish: a stalled database) is answered EUNAVAILABLE, as the store would
+// have answered it, and holds nothing.
+func (s *Service) lockPublishing(ctx context.Context, conv ConversationID) (unlock func(), err error) {
+	unlock, err = s.publishing.LockContext(ctx, conv)
+	if err != nil {
+		return nil, Unavailable("the server", err)
+	}
+	return unlock, nil
 }
 
 // errBadLogin is the one answer to every failed login, whatever failed.
@@ -565,7 +579,9 @@ type SendRequest struct {
 // message unchanged, publishing it again (the first publish may have
 // failed, or its node died before it): members drop the duplicate by
 // conversation and seq. A publish the broker refuses does not fail the
-// send, which is committed: the members are owed a resync (see Run).
+// send, which is committed: the members are owed a resync (see Run). A
+// send that waits for its conversation (behind another whose commit
+// stalls) until ctx ends is refused with EUNAVAILABLE, storing nothing.
 func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Message, bool, error) {
 	if err := ValidateClientID(req.ClientID); err != nil {
 		return Message{}, false, err
@@ -605,7 +621,10 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	// sends to one conversation commit and publish one after the other, so
 	// members receive them in seq order. Sends to other conversations still
 	// share commits.
-	unlock := s.publishing.Lock(req.ConversationID)
+	unlock, err := s.lockPublishing(ctx, req.ConversationID)
+	if err != nil {
+		return Message{}, false, err
+	}
 	defer unlock()
 	st, err := s.store.CreateMessage(ctx, Message{
 		ConversationID: req.ConversationID,
@@ -968,7 +987,12 @@ func (s *Service) CloseAccount(ctx context.Context, id UserID, password string) 
 	s.logger.InfoContext(ctx, "account closed", "user_id", id, "groups_left", len(closed.Groups))
 	s.endSessions(ctx, id, closed.Sessions)
 	for _, ch := range closed.Groups {
-		unlock := s.publishing.Lock(ch.Conversation.ID)
+		unlock, err := s.lockPublishing(ctx, ch.Conversation.ID)
+		if err != nil {
+			// The caller gave up; the closure is committed all the same.
+			s.owed(ctx, "publish member removed", append(slices.Clone(ch.Members), id), err, "conversation_id", ch.Conversation.ID)
+			continue
+		}
 		s.publishRemoval(ctx, ch, id)
 		unlock()
 	}
