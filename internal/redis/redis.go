@@ -44,7 +44,7 @@ type Client struct {
 // has a deadline: timeout (0: DefaultTimeout) bounds a dial, each read and
 // write, and the wait for a pooled connection, in place of any the URL
 // gives; a caller's earlier context deadline counts too. A failed command
-// is tried once more, not three times. An outage is
+// is tried once more, not three times, and a dial once. An outage is
 // logged as "redis unavailable" at most once per 10 s, and its end as
 // "redis available again".
 func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout time.Duration) (*Client, error) {
@@ -62,6 +62,11 @@ func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout 
 	// is away take about half a second (a send, which calls it twice, a
 	// second and a half) before failing.
 	opts.MaxRetries = 1
+	// A dial is tried once, not five times 100 ms apart: a Redis that
+	// refuses connections (stopped, restarting) would otherwise cost every
+	// call half a second before its failure, and a send, which calls it
+	// for its rate limit, waits that long before the local limiter answers.
+	opts.DialerRetries = 1
 	rdb := goredis.NewClient(opts)
 	rdb.AddHook(outageHook{log: chat.NewOutageLog(logger, "redis", outageLogEvery)})
 	if err := rdb.Ping(ctx).Err(); err != nil {
