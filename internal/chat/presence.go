@@ -68,7 +68,7 @@ func (s *Service) SweepPresence(ctx context.Context) error {
 func (s *Service) publishSwept(ctx context.Context, user UserID, online bool) {
 	contacts, err := s.store.Contacts(ctx, user)
 	if err != nil {
-		s.outage(ctx, "database", "contacts of a swept user", "user_id", user, "err", err)
+		s.outage(ctx, "database", "contacts of a swept user", err, "user_id", user)
 		return
 	}
 	if len(contacts) == 0 {
@@ -93,7 +93,7 @@ func (s *Service) resyncStranded(ctx context.Context, users []UserID) {
 		to[u] = struct{}{}
 		contacts, err := s.store.Contacts(ctx, u)
 		if err != nil {
-			s.outage(ctx, "database", "contacts of a stranded user", "user_id", u, "err", err)
+			s.outage(ctx, "database", "contacts of a stranded user", err, "user_id", u)
 			continue
 		}
 		for _, c := range contacts {
@@ -137,7 +137,7 @@ func (s *Service) RunPresenceSweep(ctx context.Context, ttl time.Duration) {
 			return
 		case <-t.C:
 			if err := s.SweepPresence(ctx); err != nil && ctx.Err() == nil {
-				s.outage(ctx, "presence", "presence sweep failed", "err", err)
+				s.outage(ctx, "presence", "presence sweep failed", err)
 			}
 			t.Reset(jitter(interval))
 		}

@@ -107,7 +107,7 @@ func TestSweepPresenceRefusedIsOwed(t *testing.T) {
 	svc, err := NewService(ServiceConfig{
 		Store:    sweepStore{contacts: map[UserID][]UserID{gone: {c1}, stranded: {c2}}},
 		Hasher:   plainHasher{},
-		Broker:   downBroker{},
+		Broker:   downBroker{err: errRefused()},
 		Presence: &sweepingPresence{swept: PresenceSweep{Offline: []UserID{gone}, Stranded: []UserID{stranded}}},
 		Logger:   slog.New(slog.DiscardHandler),
 	})

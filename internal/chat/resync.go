@@ -125,10 +125,10 @@ func (r *resyncSet) pending() int {
 
 // owed records that the broker refused an event for users after its
 // change was committed: they are owed a resync, which Run publishes. what
-// names the event for the log, which says so at most once per 10 s.
+// names the event for the log (see outage).
 func (s *Service) owed(ctx context.Context, what string, users []UserID, err error, args ...any) {
 	s.resync.add(users)
-	s.outage(ctx, "broker", what, append(args, "recipients", len(users), "resync_pending", s.resync.pending(), "err", err)...)
+	s.outage(ctx, "broker", what, err, append(args, "recipients", len(users), "resync_pending", s.resync.pending())...)
 }
 
 // publishCommitted publishes ev, which tells of a committed change (or, for
@@ -164,10 +164,10 @@ func (s *Service) publishCommitted(ctx context.Context, what string, ev Event, a
 // Run publishes an EventResync to every user whose events the broker
 // refused after a commit (see EventResync), until ctx ends. A resync the
 // broker refuses too is retried, waiting 100 ms after the first failure
-// and twice as long after each next one, up to 2 s; while it fails one
-// warning per 10 s says so, and an info line says when it goes through
-// again, which also ends the failing state in which events are not
-// offered to the broker (see publishCommitted). Without Run, such users
+// and twice as long after each next one, up to 2 s, each failure logged
+// as outage logs it (a debug line when the broker is out of reach: its
+// own outage log says so). Its going through again ends the failing state
+// in which events are not offered to the broker (see publishCommitted). Without Run, such users
 // catch up at their next reconnect only, and after a refusal no event is
 // published again.
 func (s *Service) Run(ctx context.Context) {
@@ -209,12 +209,13 @@ func (s *Service) Run(ctx context.Context) {
 			s.resync.add(users) // all of them: a resync twice costs a catch-up, once too few loses events
 			s.resync.fail()
 			failures++
-			s.outage(ctx, "broker", "publish resync", "users", len(users), "attempts", failures, "err", err)
+			s.outage(ctx, "broker", "publish resync", err, "users", len(users), "attempts", failures)
 			wait = min(max(2*wait, resyncRetryMin), resyncRetryMax)
 			continue
 		}
 		if s.resync.recovered() || failures > 0 {
-			s.logger.InfoContext(ctx, "broker takes events again: resync published", "users", len(users), "failed_attempts", failures)
+			// Debug: the broker's own outage log says it is back.
+			s.logger.DebugContext(ctx, "broker takes events again: resync published", "users", len(users), "failed_attempts", failures)
 		}
 		wait, failures = 0, 0
 	}

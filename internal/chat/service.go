@@ -2,8 +2,11 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -153,20 +156,36 @@ func (s *Service) verify(ctx context.Context, hash, password string) (bool, erro
 	return s.hasher.Verify(hash, password)
 }
 
-// outage logs msg, a warning that dependency (the broker, presence)
-// failed, at most once per 10 s per dependency: while Redis is away every
-// request would otherwise log its own line.
-func (s *Service) outage(ctx context.Context, dependency, msg string, args ...any) {
+// outage logs msg, that dependency (the broker, presence, a limiter, the
+// database) failed one call with err. When err is the dependency being out
+// of reach (see unreachable), the line is debug: the dependency's own
+// outage log says so once per 10 s and once when it is back (see
+// OutageLog), and every request met by the outage would otherwise log a
+// line of its own. Anything else is an error, logged at most once per
+// 10 s per dependency with the count of failures it stands for.
+func (s *Service) outage(ctx context.Context, dependency, msg string, err error, args ...any) {
+	args = append(args, "err", err)
+	if unreachable(ctx, err) {
+		s.logger.DebugContext(ctx, msg, args...)
+		return
+	}
 	if n, ok := s.outages.Allow(dependency); ok {
-		s.logger.WarnContext(ctx, msg, append(args, "failures", n)...)
+		s.logger.ErrorContext(ctx, msg, append(args, "failures", n)...)
 	}
 }
 
-// outageLine reports whether a line about dependency failing may be
-// logged now (see LogGate).
-func (s *Service) outageLine(dependency string) bool {
-	_, ok := s.outages.Allow(dependency)
-	return ok
+// unreachable reports whether err, from a call made with ctx, is a
+// dependency being out of reach rather than an answer it should not have
+// given: EUNAVAILABLE (as the stores classify their errors), a network
+// error, a deadline, a connection closed under the call; or the caller
+// having gone.
+func unreachable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || ErrorCode(err) == EUNAVAILABLE {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }
 
 // lockPublishing takes conv's publishing lock, waiting at most until ctx
@@ -197,9 +216,7 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 	}
 	ok, retry, err := l.Allow(ctx, key)
 	if err != nil {
-		if s.outageLine("limiter") {
-			s.logger.WarnContext(ctx, "rate limiter unavailable", "what", what, "local_fallback", local != nil, "err", err)
-		}
+		s.outage(ctx, "limiter", "rate limiter unavailable", err, "what", what, "local_fallback", local != nil)
 		if local == nil {
 			return errUnavailable()
 		}
@@ -354,8 +371,8 @@ func (s *Service) login(ctx context.Context, username, password string, addr net
 		if ErrorCode(err) != EUNAUTHORIZED {
 			// Not a failure (an overloaded hasher, a store error): the
 			// reservation goes back.
-			if rerr := t.Refund(ctx, keys...); rerr != nil && s.outageLine("throttle") {
-				s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
+			if rerr := t.Refund(ctx, keys...); rerr != nil {
+				s.outage(ctx, "throttle", "login throttle unavailable", rerr)
 			}
 		}
 		return u, "", err
@@ -370,18 +387,16 @@ func (s *Service) login(ctx context.Context, username, password string, addr net
 	if rerr == nil {
 		_, rerr = t.Remember(ctx, pair.Key, p.KnownFor)
 	}
-	if rerr != nil && s.outageLine("throttle") {
-		s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
+	if rerr != nil {
+		s.outage(ctx, "throttle", "login throttle unavailable", rerr)
 	}
 	return u, hash, nil
 }
 
 // throttleDown answers a login when the throttle cannot: EUNAVAILABLE,
-// with the outage logged at most once per 10 s.
+// with the failure logged (see outage).
 func (s *Service) throttleDown(ctx context.Context, err error) error {
-	if s.outageLine("throttle") {
-		s.logger.WarnContext(ctx, "login throttle unavailable: refusing logins", "err", err)
-	}
+	s.outage(ctx, "throttle", "login throttle unavailable: refusing logins", err)
 	return errUnavailable()
 }
 
@@ -812,7 +827,7 @@ func (s *Service) Online(ctx context.Context, users []UserID) (map[UserID]bool, 
 	}
 	online, err := s.presence.Online(ctx, users)
 	if err != nil {
-		s.outage(ctx, "presence", "presence unavailable", "err", err)
+		s.outage(ctx, "presence", "presence unavailable", err)
 		return map[UserID]bool{}, nil
 	}
 	return online, nil
@@ -856,7 +871,7 @@ func (s *Service) endSessions(ctx context.Context, user UserID, keys []string) {
 		if err := s.EndSession(ctx, user, k); err != nil {
 			// The session is gone from the store: its sockets find out
 			// at their next check.
-			s.outage(ctx, "broker", "publish session ended", "user_id", user, "err", err)
+			s.outage(ctx, "broker", "publish session ended", err, "user_id", user)
 		}
 	}
 }
@@ -893,8 +908,8 @@ func (s *Service) CheckPassword(ctx context.Context, id UserID, password string)
 	}
 	err = s.verifyPassword(ctx, u, password)
 	if ErrorCode(err) != EUNAUTHORIZED {
-		if rerr := t.Refund(ctx, key); rerr != nil && s.outageLine("throttle") {
-			s.logger.WarnContext(ctx, "login throttle unavailable", "err", rerr)
+		if rerr := t.Refund(ctx, key); rerr != nil {
+			s.outage(ctx, "throttle", "login throttle unavailable", rerr)
 		}
 	}
 	return err

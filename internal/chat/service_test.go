@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -214,60 +216,89 @@ func TestHashingGivesUpWithTheRequest(t *testing.T) {
 	}
 }
 
-// downPresence and downBroker fail every call, as they do while Redis is
-// away.
-type downPresence struct{ Presence }
-
-func (downPresence) Online(context.Context, []UserID) (map[UserID]bool, error) {
-	return nil, errors.New("redis: connection refused")
+// downPresence and downBroker fail every call with err, as they do while
+// Redis is away (a network error) or answers with an error reply.
+type downPresence struct {
+	Presence
+	err error
 }
 
-type downBroker struct{ Broker }
+func (p downPresence) Online(context.Context, []UserID) (map[UserID]bool, error) {
+	return nil, p.err
+}
+
+type downBroker struct {
+	Broker
+	err error
+}
+
+func (b downBroker) Publish(context.Context, Event) error { return b.err }
 
 // contactsStore knows that user 10 shares a conversation with 20.
 type contactsStore struct{ Store }
 
 func (contactsStore) Contacts(context.Context, UserID) ([]UserID, error) { return []UserID{20}, nil }
 
-func (downBroker) Publish(context.Context, Event) error {
-	return errors.New("redis: connection refused")
+// errRefused is the error of a call to a dependency that is out of reach.
+func errRefused() error {
+	return &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 }
 
-// TestOutagesLoggedOncePer10s: while presence and the broker are away,
-// each request that meets them does not log its own line: one line per
-// dependency per 10 s, then one again.
-func TestOutagesLoggedOncePer10s(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var logs bytes.Buffer
-		svc, err := NewService(ServiceConfig{
-			Store:    contactsStore{},
-			Hasher:   plainHasher{},
-			Broker:   downBroker{},
-			Presence: downPresence{},
-			Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+// TestDependencyFailureLogs: requests that meet presence and the broker
+// out of reach log no warning or error of their own (the Redis client's
+// outage log says Redis is away, once per 10 s), only debug lines; a
+// failure that is not an outage (an error reply) is an error line, once
+// per dependency per 10 s, then once again.
+func TestDependencyFailureLogs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int // error lines per dependency in the first 10 s
+	}{
+		{"unreachable", errRefused(), 0},
+		{"error reply", errors.New("ERR unknown command 'PUBLISH'"), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var logs bytes.Buffer
+				svc, err := NewService(ServiceConfig{
+					Store:    contactsStore{},
+					Hasher:   plainHasher{},
+					Broker:   downBroker{err: tc.err},
+					Presence: downPresence{err: tc.err},
+					Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := t.Context()
+				request := func() {
+					if _, err := svc.Online(ctx, []UserID{10, 20}); err != nil {
+						t.Fatal(err)
+					}
+					svc.publishUser(ctx, User{ID: 10}, []UserID{20})
+				}
+				for range 20 {
+					request()
+				}
+				count := func(msg string) int { return strings.Count(logs.String(), "level=ERROR msg=\""+msg+"\"") }
+				if p, b := count("presence unavailable"), count("publish user"); p != tc.want || b != tc.want {
+					t.Errorf("20 failing requests logged %d presence and %d broker error lines, want %d each:\n%s", p, b, tc.want, &logs)
+				}
+				if w := strings.Count(logs.String(), "level=WARN"); w != 0 {
+					t.Errorf("%d warnings, want none:\n%s", w, &logs)
+				}
+				if d := strings.Count(logs.String(), "level=DEBUG"); d == 0 && tc.want == 0 {
+					t.Errorf("no debug line for the failures:\n%s", &logs)
+				}
+				// synctest's fake clock: the gate's 10 s interval passes
+				// at once; nothing is awaited.
+				time.Sleep(10 * time.Second)
+				request()
+				if p := count("presence unavailable"); p != 2*tc.want {
+					t.Errorf("after 10 s: %d presence error lines in all, want %d", p, 2*tc.want)
+				}
+			})
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := t.Context()
-		for range 20 {
-			if _, err := svc.Online(ctx, []UserID{10, 20}); err != nil {
-				t.Fatal(err)
-			}
-			svc.publishUser(ctx, User{ID: 10}, []UserID{20})
-		}
-		count := func(msg string) int { return strings.Count(logs.String(), "msg=\""+msg+"\"") }
-		if p, b := count("presence unavailable"), count("publish user"); p != 1 || b != 1 {
-			t.Fatalf("20 failing requests logged %d presence and %d broker lines, want 1 each:\n%s", p, b, &logs)
-		}
-		// synctest's fake clock: the gate's 10 s interval passes at once;
-		// nothing is awaited.
-		time.Sleep(10 * time.Second)
-		if _, err := svc.Online(ctx, []UserID{10}); err != nil {
-			t.Fatal(err)
-		}
-		if p := count("presence unavailable"); p != 2 {
-			t.Errorf("after 10 s the outage logged %d lines in all, want 2", p)
-		}
-	})
+	}
 }
