@@ -407,7 +407,7 @@ func (s *server) signedIn(w http.ResponseWriter, r *http.Request) (chat.User, bo
 func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	code := chat.ErrorCode(err)
 	if code == chat.EINTERNAL {
-		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	p := &problemView{LinkHref: "/login", LinkText: "Go to the log-in page"}
 	if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {

@@ -119,7 +119,7 @@ func TestWaitMessage(t *testing.T) {
 // TestErrorPage: a failed page request gets the error page in the app's
 // layout, with the status of the error, a heading, a sentence and a link
 // back: to the conversations when signed in, to the log-in page when not.
-// An internal error's cause stays in the log.
+// An internal error's cause stays in the log, with the route that failed.
 func TestErrorPage(t *testing.T) {
 	p, err := parsePages()
 	if err != nil {
@@ -140,12 +140,13 @@ func TestErrorPage(t *testing.T) {
 		{"not found", chat.NotFound("conversation"), true, 404, []string{"<title>Page not found · Parley</title>", "<h1>Page not found</h1>"}},
 		{"forbidden", chat.Errorf(chat.EFORBIDDEN, "only admins may do that"), true, 403, []string{"<h1>Forbidden</h1>", "<p>Only admins may do that.</p>"}},
 	} {
-		h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := http.NewServeMux()
+		h.Handle("GET /c/{id}", sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if tc.signedIn {
 				sm.Put(r.Context(), sessionUserKey, int64(7))
 			}
 			s.pageError(w, r, tc.err)
-		}))
+		})))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/c/1", nil))
 		body := w.Body.String()
@@ -161,8 +162,8 @@ func TestErrorPage(t *testing.T) {
 			t.Errorf("%s: the page shows the internal error's cause", tc.name)
 		}
 	}
-	if !strings.Contains(logs.String(), "disk on fire") {
-		t.Errorf("the internal error is not logged: %s", logs.String())
+	if !strings.Contains(logs.String(), "disk on fire") || !strings.Contains(logs.String(), `"route":"GET /c/{id}"`) {
+		t.Errorf("the internal error is not logged with its route: %s", logs.String())
 	}
 }
 

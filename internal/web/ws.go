@@ -316,7 +316,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			return
 		}
 		if kind != websocket.TextMessage {
-			fr.reply(ctx, c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil)
+			fr.reply(ctx, c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil, nil)
 			continue
 		}
 		if !utf8.Valid(data) {
@@ -326,7 +326,7 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 			return
 		}
 		if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
-			fr.reply(ctx, c, reply, cause)
+			fr.reply(ctx, c, reply, cause, data)
 		}
 		if g := fr.frames.session; g != nil && g.isEnded() {
 			c.Close(hub.CloseSessionEnded, "session ended")
@@ -451,13 +451,14 @@ func retryAfterMS(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-// reply queues a frame for this connection only. An internal error frame
-// is logged with cause, the error it was made from: the peer sees only
-// "internal error". A frame that failed only because the connection's ctx
-// ended (the server closed the socket while frames were still buffered) is
-// no internal failure, and is logged at debug level.
-func (fr *frameReader) reply(ctx context.Context, c *hub.Conn, v any, cause error) {
-	fr.logFailure(ctx, c.ID, v, cause)
+// reply queues v, the reply to frame (the client's frame as it came, nil
+// when it was not text), for this connection only. An internal error frame
+// is logged with cause, the error it was made from (see carryOut): the peer
+// sees only "internal error". A frame that failed only because the
+// connection's ctx ended (the server closed the socket while frames were
+// still buffered) is no internal failure, and is logged at debug level.
+func (fr *frameReader) reply(ctx context.Context, c *hub.Conn, v any, cause error, frame []byte) {
+	fr.logFailure(ctx, c.ID, v, cause, frame)
 	b, err := json.Marshal(v)
 	if err != nil {
 		fr.logger.Error("encode frame", "err", err)
@@ -466,19 +467,34 @@ func (fr *frameReader) reply(ctx context.Context, c *hub.Conn, v any, cause erro
 	c.Send(b)
 }
 
-// logFailure logs v, the reply to a frame on connection conn, when it is
-// an internal error frame: at error level with cause, or at debug level when
-// cause is only ctx, the connection's context, having ended.
-func (fr *frameReader) logFailure(ctx context.Context, conn string, v any, cause error) {
+// logFailure logs v, the reply to frame on connection conn, when it is an
+// internal error frame: at error level with the frame's type and cause, or
+// at debug level when cause is only ctx, the connection's context, having
+// ended.
+func (fr *frameReader) logFailure(ctx context.Context, conn string, v any, cause error, frame []byte) {
 	e, ok := v.(wire.ErrorFrame)
 	if !ok || e.Code != chat.EINTERNAL {
 		return
 	}
+	typ := frameType(frame)
 	if connEnded(ctx, cause) {
-		fr.logger.Debug("websocket frame abandoned: connection closing", "user_id", fr.frames.user, "conn", conn, "err", cause)
+		fr.logger.Debug("websocket frame abandoned: connection closing", "user_id", fr.frames.user, "conn", conn, "frame_type", typ, "err", cause)
 		return
 	}
-	fr.logger.Error("websocket frame failed", "user_id", fr.frames.user, "conn", conn, "err", cause)
+	fr.logger.Error("websocket frame failed", "user_id", fr.frames.user, "conn", conn, "frame_type", typ, "err", cause)
+}
+
+// frameType returns the type a client frame names, for the log: "" when
+// it names none or does not decode. Only a frame that failed is decoded
+// again for it.
+func frameType(frame []byte) string {
+	var f struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(frame, &f) != nil {
+		return ""
+	}
+	return f.Type
 }
 
 // connEnded reports whether err is only ctx, the connection's context,

@@ -18,7 +18,7 @@ import (
 // connection's context ended (the server closed the socket with frames
 // still buffered) is logged at debug level, not as an internal error; a
 // frame that fails for any other reason, or with a cancellation while the
-// connection is still open, is an error.
+// connection is still open, is an error naming the frame's type and cause.
 func TestFrameFailureAfterCloseNotError(t *testing.T) {
 	var buf bytes.Buffer
 	fr := &frameReader{logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), frames: frameHandler{user: 7}}
@@ -30,7 +30,7 @@ func TestFrameFailureAfterCloseNotError(t *testing.T) {
 		fmt.Errorf("select by client_id: %w", context.Canceled),
 		fmt.Errorf("select by client_id: %w", context.DeadlineExceeded),
 	} {
-		fr.logFailure(closed, "conn", internal(cause), cause)
+		fr.logFailure(closed, "conn", internal(cause), cause, nil)
 	}
 	if buf.Len() != 0 {
 		t.Errorf("a closed connection's abandoned frames were logged:\n%s", buf.String())
@@ -38,14 +38,19 @@ func TestFrameFailureAfterCloseNotError(t *testing.T) {
 
 	open := context.Background()
 	canceled := fmt.Errorf("select: %w", context.Canceled)
-	fr.logFailure(open, "conn", internal(canceled), canceled)
-	fr.logFailure(closed, "conn", internal(errors.New("disk on fire")), errors.New("disk on fire"))
+	fr.logFailure(open, "conn", internal(canceled), canceled, nil)
+	send := []byte(`{"type":"send","conversation_id":1,"body":"hi","client_id":"c1"}`)
+	fr.logFailure(closed, "conn", internal(errors.New("disk on fire")), errors.New("disk on fire"), send)
 	if n := strings.Count(buf.String(), "level=ERROR"); n != 2 {
 		t.Errorf("%d error lines, want 2:\n%s", n, buf.String())
 	}
+	// The line names the frame that failed and why.
+	if !strings.Contains(buf.String(), `msg="websocket frame failed" user_id=7 conn=conn frame_type=send err="disk on fire"`) {
+		t.Errorf("the failed send's line does not name its type and cause:\n%s", buf.String())
+	}
 	// Refusals are never logged.
 	buf.Reset()
-	fr.logFailure(open, "conn", internal(chat.Errorf(chat.EINVALID, "no")), nil)
+	fr.logFailure(open, "conn", internal(chat.Errorf(chat.EINVALID, "no")), nil, send)
 	if buf.Len() != 0 {
 		t.Errorf("a refused frame was logged: %s", buf.String())
 	}
