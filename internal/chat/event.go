@@ -97,7 +97,11 @@ type Broker interface {
 	// Publish called after the first returned), from any nodes and for any
 	// users, reach each node in that order. An event may arrive as one Delivery
 	// naming several users, or as several naming one each; a user appears
-	// at most once per Delivery. The channel is never closed.
+	// at most once per Delivery. A broker may also hand this node an
+	// EventResync that nobody published, naming those of its subscribed
+	// users whose events it may have lost: the Redis broker does, after
+	// its subscription connection is restored, for everything published
+	// while it was down. The channel is never closed.
 	Deliveries() <-chan Delivery
 }
 
