@@ -158,14 +158,14 @@ func (s *Service) verify(ctx context.Context, hash, password string) (bool, erro
 
 // outage logs msg, that dependency (the broker, presence, a limiter, the
 // database) failed one call with err. When err is the dependency being out
-// of reach (see unreachable), the line is debug: the dependency's own
+// of reach (see Unreachable), the line is debug: the dependency's own
 // outage log says so once per 10 s and once when it is back (see
 // OutageLog), and every request met by the outage would otherwise log a
 // line of its own. Anything else is an error, logged at most once per
 // 10 s per dependency with the count of failures it stands for.
 func (s *Service) outage(ctx context.Context, dependency, msg string, err error, args ...any) {
 	args = append(args, "err", err)
-	if unreachable(ctx, err) {
+	if Unreachable(ctx, err) {
 		s.logger.DebugContext(ctx, msg, args...)
 		return
 	}
@@ -174,12 +174,13 @@ func (s *Service) outage(ctx context.Context, dependency, msg string, err error,
 	}
 }
 
-// unreachable reports whether err, from a call made with ctx, is a
+// Unreachable reports whether err, from a call made with ctx, is a
 // dependency being out of reach rather than an answer it should not have
 // given: EUNAVAILABLE (as the stores classify their errors), a network
 // error, a deadline, a connection closed under the call; or the caller
-// having gone.
-func unreachable(ctx context.Context, err error) bool {
+// having gone. Such a failure is the dependency's outage log's to
+// announce (see OutageLog); a caller logs it at debug level only.
+func Unreachable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || ErrorCode(err) == EUNAVAILABLE {
 		return true
 	}

@@ -166,13 +166,13 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		// Online before the hello is queued: a client that reads its
 		// hello and asks who is online finds itself there.
 		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
-			presenceOutages.log(logger, "connect", err)
+			presenceOutages.log(context.WithoutCancel(ctx), logger, "connect", err)
 		}
 		disconnected := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := svc.Disconnected(ctx, id); err != nil {
-				presenceOutages.log(logger, "disconnect", err)
+				presenceOutages.log(ctx, logger, "disconnect", err)
 			}
 		}
 		c, err := reservation.Serve(session, sock, hello, reader.run, func() {
@@ -236,15 +236,14 @@ func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outag
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := cc.counter.Release(ctx, user, conn); err != nil {
-			outages.log(logger, "release", err)
+			outages.log(ctx, logger, "release", err)
 		}
 	})
 	ok, err := cc.counter.Reserve(ctx, user, conn, cc.max)
 	if err != nil {
-		// A client that went away is no outage; its handshake fails on.
-		if ctx.Err() == nil {
-			outages.log(logger, "reserve", err)
-		}
+		// A client that went away is no outage (a debug line); its
+		// handshake fails on.
+		outages.log(ctx, logger, "reserve", err)
 		return release, true
 	}
 	if !ok {
@@ -254,18 +253,24 @@ func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outag
 }
 
 // outageGate logs a dependency failing (the cluster-wide connection count,
-// presence) as msg, through gate: at most one line per interval, saying
-// how many failures it stands for.
+// presence) as msg. Redis out of reach is a debug line: the Redis client's
+// outage log says so once per 10 s and when it is back (see
+// chat.Unreachable). Any other failure is a warning, through gate: at most
+// one line per interval, saying how many failures it stands for.
 type outageGate struct {
 	gate *chat.LogGate
 	msg  string
 }
 
-// log logs the failure of op (such as "reserve" or "connect") with err at
-// warning level, unless gate holds the line back.
-func (g *outageGate) log(logger *slog.Logger, op string, err error) {
+// log logs the failure of op (such as "reserve" or "connect"), a call made
+// with ctx, with err.
+func (g *outageGate) log(ctx context.Context, logger *slog.Logger, op string, err error) {
+	if chat.Unreachable(ctx, err) {
+		logger.DebugContext(ctx, g.msg, "op", op, "err", err)
+		return
+	}
 	if failures, ok := g.gate.Allow(g.msg); ok {
-		logger.Warn(g.msg, "op", op, "err", err, "failures", failures)
+		logger.WarnContext(ctx, g.msg, "op", op, "err", err, "failures", failures)
 	}
 }
 
