@@ -26,8 +26,8 @@ type Service struct {
 	logger   *slog.Logger
 	typing   *typingGate
 	limits   Limits
-	// outages gates the log lines about a limiter or throttle that cannot
-	// answer: one per dependency per 10 s.
+	// outages gates the error lines about a dependency's failures that
+	// are not outages: one per dependency per 10 s (see outage).
 	outages *LogGate
 	// publishing orders sends (and group changes) per conversation on this
 	// node, so that their events are published in seq order. It is taken
@@ -209,8 +209,8 @@ func errBadLogin() error {
 // allow takes a token from a limiter, turning an empty bucket into an
 // ERATELIMITED error. When the limiter cannot answer (its Redis is away),
 // local answers instead (the node's own budget); with no local limiter the
-// action is refused with EUNAVAILABLE. Either way the outage is logged at
-// most once per 10 s.
+// action is refused with EUNAVAILABLE. Either way the failure is logged
+// as outage logs it.
 func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string) error {
 	if l == nil {
 		return nil

@@ -221,9 +221,8 @@ type connCap struct {
 // count and returns the func that gives it back (to call once, when the
 // connection closes or the handshake fails), or false, holding nothing,
 // when user holds max places already. With no cap or no counter it holds
-// nothing and always succeeds. When the counter fails, the outage is
-// logged (at most once per outages' interval, with how many failures the
-// line stands for) and the claim succeeds: the hub's count has checked
+// nothing and always succeeds. When the counter fails, the failure is
+// logged (see outageGate) and the claim succeeds: the hub's count has checked
 // this node's cap already.
 func (cc connCap) claim(ctx context.Context, logger *slog.Logger, outages *outageGate, user chat.UserID) (release func(), ok bool) {
 	if cc.max <= 0 || cc.counter == nil {
