@@ -80,6 +80,11 @@ func TestOutageLogs(t *testing.T) {
 		if l.Level != "WARN" && l.Level != "ERROR" {
 			continue
 		}
+		// One line per dependency: the outage's own, not one per part
+		// of the server that met it.
+		if l.Msg != "redis unavailable" && l.Msg != "database unavailable" {
+			t.Errorf("%s %q during an outage: only the dependency's own line should warn", l.Level, l.Msg)
+		}
 		if at, seen := last[l.Msg]; seen && l.Time.Sub(at) < 10*time.Second {
 			t.Errorf("%q logged again %v after the last time, within 10 s", l.Msg, l.Time.Sub(at))
 		}

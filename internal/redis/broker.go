@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,7 +70,7 @@ func (b *Broker) Publish(ctx context.Context, ev chat.Event) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("publish: %w", err)
+		return failed("publish", err)
 	}
 	return nil
 }
@@ -103,7 +104,7 @@ func (b *Broker) change(ctx context.Context, kind, ch string, want bool, command
 	b.mu.Unlock()
 	if err := command(ctx, ch); err != nil {
 		b.forget(key, confirmed)
-		return fmt.Errorf("%s: %w", kind, err)
+		return failed(kind, err)
 	}
 	select {
 	case <-confirmed:
@@ -166,8 +167,15 @@ func (b *Broker) Run(ctx context.Context) {
 			if !errors.As(err, &reply) {
 				lost = true
 			}
+			// Redis out of reach is the client's outage log's to report
+			// (its pub/sub dials go through it); anything else is a fault
+			// of its own.
 			if unseen++; time.Since(lastLog) >= 10*time.Second {
-				b.c.logger.Warn("redis pub/sub", "err", err, "failures", unseen)
+				level := slog.LevelWarn
+				if unreachable(err) {
+					level = slog.LevelDebug
+				}
+				b.c.logger.Log(ctx, level, "redis pub/sub", "err", err, "failures", unseen)
 				lastLog, unseen = time.Now(), 0
 			}
 			select {

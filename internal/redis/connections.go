@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -109,7 +108,7 @@ func (c *Connections) Reserve(ctx context.Context, user chat.UserID, conn string
 	res, err := c.reserve.Run(ctx, c.rdb, []string{c.key(user)}, conn, max, c.lease.Milliseconds()).Int()
 	if err != nil {
 		c.hold(user, conn)
-		return false, fmt.Errorf("redis connections: %w", err)
+		return false, failed("redis connections", err)
 	}
 	if res != 1 {
 		return false, nil
@@ -152,7 +151,7 @@ func (c *Connections) drop(user chat.UserID, conn string) bool {
 func (c *Connections) Release(ctx context.Context, user chat.UserID, conn string) error {
 	c.drop(user, conn)
 	if err := c.rdb.ZRem(ctx, c.key(user), conn).Err(); err != nil {
-		return fmt.Errorf("redis connections: %w", err)
+		return failed("redis connections", err)
 	}
 	return nil
 }
@@ -218,7 +217,7 @@ func (c *Connections) heartbeat(ctx context.Context) error {
 		err = rerr
 	}
 	if err != nil {
-		return fmt.Errorf("redis connections: %w", err)
+		return failed("redis connections", err)
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func (c *Client) Limiter(name string, perSecond float64, burst int) *Limiter {
 func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
 	res, err := l.l.Allow(ctx, l.prefix+key, l.limit)
 	if err != nil {
-		return false, 0, fmt.Errorf("redis limiter: %w", err)
+		return false, 0, failed("redis limiter", err)
 	}
 	if res.Allowed > 0 {
 		return true, 0, nil
@@ -129,7 +129,7 @@ func (t *Throttle) Reserve(ctx context.Context, keys ...chat.ThrottleKey) (time.
 	}
 	res, err := reserveScript.Run(ctx, t.rdb, ks, args...).Int64Slice()
 	if err != nil {
-		return 0, -1, fmt.Errorf("redis throttle: %w", err)
+		return 0, -1, failed("redis throttle", err)
 	}
 	if len(res) != 2 {
 		return 0, -1, fmt.Errorf("redis throttle: reserve returned %d values", len(res))
@@ -150,7 +150,7 @@ func (t *Throttle) Refund(ctx context.Context, keys ...chat.ThrottleKey) error {
 		ks[i] = t.prefix + k.Key
 	}
 	if err := refundScript.Run(ctx, t.rdb, ks).Err(); err != nil {
-		return fmt.Errorf("redis throttle: %w", err)
+		return failed("redis throttle", err)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (t *Throttle) Refund(ctx context.Context, keys ...chat.ThrottleKey) error {
 // Reset forgets key's attempts.
 func (t *Throttle) Reset(ctx context.Context, key string) error {
 	if err := t.rdb.Del(ctx, t.prefix+key).Err(); err != nil {
-		return fmt.Errorf("redis throttle: %w", err)
+		return failed("redis throttle", err)
 	}
 	return nil
 }
@@ -170,7 +170,7 @@ func (t *Throttle) Remember(ctx context.Context, key string, ttl time.Duration) 
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("redis throttle: %w", err)
+		return false, failed("redis throttle", err)
 	}
 	return false, nil
 }
@@ -179,7 +179,7 @@ func (t *Throttle) Remember(ctx context.Context, key string, ttl time.Duration) 
 func (t *Throttle) Known(ctx context.Context, key string) (bool, error) {
 	n, err := t.rdb.Exists(ctx, t.prefix+"known:"+key).Result()
 	if err != nil {
-		return false, fmt.Errorf("redis throttle: %w", err)
+		return false, failed("redis throttle", err)
 	}
 	return n > 0, nil
 }

@@ -193,7 +193,7 @@ func (p *Presence) claim(ctx context.Context, user chat.UserID) (bool, error) {
 	res, err := p.connect.Run(ctx, p.rdb, []string{p.key(user), p.expiries(), p.nodes(), p.nodeUsers(p.node)},
 		p.node, now.UnixMilli(), now.Add(p.ttl).UnixMilli(), p.ttl.Milliseconds(), int64(user), p.nodeUsersTTL()).Int()
 	if err != nil {
-		return false, fmt.Errorf("redis presence: %w", err)
+		return false, failed("redis presence", err)
 	}
 	return res == 1, nil
 }
@@ -219,7 +219,7 @@ func (p *Presence) Disconnect(ctx context.Context, user chat.UserID) (bool, erro
 	res, err := p.disconnect.Run(ctx, p.rdb, []string{p.key(user), p.expiries(), p.nodeUsers(p.node)},
 		p.node, time.Now().UnixMilli(), int64(user)).Int()
 	if err != nil {
-		return false, fmt.Errorf("redis presence: %w", err)
+		return false, failed("redis presence", err)
 	}
 	return res == 1, nil
 }
@@ -235,7 +235,7 @@ func (p *Presence) Online(ctx context.Context, users []chat.UserID) (map[chat.Us
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("redis presence: %w", err)
+		return nil, failed("redis presence", err)
 	}
 	online := make(map[chat.UserID]bool, len(users))
 	for i, u := range users {
@@ -311,7 +311,7 @@ func (p *Presence) heartbeat(ctx context.Context) error {
 		}
 		gone, err := p.renewClaims.Run(ctx, p.rdb, keys, args...).StringSlice()
 		if err != nil {
-			return fmt.Errorf("redis presence: %w", err)
+			return failed("redis presence", err)
 		}
 		missing = append(missing, gone...)
 	}
@@ -360,7 +360,7 @@ func (p *Presence) Sweep(ctx context.Context) (chat.PresenceSweep, error) {
 	for {
 		res, err := p.sweepUsers.Run(ctx, p.rdb, []string{p.expiries()}, now, sweepBatch, p.prefix).Slice()
 		if err != nil {
-			return out, fmt.Errorf("redis presence sweep: %w", err)
+			return out, failed("redis presence sweep", err)
 		}
 		gone, due, err := sweptUsers(res)
 		if err != nil {
@@ -374,7 +374,7 @@ func (p *Presence) Sweep(ctx context.Context) (chat.PresenceSweep, error) {
 	for {
 		res, err := p.sweepNode.Run(ctx, p.rdb, []string{p.nodes()}, now, p.prefix+"node:").Slice()
 		if err != nil {
-			return out, fmt.Errorf("redis presence sweep: %w", err)
+			return out, failed("redis presence sweep", err)
 		}
 		if len(res) < 2 {
 			break

@@ -101,6 +101,17 @@ func (h outageHook) note(ctx context.Context, err error) {
 	}
 }
 
+// failed wraps err, a Redis call's failure, with what failed. A failure
+// to reach Redis is chat.Unavailable, so that callers tell an outage (which
+// the outage log reports) from a fault.
+func failed(what string, err error) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	if unreachable(err) {
+		return chat.Unavailable("redis", err)
+	}
+	return err
+}
+
 // unreachable reports whether err is a failure to reach Redis rather than
 // an error reply from it.
 func unreachable(err error) bool {
