@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -25,18 +26,33 @@ func handleHealthz() http.Handler {
 }
 
 // handleReadyz answers 200 when every dependency answers, else 503 naming
-// the ones that do not.
+// the ones that do not. The checks run side by side, each with its own
+// 2 s, so that a stalled database does not use up the time of the broker's
+// check and get the broker named too. A dependency found down is logged at
+// most once per 10 s: probes come every few seconds from every balancer.
 func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
 	names := slices.Sorted(maps.Keys(checks))
+	gate := chat.NewLogGate(10 * time.Second)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
+		errs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+				defer cancel()
+				errs[i] = checks[name](ctx)
+			})
+		}
+		wg.Wait()
 		var down []string
-		for _, name := range names {
-			if err := checks[name](ctx); err != nil {
-				logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", err)
-				down = append(down, name)
+		for i, name := range names {
+			if errs[i] == nil {
+				continue
 			}
+			if n, ok := gate.Allow(name); ok {
+				logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", errs[i], "failures", n)
+			}
+			down = append(down, name)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if len(down) > 0 {
