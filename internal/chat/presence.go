@@ -51,6 +51,11 @@ func (s *Service) SweepPresence(ctx context.Context) error {
 		return nil
 	}
 	swept, err := sw.Sweep(ctx)
+	if len(swept.Offline)+len(swept.Online)+len(swept.Stranded) > 0 {
+		// A node stopped renewing its claims (it died, or lost Redis):
+		// rare, and what its users' contacts see next needs explaining.
+		s.logger.InfoContext(ctx, "presence swept: lapsed claims", "offline", len(swept.Offline), "online_again", len(swept.Online), "stranded", len(swept.Stranded))
+	}
 	for _, u := range swept.Offline {
 		s.publishSwept(ctx, u, false)
 	}
