@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,39 @@ func TestSessionFailureIsTheWholeAnswer(t *testing.T) {
 	}
 	if dec.More() {
 		t.Errorf("more after the error envelope: %q", raw)
+	}
+}
+
+// unreadableStore is a session store whose database cannot be read.
+type unreadableStore struct{ *memstore.MemStore }
+
+func (unreadableStore) Find(string) ([]byte, bool, error) {
+	return nil, false, chat.Unavailable("the database", errors.New("connection refused"))
+}
+
+// TestSessionUnreadableAnswers: when the session cannot be read (the
+// database is away), a page gets the error page (HTML, 503, Retry-After, a
+// link to try again), not the API's JSON, which a browser shows raw; the
+// API still gets its JSON error.
+func TestSessionUnreadableAnswers(t *testing.T) {
+	h, err := NewServer(Config{Logger: slog.New(slog.DiscardHandler), Sessions: unreadableStore{memstore.NewWithCleanupInterval(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.AddCookie(&http.Cookie{Name: "parley_session", Value: "some-token"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	page := get("/c/1")
+	if page.Code != http.StatusServiceUnavailable || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") || page.Header().Get("Retry-After") == "" ||
+		!strings.Contains(page.Body.String(), `href="/c/1"`) || !strings.Contains(page.Body.String(), "Try again") {
+		t.Errorf("page: %d %q Retry-After %q\n%s", page.Code, page.Header().Get("Content-Type"), page.Header().Get("Retry-After"), page.Body.String())
+	}
+	api := get("/api/v1/me")
+	if api.Code != http.StatusServiceUnavailable || !strings.HasPrefix(api.Header().Get("Content-Type"), "application/json") {
+		t.Errorf("API: %d %q %s", api.Code, api.Header().Get("Content-Type"), api.Body.String())
 	}
 }

@@ -405,15 +405,18 @@ func (s *server) signedIn(w http.ResponseWriter, r *http.Request) (chat.User, bo
 // conversation that does not exist and one the visitor is not in get the
 // same page, byte for byte: the page says nothing of the address asked for.
 func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
-	code := chat.ErrorCode(err)
-	if code == chat.EINTERNAL {
-		s.logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	p := &problemView{LinkHref: "/login", LinkText: "Go to the log-in page"}
+	p := problemFor(err)
+	p.LinkHref, p.LinkText = "/login", "Go to the log-in page"
 	if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
 		p.LinkHref, p.LinkText = "/", "Back to your conversations"
 	}
-	switch code {
+	s.pages.renderProblem(w, r, s.logger, err, p)
+}
+
+// problemFor is what the error page says of err; its link is the caller's.
+func problemFor(err error) *problemView {
+	p := &problemView{}
+	switch chat.ErrorCode(err) {
 	case chat.ENOTFOUND:
 		p.Heading = "Page not found"
 		p.Text = "There is no page at this address, or it is not yours to see."
@@ -421,11 +424,22 @@ func (s *server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Heading = "Something went wrong"
 		p.Text = "The server could not answer this time. Try again in a moment."
 	default:
-		p.Heading = http.StatusText(statusOf(code))
+		p.Heading = http.StatusText(statusOf(chat.ErrorCode(err)))
 		p.Text = waitMessage(err)
 	}
+	return p
+}
+
+// renderProblem answers with the error page saying prob, with the status of
+// err's code (and its Retry-After); an internal error is logged with its
+// route and cause.
+func (p *pages) renderProblem(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, prob *problemView) {
+	code := chat.ErrorCode(err)
+	if code == chat.EINTERNAL {
+		logger.ErrorContext(r.Context(), "internal error", "route", r.Pattern, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	setRetryAfter(w, err)
-	s.pages.render(w, r, s.logger, "error", statusOf(code), pageData{Title: p.Heading + " · Parley", Problem: p})
+	p.render(w, r, logger, "error", statusOf(code), pageData{Title: prob.Heading + " · Parley", Problem: prob})
 }
 
 // waitMessage is an error's message as a sentence, and for one that says

@@ -85,9 +85,6 @@ func NewServer(cfg Config) (http.Handler, error) {
 		sm.Cookie.Secure = true
 		sm.Cookie.Name = "__Host-parley_session"
 	}
-	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		writeError(w, r, cfg.Logger, fmt.Errorf("session: %w", err))
-	}
 
 	trusted, err := parseOrigins(cfg.TrustedOrigins)
 	if err != nil {
@@ -104,6 +101,20 @@ func NewServer(cfg Config) (http.Handler, error) {
 	pg, err := parsePages()
 	if err != nil {
 		return nil, err
+	}
+	// A session that cannot be read or saved (the database is away) fails
+	// the request: the API's answer is the JSON error, a page's the error
+	// page (the session is not there to say who is asking, so its link is
+	// to the start).
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		err = fmt.Errorf("session: %w", err)
+		if isAPI(r) {
+			writeError(w, r, cfg.Logger, err)
+			return
+		}
+		p := problemFor(err)
+		p.LinkHref, p.LinkText = r.URL.RequestURI(), "Try again"
+		pg.renderProblem(w, r, cfg.Logger, err, p)
 	}
 	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
