@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/url"
@@ -104,10 +105,24 @@ func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	if _, err := s.CreateUser(ctx, chat.User{Username: "bob", DisplayName: "Bob", CreatedAt: chat.Now()}, "hash"); chat.ErrorCode(err) != chat.EUNAVAILABLE {
 		t.Errorf("write with the database stalled: %v, want %s", err, chat.EUNAVAILABLE)
 	}
+	// Two calls ran out their deadline: the next is refused at once
+	// rather than made to wait it too.
+	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE || !errors.Is(err, errNotTried) {
+		t.Errorf("read after two stalled calls: %v, want %s not tried", err, chat.EUNAVAILABLE)
+	}
 	p.mend()
-	// The stalled connections were given up; new ones serve.
-	if _, err := s.UserByID(ctx, alice.ID); err != nil {
-		t.Errorf("read once the database answers again: %v", err)
+	// The stalled connections were given up; new ones serve, once the
+	// breaker lets a call through again (a second after it opened).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.UserByID(ctx, alice.ID)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errNotTried) || time.Now().After(deadline) {
+			t.Fatalf("read once the database answers again: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the poll's interval: what it waits for is the breaker's second
 	}
 }
 

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -16,7 +19,10 @@ const DefaultTimeout = 5 * time.Second
 // (chat.Unavailable, "the database") when the database cannot answer —
 // locked, full, read-only, failing its I/O or past the deadline — rather
 // than as an internal error; an outage is logged once per 10 s, and its end
-// once (see chat.OutageLog). The Store's other methods (Run, Close) are its
+// once (see chat.OutageLog). After two calls in a row ran out the deadline
+// (a stalled database), calls end EUNAVAILABLE at once for a second, then
+// one is tried, and so on until one answers: a stall costs each caller at
+// most one deadline, not one per call it makes. The Store's other methods (Run, Close) are its
 // own.
 type Guarded struct {
 	*Store
@@ -29,7 +35,17 @@ var _ chat.Store = (*Guarded)(nil)
 type guard struct {
 	timeout time.Duration
 	outages *chat.OutageLog
+	// stalled stops calling a database whose calls run out their
+	// deadline: after two in a row, calls fail at once for a second, then
+	// one is tried. Without it, while the database stalls every call waits
+	// the whole deadline, and a WebSocket's frames, carried out one after
+	// another, wait it once each.
+	stalled *gobreaker.CircuitBreaker[struct{}]
 }
+
+// errNotTried is the cause of a call refused at once because the
+// database's last calls ran out their deadline.
+var errNotTried = errors.New("not tried: the database's last calls ran out their deadline")
 
 // outageLogEvery is how often, at most, a database outage is logged.
 const outageLogEvery = 10 * time.Second
@@ -39,7 +55,15 @@ func newGuard(opts Options) *guard {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &guard{timeout: timeout, outages: chat.NewOutageLog(opts.Logger, "database", outageLogEvery)}
+	return &guard{
+		timeout: timeout,
+		outages: chat.NewOutageLog(opts.Logger, "database", outageLogEvery),
+		stalled: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        "database",
+			Timeout:     time.Second,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 2 },
+		}),
+	}
 }
 
 // run calls f with ctx bounded by the deadline and returns its error
@@ -47,7 +71,17 @@ func newGuard(opts Options) *guard {
 func (g *guard) run(ctx context.Context, f func(context.Context) error) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, g.timeout, errTimeout)
 	defer cancel()
-	err := classify(ctx, f(ctx))
+	var err error
+	_, refused := g.stalled.Execute(func() (struct{}, error) {
+		err = classify(ctx, f(ctx))
+		if ctx.Err() != nil && errors.Is(context.Cause(ctx), errTimeout) {
+			return struct{}{}, err // a stall: only these open the breaker
+		}
+		return struct{}{}, nil
+	})
+	if errors.Is(refused, gobreaker.ErrOpenState) || errors.Is(refused, gobreaker.ErrTooManyRequests) {
+		err = chat.Unavailable("the database", errNotTried)
+	}
 	switch {
 	case chat.ErrorCode(err) == chat.EUNAVAILABLE:
 		g.outages.Failed(ctx, err)

@@ -172,11 +172,26 @@ func TestLockedDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	if chat.ErrorCode(err) != chat.EUNAVAILABLE {
 		t.Errorf("send while the database is locked: %v, want %s", err, chat.EUNAVAILABLE)
 	}
+	// Two calls ran out their deadline: the next is refused at once
+	// rather than made to wait it too.
+	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE || !errors.Is(err, errNotTried) {
+		t.Errorf("read after two calls ran out their deadline: %v, want %s not tried", err, chat.EUNAVAILABLE)
+	}
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateUser(ctx, chat.User{Username: "carol", DisplayName: "Carol", CreatedAt: chat.Now()}, "hash"); err != nil {
-		t.Errorf("write once the lock is gone: %v", err)
+	// Served again once the breaker lets a call through (a second after
+	// it opened).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.CreateUser(ctx, chat.User{Username: "carol", DisplayName: "Carol", CreatedAt: chat.Now()}, "hash")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errNotTried) || time.Now().After(deadline) {
+			t.Fatalf("write once the lock is gone: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the poll's interval: what it waits for is the breaker's second
 	}
 }
 
