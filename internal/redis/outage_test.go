@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/testenv"
 )
 
@@ -231,5 +233,56 @@ func (p *faultProxy) mend() {
 	case <-p.flowing:
 	default:
 		close(p.flowing)
+	}
+}
+
+// stall keeps every connection open but moves no byte, either way, until
+// mend.
+func (p *faultProxy) stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flowing:
+		p.flowing = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// TestStalledRedisFailsAtOnce: once two commands in a row timed out
+// against a Redis that stopped answering, the next fails at once as
+// unavailable (not tried) instead of waiting its own timeout; once Redis
+// answers again, commands go through again.
+func TestStalledRedisFailsAtOnce(t *testing.T) {
+	c, p := openBehindProxy(t, slog.New(slog.DiscardHandler), 300*time.Millisecond)
+	ctx := t.Context()
+	p.stall()
+	if err := c.Ping(ctx); err == nil || errors.Is(err, errNotTried) {
+		t.Fatalf("ping to a stalled Redis: %v, want a timeout", err)
+	}
+	// The first ping is one or two commands (its retry on a new
+	// connection sends a handshake first): by the third, two timed out.
+	var err error
+	for range 2 {
+		if err = c.Ping(ctx); errors.Is(err, errNotTried) {
+			break
+		}
+	}
+	if !errors.Is(err, errNotTried) {
+		t.Fatalf("ping after timeouts: %v, want it not tried", err)
+	}
+	if err := failed("ping", err); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		t.Errorf("a command not tried: %v, want %s", err, chat.EUNAVAILABLE)
+	}
+	p.mend()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := c.Ping(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ping once Redis answers again: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // the poll's interval: what it waits for is the breaker's second
 	}
 }

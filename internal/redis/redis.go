@@ -17,6 +17,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -68,7 +69,14 @@ func Open(ctx context.Context, url, prefix string, logger *slog.Logger, timeout 
 	// for its rate limit, waits that long before the local limiter answers.
 	opts.DialerRetries = 1
 	rdb := goredis.NewClient(opts)
-	rdb.AddHook(outageHook{log: chat.NewOutageLog(logger, "redis", outageLogEvery)})
+	rdb.AddHook(outageHook{
+		log: chat.NewOutageLog(logger, "redis", outageLogEvery),
+		stalled: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        "redis",
+			Timeout:     time.Second,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 2 },
+		}),
+	})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close() // the ping's error is the one to report
 		return nil, fmt.Errorf("redis: %w", err)
@@ -84,9 +92,45 @@ func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() 
 
 // outageHook notes every command's outcome in the outage log: a failure to
 // reach Redis (a dial, a cut or stalled connection) is an outage; any
-// answer, a Redis error reply included, means it is back.
+// answer, a Redis error reply included, means it is back. After two
+// commands in a row timed out (a stalled Redis), commands fail at once for
+// a second, then one is tried, until one answers: a stall costs each
+// caller one timeout, not one per command it sends (a send makes several).
 type outageHook struct {
-	log *chat.OutageLog
+	log     *chat.OutageLog
+	stalled *gobreaker.CircuitBreaker[struct{}]
+}
+
+// errNotTried is the cause of a command failed at once because Redis's
+// last commands timed out.
+var errNotTried = errors.New("redis: not tried: the last commands timed out")
+
+// guard runs call through the breaker: a timeout counts against Redis,
+// anything else (an answer, a refusal, the caller gone) does not; a call
+// the open breaker refuses fails with errNotTried, set on cmds.
+func (h outageHook) guard(ctx context.Context, cmds []goredis.Cmder, call func() error) error {
+	var err error
+	_, refused := h.stalled.Execute(func() (struct{}, error) {
+		err = call()
+		if timedOut(err) && ctx.Err() == nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, nil
+	})
+	if errors.Is(refused, gobreaker.ErrOpenState) || errors.Is(refused, gobreaker.ErrTooManyRequests) {
+		err = errNotTried
+		for _, c := range cmds {
+			c.SetErr(err)
+		}
+	}
+	return err
+}
+
+// timedOut reports whether err is a command running out of time: a read,
+// write or pool wait past its timeout.
+func timedOut(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, goredis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // note records one outcome of ctx's call.
@@ -119,7 +163,7 @@ func unreachable(err error) bool {
 		return false
 	}
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, goredis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.As(err, &ne) || errors.Is(err, goredis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotTried) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
@@ -135,7 +179,7 @@ func (h outageHook) DialHook(next goredis.DialHook) goredis.DialHook {
 
 func (h outageHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		err := next(ctx, cmd)
+		err := h.guard(ctx, []goredis.Cmder{cmd}, func() error { return next(ctx, cmd) })
 		h.note(ctx, err)
 		return err
 	}
@@ -143,7 +187,7 @@ func (h outageHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h outageHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		err := next(ctx, cmds)
+		err := h.guard(ctx, cmds, func() error { return next(ctx, cmds) })
 		h.note(ctx, err)
 		return err
 	}
