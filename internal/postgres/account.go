@@ -222,9 +222,12 @@ func groupsOf(ctx context.Context, q querier, user chat.UserID) ([]int64, error)
 // Expiry is judged by this process's clock, as FindCtx judges it.
 func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error) {
 	var got time.Time
-	err := s.pool.QueryRow(ctx, `
-		UPDATE sessions SET expiry = GREATEST(expiry, $1) WHERE token = $2 AND expiry > $3
-		RETURNING expiry`, expiry, key, time.Now()).Scan(&got)
+	query := `UPDATE sessions SET expiry = GREATEST(expiry, $1) WHERE token = $2 AND expiry > $3 RETURNING expiry`
+	if expiry.IsZero() {
+		// A check that moves nothing is a read: no row version, no lock.
+		query = `SELECT GREATEST(expiry, $1) FROM sessions WHERE token = $2 AND expiry > $3`
+	}
+	err := s.pool.QueryRow(ctx, query, expiry, key, time.Now()).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, nil
 	}

@@ -172,9 +172,15 @@ func endSessions(ctx context.Context, tx *sql.Tx, user chat.UserID, except strin
 // TouchSession moves an unexpired session's expiry forward to expiry.
 func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error) {
 	var got int64
-	err := s.write.QueryRowContext(ctx, `
-		UPDATE sessions SET expiry = max(expiry, ?) WHERE token = ? AND expiry > ?
-		RETURNING expiry`, micros(expiry), key, micros(time.Now())).Scan(&got)
+	row := s.write.QueryRowContext
+	query := `UPDATE sessions SET expiry = max(expiry, ?) WHERE token = ? AND expiry > ? RETURNING expiry`
+	if expiry.IsZero() {
+		// A check that moves nothing is a read, on the read pool: it must
+		// not wait for (or take) the write lock.
+		row = s.read.QueryRowContext
+		query = `SELECT max(expiry, ?) FROM sessions WHERE token = ? AND expiry > ?`
+	}
+	err := row(ctx, query, micros(expiry), key, micros(time.Now())).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
