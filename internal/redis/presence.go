@@ -268,7 +268,13 @@ func renew(ctx context.Context, logger *slog.Logger, what string, ttl time.Durat
 			return
 		case <-t.C:
 			if err := heartbeat(ctx); err != nil && ctx.Err() == nil {
-				logger.Warn("claims heartbeat", "claims", what, "err", err)
+				// Redis out of reach is the client's outage log's to
+				// report, once per 10 s for every caller.
+				level := slog.LevelWarn
+				if unreachable(err) {
+					level = slog.LevelDebug
+				}
+				logger.Log(ctx, level, "claims heartbeat", "claims", what, "err", err)
 			}
 		}
 	}
