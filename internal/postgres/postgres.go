@@ -57,13 +57,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Guarded, error) {
 		// A dial that hangs (packets dropped) fails at the deadline
 		// rather than at the kernel's TCP timeout, minutes later.
 		if c.ConnConfig.ConnectTimeout == 0 {
-			c.ConnConfig.ConnectTimeout = g.timeout
+			c.ConnConfig.ConnectTimeout = g.Timeout()
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Guarded{Store: s, guard: g}, nil
+	return newGuarded(s, g), nil
 }
 
 // open is Open with a hook that may change the pool's configuration before

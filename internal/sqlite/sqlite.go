@@ -66,7 +66,7 @@ func Open(ctx context.Context, path string, opts Options) (*Guarded, error) {
 		return nil, err
 	}
 	s.groupCommit = !opts.NoGroupCommit
-	return &Guarded{Store: s, guard: newGuard(opts)}, nil
+	return newGuarded(s, newGuard(opts)), nil
 }
 
 // open is Open with a hook that may wrap the driver's connectors, so tests
