@@ -45,14 +45,14 @@ func TestBrowserSendWaitsOutUnavailable(t *testing.T) {
 	alice.openConnected(fmt.Sprintf("/c/%d", conv))
 	refusals := countUnavailable(alice)
 
-	proxy.cut()
+	proxy.Cut()
 	lines := []string{"typed while the database is away", "and a second line"}
 	typeLines(alice, lines)
 	waitUntil(t, "a send refused with unavailable", func() bool { return refusals.Load() > 0 })
 	if n := eval[int](alice, `$$('#messages li.message.failed').length`); n != 0 {
 		t.Errorf("alice: %d rows shown as not sent while the database is away, want them pending", n)
 	}
-	proxy.mend()
+	proxy.Mend()
 	alice.waitFor("both lines stored, in typed order", shownInOrder(lines), readMessagesJS)
 	if got := storedBodies(api, conv); !slices.Equal(got, lines) {
 		t.Errorf("stored through the API, by seq = %q, want %q (each once, in typed order)", got, lines)

@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -196,69 +193,6 @@ func TestTwoNodes(t *testing.T) {
 	}
 }
 
-// cutter is a TCP proxy to Redis that the test can cut and mend.
-type cutter struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	open   bool
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newCutter(t *testing.T, target string) *cutter {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cutter{ln: ln, target: target, open: true}
-	c.wg.Go(c.accept)
-	t.Cleanup(func() { ln.Close(); c.cut(); c.wg.Wait() })
-	return c
-}
-
-func (c *cutter) accept() {
-	for {
-		down, err := c.ln.Accept()
-		if err != nil {
-			return
-		}
-		c.mu.Lock()
-		if !c.open {
-			c.mu.Unlock()
-			down.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", c.target)
-		if err != nil {
-			c.mu.Unlock()
-			down.Close()
-			continue
-		}
-		c.conns = append(c.conns, down, up)
-		c.mu.Unlock()
-		c.wg.Go(func() { io.Copy(up, down); up.Close() })
-		c.wg.Go(func() { io.Copy(down, up); down.Close() })
-	}
-}
-
-// cut drops every proxied connection and refuses new ones.
-func (c *cutter) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.open = false
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.conns = nil
-}
-
-func (c *cutter) mend() {
-	c.mu.Lock()
-	c.open = true
-	c.mu.Unlock()
-}
-
 // TestRedisTrouble: when the connection to Redis breaks, /readyz says so,
 // messages are still stored, and once it is back the nodes resubscribe on
 // their own: live delivery resumes and the missed message is there to catch
@@ -270,9 +204,9 @@ func TestRedisTrouble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutter(t, u.Host)
+	proxy := testenv.NewFaultProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
+	viaProxy.Host = proxy.Addr()
 	nodes := startCluster(t, 2, func(i int) string {
 		if i == 1 {
 			return viaProxy.String() // node 2 reaches Redis through the proxy
@@ -285,7 +219,7 @@ func TestRedisTrouble(t *testing.T) {
 	alice.send(conv, "before", "")
 	b.expectPast("message")
 
-	proxy.cut()
+	proxy.Cut()
 	ready := func(s *server) int {
 		resp, err := http.Get(s.URL + "/readyz")
 		if err != nil {
@@ -304,7 +238,7 @@ func TestRedisTrouble(t *testing.T) {
 	var users wire.UsersResponse
 	bob.on(nodes[1]).call("GET", "/api/v1/users", nil, 200, &users)
 
-	proxy.mend()
+	proxy.Mend()
 	waitUntil(t, "node 2 reconnects to Redis", func() bool { return ready(nodes[1]) == http.StatusOK })
 	// Live delivery resumes once node 2 has subscribed again, which nothing
 	// outside shows: alice sends one more message at a time until one

@@ -21,9 +21,9 @@ func TestDeadNodeNoticed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutter(t, u.Host)
+	proxy := testenv.NewFaultProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = proxy.ln.Addr().String()
+	viaProxy.Host = proxy.Addr()
 	nodes := startCluster(t, 2, func(i int) string {
 		if i == 1 {
 			return viaProxy.String() // node 2 reaches Redis through the proxy
@@ -49,7 +49,7 @@ func TestDeadNodeNoticed(t *testing.T) {
 	// Node 2 dies as far as the cluster can tell: it renews nothing and
 	// publishes nothing, and its users are never disconnected there. It
 	// still stores what alice sends, which reaches nobody live.
-	proxy.cut()
+	proxy.Cut()
 	lost := alice.send(conv, "stored by the dying node", "")
 
 	var offline, resync bool

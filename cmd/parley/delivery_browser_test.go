@@ -72,9 +72,9 @@ func TestBrowserCatchesUpOnResync(t *testing.T) {
 	t.Parallel()
 	redisURL := testenv.Need(t, testenv.Redis)
 	u := mustParse(t, redisURL)
-	proxy := newCutter(t, u.Host)
+	proxy := testenv.NewFaultProxy(t, u.Host)
 	via := *u
-	via.Host = proxy.ln.Addr().String()
+	via.Host = proxy.Addr()
 	nodes := startCluster(t, 2, func(i int) string {
 		if i == 0 {
 			return via.String() // alice's node reaches Redis through the proxy
@@ -96,10 +96,10 @@ func TestBrowserCatchesUpOnResync(t *testing.T) {
 	waitUntil(t, "the catch-up after alice's hello", func() bool { return lists.Load() > 0 })
 	hellos := alice.helloCount()
 
-	proxy.cut()
+	proxy.Cut()
 	waitUntil(t, "alice's node sees Redis gone", func() bool { return readyStatus(t, nodes[0]) == http.StatusServiceUnavailable })
 	missed := bob.send(conv, "while alice's node was cut off", "")
-	proxy.mend()
+	proxy.Mend()
 
 	waitUntil(t, "a resync frame on alice's page", func() bool { return resyncs.Load() > 0 })
 	alice.waitFor("the message her node missed", fmt.Sprintf(`$(%q)`, messageItem(missed.Seq)), readMessagesJS)

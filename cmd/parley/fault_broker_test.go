@@ -34,9 +34,9 @@ func TestBrokerOutageDelivery(t *testing.T) {
 	t.Parallel()
 	redisURL := testenv.Need(t, testenv.Redis)
 	u := mustParse(t, redisURL)
-	proxy := newFaultProxy(t, u.Host)
+	proxy := testenv.NewFaultProxy(t, u.Host)
 	via := *u
-	via.Host = proxy.addr()
+	via.Host = proxy.Addr()
 	nodes := startCluster(t, 2, func(int) string { return via.String() },
 		map[string]string{"PARLEY_MESSAGE_RATE": "1000", "PARLEY_MESSAGE_BURST": "1000"})
 	alice, bob := register(t, nodes[0], "alice"), register(t, nodes[1], "bob")
@@ -54,7 +54,7 @@ func TestBrokerOutageDelivery(t *testing.T) {
 	}
 	atLeast("sends before the outage", 20)
 
-	proxy.cut()
+	proxy.Cut()
 	waitUntil(t, "both nodes see Redis gone", func() bool {
 		return readyStatus(t, nodes[0]) == http.StatusServiceUnavailable && readyStatus(t, nodes[1]) == http.StatusServiceUnavailable
 	})
@@ -63,7 +63,7 @@ func TestBrokerOutageDelivery(t *testing.T) {
 	// outage covered a stream of sends.
 	atLeast("sends during the outage", 20)
 	stop()
-	proxy.mend()
+	proxy.Mend()
 	waitUntil(t, "both nodes back on Redis", func() bool {
 		return readyStatus(t, nodes[0]) == http.StatusOK && readyStatus(t, nodes[1]) == http.StatusOK
 	})
@@ -85,9 +85,9 @@ func TestResendAfterBrokerOutage(t *testing.T) {
 	t.Parallel()
 	redisURL := testenv.Need(t, testenv.Redis)
 	u := mustParse(t, redisURL)
-	proxy := newFaultProxy(t, u.Host)
+	proxy := testenv.NewFaultProxy(t, u.Host)
 	via := *u
-	via.Host = proxy.addr()
+	via.Host = proxy.Addr()
 	nodes := startCluster(t, 2, func(i int) string {
 		if i == 0 {
 			return via.String()
@@ -113,10 +113,10 @@ func TestResendAfterBrokerOutage(t *testing.T) {
 	m1 := post("c1", "m1", http.StatusCreated)
 	waitUntil(t, "bob gets m1", func() bool { return bm.has([]int64{m1}) })
 
-	proxy.cut()
+	proxy.Cut()
 	waitUntil(t, "node 1 sees Redis gone", func() bool { return readyStatus(t, nodes[0]) == http.StatusServiceUnavailable })
 	m2 := post("c2", "m2", http.StatusCreated)
-	proxy.mend()
+	proxy.Mend()
 	waitUntil(t, "node 1 back on Redis", func() bool { return readyStatus(t, nodes[0]) == http.StatusOK })
 	if again := post("c2", "m2", http.StatusOK); again != m2 {
 		t.Errorf("the resend of c2 got seq %d, want %d", again, m2)

@@ -32,11 +32,11 @@ func startClusterOn(t *testing.T, n int, dsn string) []*server {
 
 // viaProxy returns a fresh PostgreSQL database for the test and the same
 // URL through a fault proxy.
-func viaProxy(t *testing.T) (*faultProxy, string) {
+func viaProxy(t *testing.T) (*testenv.FaultProxy, string) {
 	t.Helper()
 	u := mustParse(t, postgresDatabase(t))
-	proxy := newFaultProxy(t, u.Host)
-	u.Host = proxy.addr()
+	proxy := testenv.NewFaultProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	return proxy, u.String()
 }
 
@@ -72,11 +72,11 @@ func TestDatabaseCutDelivery(t *testing.T) {
 	}
 	atLeast("sends before the cut", 20)
 
-	proxy.cut()
+	proxy.Cut()
 	// Each sender's sends in flight are refused, wait out Retry-After
 	// (1 s) and are refused again: the cut lasts a few seconds.
 	waitUntil(t, "sends refused during the cut", func() bool { return refused(as) >= 3*faultInFlight && refused(bs) >= 3*faultInFlight })
-	proxy.mend()
+	proxy.Mend()
 	atLeast("sends after the cut", 20)
 	stop()
 
@@ -105,13 +105,13 @@ func TestDatabaseStallUnavailable(t *testing.T) {
 	bm := watchConversation(t, "bob's tab on node 2", bob, conv, first.Seq)
 	as := newFaultSender("alice", alice, conv)
 
-	proxy.stall()
+	proxy.Stall()
 	// patience bounds the wait for an answer; without a deadline on the
 	// database the send hangs until then.
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	a, err := as.try(ctx, "c2", "sent while the database is stalled")
 	cancel()
-	proxy.mend()
+	proxy.Mend()
 	switch {
 	case err != nil:
 		t.Errorf("send during the stall: no answer within %v: %v", patience, err)

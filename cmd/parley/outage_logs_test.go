@@ -29,8 +29,8 @@ type logLine struct {
 func TestOutageLogs(t *testing.T) {
 	t.Parallel()
 	redisURL := mustParse(t, testenv.Need(t, testenv.Redis))
-	redisProxy := newFaultProxy(t, redisURL.Host)
-	redisURL.Host = redisProxy.addr()
+	redisProxy := testenv.NewFaultProxy(t, redisURL.Host)
+	redisURL.Host = redisProxy.Addr()
 	dbProxy, dsn := viaProxy(t)
 	s := startServer(t, map[string]string{
 		"PARLEY_DB":           dsn,
@@ -55,14 +55,14 @@ func TestOutageLogs(t *testing.T) {
 	logged := func(msg string) bool { return strings.Contains(s.logs.String(), `"msg":"`+msg+`"`) }
 	for _, dep := range []struct {
 		name  string
-		proxy *faultProxy
+		proxy *testenv.FaultProxy
 	}{{"redis", redisProxy}, {"database", dbProxy}} {
-		dep.proxy.cut()
+		dep.proxy.Cut()
 		waitUntil(t, dep.name+" unavailable logged", func() bool { sendOnce(); return logged(dep.name + " unavailable") })
 		for range 2 {
 			sendOnce()
 		}
-		dep.proxy.mend()
+		dep.proxy.Mend()
 		waitUntil(t, dep.name+" available again logged", func() bool { sendOnce(); return logged(dep.name + " available again") })
 	}
 

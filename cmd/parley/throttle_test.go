@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -137,70 +136,6 @@ func TestStrangerCannotLockOutOwner(t *testing.T) {
 	}
 }
 
-// redisGate is a TCP proxy to Redis that a test can close: connections
-// through it break and new ones are refused.
-type redisGate struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	closed bool
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newRedisGate(t *testing.T, target string) *redisGate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &redisGate{ln: ln, target: target}
-	g.wg.Go(g.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		g.close()
-		g.wg.Wait()
-	})
-	return g
-}
-
-func (g *redisGate) accept() {
-	for {
-		down, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		g.mu.Lock()
-		if g.closed {
-			g.mu.Unlock()
-			down.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", g.target)
-		if err != nil {
-			g.mu.Unlock()
-			down.Close()
-			continue
-		}
-		g.conns = append(g.conns, down, up)
-		g.mu.Unlock()
-		g.wg.Go(func() { _, _ = io.Copy(up, down); up.Close() })
-		g.wg.Go(func() { _, _ = io.Copy(down, up); down.Close() })
-	}
-}
-
-// close breaks every connection and refuses new ones.
-func (g *redisGate) close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.closed = true
-	for _, c := range g.conns {
-		c.Close()
-	}
-	g.conns = nil
-}
-
 // TestLimitsWithoutRedis: with Redis away, sends are still limited (by the
 // node's own budget), logins and sign-ups are refused with 503, never 500,
 // and the outage is not logged per request.
@@ -211,9 +146,9 @@ func TestLimitsWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := newRedisGate(t, u.Host)
+	gate := testenv.NewFaultProxy(t, u.Host)
 	via := *u
-	via.Host = gate.ln.Addr().String()
+	via.Host = gate.Addr()
 	nodes := startCluster(t, 1, func(int) string { return via.String() }, map[string]string{
 		"PARLEY_MESSAGE_RATE":  "0.001",
 		"PARLEY_MESSAGE_BURST": "3",
@@ -222,7 +157,7 @@ func TestLimitsWithoutRedis(t *testing.T) {
 	alice, bob := register(t, s, "alice"), register(t, s, "bob")
 	conv, _ := alice.startConversation(bob)
 
-	gate.close()
+	gate.Cut()
 	cut := time.Now()
 	waitUntil(t, "the node sees Redis gone", func() bool {
 		resp, err := http.Get(s.URL + "/readyz")

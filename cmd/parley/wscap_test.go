@@ -111,14 +111,14 @@ func TestWebSocketCapWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := newRedisGate(t, u.Host)
+	gate := testenv.NewFaultProxy(t, u.Host)
 	via := *u
-	via.Host = gate.ln.Addr().String()
+	via.Host = gate.Addr()
 	nodes := startCluster(t, 1, func(int) string { return via.String() }, map[string]string{"PARLEY_MAX_CONNS_PER_USER": "3"})
 	s := nodes[0]
 	alice := register(t, s, "alice")
 
-	gate.close()
+	gate.Cut()
 	cut := time.Now()
 	waitUntil(t, "the node sees Redis gone", func() bool {
 		resp, err := http.Get(s.URL + "/readyz")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/url"
 	"reflect"
 	"runtime"
@@ -19,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/chat/storeguard"
 	"github.com/parleychat/parley/internal/storetest"
+	"github.com/parleychat/parley/internal/testenv"
 )
 
 // syncBuffer is a log destination that tests may read while the store
@@ -41,15 +41,15 @@ func (b *syncBuffer) String() string {
 }
 
 // openBehindProxy opens the store as the server does, in a schema of its
-// own, reaching the database through a faultProxy.
-func openBehindProxy(t *testing.T, opts Options) (*Guarded, *faultProxy) {
+// own, reaching the database through a [testenv.FaultProxy].
+func openBehindProxy(t *testing.T, opts Options) (*Guarded, *testenv.FaultProxy) {
 	t.Helper()
 	u, err := url.Parse(testDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newFaultProxy(t, u.Host)
-	u.Host = p.addr()
+	p := testenv.NewFaultProxy(t, u.Host)
+	u.Host = p.Addr()
 	q := u.Query()
 	q.Set("search_path", newSchema(t))
 	// One connection, so that a test knows which one the next call uses.
@@ -71,7 +71,7 @@ func TestCutDatabaseIsUnavailable(t *testing.T) {
 	s, p := openBehindProxy(t, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	ctx := t.Context()
 	alice := storetest.NewUser(t, s, "alice")
-	p.cut()
+	p.Cut()
 	for range 3 {
 		if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE || chat.RetryAfter(err) <= 0 {
 			t.Fatalf("read with the database cut: %v, want %s with a retry-after", err, chat.EUNAVAILABLE)
@@ -83,7 +83,7 @@ func TestCutDatabaseIsUnavailable(t *testing.T) {
 	if n := strings.Count(log.String(), `msg="database unavailable"`); n != 1 {
 		t.Errorf("%d outage lines for four failures, want 1:\n%s", n, log.String())
 	}
-	p.mend()
+	p.Mend()
 	if _, err := s.UserByID(ctx, alice.ID); err != nil {
 		t.Fatalf("read once the database is back: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	s, p := openBehindProxy(t, Options{Timeout: time.Second})
 	ctx := t.Context()
 	alice := storetest.NewUser(t, s, "alice")
-	p.stall()
+	p.Stall()
 	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE {
 		t.Errorf("read with the database stalled: %v, want %s", err, chat.EUNAVAILABLE)
 	}
@@ -111,7 +111,7 @@ func TestStalledDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	if _, err := s.UserByID(ctx, alice.ID); chat.ErrorCode(err) != chat.EUNAVAILABLE || !errors.Is(err, storeguard.ErrNotTried) {
 		t.Errorf("read after two stalled calls: %v, want %s not tried", err, chat.EUNAVAILABLE)
 	}
-	p.mend()
+	p.Mend()
 	// The stalled connections were given up; new ones serve, once the
 	// breaker lets a call through again (a second after it opened).
 	deadline := time.Now().Add(10 * time.Second)
@@ -229,160 +229,4 @@ func TestGuardedCoversStore(t *testing.T) {
 		}
 	}
 	check(reflect.TypeFor[*GuardedSessions](), names, nil)
-}
-
-// faultProxy is a TCP proxy between the server and one of its
-// dependencies (Redis, PostgreSQL) that a test can break in the two ways
-// networks and servers fail: cut (every connection closed, new ones
-// refused, as when the dependency dies) and stall (connections stay open
-// but no byte moves either way, as when it hangs or a link drops packets
-// silently). mend undoes either.
-type faultProxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	refuse  bool          // cut: new connections are closed at once
-	flowing chan struct{} // closed while bytes may move; open (blocking) while stalled
-	pairs   map[*proxyPair]struct{}
-	wg      sync.WaitGroup
-}
-
-// proxyPair is one proxied connection: the server's end and the
-// dependency's. gone is closed when the pair is closed.
-type proxyPair struct {
-	down, up net.Conn
-	once     sync.Once
-	gone     chan struct{}
-}
-
-func (p *proxyPair) close() {
-	p.once.Do(func() {
-		close(p.gone)
-		p.down.Close()
-		p.up.Close()
-	})
-}
-
-// newFaultProxy listens on a loopback port and forwards to target
-// (host:port) until the test ends; the proxy starts mended.
-func newFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{ln: ln, target: target, flowing: make(chan struct{}), pairs: map[*proxyPair]struct{}{}}
-	close(p.flowing)
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// addr is the proxy's host:port, to put in place of the target's.
-func (p *faultProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *faultProxy) accept() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.refuse
-		p.mu.Unlock()
-		if refuse {
-			down.Close()
-			continue
-		}
-		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		pair := &proxyPair{down: down, up: up, gone: make(chan struct{})}
-		p.mu.Lock()
-		if p.refuse { // cut while dialing
-			p.mu.Unlock()
-			pair.close()
-			continue
-		}
-		p.pairs[pair] = struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.forward(pair, pair.up, pair.down) })
-		p.wg.Go(func() { p.forward(pair, pair.down, pair.up) })
-	}
-}
-
-// forward copies from src to dst, holding each chunk while the proxy is
-// stalled, until either side fails or the pair is closed.
-func (p *faultProxy) forward(pair *proxyPair, dst, src net.Conn) {
-	defer func() {
-		pair.close()
-		p.mu.Lock()
-		delete(p.pairs, pair)
-		p.mu.Unlock()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			flowing := p.flowing
-			p.mu.Unlock()
-			select {
-			case <-flowing:
-			case <-pair.gone:
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// cut closes every proxied connection and refuses new ones until mend.
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	p.refuse = true
-	pairs := make([]*proxyPair, 0, len(p.pairs))
-	for pair := range p.pairs {
-		pairs = append(pairs, pair)
-	}
-	p.mu.Unlock()
-	for _, pair := range pairs {
-		pair.close()
-	}
-}
-
-// stall stops forwarding bytes, both ways, on every connection, old and
-// new, while keeping them open, until mend.
-func (p *faultProxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.flowing:
-		p.flowing = make(chan struct{})
-	default: // already stalled
-	}
-}
-
-// mend accepts connections again and lets bytes flow.
-func (p *faultProxy) mend() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refuse = false
-	select {
-	case <-p.flowing:
-	default:
-		close(p.flowing)
-	}
 }

@@ -60,9 +60,9 @@ func TestBrokerResyncsAfterPubSubRestored(t *testing.T) {
 		t.Fatalf("before the cut got %+v, want the read event seq 1 (and no resync)", d)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	publish(2) // lost to this node
-	proxy.mend()
+	proxy.Mend()
 	d := next("after the connection was restored")
 	if d.Event.Type != chat.EventResync || !slices.Equal(d.Users, []chat.UserID{1, 2}) || !slices.Equal(d.Event.To, []chat.UserID{1, 2}) {
 		t.Fatalf("after the cut got %+v, want a resync naming users 1 and 2", d)

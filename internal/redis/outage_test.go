@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -35,15 +34,15 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// openBehindProxy opens a client that reaches Redis through a faultProxy.
-func openBehindProxy(t *testing.T, logger *slog.Logger, timeout time.Duration) (*Client, *faultProxy) {
+// openBehindProxy opens a client that reaches Redis through a [testenv.FaultProxy].
+func openBehindProxy(t *testing.T, logger *slog.Logger, timeout time.Duration) (*Client, *testenv.FaultProxy) {
 	t.Helper()
 	u, err := url.Parse(testenv.Need(t, testenv.Redis))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newFaultProxy(t, u.Host)
-	u.Host = p.addr()
+	p := testenv.NewFaultProxy(t, u.Host)
+	u.Host = p.Addr()
 	c, err := Open(t.Context(), u.String(), "parleytest:"+rand.Text()[:10]+":", logger, timeout)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +57,7 @@ func TestOutageLoggedOnce(t *testing.T) {
 	var log syncBuffer
 	c, p := openBehindProxy(t, slog.New(slog.NewTextHandler(&log, nil)), 0)
 	ctx := t.Context()
-	p.cut()
+	p.Cut()
 	// Each failed call is several attempts (go-redis retries): a few calls
 	// make many failures.
 	for range 2 {
@@ -69,7 +68,7 @@ func TestOutageLoggedOnce(t *testing.T) {
 	if n := strings.Count(log.String(), `msg="redis unavailable"`); n != 1 {
 		t.Errorf("%d outage lines for 2 failed calls, want 1:\n%s", n, log.String())
 	}
-	p.mend()
+	p.Mend()
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("ping once Redis is back: %v", err)
 	}
@@ -92,162 +91,6 @@ func TestTimeouts(t *testing.T) {
 	}
 }
 
-// faultProxy is a TCP proxy between the server and one of its
-// dependencies (Redis, PostgreSQL) that a test can break in the two ways
-// networks and servers fail: cut (every connection closed, new ones
-// refused, as when the dependency dies) and stall (connections stay open
-// but no byte moves either way, as when it hangs or a link drops packets
-// silently). mend undoes either.
-type faultProxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	refuse  bool          // cut: new connections are closed at once
-	flowing chan struct{} // closed while bytes may move; open (blocking) while stalled
-	pairs   map[*proxyPair]struct{}
-	wg      sync.WaitGroup
-}
-
-// proxyPair is one proxied connection: the server's end and the
-// dependency's. gone is closed when the pair is closed.
-type proxyPair struct {
-	down, up net.Conn
-	once     sync.Once
-	gone     chan struct{}
-}
-
-func (p *proxyPair) close() {
-	p.once.Do(func() {
-		close(p.gone)
-		p.down.Close()
-		p.up.Close()
-	})
-}
-
-// newFaultProxy listens on a loopback port and forwards to target
-// (host:port) until the test ends; the proxy starts mended.
-func newFaultProxy(t *testing.T, target string) *faultProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &faultProxy{ln: ln, target: target, flowing: make(chan struct{}), pairs: map[*proxyPair]struct{}{}}
-	close(p.flowing)
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// addr is the proxy's host:port, to put in place of the target's.
-func (p *faultProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *faultProxy) accept() {
-	for {
-		down, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.refuse
-		p.mu.Unlock()
-		if refuse {
-			down.Close()
-			continue
-		}
-		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			down.Close()
-			continue
-		}
-		pair := &proxyPair{down: down, up: up, gone: make(chan struct{})}
-		p.mu.Lock()
-		if p.refuse { // cut while dialing
-			p.mu.Unlock()
-			pair.close()
-			continue
-		}
-		p.pairs[pair] = struct{}{}
-		p.mu.Unlock()
-		p.wg.Go(func() { p.forward(pair, pair.up, pair.down) })
-		p.wg.Go(func() { p.forward(pair, pair.down, pair.up) })
-	}
-}
-
-// forward copies from src to dst, holding each chunk while the proxy is
-// stalled, until either side fails or the pair is closed.
-func (p *faultProxy) forward(pair *proxyPair, dst, src net.Conn) {
-	defer func() {
-		pair.close()
-		p.mu.Lock()
-		delete(p.pairs, pair)
-		p.mu.Unlock()
-	}()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			flowing := p.flowing
-			p.mu.Unlock()
-			select {
-			case <-flowing:
-			case <-pair.gone:
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// cut closes every proxied connection and refuses new ones until mend.
-func (p *faultProxy) cut() {
-	p.mu.Lock()
-	p.refuse = true
-	pairs := make([]*proxyPair, 0, len(p.pairs))
-	for pair := range p.pairs {
-		pairs = append(pairs, pair)
-	}
-	p.mu.Unlock()
-	for _, pair := range pairs {
-		pair.close()
-	}
-}
-
-// mend accepts connections again and lets bytes flow.
-func (p *faultProxy) mend() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.refuse = false
-	select {
-	case <-p.flowing:
-	default:
-		close(p.flowing)
-	}
-}
-
-// stall keeps every connection open but moves no byte, either way, until
-// mend.
-func (p *faultProxy) stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.flowing:
-		p.flowing = make(chan struct{})
-	default: // already stalled
-	}
-}
-
 // TestStalledRedisFailsAtOnce: once two commands in a row timed out
 // against a Redis that stopped answering, the next fails at once as
 // unavailable (not tried) instead of waiting its own timeout; once Redis
@@ -255,7 +98,7 @@ func (p *faultProxy) stall() {
 func TestStalledRedisFailsAtOnce(t *testing.T) {
 	c, p := openBehindProxy(t, slog.New(slog.DiscardHandler), 300*time.Millisecond)
 	ctx := t.Context()
-	p.stall()
+	p.Stall()
 	if err := c.Ping(ctx); err == nil || errors.Is(err, errNotTried) {
 		t.Fatalf("ping to a stalled Redis: %v, want a timeout", err)
 	}
@@ -273,7 +116,7 @@ func TestStalledRedisFailsAtOnce(t *testing.T) {
 	if err := failed("ping", err); chat.ErrorCode(err) != chat.EUNAVAILABLE {
 		t.Errorf("a command not tried: %v, want %s", err, chat.EUNAVAILABLE)
 	}
-	p.mend()
+	p.Mend()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := c.Ping(ctx)

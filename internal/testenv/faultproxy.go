@@ -1,4 +1,4 @@
-package main
+package testenv
 
 import (
 	"net"
@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// faultProxy is a TCP proxy between the server and one of its
-// dependencies (Redis, PostgreSQL) that a test can break in the two ways
-// networks and servers fail: cut (every connection closed, new ones
-// refused, as when the dependency dies) and stall (connections stay open
+// FaultProxy is a TCP proxy between the server and one of its dependencies
+// (Redis, PostgreSQL) that a test can break in the two ways networks and
+// servers fail: [FaultProxy.Cut] (every connection closed, new ones refused,
+// as when the dependency dies) and [FaultProxy.Stall] (connections stay open
 // but no byte moves either way, as when it hangs or a link drops packets
-// silently). mend undoes either.
-type faultProxy struct {
+// silently). [FaultProxy.Mend] undoes either.
+type FaultProxy struct {
 	ln     net.Listener
 	target string
 
@@ -35,34 +35,36 @@ type proxyPair struct {
 func (p *proxyPair) close() {
 	p.once.Do(func() {
 		close(p.gone)
-		p.down.Close()
-		p.up.Close()
+		_ = p.down.Close()
+		_ = p.up.Close()
 	})
 }
 
-// newFaultProxy listens on a loopback port and forwards to target
-// (host:port) until the test ends; the proxy starts mended.
-func newFaultProxy(t *testing.T, target string) *faultProxy {
+// NewFaultProxy listens on a loopback port and forwards each connection to
+// target (host:port) until the test ends, when it closes the listener and
+// every connection and waits for its goroutines. The proxy starts mended.
+// It fails the test if it cannot listen.
+func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{ln: ln, target: target, flowing: make(chan struct{}), pairs: map[*proxyPair]struct{}{}}
+	p := &FaultProxy{ln: ln, target: target, flowing: make(chan struct{}), pairs: map[*proxyPair]struct{}{}}
 	close(p.flowing)
 	p.wg.Go(p.accept)
 	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
+		_ = ln.Close()
+		p.Cut()
 		p.wg.Wait()
 	})
 	return p
 }
 
-// addr is the proxy's host:port, to put in place of the target's.
-func (p *faultProxy) addr() string { return p.ln.Addr().String() }
+// Addr is the proxy's host:port, to put in place of the target's.
+func (p *FaultProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *faultProxy) accept() {
+func (p *FaultProxy) accept() {
 	for {
 		down, err := p.ln.Accept()
 		if err != nil {
@@ -72,12 +74,12 @@ func (p *faultProxy) accept() {
 		refuse := p.refuse
 		p.mu.Unlock()
 		if refuse {
-			down.Close()
+			_ = down.Close()
 			continue
 		}
 		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 		if err != nil {
-			down.Close()
+			_ = down.Close()
 			continue
 		}
 		pair := &proxyPair{down: down, up: up, gone: make(chan struct{})}
@@ -96,7 +98,7 @@ func (p *faultProxy) accept() {
 
 // forward copies from src to dst, holding each chunk while the proxy is
 // stalled, until either side fails or the pair is closed.
-func (p *faultProxy) forward(pair *proxyPair, dst, src net.Conn) {
+func (p *FaultProxy) forward(pair *proxyPair, dst, src net.Conn) {
 	defer func() {
 		pair.close()
 		p.mu.Lock()
@@ -125,8 +127,9 @@ func (p *faultProxy) forward(pair *proxyPair, dst, src net.Conn) {
 	}
 }
 
-// cut closes every proxied connection and refuses new ones until mend.
-func (p *faultProxy) cut() {
+// Cut closes every proxied connection and, until [FaultProxy.Mend], closes
+// each new one as soon as it is accepted.
+func (p *FaultProxy) Cut() {
 	p.mu.Lock()
 	p.refuse = true
 	pairs := make([]*proxyPair, 0, len(p.pairs))
@@ -139,9 +142,9 @@ func (p *faultProxy) cut() {
 	}
 }
 
-// stall stops forwarding bytes, both ways, on every connection, old and
-// new, while keeping them open, until mend.
-func (p *faultProxy) stall() {
+// Stall stops forwarding bytes, both ways, on every connection, old and
+// new, while keeping them open, until [FaultProxy.Mend].
+func (p *FaultProxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {
@@ -151,8 +154,9 @@ func (p *faultProxy) stall() {
 	}
 }
 
-// mend accepts connections again and lets bytes flow.
-func (p *faultProxy) mend() {
+// Mend accepts connections again and lets bytes flow, including those held
+// during a stall.
+func (p *FaultProxy) Mend() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refuse = false
