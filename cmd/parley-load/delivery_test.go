@@ -144,7 +144,7 @@ func TestDeliveryAccounting(t *testing.T) {
 		}
 		// The poll interval of this wait for the catch-up, which ends as
 		// soon as it is done.
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // poll interval: the loop above checks the catch-up's watermark
 	}
 	cancel()
 	wg.Wait()

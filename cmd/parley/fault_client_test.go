@@ -490,7 +490,7 @@ func deliveryReport(t *testing.T, reader *client, conv int64, after int64, sende
 		}
 		// The poll interval of this wait, which ends as soon as every
 		// member has every message.
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval: the loop checks every member's messages
 	}
 
 	stored := map[int64]string{}

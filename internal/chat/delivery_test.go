@@ -360,15 +360,15 @@ func TestRefusedPublishesBecomeAResync(t *testing.T) {
 		if n := broker.called(); n != calls {
 			t.Errorf("a send while the broker is failing asked it %d more times, want none", n-calls)
 		}
-		// synctest's fake clock: each Sleep lets the retries' backoff
-		// pass at once; the loop polls for the resync.
+		// The loop polls for the resync while Run retries with backoff.
 		var resync *Event
-		for deadline := time.Now().Add(time.Minute); resync == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(time.Minute); resync == nil && time.Now().Before(deadline); {
 			for _, ev := range broker.taken() {
 				if ev.Type == EventResync {
 					resync = &ev
 				}
 			}
+			time.Sleep(100 * time.Millisecond) // synctest's fake clock: lets the backoff pass at once
 		}
 		if resync == nil {
 			t.Fatalf("no resync published within a minute; events %+v\n%s", broker.taken(), &logs)

@@ -25,7 +25,7 @@ func TestOutageLog(t *testing.T) {
 			o.Failed(ctx, errors.New("dial tcp: connection refused"))
 			// synctest's fake clock: a call every 100 ms for 25 s,
 			// passing at once.
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // synctest's fake clock: the calls' pace, nothing awaited
 		}
 		o.Answered(ctx)
 		o.Answered(ctx)

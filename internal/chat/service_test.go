@@ -293,7 +293,7 @@ func TestDependencyFailureLogs(t *testing.T) {
 				}
 				// synctest's fake clock: the gate's 10 s interval passes
 				// at once; nothing is awaited.
-				time.Sleep(10 * time.Second)
+				time.Sleep(10 * time.Second) // synctest's fake clock: the log gate's interval passes at once
 				request()
 				if p := count("presence unavailable"); p != 2*tc.want {
 					t.Errorf("after 10 s: %d presence error lines in all, want %d", p, 2*tc.want)
