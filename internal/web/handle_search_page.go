@@ -9,7 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -159,14 +158,13 @@ func searchableWords(text string) []bodyWord {
 			inWord = false
 		}
 	}
-	fold := cases.Fold()
 	for i := 0; i < len(text); {
 		j := i + norm.NFKD.NextBoundaryInString(text[i:], true)
 		if j <= i {
 			_, size := utf8.DecodeRuneInString(text[i:])
 			j = i + size
 		}
-		for _, r := range norm.NFKD.String(fold.String(text[i:j])) {
+		for _, r := range searchtext.Fold(text[i:j]) {
 			switch {
 			case unicode.Is(unicode.Mn, r):
 				// Dropped, as searchtext.Words drops it: the word goes on.

@@ -47,11 +47,7 @@ func Words(text string) []string {
 			n = 0
 		}
 	}
-	// Decomposing first, then folding, then decomposing again is what
-	// makes Words of a word give that word back: a compatibility form may
-	// decompose to a letter with a case ("ϲ" is "ς", which folds to "σ"),
-	// and a folded letter may decompose further ("ǰ" is "ǰ").
-	for _, r := range norm.NFKD.String(cases.Fold().String(norm.NFKD.String(text))) {
+	for _, r := range Fold(text) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			// An accent or other nonspacing mark: dropped, the word goes on.
@@ -66,6 +62,17 @@ func Words(text string) []string {
 	}
 	flush()
 	return words
+}
+
+// Fold is text decomposed (NFKD), case-folded and decomposed again: what
+// Words cuts into words before dropping nonspacing marks and lower-casing.
+// Decomposing first, then folding, then decomposing again is what makes
+// Words of a word give that word back: a compatibility form may decompose
+// to a letter with a case ("ϲ" is "ς", which folds to "σ"), and a folded
+// letter may decompose further ("ǰ" is "ǰ"). Code that must cut text as
+// Words does (the search page marking the words found) folds with it.
+func Fold(text string) string {
+	return norm.NFKD.String(cases.Fold().String(norm.NFKD.String(text)))
 }
 
 // Parse turns a search query into its terms: words, and phrases
