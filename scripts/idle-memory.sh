@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Memory per idle WebSocket: the server's RSS with 1,000, 10,000 and 19,000
 # idle authenticated connections; the figure is the growth from 1,000 to
-# 19,000 divided by 18,000. Every process may hold 20,000 open files here, so the 19,000 come
-# from three parley-load processes (1,000 + 9,000 + 9,000).
+# 19,000 divided by 18,000. Every process may hold 20,000 open files here,
+# so the 19,000 come from three parley-load processes (1,000 + 9,000 +
+# 9,000). PROFILE_DIR=dir keeps the heap and goroutine profiles at 19,000
+# (and the binary, for go tool pprof).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -63,5 +65,11 @@ echo "Go runtime at 19,000 connections (after a GC):"
 curl -fs "http://$debug/debug/pprof/heap?gc=1&debug=1" | grep -E '^# (HeapAlloc|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|Sys) '
 curl -fs "http://$debug/debug/pprof/goroutine?debug=1" | head -1
 grep -E 'RssAnon|RssFile' "/proc/$server/status"
+if [ -n "${PROFILE_DIR:-}" ]; then # keep the profiles at 19,000 for go tool pprof
+  mkdir -p "$PROFILE_DIR"
+  curl -fs "http://$debug/debug/pprof/heap?gc=1" -o "$PROFILE_DIR/heap.pb.gz"
+  curl -fs "http://$debug/debug/pprof/goroutine?debug=1" -o "$PROFILE_DIR/goroutine.txt"
+  cp "$work/parley" "$PROFILE_DIR/parley"
+fi
 echo "server RSS: idle ${rss0} KiB, 1,000 connections ${rss1} KiB, 10,000 connections ${rss10} KiB, 19,000 connections ${rss19} KiB"
 echo "per connection, (RSS at 19,000 - RSS at 1,000) / 18,000: $(( (rss19 - rss1) * 1024 / 18000 )) bytes"

@@ -25,16 +25,22 @@ type Conn struct {
 	cancel context.CancelFunc
 
 	// The queue of frames not yet written. It is a slice rather than a
-	// channel so that an idle connection holds no buffer at all.
+	// channel so that an idle connection holds no buffer at all; and no
+	// goroutine writes it while it is empty (see startWriter), so that an
+	// idle connection holds no writer's stack either.
 	mu       sync.Mutex
 	queue    [][]byte
 	maxQueue int
-	wake     chan struct{} // a token when the queue has frames
+	live     bool        // the hub serves it: frames may be written
+	writing  bool        // a writer goroutine is running
+	pingDue  bool        // the pinger asks the writer for a ping
+	finished bool        // the socket is closed: no writer starts again
+	pinger   *time.Timer // asks for a ping every ping interval, while live
 
 	closeOnce   sync.Once
 	closeCode   int
 	closeReason string
-	writerDone  chan struct{} // closed when the writer has finished
+	writerDone  chan struct{} // closed when the socket is closed
 }
 
 // Send queues a frame for the connection without blocking. When the queue
@@ -51,11 +57,8 @@ func (c *Conn) Send(frame []byte) bool {
 		return false
 	}
 	c.queue = append(c.queue, frame)
+	c.startWriter()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default: // the writer has a token already
-	}
 	return true
 }
 
@@ -75,6 +78,7 @@ func (c *Conn) closeSlow(cause string) {
 		c.hub.logger.Warn("closing slow connection", "user_id", c.User, "conn", c.ID, "cause", cause, "queued", queued)
 		c.closeCode, c.closeReason = CloseTooSlow, "too slow: reconnect to catch up"
 		c.cancel()
+		c.kick()
 	})
 }
 
@@ -86,38 +90,95 @@ func (c *Conn) Close(code int, reason string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeReason = code, reason
 		c.cancel()
+		c.kick()
 	})
 }
 
 // Done is closed when the connection closes.
 func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
 
-// writeLoop is the connection's writer: it takes everything queued and
-// flushes it in one write, pings the peer, and on close sends the close
-// frame. A write or ping that does not finish within writeTimeout means the
-// peer is not reading: the connection is closed as too slow.
-func (c *Conn) writeLoop(pingInterval, writeTimeout time.Duration) {
-	defer close(c.writerDone)
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
+// kick starts a writer, if none runs, to do what is pending (frames, a
+// ping, the close).
+func (c *Conn) kick() {
+	c.mu.Lock()
+	c.startWriter()
+	c.mu.Unlock()
+}
+
+// goLive lets frames be written, starting with those queued already (the
+// hello heads them), and starts the pinger. c.hub.wg counts the
+// connection's reader already, so that it is above zero whenever a writer
+// is added to it.
+func (c *Conn) goLive(pingInterval time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live = true
+	c.pinger = time.AfterFunc(pingInterval, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.finished {
+			return
+		}
+		c.pingDue = true
+		c.startWriter()
+		c.pinger.Reset(pingInterval)
+	})
+	c.startWriter()
+}
+
+// startWriter starts the connection's writer, unless one runs already, the
+// connection is not live yet or has finished, or there is nothing to do.
+// c.mu is held. One writer at most runs at a time, and it takes the queue
+// whole, so frames leave in the order they were queued.
+func (c *Conn) startWriter() {
+	if c.writing || !c.live || c.finished {
+		return
+	}
+	if len(c.queue) == 0 && !c.pingDue && c.ctx.Err() == nil {
+		return
+	}
+	c.writing = true
+	c.hub.wg.Add(1)
+	go func() {
+		defer c.hub.wg.Done()
+		c.write(c.hub.cfg.WriteTimeout)
+	}()
+}
+
+// write is the connection's writer: it takes everything queued and
+// flushes it in one write, sends a ping when one is due, and on close
+// sends the close frame and closes the socket. It ends when there is
+// nothing left to do. A write or ping that does not finish within
+// writeTimeout means the peer is not reading: the connection is closed as
+// too slow.
+func (c *Conn) write(writeTimeout time.Duration) {
 	for {
-		select {
-		case <-c.wake:
-			c.mu.Lock()
-			batch := c.queue
+		c.mu.Lock()
+		if c.ctx.Err() != nil {
 			c.queue = nil
+			c.finished = true
+			c.writing = false
 			c.mu.Unlock()
-			if len(batch) == 0 {
-				continue
-			}
-			c.failed(c.socket.WriteFrames(batch, time.Now().Add(writeTimeout)), "write timed out")
-		case <-ping.C:
-			c.failed(c.socket.Ping(time.Now().Add(writeTimeout)), "ping timed out")
-		case <-c.ctx.Done():
+			c.pinger.Stop()
 			// The connection is over whether or not the close frame
 			// reaches the peer: nothing to do with an error here.
 			_ = c.socket.Close(c.closeCode, c.closeReason)
+			close(c.writerDone)
 			return
+		}
+		batch, ping := c.queue, c.pingDue
+		c.queue, c.pingDue = nil, false
+		if len(batch) == 0 && !ping {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if len(batch) > 0 {
+			c.failed(c.socket.WriteFrames(batch, time.Now().Add(writeTimeout)), "write timed out")
+		}
+		if ping && c.ctx.Err() == nil {
+			c.failed(c.socket.Ping(time.Now().Add(writeTimeout)), "ping timed out")
 		}
 	}
 }

@@ -1,11 +1,12 @@
 // Package hub is a node's fan-out: the WebSocket connections open on this
 // node, by user. It subscribes to the Broker for every user connected here
 // and hands each event it receives to that user's connections, encoded
-// once. Each connection has one reader and one writer goroutine; the writer
-// drains a bounded queue, and a connection too slow to keep up — its queue
-// fills, or a write to it outlasts the write timeout — is closed rather than
-// allowed to grow memory: its client catches up from history when it
-// reconnects.
+// once. Each connection has one reader goroutine, and a writer goroutine
+// only while it has something to write (frames, a ping, the close): an idle
+// connection holds no writer's stack. The writer drains a bounded queue,
+// and a connection too slow to keep up — its queue fills, or a write to it
+// outlasts the write timeout — is closed rather than allowed to grow
+// memory: its client catches up from history when it reconnects.
 package hub
 
 import (
@@ -32,7 +33,7 @@ const (
 )
 
 // Socket is the write side of one WebSocket connection. The hub calls it
-// from the connection's writer goroutine only.
+// from the connection's writer goroutine only, one writer at a time.
 type Socket interface {
 	// WriteFrames writes each frame as a text message and flushes them in
 	// one write, giving up at deadline with an error that wraps
@@ -82,7 +83,7 @@ type Hub struct {
 	// closing tries.
 	failures *chat.LogGate
 
-	wg sync.WaitGroup // every connection's reader and writer
+	wg sync.WaitGroup // every connection's reader and writers
 
 	slowClosed atomic.Int64 // connections closed as too slow
 }
@@ -180,9 +181,9 @@ func (h *Hub) conns(users []chat.UserID) []*Conn {
 
 // Serve adds a connection of user, opened with the session whose ID is
 // given, subscribes this node to the user's events (unless it is already),
-// and once the broker has confirmed that, starts its writer, whose first
-// frame is hello, and its reader: a client that has its hello receives
-// every event published after it. read runs in its own
+// and once the broker has confirmed that, lets its frames be written, the
+// first of them hello, and starts its reader: a client that has its hello
+// receives every event published after it. read runs in its own
 // goroutine, reading frames until the connection fails or ctx (ended by
 // Close) ends; when it returns the connection is closed. done runs after
 // the connection is closed and removed. When Serve fails (ErrClosed: the
@@ -203,17 +204,15 @@ func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket S
 		hub:        h,
 		socket:     socket,
 		maxQueue:   h.cfg.QueueSize,
-		wake:       make(chan struct{}, 1),
 		ctx:        ctx,
 		cancel:     cancel,
 		writerDone: make(chan struct{}),
 	}
 	// hello heads the queue, before any event delivered while the
-	// subscription is confirmed; nothing is written until the writer
-	// starts, after it.
+	// subscription is confirmed; nothing is written until the connection
+	// goes live, after it.
 	if hello != nil {
 		c.queue = [][]byte{hello}
-		c.wake <- struct{}{}
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -245,12 +244,9 @@ func (h *Hub) serve(user chat.UserID, res *Reservation, session string, socket S
 		cancel()
 		return nil, ErrClosed
 	}
-	h.wg.Add(2)
+	h.wg.Add(1) // the reader; each writer adds itself (see Conn.startWriter)
 	h.mu.Unlock()
-	go func() {
-		defer h.wg.Done()
-		c.writeLoop(h.cfg.PingInterval, h.cfg.WriteTimeout)
-	}()
+	c.goLive(h.cfg.PingInterval)
 	go func() {
 		defer h.wg.Done()
 		read(ctx, c)

@@ -1,11 +1,13 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -323,7 +325,9 @@ func TestSlowConnectionIsClosedOnceWhenBothShowIt(t *testing.T) {
 		_, slow := serve(t, h, 1, "slow")
 		synctest.Wait()
 		slow.block()
-		for range 4 { // the first blocks the writer, 2 fill the queue, the 4th overflows it
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}})
+		synctest.Wait() // the first blocks the writer
+		for range 3 {   // 2 fill the queue, the 3rd overflows it
 			b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}})
 		}
 		synctest.Wait()
@@ -702,6 +706,82 @@ func TestSubscriptionsDoNotWaitForEachOther(t *testing.T) {
 		close(hold)
 		if err := <-served; err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestIdleConnectionHoldsNoWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{})
+		var socks []*fakeSocket
+		for u := range 10 {
+			_, s := serve(t, h, chat.UserID(u), "s")
+			socks = append(socks, s)
+		}
+		synctest.Wait() // every hello written
+		if n := writers(); n != 0 {
+			t.Errorf("10 idle connections hold %d writer goroutines, want 0", n)
+		}
+		socks[0].block()
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{0}})
+		synctest.Wait()
+		if n := writers(); n != 1 {
+			t.Errorf("%d writer goroutines while one write waits, want 1", n)
+		}
+		socks[0].unblock()
+		synctest.Wait()
+		if n := writers(); n != 0 {
+			t.Errorf("%d writer goroutines once the write is done, want 0", n)
+		}
+	})
+}
+
+// writers counts the goroutines running a connection's writer.
+func writers() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return bytes.Count(buf, []byte("hub.(*Conn).write("))
+}
+
+func TestFramesKeepTheirOrderAcrossIdlePauses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, b, _ := testHub(t, Config{PingInterval: 25 * time.Second})
+		c, s := serve(t, h, 1, "s")
+		synctest.Wait() // hello written, the writer ended
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}, Session: "a"})
+		synctest.Wait()
+		time.Sleep(30 * time.Second) // synctest's fake clock: past one ping
+		synctest.Wait()
+		s.block()
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}, Session: "b"})
+		synctest.Wait() // the writer holds b and waits
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}, Session: "c"})
+		b.Publish(t.Context(), chat.Event{Type: chat.EventTyping, To: []chat.UserID{1}, Session: "d"})
+		synctest.Wait()
+		s.unblock()
+		synctest.Wait()
+		want := []string{"hello", "typing:a", "typing:b", "typing:c", "typing:d"}
+		if got := s.frames(); !slices.Equal(got, want) {
+			t.Errorf("frames %q, want %q", got, want)
+		}
+		s.mu.Lock()
+		pings := s.pings
+		s.mu.Unlock()
+		if pings != 1 {
+			t.Errorf("%d pings in 30 s, want 1", pings)
+		}
+		c.Close(CloseNormal, "bye") // no writer runs: one starts to close
+		synctest.Wait()
+		select {
+		case <-s.closed:
+		default:
+			t.Fatal("an idle connection closed is still open")
+		}
+		if s.code != CloseNormal || s.reason != "bye" {
+			t.Errorf("closed with %d %q, want %d %q", s.code, s.reason, CloseNormal, "bye")
+		}
+		if h.Count() != 0 {
+			t.Errorf("%d connections left, want 0", h.Count())
 		}
 	})
 }
