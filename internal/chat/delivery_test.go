@@ -88,6 +88,14 @@ func (s *deliveryStore) CreateMessage(_ context.Context, m Message) (Stored, err
 	return Stored{Message: m, Changed: true, Recipients: slices.Clone(deliveryMembers)}, nil
 }
 
+func (s *deliveryStore) CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error) {
+	rs := make([]SendResult, len(ms))
+	for i, m := range ms {
+		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+	}
+	return rs, nil
+}
+
 func (s *deliveryStore) EditMessage(_ context.Context, c MessageChange) (Stored, error) {
 	m := Message{ConversationID: c.ConversationID, Seq: c.Seq, SenderID: c.Actor, Body: c.Body, EditedAt: c.At}
 	return Stored{Message: m, Changed: true, Recipients: slices.Clone(deliveryMembers)}, nil
@@ -443,10 +451,10 @@ type stallStore struct {
 	release chan struct{}
 }
 
-func (s stallStore) CreateMessage(ctx context.Context, m Message) (Stored, error) {
+func (s stallStore) CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error) {
 	s.entered <- struct{}{}
 	<-s.release
-	return s.deliveryStore.CreateMessage(ctx, m)
+	return s.deliveryStore.CreateMessages(ctx, ms)
 }
 
 // TestSendBehindAStalledCommitGivesUp: a send waiting for its

@@ -34,6 +34,8 @@ type Service struct {
 	// with the caller's context (lockPublishing): a caller that would wait
 	// past its deadline is refused instead.
 	publishing keyedMutex[ConversationID]
+	// sends is the group commit every send goes through.
+	sends *groupCommit
 	// resync holds the users whose events the broker refused after a
 	// commit, until Run publishes their EventResync.
 	resync *resyncSet
@@ -68,6 +70,9 @@ type ServiceConfig struct {
 	// PublishTimeout bounds each publish of a committed change; past it
 	// the recipients are owed a resync. 0 means DefaultPublishTimeout.
 	PublishTimeout time.Duration
+	// MaxBatch is how many sends one transaction stores at most (group
+	// commit); 1 commits each send alone. 0 means DefaultMaxBatch.
+	MaxBatch int
 }
 
 // Limits are the service's guards against abuse.
@@ -120,7 +125,10 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.PublishTimeout == 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
 	}
-	return &Service{
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	s := &Service{
 		store:    cfg.Store,
 		hasher:   cfg.Hasher,
 		broker:   cfg.Broker,
@@ -135,7 +143,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		// bounded, so an away broker delays a send by this at most.
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
-	}, nil
+	}
+	s.sends = &groupCommit{max: cfg.MaxBatch, run: s.commitSends}
+	return s, nil
 }
 
 // hash hashes a password, giving up waiting for the hasher when ctx ends
@@ -633,25 +643,30 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
 		return Message{}, false, err
 	}
-	// Storing and publishing happen under the conversation's lock: two
-	// sends to one conversation commit and publish one after the other, so
-	// members receive them in seq order. Sends to other conversations still
-	// share commits.
-	unlock, err := s.lockPublishing(ctx, req.ConversationID)
+	// The send shares its conversation's lock with other sends, from
+	// before its commit until its event is published, so that a group
+	// change (which holds it alone) is not published between them. The
+	// group commit orders the sends: they commit together, and are
+	// published in seq order.
+	release, err := s.publishing.RLockContext(ctx, req.ConversationID)
 	if err != nil {
-		return Message{}, false, err
+		return Message{}, false, Unavailable("the server", err)
 	}
-	defer unlock()
-	st, err := s.store.CreateMessage(ctx, Message{
-		ConversationID: req.ConversationID,
-		SenderID:       caller,
-		Body:           body,
-		ClientID:       req.ClientID,
-		CreatedAt:      Now(),
+	r := s.sends.submit(ctx, &queuedSend{
+		m: Message{
+			ConversationID: req.ConversationID,
+			SenderID:       caller,
+			Body:           body,
+			ClientID:       req.ClientID,
+			CreatedAt:      Now(),
+		},
+		conn:    req.Conn,
+		release: release,
 	})
-	if err != nil {
-		return Message{}, false, err
+	if r.Err != nil {
+		return Message{}, false, r.Err
 	}
+	st := r.Stored
 	m := st.Message
 	if !st.Changed {
 		// The client ID was taken while this send waited (a resend
@@ -661,11 +676,34 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		}
 		return m, false, nil
 	}
-	// The message is committed: a failure to publish must not fail the
-	// send. Its recipients come from the commit's own transaction.
-	s.publishCommitted(ctx, "publish message", Event{Type: EventMessage, To: st.Recipients, SkipConn: req.Conn, Message: &m},
-		"conversation_id", m.ConversationID, "seq", m.Seq)
 	return m, true, nil
+}
+
+// commitSends is the group commit's work: it stores a batch of sends in
+// one transaction and, in the batch's order (seq order within each
+// conversation), publishes each stored message, releases each send's hold
+// on its conversation and answers it. The messages are committed: a
+// failure to publish does not fail a send, its recipients (read by the
+// commit's own transaction) are owed a resync instead.
+func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
+	ms := make([]Message, len(batch))
+	for i, q := range batch {
+		ms[i] = q.m
+	}
+	results, err := s.store.CreateMessages(ctx, ms)
+	for i, q := range batch {
+		r := SendResult{Err: err}
+		if err == nil {
+			r = results[i]
+		}
+		if r.Err == nil && r.Stored.Changed {
+			m := r.Stored.Message
+			s.publishCommitted(ctx, "publish message", Event{Type: EventMessage, To: r.Stored.Recipients, SkipConn: q.conn, Message: &m},
+				"conversation_id", m.ConversationID, "seq", m.Seq)
+		}
+		q.release()
+		q.result <- r
+	}
 }
 
 // publishAgain publishes m, a message caller sent before, to its

@@ -127,6 +127,15 @@ type Store interface {
 	// false and no Recipients; if that message is in another conversation
 	// it is ECONFLICT.
 	CreateMessage(ctx context.Context, m Message) (Stored, error)
+	// CreateMessages stores a batch of text messages, each as
+	// CreateMessage would, in one transaction: messages to one
+	// conversation take consecutive seqs in the order given, and a later
+	// message of the batch with an earlier one's client ID is answered
+	// as a resend of it. It returns one SendResult per message, in the
+	// same order; a message refused by the rules (ENOTFOUND, ECONFLICT)
+	// carries its error there and does not spoil the others. An error
+	// returned means that none of the batch was stored.
+	CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error)
 	// MessageByClientID returns the message sender sent with clientID, in
 	// whichever conversation, or ENOTFOUND.
 	MessageByClientID(ctx context.Context, sender UserID, clientID string) (Message, error)
@@ -214,6 +223,13 @@ type Stored struct {
 	// nothing changed. The Service publishes the change to them: no read
 	// after the commit, which could fail, decides who hears of it.
 	Recipients []UserID
+}
+
+// SendResult is what Store.CreateMessages did with one message: what
+// CreateMessage would have returned for it.
+type SendResult struct {
+	Stored Stored
+	Err    error
 }
 
 // ReadMark is what Store.MarkRead did.

@@ -11,6 +11,16 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
+// CreateMessages stores each message of the batch as CreateMessage does,
+// one transaction each, in order.
+func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	rs := make([]chat.SendResult, len(ms))
+	for i, m := range ms {
+		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+	}
+	return rs, nil
+}
+
 // CreateMessage stores a message in one transaction that assigns its seq
 // and version (its search position comes from the column's default: the
 // insert happens under the conversation's row lock, so positions grow

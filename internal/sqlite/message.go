@@ -237,6 +237,16 @@ func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Stored, er
 	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
 }
 
+// CreateMessages stores each message of the batch as CreateMessage does,
+// in order.
+func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	rs := make([]chat.SendResult, len(ms))
+	for i, m := range ms {
+		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+	}
+	return rs, nil
+}
+
 // MessageByClientID returns the message sender sent with clientID, or
 // ENOTFOUND. It reads through the read pool: a send under way in the
 // writer's batch is not seen, and CreateMessage answers it instead.

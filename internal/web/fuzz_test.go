@@ -345,6 +345,14 @@ func (s *fuzzStore) MessageByClientID(_ context.Context, sender chat.UserID, cli
 	return chat.Message{}, chat.NotFound("message")
 }
 
+func (s *fuzzStore) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	rs := make([]chat.SendResult, len(ms))
+	for i, m := range ms {
+		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+	}
+	return rs, nil
+}
+
 func (s *fuzzStore) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
 	to, _ := s.Members(ctx, m.ConversationID)
 	s.mu.Lock()

@@ -144,6 +144,11 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored,
 	return Do1(s.guard, ctx, func(ctx context.Context) (chat.Stored, error) { return s.store.CreateMessage(ctx, m) })
 }
 
+// CreateMessages is the store's CreateMessages within the deadline.
+func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.SendResult, error) { return s.store.CreateMessages(ctx, ms) })
+}
+
 // MessageByClientID is the store's MessageByClientID within the deadline.
 func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
 	return Do1(s.guard, ctx, func(ctx context.Context) (chat.Message, error) {

@@ -1,0 +1,115 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// DefaultMaxBatch is how many sends one group commit holds at most when
+// ServiceConfig.MaxBatch is 0.
+const DefaultMaxBatch = 256
+
+// groupCommit gathers the sends that arrive while a batch commits into the
+// next batch, so that one transaction (and one fsync, one round trip)
+// stores many. It needs no goroutine of its own: the first sender to find
+// no batch under way leads, committing and publishing batches until the
+// queue is empty or another waiting sender can take over. Only one batch
+// is committed or published at a time, so the store fixes the seq order
+// and events are published in that order: members receive one node's
+// messages of a conversation in seq order, with no lock held across the
+// commit (see keyedMutex for what sends share).
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*queuedSend
+	leading bool // a sender is committing and publishing
+	max     int
+	// run commits and publishes one batch, answering each of its sends.
+	run func(ctx context.Context, batch []*queuedSend)
+}
+
+// queuedSend is one send waiting in a groupCommit.
+type queuedSend struct {
+	m    Message
+	conn string
+	// release lets go of the send's shared hold on its conversation; it
+	// is called once its event is published or it is refused.
+	release func()
+	result  chan SendResult // buffered: answered without waiting
+	// lead is closed when this sender is to lead the next batches.
+	lead chan struct{}
+}
+
+// submit queues q and returns its result once its batch is committed and
+// published. When ctx ends first, a send still queued is taken out of the
+// queue, storing nothing; one already in the batch under way may still be
+// committed (and is published): a resend with its client ID finds it.
+// Either way it is answered EUNAVAILABLE, caused by ctx's error, for the
+// client to wait and send again.
+func (g *groupCommit) submit(ctx context.Context, q *queuedSend) SendResult {
+	q.result = make(chan SendResult, 1)
+	q.lead = make(chan struct{})
+	g.mu.Lock()
+	g.pending = append(g.pending, q)
+	if !g.leading {
+		g.leading = true
+		g.mu.Unlock()
+		g.lead(ctx, q)
+		return <-q.result
+	}
+	g.mu.Unlock()
+	select {
+	case r := <-q.result:
+		return r
+	case <-q.lead:
+		g.lead(ctx, q)
+		return <-q.result
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	select {
+	case <-q.lead:
+		// Handed the lead as it gave up: someone must commit the queue.
+		g.mu.Unlock()
+		g.lead(ctx, q)
+		return <-q.result
+	default:
+	}
+	if i := slices.Index(g.pending, q); i >= 0 {
+		g.pending = slices.Delete(g.pending, i, i+1)
+		q.release()
+	}
+	g.mu.Unlock()
+	return SendResult{Err: Unavailable("the server", context.Cause(ctx))}
+}
+
+// lead commits and publishes batches from the queue until q's own send is
+// answered and either the queue is empty or the first sender waiting in it
+// takes the lead. Batches are committed without ctx's cancellation: their
+// senders are waiting for them.
+func (g *groupCommit) lead(ctx context.Context, q *queuedSend) {
+	ctx = context.WithoutCancel(ctx)
+	for {
+		g.mu.Lock()
+		n := min(len(g.pending), g.max)
+		batch := slices.Clone(g.pending[:n])
+		g.pending = slices.Delete(g.pending, 0, n)
+		g.mu.Unlock()
+
+		g.run(ctx, batch)
+
+		g.mu.Lock()
+		switch {
+		case len(g.pending) == 0:
+			g.leading = false
+			g.mu.Unlock()
+			return
+		case len(q.result) > 0:
+			close(g.pending[0].lead)
+			g.mu.Unlock()
+			return
+		}
+		// q's own send is still queued: go on.
+		g.mu.Unlock()
+	}
+}
