@@ -278,3 +278,72 @@ func BenchmarkSearchVector(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSendBatch stores batches of messages of 12 words with
+// CreateMessages, as a node's group commit does: batch messages spread
+// over 64 direct conversations (each with its own sender), from one
+// writer and from two at once on the same conversations (two nodes
+// sending to one database). It reports the messages stored per second.
+func BenchmarkSendBatch(b *testing.B) {
+	const convCount = 64
+	body := "the deploy of the new search index went out this morning, thanks all"
+	for _, size := range []int{1, 64, 256} {
+		for _, writers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("batch=%d/writers=%d", size, writers), func(b *testing.B) {
+				s := openTest(b, newSchema(b), nil)
+				ctx := b.Context()
+				peer := storetest.NewUser(b, s, "peer")
+				convs := make([]chat.Conversation, convCount)
+				users := make([]chat.User, convCount)
+				for i := range convs {
+					users[i] = storetest.NewUser(b, s, fmt.Sprintf("sender%03d", i))
+					c, _, err := s.DirectConversation(ctx, users[i].ID, peer.ID, chat.Now())
+					if err != nil {
+						b.Fatal(err)
+					}
+					convs[i] = c
+				}
+				batch := func(next int) []chat.Message {
+					ms := make([]chat.Message, size)
+					for j := range ms {
+						k := (next + j) % convCount
+						ms[j] = chat.Message{ConversationID: convs[k].ID, SenderID: users[k].ID, Body: body, CreatedAt: chat.Now()}
+					}
+					return ms
+				}
+				var stored atomic.Int64
+				start := time.Now()
+				if writers == 1 {
+					for b.Loop() {
+						sendBatch(b, s, batch(int(stored.Load())), &stored)
+					}
+				} else {
+					b.SetParallelism((writers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							sendBatch(b, s, batch(int(stored.Load())), &stored)
+						}
+					})
+				}
+				b.ReportMetric(float64(stored.Load())/time.Since(start).Seconds(), "msgs/s")
+			})
+		}
+	}
+}
+
+// sendBatch stores ms with CreateMessages, failing b on any error, and
+// adds the number stored to stored.
+func sendBatch(b *testing.B, s *Store, ms []chat.Message, stored *atomic.Int64) {
+	rs, err := s.CreateMessages(b.Context(), ms)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	for _, r := range rs {
+		if r.Err != nil || !r.Stored.Changed {
+			b.Errorf("CreateMessages: %+v", r)
+			return
+		}
+	}
+	stored.Add(int64(len(ms)))
+}

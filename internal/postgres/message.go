@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,103 +12,312 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// CreateMessages stores each message of the batch as CreateMessage does,
-// one transaction each, in order.
+// sendBatchAttempts is how many times CreateMessages runs a batch that
+// collided with another transaction (a client ID stored concurrently by
+// another node, or a deadlock between such inserts): each retry runs
+// after the transaction it collided with has ended, and sees its rows.
+const sendBatchAttempts = 3
+
+// CreateMessage stores one message: CreateMessages with a batch of one.
+func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
+	rs, err := s.CreateMessages(ctx, []chat.Message{m})
+	if err != nil {
+		return chat.Stored{}, err
+	}
+	return rs[0].Stored, rs[0].Err
+}
+
+// CreateMessages stores a batch of messages in one transaction and one
+// round trip: a pipeline of three statements, which PostgreSQL runs as one
+// implicit transaction (all of it commits, or none).
+//
+//  1. lockConversations locks the batch's conversation rows in ascending
+//     id order, as the UPDATE of a single send or a group change would:
+//     senders to one conversation, on any node, queue there, so seqs are
+//     dense; the fixed order keeps two batches from deadlocking.
+//  2. insertBatch, whose snapshot is taken after the locks are held (READ
+//     COMMITTED: every statement sees what committed before it began), so
+//     that a member removed by a change that committed first stores
+//     nothing: it checks each message's client ID and membership, numbers
+//     the messages stored per conversation in the batch's order, inserts
+//     them with their search vectors in one multi-row insert, moves each
+//     conversation's counters once and each sender's read cursor once,
+//     and returns what it did with each message.
+//  3. readRecipients reads the members of the batch's conversations, the
+//     Recipients.
 func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	for attempt := 1; ; attempt++ {
+		rs, err := s.createMessages(ctx, ms)
+		if err == nil {
+			return rs, nil
+		}
+		if attempt == sendBatchAttempts || !(isUnique(err, "messages_sender_client") || isDeadlock(err)) {
+			return nil, err
+		}
+	}
+}
+
+// lockConversations locks the conversations $1, ascending: the ORDER BY is
+// applied before the rows are locked.
+const lockConversations = `
+	SELECT id FROM conversations WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`
+
+// insertBatch stores the batch given as arrays, one element per message in
+// the batch's order ($1 conversations, $2 senders, $3 bodies, $4 client
+// IDs or NULL, $5 times, $6 search vectors or NULL), each message as a
+// CreateMessage of its own in that order would:
+//
+//   - a client ID the sender used before the batch (prior) answers with
+//     that message;
+//   - otherwise a sender who is not a member stores nothing;
+//   - otherwise a client ID that an earlier message of the batch stored
+//     (an earlier member's send with it: earlier_sent) answers with that
+//     one;
+//   - otherwise the message is stored (sent): the next seq and version of
+//     its conversation, and a time never before the previous message's.
+//
+// Positions come from the column's default as the rows are inserted, in
+// the batch's order, under the conversations' locks: they grow with seq.
+// It returns one row per message, in order: its index, whether it was
+// stored with its seq, version and time, whether its sender is a member,
+// and the columns of the prior message if there is one.
+const insertBatch = `
+	WITH batch AS (
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+			WITH ORDINALITY AS b(conv, sender, body, client_id, at, search, i)
+	), checked AS (
+		SELECT b.*, p.seq AS prior_seq,
+		       EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = b.conv AND m.user_id = b.sender) AS member
+		FROM batch b
+		LEFT JOIN messages p ON p.sender_id = b.sender AND p.client_id = b.client_id
+	), earlier AS (
+		SELECT c.*, coalesce(bool_or(c.member) OVER (PARTITION BY c.sender, c.client_id ORDER BY c.i
+		                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS earlier_sent
+		FROM checked c
+	), sent AS (
+		SELECT e.i, e.conv, e.sender, e.body, e.client_id, e.search,
+		       c.last_seq + row_number() OVER w AS seq,
+		       c.last_version + row_number() OVER w AS version,
+		       greatest(c.last_message_at, max(e.at) OVER w) AS at
+		FROM earlier e JOIN conversations c ON c.id = e.conv
+		WHERE e.prior_seq IS NULL AND e.member AND (e.client_id IS NULL OR NOT e.earlier_sent)
+		WINDOW w AS (PARTITION BY e.conv ORDER BY e.i)
+	), inserted AS (
+		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version, search)
+		SELECT conv, seq, sender, body, client_id, at, version, search::tsvector FROM sent ORDER BY i
+	), counters AS (
+		UPDATE conversations c SET last_seq = n.seq, last_version = n.version, last_message_at = n.at
+		FROM (SELECT conv, max(seq) AS seq, max(version) AS version, max(at) AS at FROM sent GROUP BY conv) n
+		WHERE c.id = n.conv
+	), cursors AS (
+		UPDATE members m SET last_read_seq = GREATEST(m.last_read_seq, n.seq)
+		FROM (SELECT conv, sender, max(seq) AS seq FROM sent GROUP BY conv, sender) n
+		WHERE m.conversation_id = n.conv AND m.user_id = n.sender
+	)
+	SELECT e.i, s.i IS NOT NULL, coalesce(s.seq, 0), coalesce(s.version, 0), s.at, e.member,
+	       p.conversation_id, p.seq, p.sender_id, p.body, p.client_id, p.created_at, p.kind, p.action, p.target_id, p.title,
+	       p.version, p.edited_at, p.deleted_at
+	FROM earlier e
+	LEFT JOIN sent s ON s.i = e.i
+	LEFT JOIN messages p ON p.sender_id = e.sender AND p.client_id = e.client_id AND e.prior_seq IS NOT NULL
+	ORDER BY e.i`
+
+// readRecipients reads the members of the conversations $1, each
+// conversation's in ascending order.
+const readRecipients = `
+	SELECT conversation_id, array_agg(user_id ORDER BY user_id) FROM members
+	WHERE conversation_id = ANY($1::bigint[]) GROUP BY conversation_id`
+
+// createMessages runs CreateMessages' pipeline once.
+func (s *Store) createMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	var (
+		convs    = make([]int64, len(ms))
+		senders  = make([]int64, len(ms))
+		bodies   = make([]string, len(ms))
+		clients  = make([]*string, len(ms))
+		times    = make([]time.Time, len(ms))
+		searches = make([]*string, len(ms))
+	)
+	for i, m := range ms {
+		convs[i], senders[i], bodies[i] = int64(m.ConversationID), int64(m.SenderID), m.Body
+		clients[i], times[i], searches[i] = nullString(m.ClientID), m.CreatedAt, searchVector(m.Body)
+	}
+	distinct := slices.Clone(convs)
+	slices.Sort(distinct)
+	distinct = slices.Compact(distinct)
+
+	var batch pgx.Batch
+	batch.Queue(lockConversations, distinct)
+	batch.Queue(insertBatch, convs, senders, bodies, clients, times, searches)
+	batch.Queue(readRecipients, distinct)
+	br := s.pool.SendBatch(ctx, &batch)
+	rows, err := readBatchRows(br, ms)
+	if err == nil {
+		err = readRecipientRows(br, ms, rows)
+	}
+	// The implicit transaction commits at the pipeline's end: Close
+	// reports whether it did.
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store batch: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sendResults(ms, rows)
+}
+
+// batchRow is what insertBatch did with one message.
+type batchRow struct {
+	sent       bool
+	stored     chat.Message // the message as stored, when sent
+	member     bool
+	prior      *chat.Message // the sender's earlier message with its client ID
+	recipients []chat.UserID
+}
+
+// readBatchRows reads the results of lockConversations and insertBatch.
+func readBatchRows(br pgx.BatchResults, ms []chat.Message) ([]batchRow, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("lock conversations: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	out := make([]batchRow, len(ms))
+	for rows.Next() {
+		var (
+			i       int64
+			r       batchRow
+			seq     int64
+			version int64
+			at      *time.Time
+			p       priorRow
+		)
+		if err := rows.Scan(&i, &r.sent, &seq, &version, &at, &r.member,
+			&p.conv, &p.seq, &p.sender, &p.body, &p.clientID, &p.createdAt, &p.kind, &p.action, &p.target, &p.title,
+			&p.version, &p.edited, &p.deleted); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert messages: %w", err)
+		}
+		if i < 1 || int(i) > len(ms) {
+			rows.Close()
+			return nil, fmt.Errorf("insert messages: row %d of a batch of %d", i, len(ms))
+		}
+		m := ms[i-1]
+		if r.sent {
+			m.Seq, m.Version, m.CreatedAt = seq, version, derefTime(at)
+			m.Kind, m.System = chat.MessageText, nil
+			r.stored = m
+		}
+		r.prior = p.message()
+		out[i-1] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	return out, nil
+}
+
+// readRecipientRows reads the result of readRecipients into the rows of
+// the messages stored.
+func readRecipientRows(br pgx.BatchResults, ms []chat.Message, out []batchRow) error {
+	rows, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("read recipients: %w", err)
+	}
+	members := make(map[chat.ConversationID][]chat.UserID)
+	for rows.Next() {
+		var (
+			conv int64
+			ids  []int64
+		)
+		if err := rows.Scan(&conv, &ids); err != nil {
+			rows.Close()
+			return fmt.Errorf("read recipients: %w", err)
+		}
+		to := make([]chat.UserID, len(ids))
+		for i, id := range ids {
+			to[i] = chat.UserID(id)
+		}
+		members[chat.ConversationID(conv)] = to
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read recipients: %w", err)
+	}
+	for i := range out {
+		if out[i].sent {
+			out[i].recipients = members[ms[i].ConversationID]
+		}
+	}
+	return nil
+}
+
+// sendResults answers each message of the batch from what insertBatch
+// did, in the rules' order (see insertBatch).
+func sendResults(ms []chat.Message, rows []batchRow) ([]chat.SendResult, error) {
+	type clientKey struct {
+		sender   chat.UserID
+		clientID string
+	}
+	sentBatch := make(map[clientKey]chat.Message)
 	rs := make([]chat.SendResult, len(ms))
 	for i, m := range ms {
-		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+		r := rows[i]
+		first, inBatch := sentBatch[clientKey{m.SenderID, m.ClientID}]
+		switch {
+		case r.sent:
+			rs[i].Stored = chat.Stored{Message: r.stored, Changed: true, Recipients: r.recipients}
+			if m.ClientID != "" {
+				sentBatch[clientKey{m.SenderID, m.ClientID}] = r.stored
+			}
+			continue
+		case r.prior != nil:
+			first = *r.prior
+		case m.ClientID != "" && inBatch:
+			// first is the batch's earlier message with this client ID.
+		case r.member:
+			return nil, fmt.Errorf("store batch: message %d of a member was neither stored nor answered", i)
+		default:
+			rs[i].Err = chat.NotFound("conversation")
+			continue
+		}
+		if first.ConversationID != m.ConversationID {
+			rs[i].Err = chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
+			continue
+		}
+		rs[i].Stored = chat.Stored{Message: first}
 	}
 	return rs, nil
 }
 
-// CreateMessage stores a message in one transaction that assigns its seq
-// and version (its search position comes from the column's default: the
-// insert happens under the conversation's row lock, so positions grow
-// with seq), indexes its words, moves the conversation's last_seq and
-// last_version and the sender's read cursor, and reads the members (the
-// recipients) in the statement that moves the cursor. The
-// UPDATE of the conversation row takes its lock, so senders to one
-// conversation queue there until the one before commits or rolls back:
-// seqs are dense whichever connection or node sends.
-func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
-	// A send whose client ID was used before is found by the unique
-	// index (below), not looked up first: the service has looked already.
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return chat.Stored{}, fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op; on failure the first error is the one returned
+// priorRow is the columns of a message insertBatch found by client ID,
+// all NULL when there is none.
+type priorRow struct {
+	conv, seq, sender, version *int64
+	body, clientID, kind       *string
+	action, title              *string
+	target                     *int64
+	createdAt, edited, deleted *time.Time
+}
 
-	// Only a member moves the sequence: the membership test and the
-	// increment are one statement. Message times never go backwards along
-	// seq, even when the clock stamped a later send first.
-	err = tx.QueryRow(ctx, `
-		UPDATE conversations
-		SET last_seq = last_seq + 1, last_version = last_version + 1,
-		    last_message_at = GREATEST(coalesce(last_message_at, $1::timestamptz), $1::timestamptz)
-		WHERE id = $2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = $2 AND user_id = $3)
-		RETURNING last_seq, last_version, last_message_at`,
-		m.CreatedAt, int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &m.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.Stored{}, chat.NotFound("conversation")
+// message returns the message, or nil when there is none.
+func (p priorRow) message() *chat.Message {
+	if p.conv == nil {
+		return nil
 	}
-	if err != nil {
-		return chat.Stored{}, fmt.Errorf("next seq: %w", err)
+	m := chat.Message{
+		ConversationID: chat.ConversationID(*p.conv), Seq: *p.seq, SenderID: chat.UserID(*p.sender),
+		Body: deref(p.body), ClientID: deref(p.clientID), CreatedAt: derefTime(p.createdAt),
+		Version: *p.version, EditedAt: derefTime(p.edited), DeletedAt: derefTime(p.deleted),
 	}
-	// The membership test above saw the statement's snapshot, taken
-	// before the UPDATE waited for the row lock; a group change holding
-	// that lock may have removed the sender meanwhile. This statement's
-	// snapshot is taken after the lock was ours, so it inserts only for a
-	// member still: a removed member's send that queued behind the
-	// removal stores nothing.
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version, search)
-		SELECT $1::bigint, $2::bigint, $3::bigint, $4::text, $5::text, $6::timestamptz, $7::bigint, $8::tsvector
-		WHERE EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $3)`,
-		int64(m.ConversationID), m.Seq, int64(m.SenderID), m.Body, nullString(m.ClientID), m.CreatedAt, m.Version,
-		searchVector(m.Body))
-	if isUnique(err, "messages_sender_client") {
-		// Another send with this client ID committed after our look-up
-		// (the insert waited for it). Give its seq back by rolling back,
-		// then answer with that message, as a retry would be answered.
-		if err := tx.Rollback(ctx); err != nil {
-			return chat.Stored{}, fmt.Errorf("rollback: %w", err)
-		}
-		first, found, err := s.sentBefore(ctx, m)
-		if err == nil && !found {
-			err = fmt.Errorf("client_id %q collided with a message that is gone", m.ClientID)
-		}
-		return chat.Stored{Message: first}, err
-	}
-	if err != nil {
-		return chat.Stored{}, fmt.Errorf("insert message: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return chat.Stored{}, chat.NotFound("conversation") // the deferred rollback gives the seq back
-	}
-	m.Kind, m.System = chat.MessageText, nil
-	// GREATEST: the cursor never moves back, even if a MarkRead got ahead.
-	// The same statement reads the recipients, under the row lock that
-	// membership changes take too: they are the members as of this
-	// message, at no extra round trip.
-	rows, err := tx.Query(ctx, `
-		WITH moved AS (
-			UPDATE members SET last_read_seq = GREATEST(last_read_seq, $1)
-			WHERE conversation_id = $2 AND user_id = $3)
-		SELECT user_id FROM members WHERE conversation_id = $2 ORDER BY user_id`,
-		m.Seq, int64(m.ConversationID), int64(m.SenderID))
-	if err != nil {
-		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
-	}
-	to, err := pgx.CollectRows(rows, pgx.RowTo[chat.UserID])
-	if err != nil {
-		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return chat.Stored{}, fmt.Errorf("commit: %w", err)
-	}
-	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
+	m.Kind, m.System = messageKind(deref(p.kind), *p.sender, p.action, p.target, p.title)
+	return &m
 }
 
 // MessageByClientID returns the message sender sent with clientID, or

@@ -158,3 +158,11 @@ func isUnique(err error, constraint string) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505" && (constraint == "" || e.ConstraintName == constraint)
 }
+
+// isDeadlock reports whether err is PostgreSQL ending a transaction to
+// break a deadlock (40P01): the other transaction goes on, and this one
+// may be run again.
+func isDeadlock(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "40P01"
+}
