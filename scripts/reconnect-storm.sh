@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# A reconnect storm: 5,000 signed-in WebSockets (500 users, SQLite) vanish
-# at once (their client is killed) and a new client opens them all again
-# from the same session cookies, ROUNDS times. Reports, per round, the
-# session rows the storm rewrote (rows of the sessions table whose expiry
-# or data changed) and the server's RSS before, at the peak during, and 30
-# s after the storm (as it is, then after a forced GC), with the Go heap's
-# figures after the last round. With BASE=<commit> the same run is made
-# with that commit's server first, for comparison.
+# Reconnect storms. Two modes (MODE):
 #
-#   scripts/reconnect-storm.sh (CONNS, USERS, ROUNDS, AFTER, BASE)
+# restart (the default): CONNS signed-in WebSockets (19,000; direct
+# conversations, SQLite) over PROCS parley-load processes (each process
+# may hold 20,000 open files; by default one per 9,500 connections) send
+# at RATE messages/s in all (100: a direct conversation's two users hold
+# CONNS_PER_USER connections each, so a message makes 2·19−1 deliveries); once every process is sending and WARM
+# seconds have passed, the server is restarted (SIGNAL, TERM by default,
+# or KILL) on the same address and database. Every connection reconnects,
+# catches up on what it missed and resends what was not acked; each
+# process reports the outage, from its first connection's drop to its
+# last one reconnected and caught up, and verifies at the end that every
+# acked message reached every connection exactly once (duplicates
+# counted) and is stored once. Prints the time to all caught up over
+# every process: from the first drop anywhere to the last connection
+# caught up anywhere.
+#
+#   scripts/reconnect-storm.sh (CONNS, PROCS, CONNS_PER_USER, RATE, WARM,
+#     DURATION, SIGNAL, DIAL_CONC, PORT, WORK_PREFIX, KEEP)
+#
+# client: 5,000 signed-in WebSockets (500 users) vanish at once (their
+# client is killed) and a new client opens them all again from the same
+# session cookies, ROUNDS times. Reports, per round, the session rows the
+# storm rewrote (rows of the sessions table whose expiry or data changed)
+# and the server's RSS before, at the peak during, and 30 s after the
+# storm (as it is, then after a forced GC), with the Go heap's figures
+# after the last round. With BASE=<commit> the same run is made with that
+# commit's server first, for comparison.
+#
+#   MODE=client scripts/reconnect-storm.sh (CONNS, USERS, ROUNDS, AFTER, BASE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-conns=${CONNS:-5000} users=${USERS:-500} rounds=${ROUNDS:-3} after=${AFTER:-30}
-work=$(mktemp -d)
+mode=${MODE:-restart}
+work=$(mktemp -d "${WORK_PREFIX:-${TMPDIR:-/tmp}/reconnect-storm}.XXXXXX")
 server= load=
-trap 'kill $load $server 2>/dev/null || true; rm -rf "$work"' EXIT
+loads=()
+cleanup() {
+  kill $load "${loads[@]}" $server 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
 go build -o "$work/parley" ./cmd/parley
 go build -o "$work/parley-load" ./cmd/parley-load
+if [ "$mode" = client ]; then
+  conns=${CONNS:-5000} users=${USERS:-500} rounds=${ROUNDS:-3} after=${AFTER:-30}
+fi
 if [ -n "${BASE:-}" ]; then
   mkdir "$work/base"
   git archive "$BASE" | tar -x -C "$work/base"
@@ -28,7 +56,7 @@ ulimit -n 20000
 
 start_server() { # binary db
   if curl -fs "http://$addr/healthz" >/dev/null 2>&1; then echo "something already serves $addr"; exit 1; fi
-  "$1" -addr "$addr" -db "$2" -register-rate 1000000 -log-level warn \
+  "$1" -addr "$addr" -db "$2" -register-rate 1000000 -message-rate 1000000 -message-burst 1000000 -log-level warn \
     -max-conns-per-user 20 -debug-addr "$debug" >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -93,5 +121,65 @@ run() { # name binary
   stop_server
 }
 
+restart_storm() {
+  local conns=${CONNS:-19000}
+  local procs=${PROCS:-$(( (conns + 9499) / 9500 ))}
+  local per_user=${CONNS_PER_USER:-19} rate=${RATE:-100} warm=${WARM:-10} duration=${DURATION:-60s}
+  local db="$work/storm.db" i
+  echo "== restart storm: $conns connections over $procs processes, $rate messages/s, server restarted with SIG${SIGNAL:-TERM} after ${warm}s of sending"
+  start_server "$work/parley" "$db"
+  # Process i holds connections [i·conns/procs, (i+1)·conns/procs) over
+  # its own users, an even number of them (direct conversations).
+  local offset=0
+  for i in $(seq 0 $((procs - 1))); do
+    local n=$(( (i + 1) * conns / procs - i * conns / procs ))
+    local users=$(( (n + per_user - 1) / per_user ))
+    users=$(( users + users % 2 ))
+    "$work/parley-load" -url "http://$addr" -prefix storm -users "$users" -user-offset "$offset" -conns "$n" \
+      -rate "$(echo "$rate * $n / $conns" | bc -l)" -duration "$duration" -drain 30s \
+      -dial-concurrency "${DIAL_CONC:-256}" -json >"$work/report-$i.json" 2>"$work/load-$i.log" &
+    loads+=($!)
+    offset=$((offset + users))
+  done
+  # Wait for every process to be sending (its progress lines show t=).
+  for i in $(seq 0 $((procs - 1))); do
+    until grep -qs '^t=' "$work/load-$i.log"; do
+      kill -0 "${loads[$i]}" 2>/dev/null || { echo "parley-load $i ended early:"; tail "$work/load-$i.log"; exit 1; }
+      sleep 0.5 # poll interval
+    done
+  done
+  echo "$(date -u +%T.%3N) all $procs processes sending; server fds $(fds)"
+  sleep "$warm"
+  local t_kill; t_kill=$(date +%s.%N)
+  echo "$(date -u +%T.%3N) restarting the server (SIG${SIGNAL:-TERM})"
+  kill -"${SIGNAL:-TERM}" "$server"; wait "$server" 2>/dev/null || true; server=
+  start_server "$work/parley" "$db"
+  echo "$(date -u +%T.%3N) server up again after $(echo "$(date +%s.%N) - $t_kill" | bc | xargs printf '%.2f') s"
+  local failed=0
+  for i in $(seq 0 $((procs - 1))); do
+    wait "${loads[$i]}" || failed=1
+  done
+  loads=()
+  stop_server
+  for i in $(seq 0 $((procs - 1))); do
+    jq -r --arg i "$i" '"process \($i): \(.conns) connections, \(.acked) acked (send→deliver p50 \(.deliver_latency_ms.p50) ms, p99 \(.deliver_latency_ms.p99) ms), \(.unacked_at_end) unacked at the end, \(.reconnects) reconnects, \(.caught_up_messages) fetched catching up, \(.duplicated_frames) duplicate frames; verify: \(.verify.summary)"
+      + ([.outages[]? | "\n  outage: \(.conns) connections dropped, \(if .still_behind then "\(.still_behind) NOT caught up by the end" else "all caught up in \(.seconds) s" end), \(.fetched_missed) missed messages fetched, \(.duplicated_frames) duplicate frames meanwhile (\(.duplicated_after_catch_up) for a seq the catch-up had fetched)"] | join(""))' "$work/report-$i.json" \
+      || { echo "process $i: no report"; tail -5 "$work/load-$i.log"; failed=1; }
+  done
+  # Over every process: the outage that began with the restart, from the
+  # first drop anywhere to the last connection caught up anywhere.
+  jq -rs --argjson t "$t_kill" '
+    [.[] | [.outages[]? | select(.start_unix_ms >= ($t * 1000 - 1000))][0]] as $o
+    | if ($o | any(. == null)) then "reconnect storm: a process saw no outage"
+      elif ($o | any(.still_behind > 0 or .end_unix_ms == 0)) then "reconnect storm: NOT all caught up by the end of the run"
+      else "reconnect storm: \([$o[].conns] | add) connections dropped; all reconnected and caught up \((([$o[].end_unix_ms] | max) - ([$o[].start_unix_ms] | min)) / 1000) s after the first drop (\((([$o[].start_unix_ms] | min) - $t * 1000) / 1000 | . * 1000 | round / 1000) s after the restart began); \([$o[].fetched_missed] | add) missed messages fetched, \([$o[].duplicated_frames] | add) duplicate frames meanwhile (\([$o[].duplicated_after_catch_up] | add) for a seq the catch-up had fetched: the client drops them by seq)"
+      end' "$work"/report-*.json
+  return $failed
+}
+
+if [ "$mode" = restart ]; then
+  restart_storm
+  exit
+fi
 if [ -n "${BASE:-}" ]; then run "base-${BASE:0:8}" "$work/parley-base"; fi
 run head "$work/parley"

@@ -44,6 +44,10 @@ func newAPIClient(st *stats) *apiClient {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 256
+	// After a server restart every connection catches up at once: without
+	// a cap each fetch would open a socket of its own, thousands of them,
+	// on top of the WebSockets, against the process's open file limit.
+	tr.MaxConnsPerHost = 256
 	return &apiClient{tr: tr, st: st}
 }
 

@@ -42,7 +42,7 @@ type pend struct {
 	n        int64 // order of sending on its connection
 	clientID string
 	body     string
-	nanos    int64     // first send time
+	nanos    int64     // when it was due: its slot at -rate > 0 (however late it went), else its first send
 	retryAt  time.Time // when a rate-limited send may be resent; zero otherwise
 	retrying bool
 	writes   int // times sent: more than one is a resend (reconnect, rate limit, unavailable)
@@ -115,6 +115,9 @@ func (c *conn) notify() {
 func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 	st := c.l.st
 	first := true
+	// behind: the connection dropped after it was first up, and has not
+	// reconnected and caught up since (an outage's share).
+	behind := false
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		ws, err := c.dial(ctx)
@@ -165,6 +168,9 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 				if ctx.Err() == nil {
 					st.addError("catch-up failed")
 				}
+			} else if behind {
+				behind = false
+				c.l.outages.caughtUp(time.Now())
 			}
 		}
 		if ok {
@@ -193,6 +199,10 @@ func (c *conn) run(ctx, sendCtx context.Context, ready func()) {
 		}
 		st.drops.Add(1)
 		st.addError(dropKind(readErr))
+		if !first && !behind {
+			behind = true
+			c.l.outages.down(time.Now())
+		}
 		sleep(ctx, time.Duration(rand.Int64N(int64(backoff)))+backoff/2)
 	}
 }
@@ -335,9 +345,15 @@ func (c *conn) serve(ctx, sendCtx context.Context, ws *websocket.Conn, readerDon
 		c.l.st.resent.Add(1)
 	}
 
+	start := c.l.start
+	select {
+	case <-start:
+		// A reconnect during the send phase.
+		c.skipMissed(time.Now())
+	default:
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	start := c.l.start
 	sendDone := sendCtx.Done()
 	for {
 		var next time.Time
@@ -373,10 +389,52 @@ func (c *conn) serve(ctx, sendCtx context.Context, ws *websocket.Conn, readerDon
 	}
 }
 
+// frameWriter is the write side of a WebSocket (*websocket.Conn).
+type frameWriter interface {
+	SetWriteDeadline(t time.Time) error
+	WriteMessage(messageType int, data []byte) error
+}
+
+// slotTime returns when the rate mode's send slot j of this connection is
+// due: sending connection sk sends at connStart + j·interval, j = 0, 1,
+// …, the connections' phases spread evenly over one interval.
+func (c *conn) slotTime(j int64) time.Time {
+	l := c.l
+	n := float64(l.sendingConns)
+	interval := float64(time.Second) * n / l.cfg.rate
+	connStart := l.sendStart.Add(time.Duration(interval * float64(c.sk) / n))
+	return connStart.Add(time.Duration(interval * float64(j)))
+}
+
+// skipMissed skips, counting them, the rate mode's slots that came while
+// the connection was down: when it connects again (now), sending them
+// would make a burst no client makes. Slots that come while it is up are
+// sent however late (sendMore), so that the lag counts.
+func (c *conn) skipMissed(now time.Time) {
+	if c.l.cfg.rate == 0 {
+		return
+	}
+	for {
+		at := c.slotTime(c.slot)
+		if !at.Before(now) || !at.Before(c.l.sendEnd) {
+			return
+		}
+		c.slot++
+		c.l.st.skipped.Add(1)
+	}
+}
+
 // sendMore makes the sends that are due: in rate mode those whose slot
 // has come, in window mode enough to fill the window. It returns when the
 // next slot is due (rate mode).
-func (c *conn) sendMore(ws *websocket.Conn, now time.Time) (time.Time, error) {
+//
+// In rate mode a message's time (in its body, and for its send→ack
+// latency) is its slot's, not the moment it went: a sender that falls
+// behind its schedule (a write blocked by a server that stopped reading,
+// a load process short of CPU) adds its lag to the latencies measured,
+// as it would to a user's wait, instead of hiding it (no coordinated
+// omission).
+func (c *conn) sendMore(ws frameWriter, now time.Time) (time.Time, error) {
 	l := c.l
 	if !now.Before(l.sendEnd) {
 		return time.Time{}, nil
@@ -389,20 +447,13 @@ func (c *conn) sendMore(ws *websocket.Conn, now time.Time) (time.Time, error) {
 			if full {
 				return time.Time{}, nil
 			}
-			if err := c.sendNew(ws); err != nil {
+			if err := c.sendNew(ws, time.Now().UnixNano()); err != nil {
 				return time.Time{}, err
 			}
 		}
 	}
-	// Sending connection sk sends at slots connStart + j·interval,
-	// j = 0, 1, …; the connections' phases are spread evenly over one
-	// interval.
-	n := float64(l.sendingConns)
-	interval := float64(time.Second) * n / l.cfg.rate
-	connStart := l.sendStart.Add(time.Duration(interval * float64(c.sk) / n))
-	slotTime := func(j int64) time.Time { return connStart.Add(time.Duration(interval * float64(j))) }
 	for {
-		at := slotTime(c.slot)
+		at := c.slotTime(c.slot)
 		if at.After(now) || !at.Before(l.sendEnd) {
 			if !at.Before(l.sendEnd) {
 				return time.Time{}, nil
@@ -413,27 +464,26 @@ func (c *conn) sendMore(ws *websocket.Conn, now time.Time) (time.Time, error) {
 		c.mu.Lock()
 		full := len(c.pending) >= l.cfg.maxPending
 		c.mu.Unlock()
-		if full || now.Sub(at) > time.Second {
-			// Behind (after a reconnect, or the server is slower than
-			// the rate): skip rather than burst.
+		if full {
+			// The server is far behind: skipped, and counted.
 			l.st.skipped.Add(1)
 			continue
 		}
-		if err := c.sendNew(ws); err != nil {
+		if err := c.sendNew(ws, at.UnixNano()); err != nil {
 			return time.Time{}, err
 		}
 	}
 }
 
-// sendNew sends a new message with a fresh client_id.
-func (c *conn) sendNew(ws *websocket.Conn) error {
-	now := time.Now().UnixNano()
+// sendNew sends a new message with a fresh client_id, due at due (unix
+// nanoseconds): its latencies are measured from then.
+func (c *conn) sendNew(ws frameWriter, due int64) error {
 	c.mu.Lock()
 	p := &pend{
 		n:        c.nextN,
 		clientID: c.l.runID + "-" + strconv.Itoa(c.k) + "-" + strconv.FormatInt(c.nextN, 10),
-		body:     makeBody(now, c.l.cfg.bodySize, c.l.vocabulary),
-		nanos:    now,
+		body:     makeBody(due, c.l.cfg.bodySize, c.l.vocabulary),
+		nanos:    due,
 	}
 	c.nextN++
 	c.pending[p.clientID] = p
@@ -445,7 +495,7 @@ func (c *conn) sendNew(ws *websocket.Conn) error {
 
 // resendLimited resends the rate-limited sends whose wait is over and
 // returns when the next one will be.
-func (c *conn) resendLimited(ws *websocket.Conn, now time.Time) (time.Time, error) {
+func (c *conn) resendLimited(ws frameWriter, now time.Time) (time.Time, error) {
 	c.mu.Lock()
 	if c.retrying == 0 {
 		c.mu.Unlock()
@@ -476,7 +526,7 @@ func (c *conn) resendLimited(ws *websocket.Conn, now time.Time) (time.Time, erro
 }
 
 // write sends p's send frame.
-func (c *conn) write(ws *websocket.Conn, p *pend) error {
+func (c *conn) write(ws frameWriter, p *pend) error {
 	c.mu.Lock()
 	p.writes++
 	c.mu.Unlock()
@@ -544,6 +594,9 @@ func (c *conn) onMessage(f wire.ServerFrame) {
 	c.mu.Lock()
 	dup := c.known(m.Seq)
 	if dup {
+		if c.caught[m.Seq] {
+			l.st.duplicatedCaught.Add(1)
+		}
 		c.dups++
 		if c.dupAt == nil {
 			c.dupAt = map[int]bool{}

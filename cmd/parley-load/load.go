@@ -37,6 +37,7 @@ type stats struct {
 	caughtNew         atomic.Int64 // of those, messages the connection had not had
 	resyncs           atomic.Int64 // resync frames received
 	duplicated        atomic.Int64 // message frames for a seq the connection already had
+	duplicatedCaught  atomic.Int64 // of those, for a seq it had first by a catch-up (the fetch overtook the live frame)
 	foreign           atomic.Int64 // message frames not from this run
 
 	ackH     *shardedHist // send → ack, µs
@@ -130,8 +131,10 @@ type loader struct {
 	log    *slog.Logger
 	st     *stats
 	api    *apiClient
-	probs  problems
-	runID  string // starts every client_id of this run
+	// outages times the reconnect storms: from a drop to all caught up.
+	outages *outages
+	probs   problems
+	runID   string // starts every client_id of this run
 	// vocabulary pads bodies with words (-body-words); nil pads with x's.
 	vocabulary []string
 	spread     bool // spread source addresses over 127.0.0.x
@@ -169,6 +172,7 @@ func newLoader(cfg config, stderr io.Writer) *loader {
 		stderr:  stderr,
 		log:     slog.New(slog.NewTextHandler(stderr, nil)),
 		st:      st,
+		outages: &outages{st: st},
 		api:     newAPIClient(st),
 		runID:   hex.EncodeToString(b[:]),
 		spread:  spread,
@@ -425,12 +429,7 @@ func (l *loader) runLoad(ctx context.Context) (*report, error) {
 	l.measureNanos.Store(now.Add(cfg.warmup).UnixNano())
 	close(l.start)
 	stopProgress := l.every(ctx, l.progressLine())
-	endTimer := time.NewTimer(time.Until(l.sendEnd))
-	select {
-	case <-endTimer.C:
-	case <-ctx.Done():
-	}
-	endTimer.Stop()
+	cpu := l.measureCPU(ctx, now.Add(cfg.warmup), l.sendEnd)
 	stopSends()
 	sendPhase := time.Since(now)
 
@@ -449,9 +448,58 @@ func (l *loader) runLoad(ctx context.Context) (*report, error) {
 		}
 	}
 
+	if cpu != nil {
+		rep.ServerCPU = cpu(rep.AckedMeasured, rep.DeliveredMeasured)
+	}
 	l.log.Info("verifying", "conversations", len(l.convs))
 	rep.Verify = l.verify(ctx)
 	return rep, nil
+}
+
+// measureCPU waits until end (or ctx ends), reading the server
+// processes' CPU time at from and at end when -server-pid names them. It
+// returns nil without them; else the function that makes the report from
+// the window's acked messages and deliveries.
+func (l *loader) measureCPU(ctx context.Context, from, end time.Time) func(acked, delivered int64) *cpuReport {
+	pids := l.cfg.serverPIDs
+	wait := func(t time.Time) bool {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if len(pids) == 0 {
+		wait(end)
+		return nil
+	}
+	failed := func(err error) func(int64, int64) *cpuReport {
+		l.log.Warn("server CPU", "err", err)
+		return func(int64, int64) *cpuReport { return &cpuReport{PIDs: pids, Error: err.Error()} }
+	}
+	if !wait(from) {
+		return nil
+	}
+	t0 := time.Now()
+	start, err := cpuReadings(pids)
+	if err != nil {
+		wait(end)
+		return failed(err)
+	}
+	if !wait(end) {
+		return nil
+	}
+	stop, err := cpuReadings(pids)
+	if err != nil {
+		return failed(err)
+	}
+	window := time.Since(t0)
+	return func(acked, delivered int64) *cpuReport {
+		return newCPUReport(pids, start, stop, window, acked, delivered)
+	}
 }
 
 // drain waits, at most -drain, until no send is pending and every

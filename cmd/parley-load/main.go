@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +68,8 @@ type config struct {
 	jsonOut         bool
 	idle            bool
 	settle          time.Duration
-	serverPID       int
+	serverPID       int   // the first of serverPIDs: its RSS and open files are reported
+	serverPIDs      []int // -server-pid: the server processes, whose CPU time is reported
 	passwordPrefix  string
 	prefix          string
 	signupConc      int
@@ -111,7 +113,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.BoolVar(&cfg.jsonOut, "json", false, "write the final report as JSON to stdout instead of text")
 	fs.BoolVar(&cfg.idle, "idle", false, "idle mode: open -conns authenticated connections, send nothing, hold them for -duration")
 	fs.DurationVar(&cfg.settle, "settle", 5*time.Second, "with -server-pid: wait this long after all connections are open (GC settles) before reading the server's RSS")
-	fs.IntVar(&cfg.serverPID, "server-pid", 0, "if set, report the server's resident memory (VmRSS of /proc/PID/status) at the start and once all connections are open")
+	fs.Var(&pidsFlag{dst: &cfg.serverPIDs}, "server-pid", "server process `PID`; repeat it (or give a comma list) for several nodes: reports the servers' CPU time over the measured window (utime+stime of /proc/PID/stat) per 1,000 acked messages and deliveries, and the first one's resident memory (VmRSS of /proc/PID/status) at the start and end (idle: once all connections are open)")
 	fs.StringVar(&cfg.passwordPrefix, "password-prefix", "parley-load-", "passwords are this prefix followed by the username")
 	fs.StringVar(&cfg.prefix, "prefix", "load", "username prefix: user i is named prefix+i")
 	fs.IntVar(&cfg.signupConc, "signup-concurrency", 8, "sign-ups and sign-ins in flight at once (the server hashes passwords with argon2)")
@@ -164,6 +166,10 @@ func (cfg *config) check() error {
 		cfg.bases = append(cfg.bases, u)
 	}
 	cfg.base = cfg.bases[0]
+	cfg.serverPID = 0
+	if len(cfg.serverPIDs) > 0 {
+		cfg.serverPID = cfg.serverPIDs[0]
+	}
 	if err := cfg.checkGroups(); err != nil {
 		return err
 	}
@@ -264,6 +270,29 @@ func (f *urlFlag) Set(v string) error {
 		return nil
 	}
 	*f.dst += "," + v
+	return nil
+}
+
+// pidsFlag is -server-pid: process ids, repeated or as a comma list.
+type pidsFlag struct{ dst *[]int }
+
+func (f *pidsFlag) String() string {
+	if f.dst == nil {
+		return ""
+	}
+	return strings.Trim(strings.Join(strings.Fields(fmt.Sprint(*f.dst)), ","), "[]")
+}
+
+func (f *pidsFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || pid < 0 {
+			return fmt.Errorf("%q is not a process id", s)
+		}
+		if pid > 0 {
+			*f.dst = append(*f.dst, pid)
+		}
+	}
 	return nil
 }
 

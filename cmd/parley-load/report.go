@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // report is the run's result, written as text or JSON.
@@ -55,8 +56,14 @@ type report struct {
 	Reconnects int64            `json:"reconnects"`
 	CaughtUp   int64            `json:"caught_up_messages"`
 	Errors     map[string]int64 `json:"errors"`
+	// Outages are the reconnect storms, from the first drop to every
+	// dropped connection reconnected and caught up; OutagesLeftOut
+	// counts those not listed.
+	Outages        []outageReport `json:"outages,omitempty"`
+	OutagesLeftOut int            `json:"outages_left_out,omitempty"`
 
 	ServerRSS *rssReport    `json:"server_rss,omitempty"`
+	ServerCPU *cpuReport    `json:"server_cpu,omitempty"`
 	Idle      *idleReport   `json:"idle,omitempty"`
 	Verify    *verifyReport `json:"verify,omitempty"`
 }
@@ -130,6 +137,7 @@ func (r *report) fill(l *loader, elapsed interface{ Seconds() float64 }) {
 	r.Opened, r.Drops, r.Reconnects, r.CaughtUp = st.opened.Load(), st.drops.Load(), st.reconnects.Load(), st.caughtUp.Load()
 	r.Resyncs, r.Duplicated = st.resyncs.Load(), st.duplicated.Load()
 	r.Errors, _ = st.errorCounts()
+	r.Outages, r.OutagesLeftOut = l.outages.report(time.Now())
 	if r.Mode == "load" {
 		if d := l.cfg.duration.Seconds(); d > 0 {
 			r.AckedPerSec = float64(r.AckedMeasured) / d
@@ -182,6 +190,18 @@ func (r *report) writeText(w io.Writer) error {
 		p("idle:        all open in %.1fs, held %.0fs, %d open at the end", r.Idle.OpenSeconds, r.ElapsedS, r.Idle.OpenAtEnd)
 	}
 	p("connections: %d handshakes, %d drops, %d reconnects, %d resync frames, %d messages fetched catching up", r.Opened, r.Drops, r.Reconnects, r.Resyncs, r.CaughtUp)
+	for _, o := range r.Outages {
+		at := time.UnixMilli(o.StartUnixMS).UTC().Format("15:04:05.000")
+		if o.StillBehind > 0 {
+			p("outage:      %d connections dropped at %s; %d not caught up %.2f s later, at the end", o.Conns, at, o.StillBehind, o.Seconds)
+			continue
+		}
+		p("outage:      %d connections dropped at %s; all reconnected and caught up %.2f s later (%d missed messages fetched; %d duplicate frames meanwhile, %d of them for a seq the catch-up had fetched)",
+			o.Conns, at, o.Seconds, o.Fetched, o.Duplicated, o.DuplicatedCaught)
+	}
+	if r.OutagesLeftOut > 0 {
+		p("outage:      and %d more", r.OutagesLeftOut)
+	}
 	if len(r.Errors) == 0 {
 		p("errors:      none")
 	} else {
@@ -204,6 +224,14 @@ func (r *report) writeText(w io.Writer) error {
 				float64(s.StartKB)/1024, s.StartFDs, float64(s.OpenKB)/1024, conns, s.OpenFDs, s.OpenConns, float64(s.OpenKB-s.StartKB)/float64(max(conns, 1)))
 		default:
 			p("server RSS:  %.1f MiB at the start, %.1f MiB at the end", float64(s.StartKB)/1024, float64(s.EndKB)/1024)
+		}
+	}
+	if c := r.ServerCPU; c != nil {
+		if c.Error != "" {
+			p("server CPU:  %s", c.Error)
+		} else {
+			p("server CPU:  %.2f s over the window (%.1f s), %.1f ms per 1,000 acked messages (%.1f µs per message), %.1f ms per 1,000 deliveries (%.1f µs per delivery)",
+				c.Seconds, c.WindowS, c.MSPer1000Acked, c.MSPer1000Acked, c.MSPer1000Deliveries, c.MSPer1000Deliveries)
 		}
 	}
 	if v := r.Verify; v != nil {
