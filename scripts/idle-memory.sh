@@ -19,7 +19,7 @@ debug=127.0.0.1:${DEBUG_PORT:-18767}
 
 start_server() {
   if curl -fs "http://$addr/healthz" >/dev/null 2>&1; then echo "something already serves $addr"; exit 1; fi
-  "$work/parley" -addr "$addr" -db "$work/idle.db" -register-rate 1000000 -log-level warn \
+  "$work/parley" -addr "$addr" -db "$state/idle.db" -register-rate 1000000 -log-level warn \
     -max-conns-per-user 20 -debug-addr "$debug" >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -31,20 +31,26 @@ rss() { curl -fs "http://$debug/debug/pprof/heap?gc=1" >/dev/null; sleep 2; awk 
 settle() { sleep "${SETTLE:-10}"; }
 
 # Sign everyone in once (argon2 is costly), keeping the session cookies.
-start_server
-for part in a:0:50 b:50:500 c:550:500; do
-  IFS=: read -r name offset users <<<"$part"
-  "$work/parley-load" -url "http://$addr" -idle -prefix idle -users "$users" -user-offset "$offset" -conns 1 -duration 1s \
-    -progress=false -sessions "$work/sess-$name.json" >/dev/null
-done
-kill "$server"; wait "$server" 2>/dev/null || true
+# STATE_DIR=dir keeps the database and the cookies there for the next run,
+# which then skips this (a few minutes).
+state=${STATE_DIR:-$work}
+mkdir -p "$state"
+if [ ! -f "$state/sess-c.json" ]; then
+  start_server
+  for part in a:0:50 b:50:500 c:550:500; do
+    IFS=: read -r name offset users <<<"$part"
+    "$work/parley-load" -url "http://$addr" -idle -prefix idle -users "$users" -user-offset "$offset" -conns 1 -duration 1s \
+      -progress=false -sessions "$state/sess-$name.json" >/dev/null
+  done
+  kill "$server"; wait "$server" 2>/dev/null || true
+fi
 
 # A fresh server, so that sign-up garbage does not count.
 start_server
 ulimit -n 20000 || true
 open_conns() { # name offset users conns
   "$work/parley-load" -url "http://$addr" -idle -prefix idle -users "$3" -user-offset "$2" -conns "$4" -duration "$hold" \
-    -progress=false -sessions "$work/sess-$1.json" >"$work/load-$1.log" 2>&1 &
+    -progress=false -sessions "$state/sess-$1.json" >"$work/load-$1.log" 2>&1 &
   pids+=($!)
 }
 wait_conns() { # total
@@ -63,7 +69,9 @@ open_conns c 550 500 9000; wait_conns $((base + 19000)); settle; rss19=$(rss)
 
 echo "Go runtime at 19,000 connections (after a GC):"
 curl -fs "http://$debug/debug/pprof/heap?gc=1&debug=1" | grep -E '^# (HeapAlloc|HeapInuse|HeapIdle|HeapReleased|Stack|MSpan|Sys) '
-curl -fs "http://$debug/debug/pprof/goroutine?debug=1" | head -1
+# awk, not head: head would stop reading, and curl's broken pipe would end
+# the script (pipefail) before the figures.
+curl -fs "http://$debug/debug/pprof/goroutine?debug=1" | awk 'NR == 1'
 grep -E 'RssAnon|RssFile' "/proc/$server/status"
 if [ -n "${PROFILE_DIR:-}" ]; then # keep the profiles at 19,000 for go tool pprof
   mkdir -p "$PROFILE_DIR"

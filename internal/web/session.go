@@ -290,24 +290,37 @@ func (g *sessionGuard) isEnded() bool {
 	return g.ended
 }
 
-// watch closes c with 4001 once the session has ended, waking at the
-// session's expiry as last seen, until ctx ends.
-func (g *sessionGuard) watch(ctx context.Context, c *hub.Conn) {
+// watch closes c with 4001 once the session has ended, looking at the
+// store at the session's expiry as last seen, until stop is called (stop
+// waits for a look under way). No goroutine waits meanwhile: a timer runs
+// each look, so that an idle connection holds no stack for it.
+func (g *sessionGuard) watch(ctx context.Context, c *hub.Conn) (stop func()) {
 	const slack = 50 * time.Millisecond // past the expiry, as the store judges it
-	var retry time.Time                 // after a failed look at the store
-	for {
+	// Not a child of ctx, which would hold a map of its children for as
+	// long as the connection is open: stop, called as the connection
+	// ends, cancels it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var (
+		mu      sync.Mutex // guards stopped and timer
+		stopped bool
+		timer   *time.Timer
+		running sync.Mutex // held by a look under way
+		retry   time.Time  // after a failed look at the store; guarded by running
+	)
+	next := func() time.Duration {
 		g.mu.Lock()
 		at := minTime(g.expiry, g.deadline)
 		g.mu.Unlock()
 		if retry.After(at) {
 			at = retry
 		}
-		t := time.NewTimer(time.Until(at) + slack)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		return time.Until(at) + slack
+	}
+	look := func() {
+		running.Lock()
+		defer running.Unlock()
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 		alive, err := g.check(ctx, false)
 		switch {
@@ -323,5 +336,22 @@ func (g *sessionGuard) watch(ctx context.Context, c *hub.Conn) {
 		default:
 			retry = time.Time{}
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer.Reset(next())
+		}
+	}
+	mu.Lock()
+	timer = time.AfterFunc(next(), look)
+	mu.Unlock()
+	return func() {
+		cancel() // a look under way gives up
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		mu.Unlock()
+		running.Lock() // and is over
+		running.Unlock()
 	}
 }

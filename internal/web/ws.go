@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -98,7 +99,9 @@ func originAllowed(r *http.Request, trusted originSet) bool {
 // pong, for timeout is dropped.
 func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, capped connCap) http.Handler {
 	upgrader := websocket.Upgrader{
-		ReadBufferSize:  1024,
+		// 0: the library reads through the small reader corkingHijacker
+		// hands it (see idleReadBuffer).
+		ReadBufferSize:  0,
 		WriteBufferSize: 1024,
 		// Write buffers are taken from the pool per write, so an idle
 		// connection holds none.
@@ -286,16 +289,7 @@ type frameReader struct {
 // ctx ends.
 func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 	if g := fr.frames.session; g != nil {
-		ctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			g.watch(ctx, c)
-		}()
-		defer func() {
-			cancel()
-			<-done
-		}()
+		defer g.watch(ctx, c)()
 	}
 	fr.ws.SetReadLimit(maxFrame)
 	// SetReadDeadline fails only on a closed connection, when reading
@@ -307,6 +301,11 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 		return fr.ws.SetReadDeadline(time.Now().Add(fr.timeout))
 	})
 	for {
+		// Idle, the reader waits here, low on its stack, so that the
+		// runtime can shrink the stack of a connection that sends nothing.
+		if err := fr.sock.nc.awaitReadable(); err != nil {
+			return
+		}
 		kind, data, err := fr.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
@@ -580,12 +579,26 @@ type corkingHijacker struct {
 	bufs *sync.Pool
 }
 
+// idleReadBuffer is the size of each connection's read buffer, held for as
+// long as the connection is open: frame headers and small frames are read
+// through it, larger payloads straight into the message.
+const idleReadBuffer = 512
+
+// Hijack hands over the connection with a reader of idleReadBuffer bytes
+// (the library, asked for no size of its own, reads through it) instead
+// of the server's larger one.
 func (h corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
 	c := &corkConn{Conn: nc, bufs: h.bufs}
+	if brw.Reader.Buffered() == 0 {
+		// Else the client sent frames before its handshake's answer: the
+		// library refuses it.
+		c.reader = bufio.NewReaderSize(c, idleReadBuffer)
+		brw = bufio.NewReadWriter(c.reader, brw.Writer)
+	}
 	*h.conn = c
 	return c, brw, nil
 }
@@ -594,7 +607,8 @@ func (h corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // that uncork sends in one write.
 type corkConn struct {
 	net.Conn
-	bufs *sync.Pool
+	bufs   *sync.Pool
+	reader *bufio.Reader // the WebSocket library reads through it
 
 	mu     sync.Mutex
 	corked bool
@@ -636,4 +650,22 @@ func (c *corkConn) uncork(deadline time.Time) error {
 		c.bufs.Put(buf)
 	}
 	return err
+}
+
+// awaitReadable returns once the connection has bytes to read (in its
+// reader or in the socket), or an error when its read deadline passes or it
+// is closed. It parks the caller in the network poller, not in a read.
+func (c *corkConn) awaitReadable() error {
+	if c.reader == nil || c.reader.Buffered() > 0 {
+		return nil
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return raw.Read(socketReadable)
 }
