@@ -151,3 +151,90 @@ func TestWebSocketClosesWith1013WhenItCannotSubscribe(t *testing.T) {
 		t.Errorf("after a resync event: %s, %v; want {\"type\":\"resync\"}", data, err)
 	}
 }
+
+// TestWebSocketPongsKeepAnIdleConnectionOpen: a client that sends nothing
+// but the pongs answering the server's pings stays connected past the
+// read timeout (the reader takes pongs before the library sees them, see
+// frameReader.awaitMessage), and its next frame is still read and
+// answered.
+func TestWebSocketPongsKeepAnIdleConnectionOpen(t *testing.T) {
+	logger := slog.New(slog.DiscardHandler)
+	broker := &switchBroker{deliveries: make(chan chat.Delivery, 16)}
+	svc, err := chat.NewService(chat.ServiceConfig{Store: oneUserStore{}, Hasher: originTestHasher{}, Broker: broker, Presence: alwaysOnline{}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = 300 * time.Millisecond
+	h := hub.New(logger, broker, hub.Config{Encode: EncodeEvent, PingInterval: timeout / 6})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { sm.Put(r.Context(), sessionUserKey, int64(1)) })
+	mux.Handle("GET /ws", handleWebSocket(logger, svc, sm, h, nil, timeout, connCap{}))
+	srv := httptest.NewServer(sm.LoadAndSave(mux))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Jar: jar}).Get(srv.URL + "/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Jar: jar}
+	ws, resp, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	resp.Body.Close()
+	defer ws.Close()
+
+	pings := make(chan struct{}, 100)
+	ws.SetPingHandler(func(data string) error {
+		pings <- struct{}{}
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	frames := make(chan string, 10)
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			frames <- string(data)
+		}
+	}()
+	// Three read timeouts' worth of pings, each answered.
+	for range 18 {
+		select {
+		case <-pings:
+		case err := <-readErr:
+			t.Fatalf("the server dropped a client answering its pings: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ping from the server")
+		}
+	}
+	if err := ws.WriteMessage(websocket.BinaryMessage, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case f := <-frames:
+			if strings.Contains(f, "frames must be text") {
+				return
+			}
+		case err := <-readErr:
+			t.Fatalf("no answer to a frame sent after the pongs: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer to a frame sent after the pongs")
+		}
+	}
+}
