@@ -57,6 +57,11 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"ConcurrentRetries", testSendConcurrentRetries},
 			{"TimesFollowSeq", testSendTimesFollowSeq},
 		}},
+		{"CreateMessages", []test{
+			{"Mixed", testBatchMixed},
+			{"RefusedClientID", testBatchRefusedClientID},
+			{"Concurrent", testBatchConcurrent},
+		}},
 		{"Messages", []test{
 			{"Paging", testMessagesPaging},
 		}},
