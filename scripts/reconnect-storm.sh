@@ -17,7 +17,8 @@
 # caught up anywhere.
 #
 #   scripts/reconnect-storm.sh (CONNS, PROCS, CONNS_PER_USER, RATE, WARM,
-#     DURATION, SIGNAL, DIAL_CONC, PORT, WORK_PREFIX, KEEP)
+#     DURATION, SIGNAL, DIAL_CONC, PORT, WORK_PREFIX, KEEP; SERVER_BIN: a
+#     server binary to use instead of building ./cmd/parley)
 #
 # client: 5,000 signed-in WebSockets (500 users) vanish at once (their
 # client is killed) and a new client opens them all again from the same
@@ -40,7 +41,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-go build -o "$work/parley" ./cmd/parley
+if [ -n "${SERVER_BIN:-}" ]; then cp "$SERVER_BIN" "$work/parley"; else go build -o "$work/parley" ./cmd/parley; fi
 go build -o "$work/parley-load" ./cmd/parley-load
 if [ "$mode" = client ]; then
   conns=${CONNS:-5000} users=${USERS:-500} rounds=${ROUNDS:-3} after=${AFTER:-30}
@@ -121,6 +122,21 @@ run() { # name binary
   stop_server
 }
 
+# CPU time in clock ticks (1/100 s) of a process, from /proc/PID/stat.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Each second, until killed: the CPU the server and the load processes
+# used in it, as % of one core ("server/load0+load1").
+sample_cpu() {
+  local prev_s prev_l now_s now_l p
+  prev_s=$(ticks "$server"); prev_l=$(for p in "${loads[@]}"; do ticks "$p"; done | paste -sd+ | bc)
+  while sleep 1; do # sample interval
+    for p in "${loads[@]}"; do kill -0 "$p" 2>/dev/null || return 0; done
+    now_s=$(ticks "$server"); now_l=$(for p in "${loads[@]}"; do ticks "$p"; done | paste -sd+ | bc)
+    echo "$((now_s - prev_s))/$((now_l - prev_l))" >>"$work/cpu.log"
+    prev_s=$now_s prev_l=$now_l
+  done
+}
+
 restart_storm() {
   local conns=${CONNS:-19000}
   local procs=${PROCS:-$(( (conns + 9499) / 9500 ))}
@@ -154,12 +170,17 @@ restart_storm() {
   echo "$(date -u +%T.%3N) restarting the server (SIG${SIGNAL:-TERM})"
   kill -"${SIGNAL:-TERM}" "$server"; wait "$server" 2>/dev/null || true; server=
   start_server "$work/parley" "$db"
+  sample_cpu &
+  local sampler=$!
   echo "$(date -u +%T.%3N) server up again after $(echo "$(date +%s.%N) - $t_kill" | bc | xargs printf '%.2f') s"
   local failed=0
   for i in $(seq 0 $((procs - 1))); do
     wait "${loads[$i]}" || failed=1
   done
   loads=()
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  echo "CPU after the restart, % of one core each second (server, load processes):"
+  awk '{printf "%s%s", (NR > 1 ? " " : ""), $0} END {print ""}' "$work/cpu.log" | fold -s -w 120
   stop_server
   for i in $(seq 0 $((procs - 1))); do
     jq -r --arg i "$i" '"process \($i): \(.conns) connections, \(.acked) acked (send→deliver p50 \(.deliver_latency_ms.p50) ms, p99 \(.deliver_latency_ms.p99) ms), \(.unacked_at_end) unacked at the end, \(.reconnects) reconnects, \(.caught_up_messages) fetched catching up, \(.duplicated_frames) duplicate frames; verify: \(.verify.summary)"
