@@ -335,22 +335,6 @@ func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clien
 	return m, nil
 }
 
-// sentBefore looks up the sender's message with m.ClientID. found is true
-// when there is one in m's conversation; one in another conversation is
-// ECONFLICT.
-func (s *Store) sentBefore(ctx context.Context, m chat.Message) (chat.Message, bool, error) {
-	first, err := s.MessageByClientID(ctx, m.SenderID, m.ClientID)
-	switch {
-	case chat.ErrorCode(err) == chat.ENOTFOUND:
-		return chat.Message{}, false, nil
-	case err != nil:
-		return chat.Message{}, false, err
-	case first.ConversationID != m.ConversationID:
-		return chat.Message{}, false, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
-	}
-	return first, true, nil
-}
-
 // Messages returns a page of history in ascending seq order. Each query
 // walks the primary key from the cursor, so the cost is the same at any
 // depth.
