@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Group commit, before and after: the same parley-load run against the
-# server with -sqlite-group-commit=false, then =true, and the ratio of
+# server with -group-commit=false, then =true, and the ratio of
 # acked messages per second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ ulimit -n 20000 || true
 for mode in false true; do
   rm -f "$work"/gc.db*
   "$work/parley" -addr "$addr" -db "$work/gc.db" -register-rate 1000000 -message-rate 1000000 -message-burst 1000000 \
-    -log-level warn -sqlite-group-commit=$mode >>"$work/server.log" 2>&1 &
+    -log-level warn -group-commit=$mode >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
   "$work/parley-load" -url "http://$addr" -progress=false -json -signup-concurrency 16 "${load_args[@]}" >"$work/report-$mode.json"

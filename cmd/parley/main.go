@@ -101,7 +101,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.addr, "addr", "localhost:8080", "address to listen on: host:port; :8080 listens on every interface")
 	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a PostgreSQL postgres:// URL or key/value connection string (host=… dbname=…)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
-	fs.BoolVar(&cfg.groupCommit, "sqlite-group-commit", true, "commit concurrent SQLite sends together, one fsync for many")
+	fs.BoolVar(&cfg.groupCommit, "group-commit", true, "commit concurrent sends together, one transaction (one fsync, one round trip) for many; false commits each alone, for comparison")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
 	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
@@ -254,7 +254,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// URLs are logged with their secrets (passwords, tokens) redacted.
 	logger.Info("starting", "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
-	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{NoGroupCommit: !cfg.groupCommit, Timeout: cfg.dbTimeout, Logger: logger})
+	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{Timeout: cfg.dbTimeout, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -286,9 +286,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		wg.Wait()
 	}
 	defer stop()
-	if r, ok := store.(runner); ok {
-		wg.Go(func() { r.Run(bgCtx) })
-	}
 	if cfg.redis == "" && isPostgres(cfg.db) {
 		logger.Warn("running as a single node: cross-node delivery, presence and limits need -redis")
 	}
@@ -304,6 +301,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Limits:   bp.limits,
 		// A group's cap, its creator included.
 		MaxGroupMembers: cfg.maxGroupMembers,
+		MaxBatch:        batchSize(cfg.groupCommit),
 	})
 	if err != nil {
 		return err
@@ -408,4 +406,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// batchSize is the group commit's largest batch: chat.DefaultMaxBatch, or
+// 1 (each send alone) with group commit off.
+func batchSize(groupCommit bool) int {
+	if groupCommit {
+		return chat.DefaultMaxBatch
+	}
+	return 1
 }

@@ -39,11 +39,6 @@ type database interface {
 	Writable(ctx context.Context) error
 }
 
-// runner is a store with work of its own to run (SQLite's group commit).
-type runner interface {
-	Run(ctx context.Context)
-}
-
 // isPostgres reports whether dsn names a PostgreSQL database: a
 // postgres:// or postgresql:// URL, its scheme in any letter case, or a
 // keyword/value connection string ("host=… dbname=…"), both of which pgx

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,10 +34,7 @@ func benchStore(b *testing.B) *Store {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	b.Cleanup(func() { cancel(); <-done; s.Close() })
+	b.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -49,45 +45,41 @@ func seed(b *testing.B, s *Store, query string, args ...any) {
 	}
 }
 
-// BenchmarkSend stores messages from 1 and from 64 concurrent senders, each
-// in a conversation of its own; with 64, group commit shares the fsyncs.
+// BenchmarkSend stores batches of 1, 16, 64 and 256 messages, each of a
+// batch in a conversation of its own (the group commit's batches), and
+// reports the time per message: one transaction (and fsync) per batch.
 func BenchmarkSend(b *testing.B) {
-	for _, senders := range []int{1, 64} {
-		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
+	for _, batch := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s := benchStore(b)
 			ctx := b.Context()
-			convs := make([]chat.Conversation, senders)
-			users := make([]chat.User, senders)
+			ms := make([]chat.Message, batch)
 			peer := storetest.NewUser(b, s, "peer")
-			for i := range convs {
-				users[i] = storetest.NewUser(b, s, fmt.Sprintf("sender%03d", i))
-				c, _, err := s.DirectConversation(ctx, users[i].ID, peer.ID, chat.Now())
+			for i := range ms {
+				u := storetest.NewUser(b, s, fmt.Sprintf("sender%03d", i))
+				c, _, err := s.DirectConversation(ctx, u.ID, peer.ID, chat.Now())
 				if err != nil {
 					b.Fatal(err)
 				}
-				convs[i] = c
+				ms[i] = chat.Message{ConversationID: c.ID, SenderID: u.ID, Body: "hello there, how is it going"}
 			}
-			var next atomic.Int64
-			b.ResetTimer()
-			if senders == 1 {
-				for b.Loop() {
-					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[0].ID, SenderID: users[0].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
-						b.Fatal(err)
+			n := 0
+			for b.Loop() {
+				for i := range ms {
+					n++
+					ms[i].CreatedAt, ms[i].ClientID = chat.Now(), fmt.Sprint("c", n)
+				}
+				rs, err := s.CreateMessages(ctx, ms)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range rs {
+					if r.Err != nil {
+						b.Fatal(r.Err)
 					}
 				}
-				return
 			}
-			// 64 goroutines whatever GOMAXPROCS is.
-			b.SetParallelism((senders + 1) / 2)
-			b.RunParallel(func(pb *testing.PB) {
-				i := int(next.Add(1)-1) % senders
-				for pb.Next() {
-					if _, err := s.CreateMessage(ctx, chat.Message{ConversationID: convs[i].ID, SenderID: users[i].ID, Body: "hello", CreatedAt: chat.Now()}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
 		})
 	}
 }

@@ -3,248 +3,388 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// send is one CreateMessage waiting for the writer.
-type send struct {
-	m    chat.Message
-	done chan sendResult // buffered: the writer never waits for the sender
-}
-
-type sendResult struct {
-	stored chat.Stored
-	err    error
-}
-
-// maxBatch bounds how many sends one transaction commits.
-const maxBatch = 256
-
-// CreateMessage stores a message: in one transaction it assigns the seq,
-// the version and the search position, inserts the message and its words
-// in the search index, moves the conversation's last_seq, last_version
-// and the sender's read cursor, and reads the conversation's members (the
-// recipients); it returns only after that transaction commits. With group commit (the default) Run's writer commits the sends
-// that arrive together in one transaction — one fsync for many — so Run
-// must be running; otherwise each send commits alone.
+// CreateMessage stores one message: CreateMessages with a batch of one.
 func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
-	req := send{m: m, done: make(chan sendResult, 1)}
-	if !s.groupCommit {
-		s.commit(ctx, []send{req})
-		r := <-req.done
-		return r.stored, r.err
-	}
-	select {
-	case s.sends <- req:
-	case <-s.stopped:
-		return chat.Stored{}, errors.New("sqlite: store is shutting down")
-	case <-ctx.Done():
-		return chat.Stored{}, ctx.Err()
-	}
-	select {
-	case r := <-req.done:
-		return r.stored, r.err
-	case <-ctx.Done():
-		// It may still commit; a retry with its client_id finds it.
-		return chat.Stored{}, ctx.Err()
-	}
-}
-
-// Run is the group-commit writer: it takes the sends waiting (up to
-// maxBatch), commits them in one transaction, answers each, and repeats,
-// until ctx ends. Sends arriving while a batch commits form the next one,
-// so batches grow with the load and a lone send waits for no one.
-func (s *Store) Run(ctx context.Context) {
-	defer close(s.stopped)
-	batch := make([]send, 0, maxBatch)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case req := <-s.sends:
-			batch = append(batch[:0], req)
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-s.sends:
-				batch = append(batch, req)
-			default:
-				break gather
-			}
-		}
-		// The batch is committed even while shutting down: its senders
-		// are waiting for the answer.
-		s.commit(context.WithoutCancel(ctx), batch)
-		clear(batch)
-	}
-}
-
-// commit stores a batch of sends in one transaction and answers each. A
-// send refused by the rules (not a member, a client_id of another
-// conversation) changes nothing and does not spoil the others; any other
-// failure fails the whole batch, which its senders may retry.
-func (s *Store) commit(ctx context.Context, batch []send) {
-	results := make([]sendResult, len(batch))
-	err := s.commitTx(ctx, batch, results)
-	for i, req := range batch {
-		if err != nil {
-			results[i] = sendResult{err: err}
-		}
-		req.done <- results[i]
-	}
-}
-
-func (s *Store) commitTx(ctx context.Context, batch []send, results []sendResult) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	rs, err := s.CreateMessages(ctx, []chat.Message{m})
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return chat.Stored{}, err
 	}
-	defer func() { _ = tx.Rollback() }() // after Commit a no-op; on failure the first error is the one returned
-	stmts, err := prepareSend(ctx, tx)
+	return rs[0].Stored, rs[0].Err
+}
+
+// CreateMessages stores a batch of messages in one transaction (one fsync)
+// with set-based statements: one read of the batch's conversations, one of
+// their members, one look-up of the batch's client IDs, multi-row inserts
+// of the messages and of their words in the search index, one counter
+// update per conversation and one read-cursor update per sender. The seqs,
+// versions, times and search positions are worked out here, between the
+// reads and the writes: the write connection is the only writer, so
+// nothing changes under it.
+func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
+	rs := make([]chat.SendResult, len(ms))
+	if len(ms) == 0 {
+		return rs, nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		b := sendBatch{store: s, tx: tx, results: rs}
+		return b.write(ctx, ms)
+	})
 	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// sendBatch is one CreateMessages transaction under way.
+type sendBatch struct {
+	store   *Store
+	tx      *sql.Tx
+	results []chat.SendResult
+
+	convs   map[chat.ConversationID]*convState
+	sent    map[clientKey]chat.Message // messages with a client ID, stored before or in this batch
+	rows    []any                      // insertMessages' arguments, messageRowCols per message
+	cursors map[cursorKey]int64        // each sender's new read cursor
+	index   indexEntries
+}
+
+// convState is a conversation's counters as the batch moves them, and its
+// members (ascending: the recipients, and who may send).
+type convState struct {
+	lastSeq, lastVersion, lastAt int64
+	members                      []chat.UserID
+	moved                        bool
+}
+
+type clientKey struct {
+	sender   chat.UserID
+	clientID string
+}
+
+type cursorKey struct {
+	conv chat.ConversationID
+	user chat.UserID
+}
+
+// messageRowCols is the number of arguments of one row of the messages
+// insert.
+const messageRowCols = 8
+
+func (b *sendBatch) write(ctx context.Context, ms []chat.Message) error {
+	if err := b.readConversations(ctx, ms); err != nil {
 		return err
 	}
-	defer stmts.close()
-	// The writer is the only one to give out positions: the batch's
-	// messages take the ones after the newest.
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM messages`).Scan(&stmts.position); err != nil {
+	if err := b.readClientIDs(ctx, ms); err != nil {
+		return err
+	}
+	// The write connection is the only one to give out positions: the
+	// batch's messages take the ones after the newest.
+	var position int64
+	rows, err := b.query(ctx, lastPositionQuery)
+	if err != nil {
 		return fmt.Errorf("last position: %w", err)
 	}
-	for i, req := range batch {
-		st, err := stmts.store(ctx, req.m)
-		if err != nil && chat.ErrorCode(err) == chat.EINTERNAL {
+	for rows.Next() {
+		if err := rows.Scan(&position); err != nil {
+			_ = rows.Close() // the scan's error is the one to report
+			return fmt.Errorf("last position: %w", err)
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return fmt.Errorf("last position: %w", err)
+	}
+	b.cursors = make(map[cursorKey]int64)
+	for i, m := range ms {
+		key := clientKey{m.SenderID, m.ClientID}
+		if first, ok := b.sent[key]; ok && m.ClientID != "" {
+			if first.ConversationID != m.ConversationID {
+				b.results[i].Err = chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
+			} else {
+				b.results[i].Stored = chat.Stored{Message: first}
+			}
+			continue
+		}
+		c := b.convs[m.ConversationID]
+		if c == nil {
+			b.results[i].Err = chat.NotFound("conversation")
+			continue
+		}
+		if _, member := slices.BinarySearch(c.members, m.SenderID); !member {
+			b.results[i].Err = chat.NotFound("conversation")
+			continue
+		}
+		// Message times never go backwards along seq, even when the
+		// clock stamped a later send first.
+		c.lastSeq++
+		c.lastVersion++
+		c.lastAt = max(c.lastAt, micros(m.CreatedAt))
+		c.moved = true
+		m.Seq, m.Version, m.CreatedAt = c.lastSeq, c.lastVersion, fromMicros(c.lastAt)
+		m.Kind, m.System = chat.MessageText, nil
+		position++
+		b.rows = append(b.rows, int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body,
+			nullString(m.ClientID), c.lastAt, position)
+		b.index.add(position, m.Body)
+		b.cursors[cursorKey{m.ConversationID, m.SenderID}] = m.Seq
+		if m.ClientID != "" {
+			b.sent[key] = m
+		}
+		b.results[i].Stored = chat.Stored{Message: m, Changed: true, Recipients: c.members}
+	}
+	return b.writeRows(ctx)
+}
+
+// maxChunk is the most values one statement of a batch takes in a list
+// (conversations, client IDs, message rows); a longer list takes several.
+// Statements are prepared at open for lists of every power of two up to
+// it (see sendQueries).
+const maxChunk = 256
+
+// chunks calls fn with successive pieces of list, groups of width values,
+// each of at most maxChunk groups, padded to a power of two groups by
+// repeating its first group (repeats match nothing more), so that a few
+// prepared statements serve every list. fn gets the piece's group count.
+func chunks(list []any, width int, fn func(n int, piece []any) error) error {
+	for len(list) > 0 {
+		n := min(len(list)/width, maxChunk)
+		piece := slices.Clone(list[:n*width])
+		list = list[n*width:]
+		p := 1 << bits.Len(uint(n-1))
+		for range p - n {
+			piece = append(piece, piece[:width]...)
+		}
+		if err := fn(p, piece); err != nil {
 			return err
 		}
-		results[i] = sendResult{stored: st, err: err}
-	}
-	if err := stmts.index.insert(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }
 
-// sendStmts are the statements of a send, prepared once per batch, and
-// what the batch's messages add to the search index, which one statement
-// inserts at the end.
-type sendStmts struct {
-	byClientID, nextSeq, insertMessage, moveCursor, members *sql.Stmt
-
-	position int64 // the last one given out
-	index    indexEntries
-	// recipients holds the members of each conversation the batch sent
-	// to, read once per batch: only sends are in it, and they do not
-	// change who is a member. The batch's results share the slices.
-	recipients map[chat.ConversationID][]chat.UserID
+// The statements of a send batch, for lists of n values.
+func conversationsQuery(n int) string {
+	return `SELECT id, last_seq, last_version, coalesce(last_message_at, 0)
+		FROM conversations WHERE id IN (` + placeholders(n, 1) + `)`
 }
 
-func prepareSend(ctx context.Context, tx *sql.Tx) (*sendStmts, error) {
-	var st sendStmts
-	for _, p := range []struct {
-		stmt  **sql.Stmt
-		query string
-	}{
-		{&st.byClientID, `
-			SELECT ` + messageCols + `
-			FROM messages WHERE sender_id = ? AND client_id = ?`},
-		// Only a member moves the sequence: the membership test and the
-		// increment are one statement. Message times never go backwards
-		// along seq, even when the clock stamped a later send first.
-		{&st.nextSeq, `
-			UPDATE conversations SET last_seq = last_seq + 1, last_version = last_version + 1,
-			       last_message_at = max(coalesce(last_message_at, 0), ?1)
-			WHERE id = ?2 AND EXISTS (SELECT 1 FROM members WHERE conversation_id = ?2 AND user_id = ?3)
-			RETURNING last_seq, last_version, last_message_at`},
-		{&st.insertMessage, `
-			INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at, position)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.moveCursor, `
-			UPDATE members SET last_read_seq = ? WHERE conversation_id = ? AND user_id = ?`},
-		{&st.members, `
-			SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
-	} {
-		stmt, err := tx.PrepareContext(ctx, p.query)
+func membersQuery(n int) string {
+	return `SELECT conversation_id, user_id FROM members
+		WHERE conversation_id IN (` + placeholders(n, 1) + `) ORDER BY conversation_id, user_id`
+}
+
+func clientIDsQuery(n int) string {
+	return `SELECT ` + prefixed("m.", messageCols) + `
+		FROM (VALUES ` + placeholders(n, 2) + `) AS v
+		JOIN messages m ON m.sender_id = v.column1 AND m.client_id = v.column2`
+}
+
+func insertMessagesQuery(n int) string {
+	return `INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at, position)
+		VALUES ` + placeholders(n, messageRowCols)
+}
+
+const (
+	lastPositionQuery = `SELECT coalesce(max(position), 0) FROM messages`
+	moveCountersQuery = `UPDATE conversations SET last_seq = ?, last_version = ?, last_message_at = ? WHERE id = ?`
+	moveCursorQuery   = `UPDATE members SET last_read_seq = max(last_read_seq, ?) WHERE conversation_id = ? AND user_id = ?`
+)
+
+// sendQueries are every statement a send batch may run, prepared at open.
+func sendQueries() []string {
+	qs := []string{lastPositionQuery, moveCountersQuery, moveCursorQuery, indexQuery}
+	for n := 1; n <= maxChunk; n *= 2 {
+		qs = append(qs, conversationsQuery(n), membersQuery(n), clientIDsQuery(n), insertMessagesQuery(n))
+	}
+	return qs
+}
+
+// readConversations reads the counters and members of the batch's
+// conversations, in two statements.
+func (b *sendBatch) readConversations(ctx context.Context, ms []chat.Message) error {
+	b.convs = make(map[chat.ConversationID]*convState)
+	var ids []any
+	for _, m := range ms {
+		if _, ok := b.convs[m.ConversationID]; !ok {
+			b.convs[m.ConversationID] = nil
+			ids = append(ids, int64(m.ConversationID))
+		}
+	}
+	err := chunks(ids, 1, func(n int, piece []any) error {
+		rows, err := b.query(ctx, conversationsQuery(n), piece...)
 		if err != nil {
-			st.close()
-			return nil, fmt.Errorf("prepare: %w", err)
+			return err
 		}
-		*p.stmt = stmt
-	}
-	return &st, nil
-}
-
-func (st *sendStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.byClientID, st.nextSeq, st.insertMessage, st.moveCursor, st.members} {
-		if stmt != nil {
-			_ = stmt.Close() // the transaction's end frees it in any case
+		for rows.Next() {
+			var (
+				id int64
+				c  convState
+			)
+			if err := rows.Scan(&id, &c.lastSeq, &c.lastVersion, &c.lastAt); err != nil {
+				_ = rows.Close() // the scan's error is the one to report
+				return err
+			}
+			b.convs[chat.ConversationID(id)] = &c
 		}
-	}
-}
-
-// store stores one message inside the batch's transaction and returns
-// it with its recipients. A send whose client_id the sender already used
-// (earlier, or earlier in this very batch) returns the first message and
-// stores nothing.
-func (st *sendStmts) store(ctx context.Context, m chat.Message) (chat.Stored, error) {
-	if m.ClientID != "" {
-		first, err := scanMessage(st.byClientID.QueryRowContext(ctx, int64(m.SenderID), m.ClientID))
-		switch {
-		case err == nil && first.ConversationID != m.ConversationID:
-			return chat.Stored{}, chat.Errorf(chat.ECONFLICT, "client_id %q was used for another conversation", m.ClientID)
-		case err == nil:
-			return chat.Stored{Message: first}, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return chat.Stored{}, fmt.Errorf("select by client_id: %w", err)
-		}
-	}
-	var at int64
-	err := st.nextSeq.QueryRowContext(ctx, micros(m.CreatedAt), int64(m.ConversationID), int64(m.SenderID)).Scan(&m.Seq, &m.Version, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return chat.Stored{}, chat.NotFound("conversation")
-	}
+		return closeRows(rows)
+	})
 	if err != nil {
-		return chat.Stored{}, fmt.Errorf("next seq: %w", err)
+		return fmt.Errorf("read conversations: %w", err)
 	}
-	m.CreatedAt = fromMicros(at)
-	m.Kind, m.System = chat.MessageText, nil
-	position := st.position + 1
-	if _, err := st.insertMessage.ExecContext(ctx,
-		int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID), micros(m.CreatedAt), position); err != nil {
-		return chat.Stored{}, fmt.Errorf("insert message: %w", err)
-	}
-	st.position = position
-	st.index.add(position, m.Body)
-	if _, err := st.moveCursor.ExecContext(ctx, m.Seq, int64(m.ConversationID), int64(m.SenderID)); err != nil {
-		return chat.Stored{}, fmt.Errorf("move read cursor: %w", err)
-	}
-	to, ok := st.recipients[m.ConversationID]
-	if !ok {
-		if to, err = userIDs(st.members.QueryContext(ctx, int64(m.ConversationID))); err != nil {
-			return chat.Stored{}, fmt.Errorf("recipients: %w", err)
+	err = chunks(ids, 1, func(n int, piece []any) error {
+		rows, err := b.query(ctx, membersQuery(n), piece...)
+		if err != nil {
+			return err
 		}
-		if st.recipients == nil {
-			st.recipients = make(map[chat.ConversationID][]chat.UserID)
+		for rows.Next() {
+			var conv, user int64
+			if err := rows.Scan(&conv, &user); err != nil {
+				_ = rows.Close() // the scan's error is the one to report
+				return err
+			}
+			if c := b.convs[chat.ConversationID(conv)]; c != nil {
+				c.members = append(c.members, chat.UserID(user))
+			}
 		}
-		st.recipients[m.ConversationID] = to
+		return closeRows(rows)
+	})
+	if err != nil {
+		return fmt.Errorf("read members: %w", err)
 	}
-	return chat.Stored{Message: m, Changed: true, Recipients: to}, nil
+	for id, c := range b.convs {
+		if c == nil {
+			delete(b.convs, id)
+		}
+	}
+	return nil
 }
 
-// CreateMessages stores each message of the batch as CreateMessage does,
-// in order.
-func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.SendResult, error) {
-	rs := make([]chat.SendResult, len(ms))
-	for i, m := range ms {
-		rs[i].Stored, rs[i].Err = s.CreateMessage(ctx, m)
+// readClientIDs finds, in one statement, the messages sent before with the
+// batch's client IDs.
+func (b *sendBatch) readClientIDs(ctx context.Context, ms []chat.Message) error {
+	b.sent = make(map[clientKey]chat.Message)
+	var args []any
+	for _, m := range ms {
+		if m.ClientID != "" {
+			args = append(args, int64(m.SenderID), m.ClientID)
+		}
 	}
-	return rs, nil
+	err := chunks(args, 2, func(n int, piece []any) error {
+		rows, err := b.query(ctx, clientIDsQuery(n), piece...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			m, err := scanMessage(rows)
+			if err != nil {
+				_ = rows.Close() // the scan's error is the one to report
+				return err
+			}
+			b.sent[clientKey{m.SenderID, m.ClientID}] = m
+		}
+		return closeRows(rows)
+	})
+	if err != nil {
+		return fmt.Errorf("select by client_id: %w", err)
+	}
+	return nil
+}
+
+// writeRows inserts the batch's messages and their words and moves the
+// counters and read cursors.
+func (b *sendBatch) writeRows(ctx context.Context) error {
+	// Multi-row inserts of a power of two rows each (at most maxChunk),
+	// so that a few prepared statements serve every batch size.
+	for rows := b.rows; len(rows) > 0; {
+		n := min(1<<(bits.Len(uint(len(rows)/messageRowCols))-1), maxChunk)
+		chunk := rows[:n*messageRowCols]
+		rows = rows[n*messageRowCols:]
+		if err := b.exec(ctx, insertMessagesQuery(n), chunk...); err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+	}
+	for id, c := range b.convs {
+		if !c.moved {
+			continue
+		}
+		if err := b.exec(ctx, moveCountersQuery, c.lastSeq, c.lastVersion, c.lastAt, int64(id)); err != nil {
+			return fmt.Errorf("move last_seq: %w", err)
+		}
+	}
+	for k, seq := range b.cursors {
+		if err := b.exec(ctx, moveCursorQuery, seq, int64(k.conv), int64(k.user)); err != nil {
+			return fmt.Errorf("move read cursor: %w", err)
+		}
+	}
+	if len(b.index) == 0 {
+		return nil
+	}
+	arg, err := json.Marshal(b.index)
+	if err != nil {
+		return fmt.Errorf("index words: %w", err)
+	}
+	if err := b.exec(ctx, indexQuery, arg); err != nil {
+		return fmt.Errorf("index words: %w", err)
+	}
+	return nil
+}
+
+// query runs query in the batch's transaction, with the statement
+// prepared at open (see sendQueries).
+func (b *sendBatch) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if stmt := b.store.writeStmts.lookup(query); stmt != nil {
+		return b.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	}
+	return b.tx.QueryContext(ctx, query, args...)
+}
+
+// exec is query for a statement that returns no rows.
+func (b *sendBatch) exec(ctx context.Context, query string, args ...any) error {
+	var err error
+	if stmt := b.store.writeStmts.lookup(query); stmt != nil {
+		_, err = b.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	} else {
+		_, err = b.tx.ExecContext(ctx, query, args...)
+	}
+	return err
+}
+
+// closeRows closes rows and reports what went wrong while reading them.
+func closeRows(rows *sql.Rows) error {
+	if err := rows.Err(); err != nil {
+		_ = rows.Close() // the read's error is the one to report
+		return err
+	}
+	return rows.Close()
+}
+
+// placeholders returns n parenthesized groups of width question marks,
+// comma-separated ("(?, ?), (?, ?)" for n 2, width 2); a group of width 1
+// is a bare "?".
+func placeholders(n, width int) string {
+	group := "(" + strings.Repeat("?, ", width-1) + "?)"
+	if width == 1 {
+		group = "?"
+	}
+	return strings.Repeat(group+", ", n-1) + group
+}
+
+// prefixed returns the comma-separated columns cols, each with prefix.
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = prefix + c
+	}
+	return strings.Join(parts, ", ")
 }
 
 // MessageByClientID returns the message sender sent with clientID, or

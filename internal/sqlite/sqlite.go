@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -34,9 +35,9 @@ type Store struct {
 	write *sql.DB // exactly one connection
 	read  *sql.DB // read-only pool
 
-	groupCommit bool
-	sends       chan send     // to Run's writer
-	stopped     chan struct{} // closed when Run returns
+	// writeStmts are the write connection's statements of sends,
+	// prepared at open: preparing costs more than running them.
+	writeStmts stmtCache
 
 	// Statements every send and typing event runs, prepared once:
 	// preparing costs more than running them.
@@ -45,9 +46,6 @@ type Store struct {
 
 // Options tune a Store.
 type Options struct {
-	// NoGroupCommit makes every send commit in a transaction of its own
-	// rather than gathering concurrent sends into one (for comparison).
-	NoGroupCommit bool
 	// Timeout bounds each call of the store, waits for the writer and
 	// for locks included: past it the call ends EUNAVAILABLE. 0 is
 	// DefaultTimeout.
@@ -58,14 +56,12 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the database at path, applies pending
-// migrations and returns the store, guarded (see Guarded). Unless opts turn
-// group commit off, Run must be running for messages to be stored.
+// migrations and returns the store, guarded (see Guarded).
 func Open(ctx context.Context, path string, opts Options) (*Guarded, error) {
 	s, err := open(ctx, path, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.groupCommit = !opts.NoGroupCommit
 	return newGuarded(s, newGuard(opts)), nil
 }
 
@@ -116,7 +112,7 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	s := &Store{write: write, read: read, groupCommit: true, sends: make(chan send, maxBatch), stopped: make(chan struct{})}
+	s := &Store{write: write, read: read, writeStmts: stmtCache{db: write}}
 	for _, p := range []struct {
 		stmt  **sql.Stmt
 		query string
@@ -128,6 +124,10 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 			_ = s.Close() // the prepare's error is the one to report
 			return nil, fmt.Errorf("prepare: %w", err)
 		}
+	}
+	if err := s.writeStmts.prepare(ctx, sendQueries()); err != nil {
+		_ = s.Close() // the prepare's error is the one to report
+		return nil, err
 	}
 	return s, nil
 }
@@ -149,7 +149,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.writeStmts.close()}
 	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
@@ -172,4 +172,52 @@ func isUnique(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// stmtCache holds statements prepared on one database, by query.
+type stmtCache struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// prepare prepares the queries. It takes one of the database's
+// connections: with the write connection's one, call it while no
+// transaction holds it.
+func (c *stmtCache) prepare(ctx context.Context, queries []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stmts == nil {
+		c.stmts = make(map[string]*sql.Stmt)
+	}
+	for _, q := range queries {
+		if _, ok := c.stmts[q]; ok {
+			continue
+		}
+		stmt, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		c.stmts[q] = stmt
+	}
+	return nil
+}
+
+// lookup returns query's statement, or nil when it was not prepared.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[query]
+}
+
+// close closes every statement.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, stmt := range c.stmts {
+		errs = append(errs, stmt.Close())
+	}
+	c.stmts = nil
+	return errors.Join(errs...)
 }

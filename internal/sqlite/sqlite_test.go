@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,22 +13,14 @@ import (
 	"github.com/parleychat/parley/internal/storetest"
 )
 
-// openTest opens a store with its group-commit writer running until the
-// test ends.
+// openTest opens a store, closed when the test ends.
 func openTest(t *testing.T, path string, wrap func(driver.Connector) driver.Connector) *Store {
 	t.Helper()
 	s, err := open(t.Context(), path, wrap)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		s.Close()
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -46,14 +37,14 @@ func TestStoreSessions(t *testing.T) {
 	})
 }
 
-// TestStoreWithoutGroupCommit runs the suite with every send committing
-// alone, the mode -sqlite-group-commit=false selects.
-func TestStoreWithoutGroupCommit(t *testing.T) {
+// TestGuardedStore runs the suite through the guard, as the server opens
+// the store.
+func TestGuardedStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) chat.Store {
 		// Each send takes the write lock in turn: the suite's hundreds of
 		// concurrent sends wait longer than the server's deadline on a
 		// busy machine, which is not what the suite tests.
-		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"), Options{NoGroupCommit: true, Timeout: 10 * time.Minute})
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"), Options{Timeout: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,9 +171,29 @@ func (c countingConn) ExecContext(ctx context.Context, query string, args []driv
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
 
+// PrepareContext counts the runs of the statement it prepares, not the
+// preparing.
 func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	c.n.Add(1)
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	stmt, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return countingStmt{Stmt: stmt, n: c.n}, nil
+}
+
+type countingStmt struct {
+	driver.Stmt
+	n *atomic.Int64
+}
+
+func (s countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.n.Add(1)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (s countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.n.Add(1)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
@@ -192,87 +203,60 @@ func (c countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (drive
 	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
-// TestGroupCommitGathersSends: sends that arrive while a transaction is
-// under way are committed together in the next one, each acked only after
-// it.
-func TestGroupCommitGathersSends(t *testing.T) {
-	var begins atomic.Int64
+// TestSendBatchIsSetBased: a batch of sends costs a fixed number of
+// statements, whatever its size: more messages add none, and each more
+// conversation adds two (its counters and its sender's read cursor).
+func TestSendBatchIsSetBased(t *testing.T) {
+	var statements, begins atomic.Int64
 	s := openTest(t, filepath.Join(t.TempDir(), "parley.db"), func(c driver.Connector) driver.Connector {
-		return countingConnector{Connector: c, n: new(atomic.Int64), begins: &begins}
+		return countingConnector{Connector: c, n: &statements, begins: &begins}
 	})
 	ctx := t.Context()
-	a, b := storetest.NewUser(t, s, "alice"), storetest.NewUser(t, s, "bob")
-	conv, _, err := s.DirectConversation(ctx, a.ID, b.ID, chat.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	const n = 50
-	acked := make(chan chat.Message, n)
-	// The senders are joined at the end, when t.Context has ended: any
-	// still waiting (the test failed) give up then.
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	sendOne := func(i int) {
-		wg.Go(func() {
-			stored, err := s.CreateMessage(ctx, chat.Message{ConversationID: conv.ID, SenderID: a.ID, Body: fmt.Sprint("m", i), CreatedAt: chat.Now()})
-			m := stored.Message
-			if err != nil {
-				t.Error(err)
-			}
-			acked <- m
-		})
-	}
-	// until polls cond; the deadline is for a writer that never gets there.
-	until := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 15 s", what)
-			}
-			time.Sleep(time.Millisecond)
+	a := storetest.NewUser(t, s, "alice")
+	var convs []chat.ConversationID
+	for i := range 8 {
+		b := storetest.NewUser(t, s, fmt.Sprintf("bob%d", i))
+		c, _, err := s.DirectConversation(ctx, a.ID, b.ID, chat.Now())
+		if err != nil {
+			t.Fatal(err)
 		}
+		convs = append(convs, c.ID)
 	}
-
-	// Hold the write connection (the store's only one). A first send is
-	// then taken by the writer, alone, and the writer waits for the
-	// connection: the write pool counts that wait.
-	hold, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	sent := 0
+	// send stores n messages from alice over the first k conversations
+	// and returns the statements and transactions that took.
+	send := func(n, k int) (int64, int64) {
+		t.Helper()
+		ms := make([]chat.Message, n)
+		for i := range ms {
+			sent++
+			ms[i] = chat.Message{ConversationID: convs[i%k], SenderID: a.ID, Body: fmt.Sprint("m", sent), ClientID: fmt.Sprint("c", sent), CreatedAt: chat.Now()}
+		}
+		statements.Store(0)
+		begins.Store(0)
+		rs, err := s.CreateMessages(ctx, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Err != nil || !r.Stored.Changed {
+				t.Fatalf("a send of the batch: %+v", r)
+			}
+		}
+		return statements.Load(), begins.Load()
 	}
-	// If the test fails while holding it, the writer still gets it back
-	// before it is stopped; a second Rollback does nothing.
-	t.Cleanup(func() { _ = hold.Rollback() })
-	waits := s.write.Stats().WaitCount
-	sendOne(0)
-	until("the writer waits for the connection with the first send", func() bool {
-		return s.write.Stats().WaitCount > waits
-	})
-	// The writer reads no more sends until that transaction is done, so
-	// the others all queue up.
-	for i := 1; i < n; i++ {
-		sendOne(i)
+	// The statements of each size are prepared on first use.
+	send(1, 1)
+	send(64, 1)
+	send(64, 8)
+	one, tx := send(1, 1)
+	if tx != 1 {
+		t.Errorf("%d transactions for one send", tx)
 	}
-	until(fmt.Sprintf("%d sends queued behind the writer", n-1), func() bool { return len(s.sends) == n-1 })
-	select {
-	case <-acked:
-		t.Fatal("a send was acked before anything could commit")
-	default:
+	if many, tx := send(64, 1); many != one || tx != 1 {
+		t.Errorf("64 sends to one conversation: %d statements in %d transactions; one send takes %d in 1", many, tx, one)
 	}
-	begins.Store(0)
-	if err := hold.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	seqs := map[int64]bool{}
-	for range n {
-		seqs[(<-acked).Seq] = true
-	}
-	if len(seqs) != n {
-		t.Errorf("%d distinct seqs for %d sends", len(seqs), n)
-	}
-	// One transaction for the first send, one for all the queued ones.
-	if got := begins.Load(); got != 2 {
-		t.Errorf("%d transactions for a send and %d queued behind it, want 2", got, n-1)
+	if spread, tx := send(64, 8); spread != one+2*7 || tx != 1 {
+		t.Errorf("64 sends over 8 conversations: %d statements in %d transactions, want %d in 1", spread, tx, one+2*7)
 	}
 }

@@ -51,9 +51,6 @@ func newGuarded(s *Store, g *storeguard.Guard) *Guarded {
 	return &Guarded{Store: storeguard.New(s, g), store: s}
 }
 
-// Run is Store.Run: the group-commit writer, until ctx ends.
-func (g *Guarded) Run(ctx context.Context) { g.store.Run(ctx) }
-
 // Close is Store.Close.
 func (g *Guarded) Close() error { return g.store.Close() }
 

@@ -42,27 +42,20 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// openGuarded opens the store as the server does, with the group-commit
-// writer running until the test ends.
+// openGuarded opens the store as the server does, closed when the test
+// ends.
 func openGuarded(t *testing.T, path string, opts Options) *Guarded {
 	t.Helper()
 	s, err := Open(t.Context(), path, opts)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		_ = s.Close()
-	})
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
 // The conformance suite runs through the guard in
-// TestStoreWithoutGroupCommit (Open returns the Store guarded).
+// TestGuardedStore (Open returns the Store guarded).
 
 func TestGuardedSessions(t *testing.T) {
 	storetest.RunSessions(t, func(t *testing.T) (chat.Store, storetest.SessionStore) {
