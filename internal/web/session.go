@@ -295,63 +295,90 @@ func (g *sessionGuard) isEnded() bool {
 // waits for a look under way). No goroutine waits meanwhile: a timer runs
 // each look, so that an idle connection holds no stack for it.
 func (g *sessionGuard) watch(ctx context.Context, c *hub.Conn) (stop func()) {
+	w := &sessionWatch{g: g, c: c, ctx: ctx}
+	w.mu.Lock()
+	w.timer = time.AfterFunc(w.next(), w.look)
+	w.mu.Unlock()
+	return w.stop
+}
+
+// sessionWatch is one connection's watch over its session (see
+// sessionGuard.watch).
+type sessionWatch struct {
+	g   *sessionGuard
+	c   *hub.Conn
+	ctx context.Context // the connection's, for its values only
+
+	mu         sync.Mutex // guards what follows
+	stopped    bool
+	timer      *time.Timer
+	cancelLook context.CancelFunc // ends the look under way, if any
+
+	running sync.Mutex // held by a look under way
+	retry   time.Time  // after a failed look at the store; guarded by running
+}
+
+// next is how long to wait for the next look.
+func (w *sessionWatch) next() time.Duration {
 	const slack = 50 * time.Millisecond // past the expiry, as the store judges it
-	// Not a child of ctx, which would hold a map of its children for as
-	// long as the connection is open: stop, called as the connection
-	// ends, cancels it.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var (
-		mu      sync.Mutex // guards stopped and timer
-		stopped bool
-		timer   *time.Timer
-		running sync.Mutex // held by a look under way
-		retry   time.Time  // after a failed look at the store; guarded by running
-	)
-	next := func() time.Duration {
-		g.mu.Lock()
-		at := minTime(g.expiry, g.deadline)
-		g.mu.Unlock()
-		if retry.After(at) {
-			at = retry
-		}
-		return time.Until(at) + slack
+	w.g.mu.Lock()
+	at := minTime(w.g.expiry, w.g.deadline)
+	w.g.mu.Unlock()
+	if w.retry.After(at) {
+		at = w.retry
 	}
-	look := func() {
-		running.Lock()
-		defer running.Unlock()
+	return time.Until(at) + slack
+}
+
+// look asks the store whether the session is alive: it closes the
+// connection if not, else sets the timer for the next look.
+func (w *sessionWatch) look() {
+	w.running.Lock()
+	defer w.running.Unlock()
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	// Made per look, not per connection: a context that lives as long as
+	// the connection would hold memory all that time. Not a child of the
+	// connection's either, which would keep a map of its children: stop
+	// cancels it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(w.ctx))
+	defer cancel()
+	w.cancelLook = cancel
+	w.mu.Unlock()
+	alive, err := w.g.check(ctx, false)
+	switch {
+	case err != nil:
 		if ctx.Err() != nil {
 			return
 		}
-		alive, err := g.check(ctx, false)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
-			g.logger.Warn("session check", "conn", c.ID, "err", err)
-			retry = time.Now().Add(g.recheck)
-		case !alive:
-			c.Close(hub.CloseSessionEnded, "session ended")
-			return
-		default:
-			retry = time.Time{}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if !stopped {
-			timer.Reset(next())
-		}
+		w.g.logger.Warn("session check", "conn", w.c.ID, "err", err)
+		w.retry = time.Now().Add(w.g.recheck)
+	case !alive:
+		w.c.Close(hub.CloseSessionEnded, "session ended")
+		return
+	default:
+		w.retry = time.Time{}
 	}
-	mu.Lock()
-	timer = time.AfterFunc(next(), look)
-	mu.Unlock()
-	return func() {
-		cancel() // a look under way gives up
-		mu.Lock()
-		stopped = true
-		timer.Stop()
-		mu.Unlock()
-		running.Lock() // and is over
-		running.Unlock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cancelLook = nil
+	if !w.stopped {
+		w.timer.Reset(w.next())
 	}
+}
+
+// stop ends the watch, and waits for a look under way, which it cancels.
+func (w *sessionWatch) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.timer.Stop()
+	if w.cancelLook != nil {
+		w.cancelLook()
+	}
+	w.mu.Unlock()
+	w.running.Lock() // the look under way is over
+	w.running.Unlock()
 }
