@@ -379,6 +379,7 @@ func (w *sessionWatch) stop() {
 		w.cancelLook()
 	}
 	w.mu.Unlock()
-	w.running.Lock() // the look under way is over
+	w.running.Lock()
+	//lint:ignore SA2001 taking the lock was waiting for the look under way to end
 	w.running.Unlock()
 }
