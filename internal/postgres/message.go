@@ -89,10 +89,17 @@ const insertBatch = `
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
 			WITH ORDINALITY AS b(conv, sender, body, client_id, at, search, i)
 	), checked AS (
-		SELECT b.*, p.seq AS prior_seq,
-		       EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = b.conv AND m.user_id = b.sender) AS member
+		-- Look-ups of one row each by index, whatever the planner thinks
+		-- of the tables' sizes: a scalar subquery and a LATERAL with LIMIT
+		-- are run per message, never turned into a scan of the whole table.
+		SELECT b.*, p.*,
+		       coalesce((SELECT true FROM members m WHERE m.conversation_id = b.conv AND m.user_id = b.sender), false) AS member
 		FROM batch b
-		LEFT JOIN messages p ON p.sender_id = b.sender AND p.client_id = b.client_id
+		LEFT JOIN LATERAL (
+			SELECT conversation_id AS p_conv, seq AS p_seq, sender_id AS p_sender, body AS p_body, client_id AS p_client,
+			       created_at AS p_at, kind AS p_kind, action AS p_action, target_id AS p_target, title AS p_title,
+			       version AS p_version, edited_at AS p_edited, deleted_at AS p_deleted
+			FROM messages WHERE sender_id = b.sender AND client_id = b.client_id LIMIT 1) p ON true
 	), earlier AS (
 		SELECT c.*, coalesce(bool_or(c.member) OVER (PARTITION BY c.sender, c.client_id ORDER BY c.i
 		                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS earlier_sent
@@ -103,7 +110,7 @@ const insertBatch = `
 		       c.last_version + row_number() OVER w AS version,
 		       greatest(c.last_message_at, max(e.at) OVER w) AS at
 		FROM earlier e JOIN conversations c ON c.id = e.conv
-		WHERE e.prior_seq IS NULL AND e.member AND (e.client_id IS NULL OR NOT e.earlier_sent)
+		WHERE e.p_seq IS NULL AND e.member AND (e.client_id IS NULL OR NOT e.earlier_sent)
 		WINDOW w AS (PARTITION BY e.conv ORDER BY e.i)
 	), inserted AS (
 		INSERT INTO messages (conversation_id, seq, sender_id, body, client_id, created_at, version, search)
@@ -118,11 +125,10 @@ const insertBatch = `
 		WHERE m.conversation_id = n.conv AND m.user_id = n.sender
 	)
 	SELECT e.i, s.i IS NOT NULL, coalesce(s.seq, 0), coalesce(s.version, 0), s.at, e.member,
-	       p.conversation_id, p.seq, p.sender_id, p.body, p.client_id, p.created_at, p.kind, p.action, p.target_id, p.title,
-	       p.version, p.edited_at, p.deleted_at
+	       e.p_conv, e.p_seq, e.p_sender, e.p_body, e.p_client, e.p_at, e.p_kind, e.p_action, e.p_target, e.p_title,
+	       e.p_version, e.p_edited, e.p_deleted
 	FROM earlier e
 	LEFT JOIN sent s ON s.i = e.i
-	LEFT JOIN messages p ON p.sender_id = e.sender AND p.client_id = e.client_id AND e.prior_seq IS NOT NULL
 	ORDER BY e.i`
 
 // readRecipients reads the members of the conversations $1, each
