@@ -391,9 +391,7 @@ func prefixed(prefix, cols string) string {
 // ENOTFOUND. It reads through the read pool: a send under way in the
 // writer's batch is not seen, and CreateMessage answers it instead.
 func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
-	m, err := scanMessage(s.read.QueryRowContext(ctx, `
-		SELECT `+messageCols+`
-		FROM messages WHERE sender_id = ? AND client_id = ?`, int64(sender), clientID))
+	m, err := scanMessage(s.byClientIDStmt.QueryRowContext(ctx, int64(sender), clientID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, chat.NotFound("message")
 	}

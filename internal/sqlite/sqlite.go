@@ -41,7 +41,7 @@ type Store struct {
 
 	// Statements every send and typing event runs, prepared once:
 	// preparing costs more than running them.
-	memberStmt, membersStmt *sql.Stmt
+	memberStmt, membersStmt, byClientIDStmt *sql.Stmt
 }
 
 // Options tune a Store.
@@ -81,6 +81,10 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 		writeQuery[k], readQuery[k] = v, v
 	}
 	writeQuery.Add("_pragma", "journal_mode(WAL)")
+	// A batch of sends to many conversations dirties a page of each index
+	// per conversation: a page cache that holds them all is written once,
+	// at the commit, not spilled to the WAL before it.
+	writeQuery.Add("_pragma", "cache_size(-32768)")
 	// A deleted message's body must leave the file, not linger in a free
 	// page until it is reused.
 	writeQuery.Add("_pragma", "secure_delete(1)")
@@ -119,6 +123,7 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	}{
 		{&s.memberStmt, `SELECT last_read_seq, joined_at, role FROM members WHERE conversation_id = ? AND user_id = ?`},
 		{&s.membersStmt, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
+		{&s.byClientIDStmt, `SELECT ` + messageCols + ` FROM messages WHERE sender_id = ? AND client_id = ?`},
 	} {
 		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
 			_ = s.Close() // the prepare's error is the one to report
@@ -150,7 +155,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	errs := []error{s.writeStmts.close()}
-	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt} {
+	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt, s.byClientIDStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -1,0 +1,214 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+)
+
+// batchingStore is a deliveryStore that records the size of each batch
+// and holds the first one until released.
+type batchingStore struct {
+	*deliveryStore
+	entered chan struct{}
+	release chan struct{}
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (s *batchingStore) CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error) {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(ms))
+	first := len(s.sizes) == 1
+	s.mu.Unlock()
+	if first {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.deliveryStore.CreateMessages(ctx, ms)
+}
+
+// TestGroupCommitSharesCommits: sends to one conversation that arrive while
+// a batch commits share the next commit, not one each; every send is
+// answered only once its message is published, and the messages are
+// published in seq order.
+func TestGroupCommitSharesCommits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &batchingStore{deliveryStore: newDeliveryStore(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		broker := &flakyBroker{}
+		svc := newDeliveryService(t, store, broker, &lockedBuffer{})
+		published := func(seq int64) bool {
+			broker.mu.Lock()
+			defer broker.mu.Unlock()
+			for _, ev := range broker.events {
+				if ev.Message.Seq == seq {
+					return true
+				}
+			}
+			return false
+		}
+		var wg sync.WaitGroup
+		send := func(i int) {
+			wg.Go(func() {
+				m, created, err := svc.Send(t.Context(), deliveryMembers[i%len(deliveryMembers)], SendRequest{ConversationID: 5, Body: fmt.Sprint("m", i), ClientID: fmt.Sprint("c", i)})
+				if err != nil || !created {
+					t.Errorf("send %d: created %v, %v", i, created, err)
+					return
+				}
+				if !published(m.Seq) {
+					t.Errorf("send %d answered before seq %d was published", i, m.Seq)
+				}
+			})
+		}
+		send(0)
+		<-store.entered // the first send's batch is committing
+		const queued = 20
+		for i := 1; i <= queued; i++ {
+			send(i)
+		}
+		synctest.Wait() // every other send waits in the queue
+		close(store.release)
+		wg.Wait()
+
+		if want := []int{1, queued}; fmt.Sprint(store.sizes) != fmt.Sprint(want) {
+			t.Errorf("batches of %v, want %v: the sends queued behind a commit share the next", store.sizes, want)
+		}
+		if len(broker.events) != queued+1 {
+			t.Fatalf("%d events published for %d sends", len(broker.events), queued+1)
+		}
+		for i, ev := range broker.events {
+			if ev.Message.Seq != int64(i+1) {
+				t.Fatalf("event %d published seq %d: not in seq order", i, ev.Message.Seq)
+			}
+		}
+	})
+}
+
+// TestGroupCommitGiveUpWhileQueued: a send still queued behind a stalled
+// commit when its context ends is taken out of the queue, storing nothing;
+// the sends queued with it are committed once the store answers.
+func TestGroupCommitGiveUpWhileQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &batchingStore{deliveryStore: newDeliveryStore(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		svc := newDeliveryService(t, store, &flakyBroker{}, &lockedBuffer{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, _, err := svc.Send(t.Context(), 1, SendRequest{ConversationID: 5, Body: "first"}); err != nil {
+				t.Error(err)
+			}
+		})
+		<-store.entered
+		wg.Go(func() {
+			if _, _, err := svc.Send(t.Context(), 2, SendRequest{ConversationID: 5, Body: "patient"}); err != nil {
+				t.Error(err)
+			}
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		gaveUp := make(chan error, 1)
+		go func() {
+			_, _, err := svc.Send(ctx, 3, SendRequest{ConversationID: 5, Body: "impatient", ClientID: "gone"})
+			gaveUp <- err
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-gaveUp; ErrorCode(err) != EUNAVAILABLE {
+			t.Errorf("the send that gave up: %v, want unavailable", err)
+		}
+		close(store.release)
+		wg.Wait()
+		if fmt.Sprint(store.sizes) != "[1 1]" {
+			t.Errorf("batches of %v, want [1 1]: the patient send alone after the first", store.sizes)
+		}
+		if _, err := store.MessageByClientID(t.Context(), 3, "gone"); ErrorCode(err) != ENOTFOUND {
+			t.Errorf("the send that gave up while queued was stored: %v", err)
+		}
+	})
+}
+
+// TestGroupChangeWaitsForSends: a change holding the conversation alone (a
+// group change, an edit) waits until the sends under way are published,
+// and sends arriving after it wait for it, so none is published between.
+func TestGroupChangeWaitsForSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			m     keyedMutex[int]
+			mu    sync.Mutex
+			order []string
+		)
+		note := func(s string) { mu.Lock(); order = append(order, s); mu.Unlock() }
+		send1, err := m.RLockContext(t.Context(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send2, err := m.RLockContext(t.Context(), 1) // sends share
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			unlock := m.Lock(1)
+			note("change")
+			unlock()
+		})
+		synctest.Wait() // the change waits for the two sends
+		wg.Go(func() {
+			unlock, err := m.RLockContext(t.Context(), 1)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			note("later send")
+			unlock()
+		})
+		other, err := m.RLockContext(t.Context(), 2) // another conversation is free
+		if err != nil {
+			t.Fatal(err)
+		}
+		other()
+		synctest.Wait() // the later send waits behind the change
+		note("sends published")
+		send1()
+		send2()
+		wg.Wait()
+		if fmt.Sprint(order) != "[sends published change later send]" {
+			t.Errorf("order %v", order)
+		}
+
+		// A change that gives up waiting lets the sends behind it in.
+		hold, err := m.RLockContext(t.Context(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		gaveUp := make(chan error, 1)
+		go func() {
+			_, err := m.LockContext(ctx, 1)
+			gaveUp <- err
+		}()
+		synctest.Wait()
+		later := make(chan error, 1)
+		go func() {
+			unlock, err := m.RLockContext(t.Context(), 1)
+			if err == nil {
+				unlock()
+			}
+			later <- err
+		}()
+		synctest.Wait()
+		cancel()
+		if err := <-gaveUp; err == nil {
+			t.Error("the change that gave up holds the lock")
+		}
+		if err := <-later; err != nil {
+			t.Errorf("the send behind a change that gave up: %v", err)
+		}
+		hold()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.locks) != 0 {
+			t.Errorf("%d locks kept for keys no one uses", len(m.locks))
+		}
+	})
+}
