@@ -302,90 +302,40 @@ func (fr *frameReader) run(ctx context.Context, c *hub.Conn) {
 	})
 	for {
 		// Idle, the reader waits here, low on its stack, so that the
-		// runtime can shrink the stack of a connection that sends nothing
-		// but pongs.
-		if err := fr.awaitMessage(); err != nil {
-			return
-		}
-		if !fr.readMessage(ctx, c) {
-			return
-		}
-	}
-}
-
-// awaitMessage returns once the connection has bytes of a frame other than
-// a pong to read, or an error when the peer went silent for the timeout or
-// the connection closed. The pongs that answer the hub's pings are taken
-// here, each moving the read deadline as the library's pong handler does,
-// so that an idle connection waits here and not deep in the library,
-// which would hold on to a larger stack.
-func (fr *frameReader) awaitMessage() error {
-	br := fr.sock.nc.reader
-	for {
+		// runtime can shrink the stack of a connection that sends nothing.
 		if err := fr.sock.nc.awaitReadable(); err != nil {
-			return err
+			return
 		}
-		if br == nil {
-			return nil
+		kind, data, err := fr.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// The library has sent the 1009 close frame.
+				fr.sock.markClosed()
+				c.Close(websocket.CloseMessageTooBig, "frame too large")
+			}
+			return
 		}
-		// The bytes are there: these do not wait, unless the peer sent
-		// part of a frame (then they wait within the read deadline).
-		h, err := br.Peek(2)
-		// A final pong (0x8A) from the client is masked (0x80) and
-		// carries at most 125 bytes after its 4-byte mask (RFC 6455
-		// §5.2, §5.5); anything else is left to the library.
-		if err != nil || h[0] != 0x8A || h[1]&0x80 == 0 || h[1]&0x7F > 125 {
-			return nil
+		if fr.ws.SetReadDeadline(time.Now().Add(fr.timeout)) != nil {
+			return
 		}
-		n := 2 + 4 + int(h[1]&0x7F)
-		if _, err := br.Peek(n); err != nil {
-			return nil
+		if kind != websocket.TextMessage {
+			fr.reply(ctx, c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil, nil)
+			continue
 		}
-		if _, err := br.Discard(n); err != nil {
-			return nil
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not valid UTF-8 fails
+			// the connection, with 1007 (§7.4.1).
+			c.Close(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+			return
 		}
-		if err := fr.ws.SetReadDeadline(time.Now().Add(fr.timeout)); err != nil {
-			return err
+		if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
+			fr.reply(ctx, c, reply, cause, data)
+		}
+		if g := fr.frames.session; g != nil && g.isEnded() {
+			c.Close(hub.CloseSessionEnded, "session ended")
+			return
 		}
 	}
-}
-
-// readMessage reads one message and carries it out, and reports whether
-// to read on. It is a function of its own so that the stack of a reader
-// waiting in awaitMessage does not hold its frame.
-//
-//go:noinline
-func (fr *frameReader) readMessage(ctx context.Context, c *hub.Conn) bool {
-	kind, data, err := fr.ws.ReadMessage()
-	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			// The library has sent the 1009 close frame.
-			fr.sock.markClosed()
-			c.Close(websocket.CloseMessageTooBig, "frame too large")
-		}
-		return false
-	}
-	if fr.ws.SetReadDeadline(time.Now().Add(fr.timeout)) != nil {
-		return false
-	}
-	if kind != websocket.TextMessage {
-		fr.reply(ctx, c, errorFrame(chat.Errorf(chat.EINVALID, "frames must be text"), ""), nil, nil)
-		return true
-	}
-	if !utf8.Valid(data) {
-		// RFC 6455 §8.1: a text frame that is not valid UTF-8 fails
-		// the connection, with 1007 (§7.4.1).
-		c.Close(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
-		return false
-	}
-	if reply, cause := fr.frames.carryOut(ctx, c.ID, data); reply != nil {
-		fr.reply(ctx, c, reply, cause, data)
-	}
-	if g := fr.frames.session; g != nil && g.isEnded() {
-		c.Close(hub.CloseSessionEnded, "session ended")
-		return false
-	}
-	return true
 }
 
 // command is a client frame that decoded and passed its checks.
