@@ -28,8 +28,8 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored,
 }
 
 // CreateMessages stores a batch of messages in one transaction and one
-// round trip: a pipeline of three statements, which PostgreSQL runs as one
-// implicit transaction (all of it commits, or none).
+// round trip: a pipeline of three statements (after genericPlans), which
+// PostgreSQL runs as one implicit transaction (all of it commits, or none).
 //
 //  1. lockConversations locks the batch's conversation rows in ascending
 //     id order, as the UPDATE of a single send or a group change would:
@@ -59,6 +59,14 @@ func (s *Store) CreateMessages(ctx context.Context, ms []chat.Message) ([]chat.S
 		}
 	}
 }
+
+// genericPlans makes the statements after it in the transaction use
+// their generic plans: insertBatch's is the same for every batch (index
+// look-ups of one row each, whatever the batch's size), and planning it
+// afresh for each batch, as PostgreSQL would (the generic plan's
+// estimates differ from a custom plan's), costs more CPU than running a
+// small batch.
+const genericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // lockConversations locks the conversations $1, ascending: the ORDER BY is
 // applied before the rows are locked.
@@ -156,6 +164,7 @@ func (s *Store) createMessages(ctx context.Context, ms []chat.Message) ([]chat.S
 	distinct = slices.Compact(distinct)
 
 	var batch pgx.Batch
+	batch.Queue(genericPlans)
 	batch.Queue(lockConversations, distinct)
 	batch.Queue(insertBatch, convs, senders, bodies, clients, times, searches)
 	batch.Queue(readRecipients, distinct)
@@ -184,8 +193,12 @@ type batchRow struct {
 	recipients []chat.UserID
 }
 
-// readBatchRows reads the results of lockConversations and insertBatch.
+// readBatchRows reads the results of genericPlans, lockConversations and
+// insertBatch.
 func readBatchRows(br pgx.BatchResults, ms []chat.Message) ([]batchRow, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, fmt.Errorf("plan cache mode: %w", err)
+	}
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("lock conversations: %w", err)
 	}
