@@ -26,6 +26,7 @@ func RunBroker(t *testing.T, newNodes func(t *testing.T, n int) []chat.Broker, m
 		{name: "SubscribeTwice", nodes: 1, fn: testBrokerSubscribeTwice},
 		{name: "SomeRecipients", nodes: 1, fn: testBrokerSomeRecipients},
 		{name: "Order", nodes: 1, fn: testBrokerOrder},
+		{name: "PublishAll", nodes: 1, fn: testBrokerPublishAll},
 		{name: "ConcurrentPublishers", nodes: 3, upTo: true, fn: testBrokerConcurrent},
 		{name: "CancelledContext", nodes: 1, fn: testBrokerCancelled},
 		{name: "AcrossNodes", nodes: 2, fn: testBrokerAcrossNodes},
@@ -255,6 +256,45 @@ func testBrokerOrder(t *testing.T, nodes []chat.Broker) {
 			want = append(want, pair{s, bob})
 		}
 	}
+	checkPairs(t, "deliveries", got, want)
+	checkOrder(t, "node 1", got)
+}
+
+// testBrokerPublishAll checks that events published together
+// (chat.BatchPublisher, which every broker implements) reach the node as
+// if published one after the other: in order, each recipient once per
+// event, before events published after them.
+func testBrokerPublishAll(t *testing.T, nodes []chat.Broker) {
+	b, ok := nodes[0].(chat.BatchPublisher)
+	if !ok {
+		t.Fatalf("%T is not a chat.BatchPublisher", nodes[0])
+	}
+	f := watch(t, nodes)
+	us := newUsers(3)
+	a, bob, carol := us[0], us[1], us[2]
+	subscribe(t, nodes[0], a)
+	subscribe(t, nodes[0], bob)
+	var (
+		evs  []chat.Event
+		want []pair
+	)
+	for i := range 100 {
+		seq := int64(i + 1)
+		if i%2 == 0 {
+			evs = append(evs, event(seq, a, carol))
+			want = append(want, pair{seq, a})
+		} else {
+			// A recipient named twice hears of it once.
+			evs = append(evs, event(seq, bob, a, bob))
+			want = append(want, pair{seq, bob}, pair{seq, a})
+		}
+	}
+	if err := b.PublishAll(t.Context(), evs); err != nil {
+		t.Fatalf("PublishAll: %v", err)
+	}
+	publish(t, nodes[0], event(101, a))
+	want = append(want, pair{101, a})
+	got := f.pass(t)[0]
 	checkPairs(t, "deliveries", got, want)
 	checkOrder(t, "node 1", got)
 }

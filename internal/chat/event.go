@@ -105,6 +105,15 @@ type Broker interface {
 	Deliveries() <-chan Delivery
 }
 
+// BatchPublisher is a Broker that publishes several events in one go (the
+// Redis broker: one pipeline, one round trip), in order, as if Publish were
+// called for each in turn. An error means that any of them may have been
+// lost. The Service publishes a group commit's messages with it when its
+// broker has it.
+type BatchPublisher interface {
+	PublishAll(ctx context.Context, evs []Event) error
+}
+
 // Presence knows who is online: a user is online while at least one of
 // their connections is open, on any node. Every implementation passes the
 // conformance suite in internal/brokertest.

@@ -212,3 +212,48 @@ func TestGroupChangeWaitsForSends(t *testing.T) {
 		}
 	})
 }
+
+// batchBroker is a flakyBroker that publishes batches too, refusing
+// every batch.
+type batchBroker struct {
+	*flakyBroker
+	batches int
+}
+
+func (b *batchBroker) PublishAll(context.Context, []Event) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.batches++
+	return errRefused()
+}
+
+// TestGroupCommitBatchPublishRefused: a batch's messages go to a
+// BatchPublisher in one go; when it refuses them the sends still succeed
+// (they are committed) and every recipient is owed a resync.
+func TestGroupCommitBatchPublishRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &batchingStore{deliveryStore: newDeliveryStore(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		broker := &batchBroker{flakyBroker: &flakyBroker{}}
+		svc := newDeliveryService(t, store, broker, &lockedBuffer{})
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				if _, _, err := svc.Send(t.Context(), 1, SendRequest{ConversationID: 5, Body: fmt.Sprint("m", i)}); err != nil {
+					t.Errorf("send %d of a committed batch: %v", i, err)
+				}
+			})
+			if i == 0 {
+				<-store.entered
+			}
+		}
+		synctest.Wait()
+		close(store.release)
+		wg.Wait()
+		if broker.batches != 1 {
+			t.Errorf("%d batches offered to the broker, want the 3 queued sends as 1", broker.batches)
+		}
+		if got := svc.resync.pending(); got != len(deliveryMembers) {
+			t.Errorf("%d users owed a resync, want the %d members", got, len(deliveryMembers))
+		}
+	})
+}

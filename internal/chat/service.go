@@ -691,19 +691,56 @@ func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
 		ms[i] = q.m
 	}
 	results, err := s.store.CreateMessages(ctx, ms)
-	for i, q := range batch {
-		r := SendResult{Err: err}
-		if err == nil {
-			r = results[i]
+	if err != nil {
+		results = make([]SendResult, len(batch))
+		for i := range results {
+			results[i].Err = err
 		}
-		if r.Err == nil && r.Stored.Changed {
-			m := r.Stored.Message
-			s.publishCommitted(ctx, "publish message", Event{Type: EventMessage, To: r.Stored.Recipients, SkipConn: q.conn, Message: &m},
-				"conversation_id", m.ConversationID, "seq", m.Seq)
-		}
-		q.release()
-		q.result <- r
 	}
+	evs := make([]Event, 0, len(batch))
+	for i, q := range batch {
+		if r := results[i]; r.Err == nil && r.Stored.Changed {
+			m := r.Stored.Message
+			evs = append(evs, Event{Type: EventMessage, To: r.Stored.Recipients, SkipConn: q.conn, Message: &m})
+		}
+	}
+	s.publishAllCommitted(ctx, evs)
+	for i, q := range batch {
+		q.release()
+		q.result <- results[i]
+	}
+}
+
+// publishAllCommitted publishes a batch's stored messages in order, in one
+// go when the broker is a BatchPublisher (as publishCommitted does each:
+// within PublishTimeout, and when it fails their recipients are owed a
+// resync), else one after the other.
+func (s *Service) publishAllCommitted(ctx context.Context, evs []Event) {
+	bp, ok := s.broker.(BatchPublisher)
+	if !ok || len(evs) < 2 {
+		for _, ev := range evs {
+			s.publishCommitted(ctx, "publish message", ev, "conversation_id", ev.Message.ConversationID, "seq", ev.Message.Seq)
+		}
+		return
+	}
+	var to []UserID
+	for _, ev := range evs {
+		to = append(to, ev.To...)
+	}
+	if s.resync.holding() {
+		s.resync.add(to)
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.publishTimeout)
+	err := bp.PublishAll(pctx, evs)
+	cancel()
+	if err == nil {
+		return
+	}
+	if ctx.Err() == nil {
+		s.resync.fail()
+	}
+	s.owed(ctx, "publish messages", to, err, "messages", len(evs))
 }
 
 // publishAgain publishes m, a message caller sent before, to its

@@ -32,7 +32,10 @@ type Broker struct {
 	out  chan chat.Delivery
 }
 
-var _ chat.Broker = (*Broker)(nil)
+var (
+	_ chat.Broker         = (*Broker)(nil)
+	_ chat.BatchPublisher = (*Broker)(nil)
+)
 
 // NewBroker returns a Broker with no subscriptions and a Deliveries channel
 // of 4096 deliveries.
@@ -84,6 +87,16 @@ func (b *Broker) Publish(ctx context.Context, ev chat.Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// PublishAll publishes evs one after the other, as Publish does each.
+func (b *Broker) PublishAll(ctx context.Context, evs []chat.Event) error {
+	for _, ev := range evs {
+		if err := b.Publish(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // subscribed returns the subscribed users among to, deduplicated, in order.

@@ -17,7 +17,10 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-var _ chat.Broker = (*Broker)(nil)
+var (
+	_ chat.Broker         = (*Broker)(nil)
+	_ chat.BatchPublisher = (*Broker)(nil)
+)
 
 // Broker is a chat.Broker on Redis pub/sub: each user has a channel, a
 // publish goes to every recipient's channel in one pipelined round trip, and
@@ -65,6 +68,35 @@ func (b *Broker) Publish(ctx context.Context, ev chat.Event) error {
 			if !seen[u] {
 				seen[u] = true
 				p.Publish(ctx, b.channel(u), payload)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return failed("publish", err)
+	}
+	return nil
+}
+
+// PublishAll publishes evs in order in one pipeline: one round trip for a
+// group commit's messages.
+func (b *Broker) PublishAll(ctx context.Context, evs []chat.Event) error {
+	payloads := make([][]byte, len(evs))
+	for i, ev := range evs {
+		p, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		payloads[i] = p
+	}
+	_, err := b.c.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, ev := range evs {
+			seen := make(map[chat.UserID]bool, len(ev.To))
+			for _, u := range ev.To {
+				if !seen[u] {
+					seen[u] = true
+					p.Publish(ctx, b.channel(u), payloads[i])
+				}
 			}
 		}
 		return nil

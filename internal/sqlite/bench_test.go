@@ -129,9 +129,9 @@ func BenchmarkHistory(b *testing.B) {
 	const n = 1_000_000
 	seed(b, s, `
 		WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < ?)
-		INSERT INTO messages (conversation_id, seq, sender_id, body, created_at)
-		SELECT ?, x, CASE x % 2 WHEN 0 THEN ? ELSE ? END, 'message number ' || x, x FROM i`, n, int64(conv.ID), int64(a.ID), int64(p.ID))
-	seed(b, s, `UPDATE conversations SET last_seq = ?, last_message_at = ? WHERE id = ?`, n, n, int64(conv.ID))
+		INSERT INTO messages (conversation_id, seq, version, sender_id, body, created_at)
+		SELECT ?, x, x, CASE x % 2 WHEN 0 THEN ? ELSE ? END, 'message number ' || x, x FROM i`, n, int64(conv.ID), int64(a.ID), int64(p.ID))
+	seed(b, s, `UPDATE conversations SET last_seq = ?, last_version = ?, last_message_at = ? WHERE id = ?`, n, n, n, int64(conv.ID))
 	for _, tc := range []struct {
 		name string
 		q    chat.MessageQuery
