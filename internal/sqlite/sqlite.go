@@ -85,6 +85,10 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 	// per conversation: a page cache that holds them all is written once,
 	// at the commit, not spilled to the WAL before it.
 	writeQuery.Add("_pragma", "cache_size(-32768)")
+	// A multi-row statement keeps the pages it changes in a statement
+	// journal, to undo itself alone if it fails: in memory, not in a
+	// temporary file written for every batch.
+	writeQuery.Add("_pragma", "temp_store(MEMORY)")
 	// A deleted message's body must leave the file, not linger in a free
 	// page until it is reused.
 	writeQuery.Add("_pragma", "secure_delete(1)")

@@ -87,6 +87,8 @@ func TestPragmas(t *testing.T) {
 		"foreign_keys": "1",
 		"synchronous":  "2", // FULL
 		"busy_timeout": "10000",
+		"temp_store":   "2", // MEMORY
+		"cache_size":   "-32768",
 	} {
 		var got string
 		if err := s.write.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
