@@ -91,6 +91,16 @@ func (n *fakeNode) pump(ctx context.Context) {
 	}
 }
 
+// PublishAll publishes evs one after the other.
+func (n *fakeNode) PublishAll(ctx context.Context, evs []chat.Event) error {
+	for _, ev := range evs {
+		if err := n.Publish(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (n *fakeNode) Publish(ctx context.Context, ev chat.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
