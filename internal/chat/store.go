@@ -225,6 +225,18 @@ type Stored struct {
 	Recipients []UserID
 }
 
+// CreateOne stores m through batches.CreateMessages as a batch of one, for
+// a store whose CreateMessage is just that.
+func CreateOne(ctx context.Context, batches interface {
+	CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error)
+}, m Message) (Stored, error) {
+	rs, err := batches.CreateMessages(ctx, []Message{m})
+	if err != nil {
+		return Stored{}, err
+	}
+	return rs[0].Stored, rs[0].Err
+}
+
 // SendResult is what Store.CreateMessages did with one message: what
 // CreateMessage would have returned for it.
 type SendResult struct {

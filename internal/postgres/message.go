@@ -20,11 +20,7 @@ const sendBatchAttempts = 3
 
 // CreateMessage stores one message: CreateMessages with a batch of one.
 func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored, error) {
-	rs, err := s.CreateMessages(ctx, []chat.Message{m})
-	if err != nil {
-		return chat.Stored{}, err
-	}
-	return rs[0].Stored, rs[0].Err
+	return chat.CreateOne(ctx, s, m)
 }
 
 // CreateMessages stores a batch of messages in one transaction and one
