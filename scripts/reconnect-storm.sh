@@ -165,7 +165,7 @@ restart_storm() {
     done
   done
   echo "$(date -u +%T.%3N) all $procs processes sending; server fds $(fds)"
-  sleep "$warm"
+  sleep "$warm" # the warm-up: let the load run before the restart
   local t_kill; t_kill=$(date +%s.%N)
   echo "$(date -u +%T.%3N) restarting the server (SIG${SIGNAL:-TERM})"
   kill -"${SIGNAL:-TERM}" "$server"; wait "$server" 2>/dev/null || true; server=
