@@ -42,10 +42,11 @@ type queuedSend struct {
 
 // submit queues q and returns its result once its batch is committed and
 // published. When ctx ends first, a send still queued is taken out of the
-// queue, storing nothing; one already in the batch under way may still be
-// committed (and is published): a resend with its client ID finds it.
-// Either way it is answered EUNAVAILABLE, caused by ctx's error, for the
-// client to wait and send again.
+// queue, storing nothing, and one already in the batch under way may still
+// be committed (and is published): a resend with its client ID finds it.
+// Both are answered EUNAVAILABLE, caused by ctx's error, for the client to
+// wait and send again; a send answered, or handed the lead, as ctx ends
+// gets its result.
 func (g *groupCommit) submit(ctx context.Context, q *queuedSend) SendResult {
 	q.result = make(chan SendResult, 1)
 	q.lead = make(chan struct{})
@@ -67,6 +68,13 @@ func (g *groupCommit) submit(ctx context.Context, q *queuedSend) SendResult {
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
+	select {
+	case r := <-q.result:
+		// Answered as it gave up: the answer says what happened.
+		g.mu.Unlock()
+		return r
+	default:
+	}
 	select {
 	case <-q.lead:
 		// Handed the lead as it gave up: someone must commit the queue.

@@ -3,9 +3,11 @@ package chat
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // batchingStore is a deliveryStore that records the size of each batch
@@ -256,4 +258,39 @@ func TestGroupCommitBatchPublishRefused(t *testing.T) {
 			t.Errorf("%d users owed a resync, want the %d members", got, len(deliveryMembers))
 		}
 	})
+}
+
+// panicStore is a deliveryStore whose first batch panics.
+type panicStore struct {
+	*deliveryStore
+	once sync.Once
+}
+
+func (s *panicStore) CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error) {
+	s.once.Do(func() { panic("store bug") })
+	return s.deliveryStore.CreateMessages(ctx, ms)
+}
+
+// TestGroupCommitSurvivesPanic: a batch whose store call panics answers
+// its sends EINTERNAL and lets go of their conversations; later sends and
+// edits to the same conversation go through.
+func TestGroupCommitSurvivesPanic(t *testing.T) {
+	store := &panicStore{deliveryStore: newDeliveryStore()}
+	logs := &lockedBuffer{}
+	svc := newDeliveryService(t, store, &flakyBroker{}, logs)
+	if _, _, err := svc.Send(t.Context(), 1, SendRequest{ConversationID: 5, Body: "first"}); ErrorCode(err) != EINTERNAL {
+		t.Fatalf("the send whose batch panicked: %v, want internal", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	m, created, err := svc.Send(ctx, 1, SendRequest{ConversationID: 5, Body: "second"})
+	if err != nil || !created {
+		t.Fatalf("the next send: created %v, %v", created, err)
+	}
+	if _, err := svc.EditMessage(ctx, 1, 5, m.Seq, "second, edited"); err != nil {
+		t.Errorf("an edit after the panic: %v", err)
+	}
+	if !strings.Contains(logs.String(), "group commit panicked") {
+		t.Error("the panic was not logged")
+	}
 }

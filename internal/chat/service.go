@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -686,11 +687,27 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 // failure to publish does not fail a send, its recipients (read by the
 // commit's own transaction) are owed a resync instead.
 func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
+	// A panic in the store or the broker must not leave the batch's
+	// senders waiting and their conversations held: they are answered
+	// EINTERNAL and the group commit goes on.
+	answered := 0
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.ErrorContext(ctx, "group commit panicked", "panic", v, "stack", string(debug.Stack()))
+			for _, q := range batch[answered:] {
+				q.release()
+				q.result <- SendResult{Err: Errorf(EINTERNAL, "internal error")}
+			}
+		}
+	}()
 	ms := make([]Message, len(batch))
 	for i, q := range batch {
 		ms[i] = q.m
 	}
 	results, err := s.store.CreateMessages(ctx, ms)
+	if err == nil && len(results) != len(batch) {
+		err = fmt.Errorf("store answered %d sends of a batch of %d", len(results), len(batch))
+	}
 	if err != nil {
 		results = make([]SendResult, len(batch))
 		for i := range results {
@@ -708,6 +725,7 @@ func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
 	for i, q := range batch {
 		q.release()
 		q.result <- results[i]
+		answered = i + 1
 	}
 }
 

@@ -149,7 +149,8 @@ const maxChunk = 256
 
 // chunks calls fn with successive pieces of list, groups of width values,
 // each of at most maxChunk groups, padded to a power of two groups by
-// repeating its first group (repeats match nothing more), so that a few
+// repeating its first group (a repeat matches what the first does, again:
+// the readers keep rows in maps), so that a few
 // prepared statements serve every list. fn gets the piece's group count.
 func chunks(list []any, width int, fn func(n int, piece []any) error) error {
 	for len(list) > 0 {
