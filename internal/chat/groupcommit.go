@@ -13,19 +13,27 @@ const DefaultMaxBatch = 256
 // groupCommit gathers the sends that arrive while a batch commits into the
 // next batch, so that one transaction (and one fsync, one round trip)
 // stores many. It needs no goroutine of its own: the first sender to find
-// no batch under way leads, committing and publishing batches until the
-// queue is empty or another waiting sender can take over. Only one batch
-// is committed or published at a time, so the store fixes the seq order
-// and events are published in that order: members receive one node's
-// messages of a conversation in seq order, with no lock held across the
-// commit (see keyedMutex for what sends share).
+// no batch under way leads, committing batches until its own send is
+// committed, then hands the lead to the first sender waiting, if any.
+// Batches commit one at a time, so the store fixes the seq order, and each
+// is published after the one committed before it, so events go out in
+// that order: members receive one node's messages of a conversation in
+// seq order, with no lock held across the commit (see keyedMutex for what
+// sends share). A batch publishes while the next one commits.
 type groupCommit struct {
 	mu      sync.Mutex
 	pending []*queuedSend
-	leading bool // a sender is committing and publishing
+	leading bool // a sender is committing
 	max     int
-	// run commits and publishes one batch, answering each of its sends.
-	run func(ctx context.Context, batch []*queuedSend)
+	// published is closed once the batch committed last has been
+	// published and answered; nil before the first.
+	published chan struct{}
+	// store commits one batch and returns what became of each send,
+	// answering none.
+	store func(ctx context.Context, batch []*queuedSend) []SendResult
+	// publish publishes a committed batch's messages, in order, and
+	// answers its sends.
+	publish func(ctx context.Context, batch []*queuedSend, results []SendResult)
 }
 
 // queuedSend is one send waiting in a groupCommit.
@@ -91,10 +99,11 @@ func (g *groupCommit) submit(ctx context.Context, q *queuedSend) SendResult {
 	return SendResult{Err: Unavailable("the server", context.Cause(ctx))}
 }
 
-// lead commits and publishes batches from the queue until q's own send is
-// answered and either the queue is empty or the first sender waiting in it
-// takes the lead. Batches are committed without ctx's cancellation: their
-// senders are waiting for them.
+// lead commits batches from the queue until q's own send is committed,
+// then hands the lead to the first sender waiting in the queue (or lets it
+// go when none waits) and publishes what it committed last, after the
+// batch committed before it is published. Batches are committed without
+// ctx's cancellation: their senders are waiting for them.
 func (g *groupCommit) lead(ctx context.Context, q *queuedSend) {
 	ctx = context.WithoutCancel(ctx)
 	for {
@@ -104,20 +113,32 @@ func (g *groupCommit) lead(ctx context.Context, q *queuedSend) {
 		g.pending = slices.Delete(g.pending, 0, n)
 		g.mu.Unlock()
 
-		g.run(ctx, batch)
+		results := g.store(ctx, batch)
 
 		g.mu.Lock()
+		prev := g.published
+		done := make(chan struct{})
+		g.published = done
+		goOn := false
 		switch {
 		case len(g.pending) == 0:
 			g.leading = false
-			g.mu.Unlock()
-			return
-		case len(q.result) > 0:
+		case slices.Contains(batch, q):
 			close(g.pending[0].lead)
-			g.mu.Unlock()
+		default:
+			goOn = true // q's own send is still queued
+		}
+		g.mu.Unlock()
+
+		func() {
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			g.publish(ctx, batch, results)
+		}()
+		if !goOn {
 			return
 		}
-		// q's own send is still queued: go on.
-		g.mu.Unlock()
 	}
 }

@@ -294,3 +294,62 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 		t.Error("the panic was not logged")
 	}
 }
+
+// gatedBroker is a flakyBroker whose first Publish waits to be let
+// through.
+type gatedBroker struct {
+	*flakyBroker
+	gate  chan struct{}
+	first sync.Once
+}
+
+func (b *gatedBroker) Publish(ctx context.Context, ev Event) error {
+	b.first.Do(func() { <-b.gate })
+	return b.flakyBroker.Publish(ctx, ev)
+}
+
+// TestGroupCommitPublishesInCommitOrder: the next batch commits while one
+// is publishing, but is published only after it, so events still go out
+// in seq order.
+func TestGroupCommitPublishesInCommitOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &batchingStore{deliveryStore: newDeliveryStore(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+		close(store.release)
+		broker := &gatedBroker{flakyBroker: &flakyBroker{}, gate: make(chan struct{})}
+		svc := newDeliveryService(t, store, broker, &lockedBuffer{})
+		var wg sync.WaitGroup
+		send := func(i int) {
+			wg.Go(func() {
+				if _, _, err := svc.Send(t.Context(), 1, SendRequest{ConversationID: 5, Body: fmt.Sprint("m", i)}); err != nil {
+					t.Errorf("send %d: %v", i, err)
+				}
+			})
+		}
+		send(0)
+		<-store.entered
+		synctest.Wait() // the first batch is committed, its publish held
+		for i := 1; i <= 3; i++ {
+			send(i)
+		}
+		synctest.Wait()
+		store.mu.Lock()
+		committed := len(store.sizes)
+		store.mu.Unlock()
+		if committed < 2 {
+			t.Errorf("%d batches committed while the first was publishing, want the next one too", committed)
+		}
+		if n := len(broker.events); n != 0 {
+			t.Errorf("%d events published while the first batch's publish was held", n)
+		}
+		close(broker.gate)
+		wg.Wait()
+		if len(broker.events) != 4 {
+			t.Fatalf("%d events for 4 sends", len(broker.events))
+		}
+		for i, ev := range broker.events {
+			if ev.Message.Seq != int64(i+1) {
+				t.Fatalf("event %d published seq %d: not in seq order", i, ev.Message.Seq)
+			}
+		}
+	})
+}

@@ -145,7 +145,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
 	}
-	s.sends = &groupCommit{max: cfg.MaxBatch, run: s.commitSends}
+	s.sends = &groupCommit{max: cfg.MaxBatch, store: s.storeSends, publish: s.publishSends}
 	return s, nil
 }
 
@@ -680,24 +680,22 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	return m, true, nil
 }
 
-// commitSends is the group commit's work: it stores a batch of sends in
-// one transaction and, in the batch's order (seq order within each
-// conversation), publishes each stored message, releases each send's hold
-// on its conversation and answers it. The messages are committed: a
-// failure to publish does not fail a send, its recipients (read by the
-// commit's own transaction) are owed a resync instead.
-func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
-	// A panic in the store or the broker must not leave the batch's
-	// senders waiting and their conversations held: they are answered
-	// EINTERNAL and the group commit goes on.
-	answered := 0
+// storeSends is the group commit's first step: it stores a batch of sends
+// in one transaction and returns what became of each. A store that panics
+// or answers for fewer sends than the batch fails the whole batch
+// (EINTERNAL), so that its senders are answered.
+func (s *Service) storeSends(ctx context.Context, batch []*queuedSend) (results []SendResult) {
+	fail := func(err error) []SendResult {
+		rs := make([]SendResult, len(batch))
+		for i := range rs {
+			rs[i].Err = err
+		}
+		return rs
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger.ErrorContext(ctx, "group commit panicked", "panic", v, "stack", string(debug.Stack()))
-			for _, q := range batch[answered:] {
-				q.release()
-				q.result <- SendResult{Err: Errorf(EINTERNAL, "internal error")}
-			}
+			results = fail(Errorf(EINTERNAL, "internal error"))
 		}
 	}()
 	ms := make([]Message, len(batch))
@@ -709,11 +707,29 @@ func (s *Service) commitSends(ctx context.Context, batch []*queuedSend) {
 		err = fmt.Errorf("store answered %d sends of a batch of %d", len(results), len(batch))
 	}
 	if err != nil {
-		results = make([]SendResult, len(batch))
-		for i := range results {
-			results[i].Err = err
-		}
+		return fail(err)
 	}
+	return results
+}
+
+// publishSends is the group commit's second step: in the batch's order
+// (seq order within each conversation) it publishes each stored message,
+// then releases each send's hold on its conversation and answers it. The
+// messages are committed: a failure to publish does not fail a send, its
+// recipients (read by the commit's own transaction) are owed a resync
+// instead. A panic while publishing answers the sends EINTERNAL all the
+// same.
+func (s *Service) publishSends(ctx context.Context, batch []*queuedSend, results []SendResult) {
+	answered := 0
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger.ErrorContext(ctx, "group commit panicked", "panic", v, "stack", string(debug.Stack()))
+			for _, q := range batch[answered:] {
+				q.release()
+				q.result <- SendResult{Err: Errorf(EINTERNAL, "internal error")}
+			}
+		}
+	}()
 	evs := make([]Event, 0, len(batch))
 	for i, q := range batch {
 		if r := results[i]; r.Err == nil && r.Stored.Changed {
