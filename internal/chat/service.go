@@ -140,8 +140,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		groupCap: cfg.MaxGroupMembers,
 		outages:  NewLogGate(10 * time.Second),
 		resync:   newResyncSet(cfg.MaxPendingResync),
-		// A publish after a commit holds the conversation's lock: it is
-		// bounded, so an away broker delays a send by this at most.
+		// A publish after a commit holds the conversation's shared lock
+		// and the batch after it: it is bounded, so an away broker
+		// delays a send by this at most.
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
 	}

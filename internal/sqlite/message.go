@@ -385,8 +385,8 @@ func prefixed(prefix, cols string) string {
 }
 
 // MessageByClientID returns the message sender sent with clientID, or
-// ENOTFOUND. It reads through the read pool: a send under way in the
-// writer's batch is not seen, and CreateMessage answers it instead.
+// ENOTFOUND. It reads through the read pool: a send in a batch under way
+// is not seen, and CreateMessages answers it instead.
 func (s *Store) MessageByClientID(ctx context.Context, sender chat.UserID, clientID string) (chat.Message, error) {
 	m, err := scanMessage(s.byClientIDStmt.QueryRowContext(ctx, int64(sender), clientID))
 	if errors.Is(err, sql.ErrNoRows) {

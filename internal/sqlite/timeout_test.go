@@ -133,7 +133,7 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 // TestLockedDatabaseGivesUpAtTheDeadline: while another process holds the
 // database's write lock, writes give up at the store's deadline with
 // EUNAVAILABLE, rather than waiting out the busy timeout (10 s) and failing
-// as an internal error; sends waiting for the group-commit writer too.
+// as an internal error; sends too.
 func TestLockedDatabaseGivesUpAtTheDeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "parley.db")
 	s := openGuarded(t, path, Options{Timeout: time.Second})
