@@ -226,10 +226,15 @@ func envName(flagName string) string {
 	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// run starts the server and serves until ctx ends, then shuts down
-// gracefully: it stops accepting, lets in-flight requests finish within the
+// run carries out a subcommand (see subcommandNamed), or starts the server
+// and serves until ctx ends, then shuts down gracefully: it stops accepting, lets in-flight requests finish within the
 // shutdown timeout, and closes the database.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		if cmd := subcommandNamed(args[1]); cmd != nil {
+			return cmd(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
 	var usage bytes.Buffer
 	cfg, err := parseFlags(args, getenv, &usage)
 	if err != nil {
