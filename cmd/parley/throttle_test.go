@@ -235,9 +235,9 @@ func TestConversationAndListBudgets(t *testing.T) {
 }
 
 // TestResendAfterBudgetSpent: a resend of a stored client_id is answered
-// with the stored message before the budget is charged: resends cost
-// nothing while budget is left, and get the message, not 429, once it is
-// spent.
+// with the stored message and costs no message budget: resends take
+// nothing while budget is left (the token is given back), and get the
+// message, not 429, once it is spent.
 func TestResendAfterBudgetSpent(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, map[string]string{"PARLEY_MESSAGE_RATE": "0.001", "PARLEY_MESSAGE_BURST": "2"})

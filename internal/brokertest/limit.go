@@ -46,6 +46,7 @@ func RunLimiter(t *testing.T, newNodes func(t *testing.T, n int, perSecond float
 		{"Burst", 1, testLimiterBurst},
 		{"KeysApart", 1, testLimiterKeys},
 		{"Refill", 1, testLimiterRefill},
+		{"Refund", 1, testLimiterRefund},
 		{"Concurrent", 1, testLimiterConcurrent},
 		{"AcrossNodes", 2, testLimiterAcrossNodes},
 	}
@@ -88,6 +89,41 @@ func testLimiterBurst(t *testing.T, newNodes func(int, float64, int) []chat.Limi
 	}
 	if retry <= 0 || retry > time.Second+slack {
 		t.Errorf("retry after %v, want within (0, 1s] at one token a second", retry)
+	}
+}
+
+// testLimiterRefund: a token given back can be taken again, once; a full
+// bucket given a token holds no more than its burst.
+func testLimiterRefund(t *testing.T, newNodes func(int, float64, int) []chat.Limiter) {
+	l := newNodes(1, 0.01, 3)[0]
+	refund := func(key string) {
+		t.Helper()
+		if err := l.Refund(t.Context(), key); err != nil {
+			t.Fatalf("Refund(%q): %v", key, err)
+		}
+	}
+	key := uniqueKey("refund")
+	for range 3 {
+		allow(t, l, key)
+	}
+	refund(key)
+	if ok, _ := allow(t, l, key); !ok {
+		t.Fatal("the token given back was refused")
+	}
+	if ok, _ := allow(t, l, key); ok {
+		t.Fatal("one token given back was taken twice")
+	}
+
+	full := uniqueKey("refund-full")
+	refund(full)
+	refund(full)
+	for i := range 3 {
+		if ok, _ := allow(t, l, full); !ok {
+			t.Fatalf("token %d of a burst of 3 refused", i+1)
+		}
+	}
+	if ok, _ := allow(t, l, full); ok {
+		t.Fatal("tokens given back to a full bucket went past its burst")
 	}
 }
 

@@ -170,6 +170,11 @@ func (l *countingLimiter) Allow(_ context.Context, key string) (bool, time.Durat
 	return l.calls[key] <= l.n, time.Second, nil
 }
 
+func (l *countingLimiter) Refund(_ context.Context, key string) error {
+	l.calls[key]--
+	return nil
+}
+
 func newGroupService(t *testing.T, store *groupStore, limits Limits) (*Service, *recordingBroker) {
 	t.Helper()
 	broker := &recordingBroker{}

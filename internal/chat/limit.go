@@ -13,6 +13,11 @@ type Limiter interface {
 	// Allow takes a token from key's bucket. When the bucket is empty it
 	// takes nothing and reports false and how long until a token is back.
 	Allow(ctx context.Context, key string) (bool, time.Duration, error)
+	// Refund gives back a token Allow took, for work that turned out to
+	// cost nothing (a resend of a message already stored). It never
+	// fills a bucket past its burst; a bucket short of less than a token
+	// may stay so.
+	Refund(ctx context.Context, key string) error
 }
 
 // Throttle counts attempts per key (an account, an address, an account at

@@ -243,6 +243,22 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 	return nil
 }
 
+// refund gives back a token allow took from l, or from local while l
+// cannot answer. A refund that fails is logged and forgotten: it costs
+// the user one token, no more.
+func (s *Service) refund(ctx context.Context, l, local Limiter, key, what string) {
+	if l == nil {
+		return
+	}
+	err := l.Refund(ctx, key)
+	if err != nil && local != nil {
+		err = local.Refund(ctx, key)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "refund a rate-limit token", "what", what, "err", err)
+	}
+}
+
 // Register creates an account for someone at the client address addr. An
 // empty display name defaults to the username.
 func (s *Service) Register(ctx context.Context, username, password, displayName string, addr netip.Addr) (User, error) {
@@ -618,32 +634,30 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err != nil {
 		return Message{}, false, err
 	}
-	// A resend of a message already stored is answered from the store
-	// before anything is charged to the message budget: an honest client
-	// retrying after a burst gets its message, not a refusal. Being a
-	// read, it is charged to the read budget instead, whose burst holds a
-	// reconnecting client's whole outbox, so resends cannot flood the
-	// store either. (A client ID used in another conversation is left to
-	// CreateMessage, which tells a conflict from a conversation the caller
-	// is not in.) Someone no longer a member of the group gets not_found,
-	// as for anything else there: their access ended with their membership.
-	if req.ClientID != "" {
-		m, err := s.store.MessageByClientID(ctx, caller, req.ClientID)
-		if err == nil && m.ConversationID == req.ConversationID {
-			if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
-				return Message{}, false, err
-			}
-			if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
-				return Message{}, false, err
-			}
-			return m, false, nil
-		}
-		if err != nil && ErrorCode(err) != ENOTFOUND {
+	// The message budget is charged first and the client ID is checked by
+	// the batch, so that a send costs no look-up of its own. A resend of
+	// a message already stored is answered even when the budget is spent:
+	// an honest client retrying after a burst gets its message, not a
+	// refusal. That answer is charged to the read budget instead, whose
+	// burst holds a reconnecting client's whole outbox, so resends cannot
+	// flood the store either. Someone no longer a member of the group gets
+	// not_found, as for anything else there: their access ended with their
+	// membership.
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
+		if req.ClientID == "" || ErrorCode(err) != ERATELIMITED {
 			return Message{}, false, err
 		}
-	}
-	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
-		return Message{}, false, err
+		m, ferr := s.store.MessageByClientID(ctx, caller, req.ClientID)
+		if ferr != nil || m.ConversationID != req.ConversationID {
+			return Message{}, false, err
+		}
+		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+			return Message{}, false, err
+		}
+		if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
+			return Message{}, false, err
+		}
+		return m, false, nil
 	}
 	// The send shares its conversation's lock with other sends, from
 	// before its commit until its event is published, so that a group
@@ -671,8 +685,12 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	st := r.Stored
 	m := st.Message
 	if !st.Changed {
-		// The client ID was taken while this send waited (a resend
-		// racing the first): answered as a resend is.
+		// A resend: the client ID was taken, before or by a send of the
+		// same batch. It costs a read, not a message.
+		s.refund(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages")
+		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+			return Message{}, false, err
+		}
 		if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
 			return Message{}, false, err
 		}

@@ -71,6 +71,19 @@ func (l *Limiter) Allow(_ context.Context, key string) (bool, time.Duration, err
 	return true, 0, nil
 }
 
+// Refund gives back a token of key's bucket, up to its burst.
+func (l *Limiter) Refund(_ context.Context, key string) error {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A bucket forgotten is full. Taking -1 tokens adds one; x/time/rate
+	// caps the bucket at its burst as time next moves it.
+	if b := l.buckets[key]; b != nil {
+		b.lim.AllowN(now, -1)
+	}
+	return nil
+}
+
 // sweep drops buckets idle long enough to be full, when the map has grown
 // or a refill time has passed since the last sweep, so its cost is spread
 // over many calls.

@@ -51,6 +51,16 @@ func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, e
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }
 
+// Refund gives back a token of key's bucket. GCRA takes a cost of -1 as
+// moving the bucket's theoretical arrival time back by one interval, never
+// before now (a full bucket stays full).
+func (l *Limiter) Refund(ctx context.Context, key string) error {
+	if _, err := l.l.AllowN(ctx, l.prefix+key, l.limit, -1); err != nil {
+		return failed("redis limiter", err)
+	}
+	return nil
+}
+
 // Throttle counts attempts per key in Redis, shared by every node. A key
 // is a hash of its count and the time of its last attempt (Redis's clock,
 // in microseconds), expiring its policy's window after that attempt. A

@@ -15,7 +15,7 @@ import (
 )
 
 // tokens is a chat.Limiter with a fixed number of tokens per key, none
-// coming back: it counts what was charged.
+// coming back with time: it counts what was charged and not refunded.
 type tokens struct {
 	mu    sync.Mutex
 	left  int
@@ -30,6 +30,13 @@ func (l *tokens) Allow(_ context.Context, key string) (bool, time.Duration, erro
 	}
 	l.taken[key]++
 	return true, 0, nil
+}
+
+func (l *tokens) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.taken[key]--
+	return nil
 }
 
 func (l *tokens) charged(key string) int {
