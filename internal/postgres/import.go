@@ -1,0 +1,273 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// ImportSource is a whole database to copy into PostgreSQL (see Import),
+// read table by table. Each sequence yields an error at most once, last.
+type ImportSource interface {
+	Users(ctx context.Context) iter.Seq2[UserRow, error]
+	Conversations(ctx context.Context) iter.Seq2[ConversationRow, error]
+	Members(ctx context.Context) iter.Seq2[chat.Member, error]
+	Messages(ctx context.Context) iter.Seq2[MessageRow, error]
+	Sessions(ctx context.Context) iter.Seq2[SessionRow, error]
+	UserSessions(ctx context.Context) iter.Seq2[UserSessionRow, error]
+}
+
+// UserRow is an account to import.
+type UserRow struct {
+	chat.User
+	// PasswordHash is kept as it is, so people sign in with the same
+	// passwords; empty for a closed account.
+	PasswordHash string
+	// SearchName is the lower-cased display name the people directory
+	// searches.
+	SearchName string
+	// ClosedAt is when the account was closed; zero while it is open.
+	ClosedAt time.Time
+}
+
+// ConversationRow is a conversation to import, its counters included.
+type ConversationRow struct {
+	chat.Conversation
+	// DirectKey is chat.DirectKey of a direct conversation's two members;
+	// empty for a group.
+	DirectKey string
+}
+
+// MessageRow is a message to import, text or system, live or deleted.
+type MessageRow struct {
+	chat.Message
+	// Position orders search results, newest first, and is unique over
+	// the database; 0 for a message that has none (a system message),
+	// which is given one after every position imported.
+	Position int64
+}
+
+// SessionRow is an HTTP session as github.com/alexedwards/scs/v2 stores
+// it.
+type SessionRow struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
+// UserSessionRow says which user a session belongs to.
+type UserSessionRow struct {
+	Token    string
+	UserID   chat.UserID
+	Deadline time.Time
+	Ended    bool
+}
+
+// ImportCounts are how many rows Import copied into each table.
+type ImportCounts struct {
+	Users, Conversations, Members, Messages, Sessions, UserSessions int64
+}
+
+// importTables returns the tables Import fills, in the order it fills
+// them (each one's foreign keys point at tables before it).
+func importTables() []string {
+	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions"}
+}
+
+// Import copies src into the empty PostgreSQL database at dsn, keeping
+// every ID, seq, version and time, so that a server started on it carries
+// on where the source's stopped: people sign in with the same passwords,
+// and sessions stay signed in.
+//
+// It applies pending migrations first, as Open does, then copies in one
+// transaction, which holds an exclusive lock on the tables throughout
+// (nodes started meanwhile wait to write): each table with COPY, the
+// search index built as the store builds it (the words of every live
+// text message, as searchtext cuts them), then the identity and position
+// sequences moved past the copied values, so that new rows follow them.
+// A database where any of the tables has a row is refused, with nothing
+// changed. An error leaves the database as it was, migrations aside.
+func Import(ctx context.Context, dsn string, src ImportSource) (ImportCounts, error) {
+	var n ImportCounts
+	s, err := open(ctx, dsn, nil)
+	if err != nil {
+		return n, err
+	}
+	defer s.Close()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(importTables(), ", ")+` IN EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock tables: %w", err)
+		}
+		if err := checkEmpty(ctx, tx); err != nil {
+			return err
+		}
+		return importRows(ctx, tx, src, &n)
+	})
+	if err != nil {
+		return ImportCounts{}, fmt.Errorf("postgres: import: %w", err)
+	}
+	// Statistics for the planner, which weighs a search's words against
+	// them: after a bulk load there are none until autovacuum comes by.
+	if _, err := s.pool.Exec(ctx, `ANALYZE `+strings.Join(importTables(), ", ")); err != nil {
+		return n, fmt.Errorf("postgres: import: analyze: %w", err)
+	}
+	return n, nil
+}
+
+// checkEmpty returns an error naming the tables that hold rows, if any do.
+func checkEmpty(ctx context.Context, tx pgx.Tx) error {
+	var full []string
+	for _, table := range importTables() {
+		var held bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+table+`)`).Scan(&held); err != nil {
+			return fmt.Errorf("check %s is empty: %w", table, err)
+		}
+		if held {
+			full = append(full, table)
+		}
+	}
+	if len(full) > 0 {
+		return fmt.Errorf("the database is not empty (%s hold rows): import only into a new database", strings.Join(full, ", "))
+	}
+	return nil
+}
+
+// importRows copies every table of src in tx, counting the rows into n.
+func importRows(ctx context.Context, tx pgx.Tx, src ImportSource, n *ImportCounts) error {
+	var err error
+	if n.Users, err = copyRows(ctx, tx, "users", src.Users(ctx),
+		[]string{"id", "username", "display_name", "search_name", "password_hash", "created_at", "closed_at"},
+		func(u UserRow) ([]any, error) {
+			return []any{int64(u.ID), u.Username, u.DisplayName, u.SearchName, u.PasswordHash, u.CreatedAt, nullTime(u.ClosedAt)}, nil
+		}); err != nil {
+		return err
+	}
+	if n.Conversations, err = copyRows(ctx, tx, "conversations", src.Conversations(ctx),
+		[]string{"id", "kind", "title", "direct_key", "last_seq", "last_version", "last_message_at", "created_at", "member_count"},
+		func(c ConversationRow) ([]any, error) {
+			return []any{int64(c.ID), string(c.Kind), c.Title, nullString(c.DirectKey), c.LastSeq, c.LastVersion,
+				nullTime(c.LastMessageAt), c.CreatedAt, int32(c.MemberCount)}, nil
+		}); err != nil {
+		return err
+	}
+	if n.Members, err = copyRows(ctx, tx, "members", src.Members(ctx),
+		[]string{"conversation_id", "user_id", "role", "last_read_seq", "joined_at"},
+		func(m chat.Member) ([]any, error) {
+			return []any{int64(m.ConversationID), int64(m.UserID), string(m.Role), m.LastReadSeq, m.JoinedAt}, nil
+		}); err != nil {
+		return err
+	}
+	// A message without a position takes a negative one here, unique
+	// and never a real one's, until every real one is known.
+	var unplaced int64
+	if n.Messages, err = copyRows(ctx, tx, "messages", src.Messages(ctx),
+		[]string{"conversation_id", "seq", "version", "sender_id", "body", "client_id", "created_at", "kind",
+			"action", "target_id", "title", "edited_at", "deleted_at", "search", "position"},
+		func(m MessageRow) ([]any, error) {
+			position := m.Position
+			if position <= 0 {
+				unplaced++
+				position = -unplaced
+			}
+			kind, action, target, title, search := string(chat.MessageText), any(nil), any(nil), any(nil), any(nil)
+			if m.Kind == chat.MessageSystem && m.System != nil {
+				kind, action, title = string(chat.MessageSystem), string(m.System.Action), nullString(m.System.Title)
+				if m.System.UserID != 0 {
+					target = int64(m.System.UserID)
+				}
+			} else if m.DeletedAt.IsZero() {
+				v, err := importVector(m.Body)
+				if err != nil {
+					return nil, fmt.Errorf("message %d/%d: %w", m.ConversationID, m.Seq, err)
+				}
+				search = v
+			}
+			return []any{int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID),
+				m.CreatedAt, kind, action, target, title, nullTime(m.EditedAt), nullTime(m.DeletedAt), search, position}, nil
+		}); err != nil {
+		return err
+	}
+	if unplaced > 0 {
+		if _, err := tx.Exec(ctx, `
+			UPDATE messages SET position = (SELECT coalesce(max(position), 0) FROM messages) - position
+			WHERE position < 0`); err != nil {
+			return fmt.Errorf("place messages: %w", err)
+		}
+	}
+	if n.Sessions, err = copyRows(ctx, tx, "sessions", src.Sessions(ctx),
+		[]string{"token", "data", "expiry"},
+		func(s SessionRow) ([]any, error) { return []any{s.Token, s.Data, s.Expiry}, nil }); err != nil {
+		return err
+	}
+	if n.UserSessions, err = copyRows(ctx, tx, "user_sessions", src.UserSessions(ctx),
+		[]string{"token", "user_id", "deadline", "ended"},
+		func(s UserSessionRow) ([]any, error) {
+			return []any{s.Token, int64(s.UserID), s.Deadline, s.Ended}, nil
+		}); err != nil {
+		return err
+	}
+	// Each sequence's next value is one past the highest copied (1 when
+	// none was).
+	for _, stmt := range []string{
+		`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, false) FROM users`,
+		`SELECT setval(pg_get_serial_sequence('conversations', 'id'), coalesce(max(id), 0) + 1, false) FROM conversations`,
+		`SELECT setval('messages_position_seq', coalesce(max(position), 0) + 1, false) FROM messages`,
+	} {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("move sequences: %w", err)
+		}
+	}
+	return nil
+}
+
+// copyRows copies rows into table with COPY, each row's values for
+// columns given by values, and returns how many it copied.
+func copyRows[T any](ctx context.Context, tx pgx.Tx, table string, rows iter.Seq2[T, error], columns []string, values func(T) ([]any, error)) (int64, error) {
+	next, stop := iter.Pull2(rows)
+	defer stop()
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+		row, err, ok := next()
+		if !ok {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return values(row)
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("copy %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// importVector returns the search column of a live text message with
+// body, as the store writes it (see searchVector), or nil when it has no
+// words. COPY sends it in binary, so it is parsed here rather than cast
+// by the server.
+func importVector(body string) (any, error) {
+	text := searchVector(body)
+	if text == nil {
+		return nil, nil
+	}
+	var v pgtype.TSVector
+	if err := v.Scan(*text); err != nil {
+		return nil, fmt.Errorf("search words: %w", err)
+	}
+	return v, nil
+}
+
+// nullTime is t, or NULL when it is zero.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}

@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// Snapshot reads a whole database file as it was at one moment, table by
+// table, for copying it into another store (see OpenSnapshot). Its rows
+// are chat's types with what the store keeps beside them.
+type Snapshot struct {
+	db *sql.DB
+	tx *sql.Tx
+}
+
+// UserRow is a stored account.
+type UserRow struct {
+	chat.User
+	// PasswordHash is the hash as the password package made it; empty for
+	// a closed account.
+	PasswordHash string
+	// SearchName is the lower-cased display name the people directory
+	// searches.
+	SearchName string
+	// ClosedAt is when the account was closed; zero while it is open.
+	ClosedAt time.Time
+}
+
+// ConversationRow is a stored conversation.
+type ConversationRow struct {
+	chat.Conversation
+	// DirectKey is chat.DirectKey of a direct conversation's two members;
+	// empty for a group.
+	DirectKey string
+}
+
+// MessageRow is a stored message, text or system.
+type MessageRow struct {
+	chat.Message
+	// Position orders search results, newest first: unique over the
+	// database, given to a text message when it is created; 0 for a
+	// message that has none (a system message).
+	Position int64
+}
+
+// SessionRow is an HTTP session as github.com/alexedwards/scs/v2 stores
+// it: its data is opaque here.
+type SessionRow struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
+}
+
+// UserSessionRow says which user a session belongs to (see
+// Store.EndSessions).
+type UserSessionRow struct {
+	Token  string
+	UserID chat.UserID
+	// Deadline is the session's absolute expiry.
+	Deadline time.Time
+	// Ended: the session was ended; the row stays until Deadline so that
+	// a request still under way cannot store the session again.
+	Ended bool
+}
+
+// OpenSnapshot opens the database file at path for reading it whole. It
+// first applies this version's pending migrations, as Open does, so the
+// rows have every column this version knows; then it reads through a
+// read-only connection in one read transaction, so that every table is
+// seen as of the same moment even if a server writes meanwhile (stop it
+// first all the same, or what it writes after the snapshot is not
+// copied). A path that does not exist is an error that wraps
+// fs.ErrNotExist: OpenSnapshot never creates a database. Close the
+// snapshot when done.
+func OpenSnapshot(ctx context.Context, path string) (*Snapshot, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	s, err := open(ctx, path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if err := s.Close(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	db, err := openReadOnly(path)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err == nil {
+		// A read transaction takes its snapshot at its first read.
+		var n int64
+		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", errors.Join(err, db.Close()))
+	}
+	return &Snapshot{db: db, tx: tx}, nil
+}
+
+// Close ends the read transaction and closes the connection.
+func (s *Snapshot) Close() error {
+	return errors.Join(s.tx.Rollback(), s.db.Close())
+}
+
+// Users returns every account, closed ones included, by ascending ID.
+func (s *Snapshot) Users(ctx context.Context) iter.Seq2[UserRow, error] {
+	return snapshotRows(ctx, s.tx, "users", `
+		SELECT id, username, display_name, search_name, password_hash, created_at, closed_at
+		FROM users ORDER BY id`,
+		func(r scanner) (UserRow, error) {
+			var (
+				u       UserRow
+				created int64
+				closed  sql.NullInt64
+			)
+			err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.SearchName, &u.PasswordHash, &created, &closed)
+			u.CreatedAt, u.ClosedAt, u.Closed = fromMicros(created), nullMicros(closed), closed.Valid
+			return u, err
+		})
+}
+
+// Conversations returns every conversation by ascending ID.
+func (s *Snapshot) Conversations(ctx context.Context) iter.Seq2[ConversationRow, error] {
+	return snapshotRows(ctx, s.tx, "conversations", `
+		SELECT id, kind, title, direct_key, last_seq, last_version, last_message_at, created_at, member_count
+		FROM conversations ORDER BY id`,
+		func(r scanner) (ConversationRow, error) {
+			var (
+				c       ConversationRow
+				key     sql.NullString
+				last    sql.NullInt64
+				created int64
+			)
+			err := r.Scan(&c.ID, &c.Kind, &c.Title, &key, &c.LastSeq, &c.LastVersion, &last, &created, &c.MemberCount)
+			c.DirectKey, c.LastMessageAt, c.CreatedAt = key.String, nullMicros(last), fromMicros(created)
+			return c, err
+		})
+}
+
+// Members returns every membership, by conversation then user.
+func (s *Snapshot) Members(ctx context.Context) iter.Seq2[chat.Member, error] {
+	return snapshotRows(ctx, s.tx, "members", `
+		SELECT conversation_id, user_id, role, last_read_seq, joined_at
+		FROM members ORDER BY conversation_id, user_id`,
+		func(r scanner) (chat.Member, error) {
+			var (
+				m      chat.Member
+				joined int64
+			)
+			err := r.Scan(&m.ConversationID, &m.UserID, &m.Role, &m.LastReadSeq, &joined)
+			m.JoinedAt = fromMicros(joined)
+			return m, err
+		})
+}
+
+// Messages returns every message, tombstones of deleted ones included, by
+// conversation then seq.
+func (s *Snapshot) Messages(ctx context.Context) iter.Seq2[MessageRow, error] {
+	return snapshotRows(ctx, s.tx, "messages", `
+		SELECT `+messageCols+`, position FROM messages ORDER BY conversation_id, seq`,
+		func(r scanner) (MessageRow, error) {
+			var position sql.NullInt64
+			m, err := scanMessage(appendedScanner{r, []any{&position}})
+			return MessageRow{Message: m, Position: position.Int64}, err
+		})
+}
+
+// Sessions returns every stored HTTP session, expired ones included, by
+// token.
+func (s *Snapshot) Sessions(ctx context.Context) iter.Seq2[SessionRow, error] {
+	return snapshotRows(ctx, s.tx, "sessions", `SELECT token, data, expiry FROM sessions ORDER BY token`,
+		func(r scanner) (SessionRow, error) {
+			var (
+				ss     SessionRow
+				expiry int64
+			)
+			err := r.Scan(&ss.Token, &ss.Data, &expiry)
+			ss.Expiry = fromMicros(expiry)
+			return ss, err
+		})
+}
+
+// UserSessions returns which user each session belongs to, by token.
+func (s *Snapshot) UserSessions(ctx context.Context) iter.Seq2[UserSessionRow, error] {
+	return snapshotRows(ctx, s.tx, "user_sessions", `
+		SELECT token, user_id, deadline, ended FROM user_sessions ORDER BY token`,
+		func(r scanner) (UserSessionRow, error) {
+			var (
+				us       UserSessionRow
+				deadline int64
+			)
+			err := r.Scan(&us.Token, &us.UserID, &deadline, &us.Ended)
+			us.Deadline = fromMicros(deadline)
+			return us, err
+		})
+}
+
+// snapshotRows runs query in tx and yields each row as scan reads it. An
+// error is yielded once, last.
+func snapshotRows[T any](ctx context.Context, tx *sql.Tx, table, query string, scan func(scanner) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		rows, err := tx.QueryContext(ctx, query)
+		if err != nil {
+			yield(zero, fmt.Errorf("read %s: %w", table, err))
+			return
+		}
+		defer func() { _ = rows.Close() }() // rows.Err reports a failed read
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				yield(zero, fmt.Errorf("read %s: %w", table, err))
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(zero, fmt.Errorf("read %s: %w", table, err))
+		}
+	}
+}
+
+// appendedScanner is a row of messageCols followed by more columns, which
+// go to more.
+type appendedScanner struct {
+	scanner
+	more []any
+}
+
+func (r appendedScanner) Scan(dest ...any) error {
+	return r.scanner.Scan(append(dest, r.more...)...)
+}
