@@ -13,63 +13,6 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-// ImportSource is a whole database to copy into PostgreSQL (see Import),
-// read table by table. Each sequence yields an error at most once, last.
-type ImportSource interface {
-	Users(ctx context.Context) iter.Seq2[UserRow, error]
-	Conversations(ctx context.Context) iter.Seq2[ConversationRow, error]
-	Members(ctx context.Context) iter.Seq2[chat.Member, error]
-	Messages(ctx context.Context) iter.Seq2[MessageRow, error]
-	Sessions(ctx context.Context) iter.Seq2[SessionRow, error]
-	UserSessions(ctx context.Context) iter.Seq2[UserSessionRow, error]
-}
-
-// UserRow is an account to import.
-type UserRow struct {
-	chat.User
-	// PasswordHash is kept as it is, so people sign in with the same
-	// passwords; empty for a closed account.
-	PasswordHash string
-	// SearchName is the lower-cased display name the people directory
-	// searches.
-	SearchName string
-	// ClosedAt is when the account was closed; zero while it is open.
-	ClosedAt time.Time
-}
-
-// ConversationRow is a conversation to import, its counters included.
-type ConversationRow struct {
-	chat.Conversation
-	// DirectKey is chat.DirectKey of a direct conversation's two members;
-	// empty for a group.
-	DirectKey string
-}
-
-// MessageRow is a message to import, text or system, live or deleted.
-type MessageRow struct {
-	chat.Message
-	// Position orders search results, newest first, and is unique over
-	// the database; 0 for a message that has none (a system message),
-	// which is given one after every position imported.
-	Position int64
-}
-
-// SessionRow is an HTTP session as github.com/alexedwards/scs/v2 stores
-// it.
-type SessionRow struct {
-	Token  string
-	Data   []byte
-	Expiry time.Time
-}
-
-// UserSessionRow says which user a session belongs to.
-type UserSessionRow struct {
-	Token    string
-	UserID   chat.UserID
-	Deadline time.Time
-	Ended    bool
-}
-
 // ImportCounts are how many rows Import copied into each table.
 type ImportCounts struct {
 	Users, Conversations, Members, Messages, Sessions, UserSessions int64
@@ -94,7 +37,7 @@ func importTables() []string {
 // sequences moved past the copied values, so that new rows follow them.
 // A database where any of the tables has a row is refused, with nothing
 // changed. An error leaves the database as it was, migrations aside.
-func Import(ctx context.Context, dsn string, src ImportSource) (ImportCounts, error) {
+func Import(ctx context.Context, dsn string, src chat.Dump) (ImportCounts, error) {
 	var n ImportCounts
 	s, err := open(ctx, dsn, nil)
 	if err != nil {
@@ -140,18 +83,18 @@ func checkEmpty(ctx context.Context, tx pgx.Tx) error {
 }
 
 // importRows copies every table of src in tx, counting the rows into n.
-func importRows(ctx context.Context, tx pgx.Tx, src ImportSource, n *ImportCounts) error {
+func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) error {
 	var err error
 	if n.Users, err = copyRows(ctx, tx, "users", src.Users(ctx),
 		[]string{"id", "username", "display_name", "search_name", "password_hash", "created_at", "closed_at"},
-		func(u UserRow) ([]any, error) {
+		func(u chat.StoredUser) ([]any, error) {
 			return []any{int64(u.ID), u.Username, u.DisplayName, u.SearchName, u.PasswordHash, u.CreatedAt, nullTime(u.ClosedAt)}, nil
 		}); err != nil {
 		return err
 	}
 	if n.Conversations, err = copyRows(ctx, tx, "conversations", src.Conversations(ctx),
 		[]string{"id", "kind", "title", "direct_key", "last_seq", "last_version", "last_message_at", "created_at", "member_count"},
-		func(c ConversationRow) ([]any, error) {
+		func(c chat.StoredConversation) ([]any, error) {
 			return []any{int64(c.ID), string(c.Kind), c.Title, nullString(c.DirectKey), c.LastSeq, c.LastVersion,
 				nullTime(c.LastMessageAt), c.CreatedAt, int32(c.MemberCount)}, nil
 		}); err != nil {
@@ -170,7 +113,7 @@ func importRows(ctx context.Context, tx pgx.Tx, src ImportSource, n *ImportCount
 	if n.Messages, err = copyRows(ctx, tx, "messages", src.Messages(ctx),
 		[]string{"conversation_id", "seq", "version", "sender_id", "body", "client_id", "created_at", "kind",
 			"action", "target_id", "title", "edited_at", "deleted_at", "search", "position"},
-		func(m MessageRow) ([]any, error) {
+		func(m chat.StoredMessage) ([]any, error) {
 			position := m.Position
 			if position <= 0 {
 				unplaced++
@@ -203,12 +146,12 @@ func importRows(ctx context.Context, tx pgx.Tx, src ImportSource, n *ImportCount
 	}
 	if n.Sessions, err = copyRows(ctx, tx, "sessions", src.Sessions(ctx),
 		[]string{"token", "data", "expiry"},
-		func(s SessionRow) ([]any, error) { return []any{s.Token, s.Data, s.Expiry}, nil }); err != nil {
+		func(s chat.StoredSession) ([]any, error) { return []any{s.Token, s.Data, s.Expiry}, nil }); err != nil {
 		return err
 	}
 	if n.UserSessions, err = copyRows(ctx, tx, "user_sessions", src.UserSessions(ctx),
 		[]string{"token", "user_id", "deadline", "ended"},
-		func(s UserSessionRow) ([]any, error) {
+		func(s chat.StoredUserSession) ([]any, error) {
 			return []any{s.Token, int64(s.UserID), s.Deadline, s.Ended}, nil
 		}); err != nil {
 		return err

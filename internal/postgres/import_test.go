@@ -15,12 +15,12 @@ import (
 
 // rowsSource is an ImportSource of rows in memory.
 type rowsSource struct {
-	users         []UserRow
-	conversations []ConversationRow
+	users         []chat.StoredUser
+	conversations []chat.StoredConversation
 	members       []chat.Member
-	messages      []MessageRow
-	sessions      []SessionRow
-	userSessions  []UserSessionRow
+	messages      []chat.StoredMessage
+	sessions      []chat.StoredSession
+	userSessions  []chat.StoredUserSession
 	// failMessages, when set, ends the messages with it.
 	failMessages error
 }
@@ -39,20 +39,22 @@ func seqOf[T any](rows []T, fail error) iter.Seq2[T, error] {
 	}
 }
 
-func (s rowsSource) Users(context.Context) iter.Seq2[UserRow, error] { return seqOf(s.users, nil) }
-func (s rowsSource) Conversations(context.Context) iter.Seq2[ConversationRow, error] {
+func (s rowsSource) Users(context.Context) iter.Seq2[chat.StoredUser, error] {
+	return seqOf(s.users, nil)
+}
+func (s rowsSource) Conversations(context.Context) iter.Seq2[chat.StoredConversation, error] {
 	return seqOf(s.conversations, nil)
 }
 func (s rowsSource) Members(context.Context) iter.Seq2[chat.Member, error] {
 	return seqOf(s.members, nil)
 }
-func (s rowsSource) Messages(context.Context) iter.Seq2[MessageRow, error] {
+func (s rowsSource) Messages(context.Context) iter.Seq2[chat.StoredMessage, error] {
 	return seqOf(s.messages, s.failMessages)
 }
-func (s rowsSource) Sessions(context.Context) iter.Seq2[SessionRow, error] {
+func (s rowsSource) Sessions(context.Context) iter.Seq2[chat.StoredSession, error] {
 	return seqOf(s.sessions, nil)
 }
-func (s rowsSource) UserSessions(context.Context) iter.Seq2[UserSessionRow, error] {
+func (s rowsSource) UserSessions(context.Context) iter.Seq2[chat.StoredUserSession, error] {
 	return seqOf(s.userSessions, nil)
 }
 
@@ -75,36 +77,36 @@ func schemaDSN(t *testing.T, schema string) string {
 // session.
 func sampleSource() rowsSource {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
-	system := func(seq int64, ev chat.SystemEvent) MessageRow {
-		return MessageRow{Message: chat.Message{ConversationID: 40, Seq: seq, Version: seq, Kind: chat.MessageSystem, SenderID: 10,
+	system := func(seq int64, ev chat.SystemEvent) chat.StoredMessage {
+		return chat.StoredMessage{Message: chat.Message{ConversationID: 40, Seq: seq, Version: seq, Kind: chat.MessageSystem, SenderID: 10,
 			CreatedAt: at, System: &ev}}
 	}
-	text := func(seq, version, position int64, body string) MessageRow {
-		return MessageRow{Message: chat.Message{ConversationID: 40, Seq: seq, Version: version, Kind: chat.MessageText, SenderID: 11,
+	text := func(seq, version, position int64, body string) chat.StoredMessage {
+		return chat.StoredMessage{Message: chat.Message{ConversationID: 40, Seq: seq, Version: version, Kind: chat.MessageText, SenderID: 11,
 			Body: body, ClientID: "c" + string(rune('0'+seq)), CreatedAt: at.Add(time.Duration(seq) * time.Second)}, Position: position}
 	}
 	edited, deleted := text(4, 6, 9, "zebra stripes, edited"), text(5, 7, 12, "")
 	edited.EditedAt, deleted.DeletedAt = at.Add(time.Minute), at.Add(2*time.Minute)
 	return rowsSource{
-		users: []UserRow{
+		users: []chat.StoredUser{
 			{User: chat.User{ID: 10, Username: "alice", DisplayName: "Alice", CreatedAt: at}, PasswordHash: "hash-a", SearchName: "alice"},
 			{User: chat.User{ID: 11, Username: "bob", DisplayName: chat.ClosedDisplayName, CreatedAt: at, Closed: true}, SearchName: "", ClosedAt: at.Add(time.Hour)},
 		},
-		conversations: []ConversationRow{{Conversation: chat.Conversation{ID: 40, Kind: chat.KindGroup, Title: "Zoo", LastSeq: 5, LastVersion: 7,
+		conversations: []chat.StoredConversation{{Conversation: chat.Conversation{ID: 40, Kind: chat.KindGroup, Title: "Zoo", LastSeq: 5, LastVersion: 7,
 			LastMessageAt: at.Add(5 * time.Second), CreatedAt: at, MemberCount: 2}}},
 		members: []chat.Member{
 			{ConversationID: 40, UserID: 10, Role: chat.RoleAdmin, LastReadSeq: 5, JoinedAt: at},
 			{ConversationID: 40, UserID: 11, Role: chat.RoleMember, LastReadSeq: 3, JoinedAt: at},
 		},
-		messages: []MessageRow{
+		messages: []chat.StoredMessage{
 			system(1, chat.SystemEvent{Action: chat.SystemTitle, ActorID: 10, Title: "Zoo"}),
 			system(2, chat.SystemEvent{Action: chat.SystemAdded, ActorID: 10, UserID: 11}),
 			text(3, 3, 7, "a zebra"),
 			edited,
 			deleted,
 		},
-		sessions:     []SessionRow{{Token: "tok", Data: []byte{1, 2, 3}, Expiry: at.Add(24 * time.Hour)}},
-		userSessions: []UserSessionRow{{Token: "tok", UserID: 10, Deadline: at.Add(48 * time.Hour)}},
+		sessions:     []chat.StoredSession{{Token: "tok", Data: []byte{1, 2, 3}, Expiry: at.Add(24 * time.Hour)}},
+		userSessions: []chat.StoredUserSession{{Token: "tok", UserID: 10, Deadline: at.Add(48 * time.Hour)}},
 	}
 }
 

@@ -7,67 +7,17 @@ import (
 	"fmt"
 	"iter"
 	"os"
-	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 )
 
+var _ chat.Dump = (*Snapshot)(nil)
+
 // Snapshot reads a whole database file as it was at one moment, table by
-// table, for copying it into another store (see OpenSnapshot). Its rows
-// are chat's types with what the store keeps beside them.
+// table, for copying it into another store (see OpenSnapshot).
 type Snapshot struct {
 	db *sql.DB
 	tx *sql.Tx
-}
-
-// UserRow is a stored account.
-type UserRow struct {
-	chat.User
-	// PasswordHash is the hash as the password package made it; empty for
-	// a closed account.
-	PasswordHash string
-	// SearchName is the lower-cased display name the people directory
-	// searches.
-	SearchName string
-	// ClosedAt is when the account was closed; zero while it is open.
-	ClosedAt time.Time
-}
-
-// ConversationRow is a stored conversation.
-type ConversationRow struct {
-	chat.Conversation
-	// DirectKey is chat.DirectKey of a direct conversation's two members;
-	// empty for a group.
-	DirectKey string
-}
-
-// MessageRow is a stored message, text or system.
-type MessageRow struct {
-	chat.Message
-	// Position orders search results, newest first: unique over the
-	// database, given to a text message when it is created; 0 for a
-	// message that has none (a system message).
-	Position int64
-}
-
-// SessionRow is an HTTP session as github.com/alexedwards/scs/v2 stores
-// it: its data is opaque here.
-type SessionRow struct {
-	Token  string
-	Data   []byte
-	Expiry time.Time
-}
-
-// UserSessionRow says which user a session belongs to (see
-// Store.EndSessions).
-type UserSessionRow struct {
-	Token  string
-	UserID chat.UserID
-	// Deadline is the session's absolute expiry.
-	Deadline time.Time
-	// Ended: the session was ended; the row stays until Deadline so that
-	// a request still under way cannot store the session again.
-	Ended bool
 }
 
 // OpenSnapshot opens the database file at path for reading it whole. It
@@ -112,13 +62,13 @@ func (s *Snapshot) Close() error {
 }
 
 // Users returns every account, closed ones included, by ascending ID.
-func (s *Snapshot) Users(ctx context.Context) iter.Seq2[UserRow, error] {
+func (s *Snapshot) Users(ctx context.Context) iter.Seq2[chat.StoredUser, error] {
 	return snapshotRows(ctx, s.tx, "users", `
 		SELECT id, username, display_name, search_name, password_hash, created_at, closed_at
 		FROM users ORDER BY id`,
-		func(r scanner) (UserRow, error) {
+		func(r scanner) (chat.StoredUser, error) {
 			var (
-				u       UserRow
+				u       chat.StoredUser
 				created int64
 				closed  sql.NullInt64
 			)
@@ -129,13 +79,13 @@ func (s *Snapshot) Users(ctx context.Context) iter.Seq2[UserRow, error] {
 }
 
 // Conversations returns every conversation by ascending ID.
-func (s *Snapshot) Conversations(ctx context.Context) iter.Seq2[ConversationRow, error] {
+func (s *Snapshot) Conversations(ctx context.Context) iter.Seq2[chat.StoredConversation, error] {
 	return snapshotRows(ctx, s.tx, "conversations", `
 		SELECT id, kind, title, direct_key, last_seq, last_version, last_message_at, created_at, member_count
 		FROM conversations ORDER BY id`,
-		func(r scanner) (ConversationRow, error) {
+		func(r scanner) (chat.StoredConversation, error) {
 			var (
-				c       ConversationRow
+				c       chat.StoredConversation
 				key     sql.NullString
 				last    sql.NullInt64
 				created int64
@@ -164,23 +114,23 @@ func (s *Snapshot) Members(ctx context.Context) iter.Seq2[chat.Member, error] {
 
 // Messages returns every message, tombstones of deleted ones included, by
 // conversation then seq.
-func (s *Snapshot) Messages(ctx context.Context) iter.Seq2[MessageRow, error] {
+func (s *Snapshot) Messages(ctx context.Context) iter.Seq2[chat.StoredMessage, error] {
 	return snapshotRows(ctx, s.tx, "messages", `
 		SELECT `+messageCols+`, position FROM messages ORDER BY conversation_id, seq`,
-		func(r scanner) (MessageRow, error) {
+		func(r scanner) (chat.StoredMessage, error) {
 			var position sql.NullInt64
 			m, err := scanMessage(appendedScanner{r, []any{&position}})
-			return MessageRow{Message: m, Position: position.Int64}, err
+			return chat.StoredMessage{Message: m, Position: position.Int64}, err
 		})
 }
 
 // Sessions returns every stored HTTP session, expired ones included, by
 // token.
-func (s *Snapshot) Sessions(ctx context.Context) iter.Seq2[SessionRow, error] {
+func (s *Snapshot) Sessions(ctx context.Context) iter.Seq2[chat.StoredSession, error] {
 	return snapshotRows(ctx, s.tx, "sessions", `SELECT token, data, expiry FROM sessions ORDER BY token`,
-		func(r scanner) (SessionRow, error) {
+		func(r scanner) (chat.StoredSession, error) {
 			var (
-				ss     SessionRow
+				ss     chat.StoredSession
 				expiry int64
 			)
 			err := r.Scan(&ss.Token, &ss.Data, &expiry)
@@ -190,12 +140,12 @@ func (s *Snapshot) Sessions(ctx context.Context) iter.Seq2[SessionRow, error] {
 }
 
 // UserSessions returns which user each session belongs to, by token.
-func (s *Snapshot) UserSessions(ctx context.Context) iter.Seq2[UserSessionRow, error] {
+func (s *Snapshot) UserSessions(ctx context.Context) iter.Seq2[chat.StoredUserSession, error] {
 	return snapshotRows(ctx, s.tx, "user_sessions", `
 		SELECT token, user_id, deadline, ended FROM user_sessions ORDER BY token`,
-		func(r scanner) (UserSessionRow, error) {
+		func(r scanner) (chat.StoredUserSession, error) {
 			var (
-				us       UserSessionRow
+				us       chat.StoredUserSession
 				deadline int64
 			)
 			err := r.Scan(&us.Token, &us.UserID, &deadline, &us.Ended)
