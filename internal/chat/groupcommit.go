@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // DefaultMaxBatch is how many sends one group commit holds at most when
@@ -34,6 +35,8 @@ type groupCommit struct {
 	// publish publishes a committed batch's messages, in order, and
 	// answers its sends.
 	publish func(ctx context.Context, batch []*queuedSend, results []SendResult)
+	// metrics, when not nil, hears of each batch the store answered.
+	metrics Metrics
 }
 
 // queuedSend is one send waiting in a groupCommit.
@@ -46,6 +49,8 @@ type queuedSend struct {
 	result  chan SendResult // buffered: answered without waiting
 	// lead is closed when this sender is to lead the next batches.
 	lead chan struct{}
+	// queued is when it entered the queue (only with metrics).
+	queued time.Time
 }
 
 // submit queues q and returns its result once its batch is committed and
@@ -58,6 +63,9 @@ type queuedSend struct {
 func (g *groupCommit) submit(ctx context.Context, q *queuedSend) SendResult {
 	q.result = make(chan SendResult, 1)
 	q.lead = make(chan struct{})
+	if g.metrics != nil {
+		q.queued = time.Now()
+	}
 	g.mu.Lock()
 	g.pending = append(g.pending, q)
 	if !g.leading {
@@ -114,6 +122,9 @@ func (g *groupCommit) lead(ctx context.Context, q *queuedSend) {
 		g.mu.Unlock()
 
 		results := g.store(ctx, batch)
+		if g.metrics != nil {
+			g.report(batch)
+		}
 
 		g.mu.Lock()
 		prev := g.published
@@ -141,4 +152,14 @@ func (g *groupCommit) lead(ctx context.Context, q *queuedSend) {
 			return
 		}
 	}
+}
+
+// report tells metrics how long each send of a batch the store just
+// answered waited, and how many the batch held.
+func (g *groupCommit) report(batch []*queuedSend) {
+	now := time.Now()
+	for _, q := range batch {
+		g.metrics.SendCommitted(now.Sub(q.queued))
+	}
+	g.metrics.BatchCommitted(len(batch))
 }

@@ -25,6 +25,7 @@ type Service struct {
 	broker   Broker
 	presence Presence
 	logger   *slog.Logger
+	metrics  Metrics
 	typing   *typingGate
 	limits   Limits
 	// outages gates the error lines about a dependency's failures that
@@ -74,6 +75,9 @@ type ServiceConfig struct {
 	// MaxBatch is how many sends one transaction stores at most (group
 	// commit); 1 commits each send alone. 0 means DefaultMaxBatch.
 	MaxBatch int
+	// Metrics hears what the service does (sends, commits, publishes,
+	// refusals); nil reports nowhere.
+	Metrics Metrics
 }
 
 // Limits are the service's guards against abuse.
@@ -129,12 +133,16 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	s := &Service{
 		store:    cfg.Store,
 		hasher:   cfg.Hasher,
-		broker:   cfg.Broker,
+		broker:   meterBroker(cfg.Broker, cfg.Metrics),
 		presence: cfg.Presence,
 		logger:   cfg.Logger,
+		metrics:  cfg.Metrics,
 		typing:   newTypingGate(cfg.TypingInterval),
 		limits:   cfg.Limits,
 		groupCap: cfg.MaxGroupMembers,
@@ -146,7 +154,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
 	}
-	s.sends = &groupCommit{max: cfg.MaxBatch, store: s.storeSends, publish: s.publishSends}
+	s.sends = &groupCommit{max: cfg.MaxBatch, store: s.storeSends, publish: s.publishSends, metrics: cfg.Metrics}
 	return s, nil
 }
 
@@ -238,6 +246,7 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 		}
 	}
 	if !ok {
+		s.metrics.RateLimited(limitAction(what))
 		return &Error{Code: ERATELIMITED, Message: "too many " + what + ": slow down", RetryAfter: retry}
 	}
 	return nil
@@ -342,7 +351,8 @@ type SessionStart func(ctx context.Context) (key string, deadline time.Time, err
 // an account closure that commits while the login is under way therefore
 // either finds the session bound and ends it, or makes the login fail as
 // a wrong password does: no session outlives them.
-func (s *Service) LoginSession(ctx context.Context, username, password string, addr netip.Addr, start SessionStart) (User, error) {
+func (s *Service) LoginSession(ctx context.Context, username, password string, addr netip.Addr, start SessionStart) (_ User, err error) {
+	defer func() { s.countLogin(err) }()
 	u, hash, err := s.login(ctx, username, password, addr)
 	if err != nil || start == nil {
 		return u, err
@@ -696,6 +706,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		}
 		return m, false, nil
 	}
+	s.metrics.MessageSent(transportOf(req))
 	return m, true, nil
 }
 
