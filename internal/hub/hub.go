@@ -86,6 +86,7 @@ type Hub struct {
 	wg sync.WaitGroup // every connection's reader and writers
 
 	slowClosed atomic.Int64 // connections closed as too slow
+	delivered  atomic.Int64 // frames of events queued to connections
 }
 
 // New returns a Hub delivering what broker hands it. Run must be running
@@ -159,11 +160,13 @@ func (h *Hub) deliver(d chat.Delivery) {
 		h.logger.Error("encode event", "type", ev.Type, "err", err)
 		return
 	}
+	var n int64
 	for _, c := range conns {
-		if c.ID != ev.SkipConn {
-			c.Send(frame)
+		if c.ID != ev.SkipConn && c.Send(frame) {
+			n++
 		}
 	}
+	h.delivered.Add(n)
 }
 
 // conns returns the local connections of users.
@@ -426,3 +429,8 @@ func (h *Hub) Count() int {
 // SlowClosed returns how many connections this node has closed because
 // their clients did not keep up (close code 4000), since it started.
 func (h *Hub) SlowClosed() int64 { return h.slowClosed.Load() }
+
+// Delivered returns how many times this node has queued an event's frame
+// to one of its connections, since it started: an event reaching three
+// connections counts three.
+func (h *Hub) Delivered() int64 { return h.delivered.Load() }

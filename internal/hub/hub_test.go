@@ -235,6 +235,9 @@ func TestDeliverEncodesOncePerEvent(t *testing.T) {
 				t.Errorf("socket got %q, want %q", got, want)
 			}
 		}
+		if n := h.Delivered(); n != 2 {
+			t.Errorf("Delivered() = %d, want 2 (one per connection reached)", n)
+		}
 	})
 }
 
