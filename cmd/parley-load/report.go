@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // report is the run's result, written as text or JSON.
@@ -80,11 +82,12 @@ type latency struct {
 	Max   float64 `json:"max"`
 }
 
-func summarize(h *histogram) *latency {
+func summarize(h *hdrhistogram.Histogram) *latency {
 	ms := func(us int64) float64 { return float64(us) / 1000 }
 	return &latency{
-		Count: h.count(), Min: ms(h.min), Mean: h.mean() / 1000,
-		P50: ms(h.quantile(50)), P90: ms(h.quantile(90)), P99: ms(h.quantile(99)), P999: ms(h.quantile(99.9)), Max: ms(h.max),
+		Count: uint64(h.TotalCount()), Min: ms(h.Min()), Mean: h.Mean() / 1000,
+		P50: ms(h.ValueAtQuantile(50)), P90: ms(h.ValueAtQuantile(90)), P99: ms(h.ValueAtQuantile(99)),
+		P999: ms(h.ValueAtQuantile(99.9)), Max: ms(h.Max()),
 	}
 }
 
