@@ -16,7 +16,11 @@ import (
 )
 
 // statusRecorder remembers the status a handler wrote, for the access log,
-// and ends the answer after an error envelope (see endAnswer).
+// and ends the answer after an error envelope (see endAnswer). It is not
+// github.com/felixge/httpsnoop: what httpsnoop adds, keeping the
+// optional interfaces (Flusher, Hijacker) of the writer it wraps, Unwrap
+// gives http.ResponseController here, and dropping the writes after an
+// envelope would take hooks as long as these two methods.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
