@@ -85,6 +85,7 @@ type config struct {
 	redisPrefix     string
 	groupCommit     bool
 	debugAddr       string
+	metricsAddr     string
 	hashConcurrency int
 	maxGroupMembers int
 	dbTimeout       time.Duration
@@ -101,6 +102,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.addr, "addr", "localhost:8080", "address to listen on: host:port; :8080 listens on every interface")
 	fs.StringVar(&cfg.db, "db", "parley.db", "SQLite database file, or a PostgreSQL postgres:// URL or key/value connection string (host=… dbname=…)")
 	fs.StringVar(&cfg.debugAddr, "debug-addr", "", "serve Go's pprof profiles on this address (for example 127.0.0.1:6060); keep it private")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (for example 127.0.0.1:9464); off when empty; keep it private")
 	fs.BoolVar(&cfg.groupCommit, "group-commit", true, "commit concurrent sends together, one transaction (one fsync, one round trip) for many; false commits each alone, for comparison")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
 	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
@@ -295,6 +297,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Warn("running as a single node: cross-node delivery, presence and limits need -redis")
 	}
 
+	metrics := newMetrics(cfg.metricsAddr, store) // nil when -metrics-addr is off
 	svc, err := chat.NewService(chat.ServiceConfig{
 		Store: store,
 		// Every hash and verification goes through the bound: argon2id
@@ -307,6 +310,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// A group's cap, its creator included.
 		MaxGroupMembers: cfg.maxGroupMembers,
 		MaxBatch:        batchSize(cfg.groupCommit),
+		Metrics:         serviceMetrics(metrics),
 	})
 	if err != nil {
 		return err
@@ -386,6 +390,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Close ends Serve, whose error is logged above.
 		context.AfterFunc(bgCtx, func() { _ = debug.Close() })
 		logger.Info("profiles", "addr", dbg.Addr().String())
+	}
+	if metrics != nil {
+		if err := serveMetrics(bgCtx, &wg, cfg.metricsAddr, metrics, connections, logger); err != nil {
+			return err
+		}
 	}
 
 	serveErr := make(chan error, 1)
