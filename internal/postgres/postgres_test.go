@@ -22,7 +22,7 @@ import (
 	"github.com/parleychat/parley/internal/testenv"
 )
 
-var _ scs.CtxStore = (*SessionStore)(nil)
+var _ scs.CtxStore = chat.Sessions{}
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Postgres)) }
 

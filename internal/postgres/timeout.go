@@ -57,54 +57,8 @@ func (g *Guarded) Close() { g.store.Close() }
 // Writable is Store.Writable, without the deadline: its caller gives one.
 func (g *Guarded) Writable(ctx context.Context) error { return g.store.Writable(ctx) }
 
-// GuardedSessions is the SessionStore with the Guarded store's deadline
-// and classification on every call that takes a context (Run aside, which
-// runs until its context ends). Keep it in step with SessionStore:
-// TestGuardedCoversStore fails for a method left to it.
-type GuardedSessions struct {
-	*SessionStore
-	guard *storeguard.Guard
-}
-
 // Sessions returns the session store, guarded as the store is (the same
-// deadline, breaker and outage log).
-func (g *Guarded) Sessions() *GuardedSessions {
-	return &GuardedSessions{SessionStore: g.store.Sessions(), guard: g.Guard()}
-}
-
-// FindCtx is SessionStore.FindCtx within the deadline.
-func (s *GuardedSessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	return storeguard.Do2(s.guard, ctx, func(ctx context.Context) ([]byte, bool, error) { return s.SessionStore.FindCtx(ctx, token) })
-}
-
-// FindExpiryCtx is SessionStore.FindExpiryCtx within the deadline.
-func (s *GuardedSessions) FindExpiryCtx(ctx context.Context, token string) ([]byte, time.Time, bool, error) {
-	return storeguard.Do3(s.guard, ctx, func(ctx context.Context) ([]byte, time.Time, bool, error) {
-		return s.SessionStore.FindExpiryCtx(ctx, token)
-	})
-}
-
-// CommitCtx is SessionStore.CommitCtx within the deadline.
-func (s *GuardedSessions) CommitCtx(ctx context.Context, token string, data []byte, expiry time.Time) error {
-	return s.guard.Run(ctx, func(ctx context.Context) error { return s.SessionStore.CommitCtx(ctx, token, data, expiry) })
-}
-
-// DeleteCtx is SessionStore.DeleteCtx within the deadline.
-func (s *GuardedSessions) DeleteCtx(ctx context.Context, token string) error {
-	return s.guard.Run(ctx, func(ctx context.Context) error { return s.SessionStore.DeleteCtx(ctx, token) })
-}
-
-// Find is FindCtx without a context, for scs.Store.
-func (s *GuardedSessions) Find(token string) ([]byte, bool, error) {
-	return s.FindCtx(context.Background(), token)
-}
-
-// Commit is CommitCtx without a context, for scs.Store.
-func (s *GuardedSessions) Commit(token string, data []byte, expiry time.Time) error {
-	return s.CommitCtx(context.Background(), token, data, expiry)
-}
-
-// Delete is DeleteCtx without a context, for scs.Store.
-func (s *GuardedSessions) Delete(token string) error {
-	return s.DeleteCtx(context.Background(), token)
+// deadline, breaker and outage log), in the shape scs asks.
+func (g *Guarded) Sessions() chat.Sessions {
+	return chat.Sessions{SessionStore: g.Guard().Sessions(&SessionStore{store: g.store})}
 }

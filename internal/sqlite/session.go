@@ -5,38 +5,27 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
+
+	"github.com/parleychat/parley/internal/chat"
 )
 
-// SessionStore keeps HTTP sessions in the same database, in the shape
-// github.com/alexedwards/scs/v2 asks of a store (its Store and CtxStore
-// interfaces).
+// SessionStore keeps HTTP sessions in the same database (see
+// chat.SessionStore).
 type SessionStore struct {
 	store *Store
 }
 
-// Sessions returns the store's session store.
-func (s *Store) Sessions() *SessionStore { return &SessionStore{store: s} }
+var _ chat.SessionStore = (*SessionStore)(nil)
 
-// FindCtx returns the data of an unexpired session.
-func (ss *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	var data []byte
-	err := ss.store.read.QueryRowContext(ctx,
-		`SELECT data FROM sessions WHERE token = ? AND expiry > ?`, token, micros(time.Now())).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("find session: %w", err)
-	}
-	return data, true, nil
-}
+// Sessions returns the store's session store, in the shape scs asks.
+func (s *Store) Sessions() chat.Sessions { return chat.Sessions{SessionStore: &SessionStore{store: s}} }
 
-// FindExpiryCtx is FindCtx that also returns the session's expiry as
+// FindExpiryCtx returns the data of an unexpired session and its expiry as
 // stored, so that a caller can tell whether committing it again would move
 // anything (see the web server's session store). found is false, with a
-// nil error, when no unexpired session is stored under token.
+// nil error, when no unexpired session is stored under token. Expiry is
+// judged by this process's clock, the one scs computed it with.
 func (ss *SessionStore) FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
 	var at int64
 	err = ss.store.read.QueryRowContext(ctx,
@@ -78,44 +67,17 @@ func (ss *SessionStore) DeleteCtx(ctx context.Context, token string) error {
 	return nil
 }
 
-// Find is FindCtx without a context, for scs.Store.
-func (ss *SessionStore) Find(token string) ([]byte, bool, error) {
-	return ss.FindCtx(context.Background(), token)
-}
-
-// Commit is CommitCtx without a context, for scs.Store.
-func (ss *SessionStore) Commit(token string, data []byte, expiry time.Time) error {
-	return ss.CommitCtx(context.Background(), token, data, expiry)
-}
-
-// Delete is DeleteCtx without a context, for scs.Store.
-func (ss *SessionStore) Delete(token string) error {
-	return ss.DeleteCtx(context.Background(), token)
-}
-
-// Run deletes expired sessions every interval until ctx ends.
-func (ss *SessionStore) Run(ctx context.Context, interval time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			res, err := ss.store.write.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, micros(time.Now()))
-			if err != nil {
-				if ctx.Err() == nil {
-					logger.Error("delete expired sessions", "err", err)
-				}
-				continue
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				logger.Debug("deleted expired sessions", "count", n)
-			}
-			// Past its deadline no session can be stored or found again.
-			if _, err := ss.store.write.ExecContext(ctx, `DELETE FROM user_sessions WHERE deadline <= ?`, micros(time.Now())); err != nil && ctx.Err() == nil {
-				logger.Error("delete expired user sessions", "err", err)
-			}
-		}
+// DeleteExpired deletes the sessions expired at now and the user
+// bindings past their deadline.
+func (ss *SessionStore) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	res, err := ss.store.write.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
+	n, _ := res.RowsAffected() // SQLite always knows it
+	// Past its deadline no session can be stored or found again.
+	if _, err := ss.store.write.ExecContext(ctx, `DELETE FROM user_sessions WHERE deadline <= ?`, micros(now)); err != nil {
+		return n, fmt.Errorf("delete expired user sessions: %w", err)
+	}
+	return n, nil
 }

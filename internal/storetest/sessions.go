@@ -17,6 +17,7 @@ type SessionStore interface {
 	DeleteCtx(ctx context.Context, token string) error
 	// FindExpiryCtx is FindCtx that also returns the stored expiry.
 	FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error)
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // RunSessions runs the conformance tests of binding sessions to users,
@@ -33,6 +34,7 @@ func RunSessions(t *testing.T, newStores func(t *testing.T) (chat.Store, Session
 		{"EndedStaysEnded", testEndedStaysEnded},
 		{"TouchSession", testTouchSession},
 		{"FindExpiry", testFindExpiry},
+		{"DeleteExpired", testDeleteExpired},
 		{"SetDisplayName", testSetDisplayName},
 		{"CloseUser", testCloseUser},
 		{"StartSession", testStartSession},
@@ -208,6 +210,28 @@ func testFindExpiry(t *testing.T, s chat.Store, ss SessionStore) {
 	}
 	if _, _, ok, err := ss.FindExpiryCtx(ctx, "none"); err != nil || ok {
 		t.Errorf("FindExpiryCtx of no session = %v, %v; want not found", ok, err)
+	}
+}
+
+// testDeleteExpired: the sweep deletes the sessions expired by the time it
+// is given, and only those.
+func testDeleteExpired(t *testing.T, s chat.Store, ss SessionStore) {
+	ctx := t.Context()
+	alice := NewUser(t, s, "alice")
+	now := time.Now()
+	commitBound(t, s, ss, alice.ID, "fresh", now.Add(time.Hour))
+	commitBound(t, s, ss, alice.ID, "stale", now.Add(-time.Second))
+	if n, err := ss.DeleteExpired(ctx, now); err != nil || n != 1 {
+		t.Errorf("DeleteExpired(now) = %d, %v; want 1 (the stale session)", n, err)
+	}
+	if !found(t, ss, "fresh") {
+		t.Error("the sweep deleted an unexpired session")
+	}
+	if n, err := ss.DeleteExpired(ctx, now.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("DeleteExpired(in two hours) = %d, %v; want 1", n, err)
+	}
+	if found(t, ss, "fresh") {
+		t.Error("a session expired by the sweep's time is still found")
 	}
 }
 
