@@ -27,6 +27,12 @@ type User struct {
 	// ClosedDisplayName, it is out of the people directory and cannot sign
 	// in; its username stays taken and its messages stay in history.
 	Closed bool
+	// Admin: a site admin, who invites people and deactivates accounts.
+	// The first account created is one.
+	Admin bool
+	// Deactivated: an admin switched the account off. It cannot sign in
+	// until an admin reactivates it; everything else about it stays.
+	Deactivated bool
 }
 
 // ClosedDisplayName is the display name of every closed account.

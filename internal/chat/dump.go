@@ -30,6 +30,9 @@ type StoredUser struct {
 	SearchName string
 	// ClosedAt is when the account was closed; zero while it is open.
 	ClosedAt time.Time
+	// DeactivatedAt is when an admin deactivated the account; zero while
+	// it is active. (User.Admin says whether it is a site admin.)
+	DeactivatedAt time.Time
 }
 
 // StoredConversation is a conversation, its counters included.

@@ -48,6 +48,8 @@ type Service struct {
 	// dummyHash is verified against when a login names an unknown user, so
 	// that unknown and known usernames cost the same time.
 	dummyHash string
+	// registration is ServiceConfig.Registration.
+	registration RegistrationMode
 }
 
 // ServiceConfig is what a Service is made of.
@@ -75,6 +77,9 @@ type ServiceConfig struct {
 	// MaxBatch is how many sends one transaction stores at most (group
 	// commit); 1 commits each send alone. 0 means DefaultMaxBatch.
 	MaxBatch int
+	// Registration says who may register (Join); "" means
+	// RegistrationOpen.
+	Registration RegistrationMode
 	// Metrics hears what the service does (sends, commits, publishes,
 	// refusals); nil reports nowhere.
 	Metrics Metrics
@@ -153,6 +158,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		// delays a send by this at most.
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
+		registration:   cfg.Registration,
 	}
 	s.sends = &groupCommit{max: cfg.MaxBatch, store: s.storeSends, publish: s.publishSends, metrics: cfg.Metrics}
 	return s, nil
@@ -268,35 +274,11 @@ func (s *Service) refund(ctx context.Context, l, local Limiter, key, what string
 	}
 }
 
-// Register creates an account for someone at the client address addr. An
-// empty display name defaults to the username.
+// Register creates an account for someone at the client address addr, as
+// Join does with no invitation. An empty display name defaults to the
+// username.
 func (s *Service) Register(ctx context.Context, username, password, displayName string, addr netip.Addr) (User, error) {
-	// The password length is checked first: an overlong one must cost
-	// nothing before it is refused.
-	if err := ValidatePassword(password); err != nil {
-		return User{}, err
-	}
-	if addr.IsValid() {
-		if err := s.allow(ctx, s.limits.Registrations, nil, AddressKey(addr), "new accounts from your address"); err != nil {
-			return User{}, err
-		}
-	}
-	name, err := NormalizeUsername(username)
-	if err != nil {
-		return User{}, err
-	}
-	if displayName == "" {
-		displayName = name
-	}
-	display, err := NormalizeDisplayName(displayName)
-	if err != nil {
-		return User{}, err
-	}
-	hash, err := s.hash(ctx, password)
-	if err != nil {
-		return User{}, fmt.Errorf("hash password: %w", err)
-	}
-	return s.store.CreateUser(ctx, User{Username: name, DisplayName: display, CreatedAt: Now()}, hash)
+	return s.Join(ctx, username, password, displayName, "", addr)
 }
 
 // errThrottled answers a login attempt that must wait. Its text is the same
@@ -494,6 +476,10 @@ func (s *Service) checkPassword(ctx context.Context, username, password string) 
 		// The account, when there is one, goes with the error for the
 		// log's sake; the caller answers as for an unknown name.
 		return u, "", errBadLogin()
+	}
+	if u.Deactivated {
+		// Said only to whoever knows the password.
+		return u, "", Errorf(EFORBIDDEN, "this account is deactivated: ask an administrator")
 	}
 	return u, hash, nil
 }

@@ -12,16 +12,20 @@ import (
 // methods say so; any other error is internal.
 type Store interface {
 	// CreateUser stores a new user with the hash of their password and
-	// returns it with its ID. A username taken in any letter case is ECONFLICT.
+	// returns it with its ID. A username taken in any letter case is
+	// ECONFLICT. The first user stored (none before, closed or not) is a
+	// site admin (Admin), decided in the inserting transaction so that
+	// concurrent first registrations make one admin.
 	CreateUser(ctx context.Context, u User, passwordHash string) (User, error)
 	// UserByID returns a user, closed or not, or ENOTFOUND.
 	UserByID(ctx context.Context, id UserID) (User, error)
 	// UserCredentials returns the user with the given (lower-case) username
 	// and their password hash, or ENOTFOUND; a closed account is ENOTFOUND.
+	// UserByID and UserCredentials set Admin and Deactivated.
 	UserCredentials(ctx context.Context, username string) (User, string, error)
 	// CloseUser closes an account in one transaction: the user is marked
 	// closed, their display name becomes ClosedDisplayName, their password
-	// hash is erased, every session of theirs ends (as EndSessions) and
+	// hash and admin rights are erased, every session of theirs ends (as EndSessions) and
 	// they leave every group they are in, as RemoveMember does when a
 	// member leaves (a SystemLeft message at now in each, the
 	// longest-standing member promoted where the last admin goes; their
@@ -191,8 +195,9 @@ type Store interface {
 	// StartSession binds the new session stored under key to user, as
 	// BindSession does, only if the account is open and its password hash
 	// is still passwordHash, and reports whether it did. The check and the
-	// binding are one step that a password change or a closure cannot
-	// come between: each either sees the binding (and ends it) or makes
+	// binding are one step that a password change, a closure or a
+	// deactivation (the account must not be deactivated) cannot come
+	// between: each either sees the binding (and ends it) or makes
 	// StartSession find the account changed.
 	StartSession(ctx context.Context, user UserID, key string, deadline time.Time, passwordHash string) (bool, error)
 	// EndSessions deletes every session bound to user but the one stored
@@ -204,6 +209,38 @@ type Store interface {
 	// key to expiry, when that is later, and returns the session's expiry;
 	// false when there is no unexpired session under key.
 	TouchSession(ctx context.Context, key string, expiry time.Time) (time.Time, bool, error)
+
+	// CreateInvitedUser stores a new user as CreateUser does, in one
+	// transaction that counts a use of the invitation whose TokenHash is
+	// tokenHash: only if it is usable at now (Invitation.Usable), checked
+	// atomically with the count, so concurrent registrations never pass
+	// its MaxUses. An invitation that is unknown, expired, revoked or used
+	// up is EFORBIDDEN; a taken username ECONFLICT; either way nothing is
+	// stored and no use counted.
+	CreateInvitedUser(ctx context.Context, u User, passwordHash, tokenHash string, now time.Time) (User, error)
+	// SetAdmin makes an open account a site admin or not and returns it,
+	// or ENOTFOUND.
+	SetAdmin(ctx context.Context, id UserID, admin bool) (User, error)
+	// DeactivateUser marks an open account deactivated (at now, unless it
+	// is already) and, in the same transaction, ends every session of its
+	// (as EndSessions), returning the account and the ended sessions'
+	// keys, or ENOTFOUND. StartSession no longer binds it a session.
+	DeactivateUser(ctx context.Context, id UserID, now time.Time) (User, []string, error)
+	// ReactivateUser clears an open account's deactivation and returns
+	// it, or ENOTFOUND.
+	ReactivateUser(ctx context.Context, id UserID) (User, error)
+	// Accounts returns at most q.Limit accounts, closed ones too, in ID
+	// order after q.After, with Admin and Deactivated set.
+	Accounts(ctx context.Context, q AccountQuery) ([]User, error)
+	// CreateInvitation stores inv (Uses 0, not revoked) and returns it
+	// with its ID.
+	CreateInvitation(ctx context.Context, inv Invitation) (Invitation, error)
+	// Invitations returns at most q.Limit invitations in ID order after
+	// q.After.
+	Invitations(ctx context.Context, q InvitationQuery) ([]Invitation, error)
+	// RevokeInvitation marks an invitation revoked at now (unless it is
+	// already) and returns it, or ENOTFOUND.
+	RevokeInvitation(ctx context.Context, id InvitationID, now time.Time) (Invitation, error)
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error

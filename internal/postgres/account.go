@@ -66,14 +66,14 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 	return nil
 }
 
-// StartSession binds a new session to user if the account is open and its
-// password hash is still passwordHash, in one statement. FOR SHARE waits
+// StartSession binds a new session to user if the account is open, not
+// deactivated, and its password hash is still passwordHash, in one statement. FOR SHARE waits
 // for a password change or closure under way to commit and then judges the
 // row as it left it.
 func (s *Store) StartSession(ctx context.Context, user chat.UserID, key string, deadline time.Time, passwordHash string) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `
 		WITH account AS (
-			SELECT id FROM users WHERE id = $2 AND password_hash = $4 AND closed_at IS NULL FOR SHARE
+			SELECT id FROM users WHERE id = $2 AND password_hash = $4 AND closed_at IS NULL AND deactivated_at IS NULL FOR SHARE
 		)
 		INSERT INTO user_sessions (token, user_id, deadline)
 		SELECT $1, id, $3 FROM account
@@ -149,7 +149,7 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 			}
 			u := &closed.User
 			err = tx.QueryRow(ctx, `
-				UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = ''
+				UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = '', is_admin = false
 				WHERE id = $3 AND closed_at IS NULL
 				RETURNING id, username, display_name, created_at`,
 				now, chat.ClosedDisplayName, int64(id),

@@ -86,9 +86,10 @@ func checkEmpty(ctx context.Context, tx pgx.Tx) error {
 func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) error {
 	var err error
 	if n.Users, err = copyRows(ctx, tx, "users", src.Users(ctx),
-		[]string{"id", "username", "display_name", "search_name", "password_hash", "created_at", "closed_at"},
+		[]string{"id", "username", "display_name", "search_name", "password_hash", "created_at", "closed_at", "is_admin", "deactivated_at"},
 		func(u chat.StoredUser) ([]any, error) {
-			return []any{int64(u.ID), u.Username, u.DisplayName, u.SearchName, u.PasswordHash, u.CreatedAt, nullTime(u.ClosedAt)}, nil
+			return []any{int64(u.ID), u.Username, u.DisplayName, u.SearchName, u.PasswordHash, u.CreatedAt, nullTime(u.ClosedAt),
+				u.Admin, nullTime(u.DeactivatedAt)}, nil
 		}); err != nil {
 		return err
 	}

@@ -13,13 +13,41 @@ import (
 
 // CreateUser stores a new user; a username taken in any letter case is
 // ECONFLICT (the unique index on lower(username) decides, so two
-// concurrent registrations of one name cannot both succeed).
-func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string) (chat.User, error) {
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO users (username, display_name, search_name, password_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`,
+// concurrent registrations of one name cannot both succeed). The first
+// user is an admin (see insertUser).
+func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string) (created chat.User, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		created, err = insertUser(ctx, tx, u, passwordHash)
+		return err
+	})
+	return created, err
+}
+
+// firstUserLock is the transaction-scoped advisory lock key that orders
+// inserts into an empty users table.
+const firstUserLock = 0x70617273_6c657931 // "parsley1"
+
+// insertUser inserts u in tx, an admin when there is no user yet. While
+// the table looks empty, inserters take firstUserLock first: each waits
+// for the one before to commit, and its INSERT, a later statement with a
+// later snapshot (READ COMMITTED), then sees that user. Once the table
+// has a user it never empties (closed accounts keep their rows), so the
+// lock is not taken again.
+func insertUser(ctx context.Context, tx pgx.Tx, u chat.User, passwordHash string) (chat.User, error) {
+	var some bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&some); err != nil {
+		return chat.User{}, fmt.Errorf("count users: %w", err)
+	}
+	if !some {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(firstUserLock)); err != nil {
+			return chat.User{}, fmt.Errorf("first user lock: %w", err)
+		}
+	}
+	err := tx.QueryRow(ctx, `
+		INSERT INTO users (username, display_name, search_name, password_hash, created_at, is_admin)
+		VALUES ($1, $2, $3, $4, $5, NOT EXISTS (SELECT 1 FROM users)) RETURNING id, created_at, is_admin`,
 		u.Username, u.DisplayName, strings.ToLower(u.DisplayName), passwordHash, u.CreatedAt,
-	).Scan(&u.ID, &u.CreatedAt)
+	).Scan(&u.ID, &u.CreatedAt, &u.Admin)
 	if isUnique(err, "") {
 		return chat.User{}, chat.Errorf(chat.ECONFLICT, "username %q is taken", u.Username)
 	}
@@ -61,8 +89,8 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 		hash string
 	)
 	err := s.pool.QueryRow(ctx,
-		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL FROM users `+where, arg,
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &u.CreatedAt, &u.Closed)
+		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL, is_admin, deactivated_at IS NOT NULL FROM users `+where, arg,
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &u.CreatedAt, &u.Closed, &u.Admin, &u.Deactivated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return chat.User{}, "", chat.NotFound("user")
 	}

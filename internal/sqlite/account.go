@@ -61,13 +61,13 @@ func (s *Store) BindSession(ctx context.Context, user chat.UserID, key string, d
 	return nil
 }
 
-// StartSession binds a new session to user if the account is open and its
-// password hash is still passwordHash, in one statement (the single writer
+// StartSession binds a new session to user if the account is open, not
+// deactivated, and its password hash is still passwordHash, in one statement (the single writer
 // orders it against password changes and closures).
 func (s *Store) StartSession(ctx context.Context, user chat.UserID, key string, deadline time.Time, passwordHash string) (bool, error) {
 	res, err := s.write.ExecContext(ctx, `
 		INSERT INTO user_sessions (token, user_id, deadline)
-		SELECT ?1, id, ?3 FROM users WHERE id = ?2 AND password_hash = ?4 AND closed_at IS NULL
+		SELECT ?1, id, ?3 FROM users WHERE id = ?2 AND password_hash = ?4 AND closed_at IS NULL AND deactivated_at IS NULL
 		ON CONFLICT (token) DO NOTHING`, key, int64(user), micros(deadline), passwordHash)
 	if err != nil {
 		return false, fmt.Errorf("start session: %w", err)
@@ -95,7 +95,7 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 		u := &closed.User
 		var created int64
 		err := tx.QueryRowContext(ctx, `
-			UPDATE users SET closed_at = ?, display_name = ?, search_name = '', password_hash = ''
+			UPDATE users SET closed_at = ?, display_name = ?, search_name = '', password_hash = '', is_admin = 0
 			WHERE id = ? AND closed_at IS NULL
 			RETURNING id, username, display_name, created_at`,
 			micros(now), chat.ClosedDisplayName, int64(id),

@@ -64,16 +64,17 @@ func (s *Snapshot) Close() error {
 // Users returns every account, closed ones included, by ascending ID.
 func (s *Snapshot) Users(ctx context.Context) iter.Seq2[chat.StoredUser, error] {
 	return snapshotRows(ctx, s.tx, "users", `
-		SELECT id, username, display_name, search_name, password_hash, created_at, closed_at
+		SELECT id, username, display_name, search_name, password_hash, created_at, closed_at, is_admin, deactivated_at
 		FROM users ORDER BY id`,
 		func(r scanner) (chat.StoredUser, error) {
 			var (
-				u       chat.StoredUser
-				created int64
-				closed  sql.NullInt64
+				u                   chat.StoredUser
+				created             int64
+				closed, deactivated sql.NullInt64
 			)
-			err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.SearchName, &u.PasswordHash, &created, &closed)
+			err := r.Scan(&u.ID, &u.Username, &u.DisplayName, &u.SearchName, &u.PasswordHash, &created, &closed, &u.Admin, &deactivated)
 			u.CreatedAt, u.ClosedAt, u.Closed = fromMicros(created), nullMicros(closed), closed.Valid
+			u.DeactivatedAt, u.Deactivated = nullMicros(deactivated), deactivated.Valid
 			return u, err
 		})
 }

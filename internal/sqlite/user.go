@@ -12,13 +12,21 @@ import (
 )
 
 // CreateUser stores a new user; a username taken in any letter case is
-// ECONFLICT.
+// ECONFLICT. The first user is an admin: the single writer makes the
+// check and the insert one step.
 func (s *Store) CreateUser(ctx context.Context, u chat.User, passwordHash string) (chat.User, error) {
-	err := s.write.QueryRowContext(ctx, `
-		INSERT INTO users (username, display_name, search_name, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`,
+	return insertUser(ctx, s.write, u, passwordHash)
+}
+
+// insertUser inserts u, an admin when there is no user yet.
+func insertUser(ctx context.Context, db interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, u chat.User, passwordHash string) (chat.User, error) {
+	err := db.QueryRowContext(ctx, `
+		INSERT INTO users (username, display_name, search_name, password_hash, created_at, is_admin)
+		VALUES (?, ?, ?, ?, ?, NOT EXISTS (SELECT 1 FROM users)) RETURNING id, is_admin`,
 		u.Username, u.DisplayName, strings.ToLower(u.DisplayName), passwordHash, micros(u.CreatedAt),
-	).Scan(&u.ID)
+	).Scan(&u.ID, &u.Admin)
 	if isUnique(err) {
 		return chat.User{}, chat.Errorf(chat.ECONFLICT, "username %q is taken", u.Username)
 	}
@@ -59,8 +67,8 @@ func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, str
 		created int64
 	)
 	err := s.read.QueryRowContext(ctx,
-		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL FROM users `+where, arg,
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created, &u.Closed)
+		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL, is_admin, deactivated_at IS NOT NULL FROM users `+where, arg,
+	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created, &u.Closed, &u.Admin, &u.Deactivated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.User{}, "", chat.NotFound("user")
 	}

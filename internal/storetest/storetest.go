@@ -113,6 +113,10 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 		{"Ping", []test{
 			{"OK", testPing},
 		}},
+		{"Access", nil},
+	}
+	for _, a := range accessTests() {
+		groups[len(groups)-1].tests = append(groups[len(groups)-1].tests, test{a.name, a.fn})
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
