@@ -88,6 +88,7 @@ type config struct {
 	metricsAddr     string
 	hashConcurrency int
 	maxGroupMembers int
+	registration    string
 	dbTimeout       time.Duration
 	redisTimeout    time.Duration
 	presenceTTL     time.Duration
@@ -133,6 +134,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.loginAddrFails, "login-address-failures", 100, "failed logins one client address may make in 15 minutes, over every account, before it must wait (2 s, doubling to 15 min)")
 	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
 	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", chat.DefaultMaxGroupMembers, "the most members a group may have, its creator included (at least 2)")
+	fs.StringVar(&cfg.registration, "registration", string(chat.RegistrationOpen), "who may register: open (anyone), invite (with an admin's invitation link) or closed (nobody; parley admin create-user makes accounts)")
 	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open at once: over every node with -redis (each node alone while Redis is away), on this node without")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
@@ -179,6 +181,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if cfg.hashConcurrency < 1 {
 		return config{}, fmt.Errorf("-hash-concurrency must be at least 1, not %d", cfg.hashConcurrency)
+	}
+	if _, err := chat.ParseRegistrationMode(cfg.registration); err != nil {
+		return config{}, fmt.Errorf("-registration: %w", err)
 	}
 	if _, _, err := storeDSN(cfg.db); err != nil {
 		return config{}, err
@@ -309,6 +314,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Limits:   bp.limits,
 		// A group's cap, its creator included.
 		MaxGroupMembers: cfg.maxGroupMembers,
+		Registration:    chat.RegistrationMode(cfg.registration),
 		MaxBatch:        batchSize(cfg.groupCommit),
 		Metrics:         serviceMetrics(metrics),
 	})

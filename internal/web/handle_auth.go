@@ -100,7 +100,7 @@ func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManag
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := svc.Register(r.Context(), req.Username, req.Password, req.DisplayName, clientAddr(r))
+		u, err := svc.Join(r.Context(), req.Username, req.Password, req.DisplayName, req.Invitation, clientAddr(r))
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

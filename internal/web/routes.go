@@ -56,6 +56,12 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/conversations/{id}/messages/{seq}", s.requireUser(handleDeleteMessage(s.logger, s.service)))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.requireUser(handleRead(s.logger, s.service)))
 	mux.Handle("GET /api/v1/search", s.requireUser(handleSearch(s.logger, s.service)))
+	mux.Handle("POST /api/v1/admin/invitations", s.requireUser(handleCreateInvitation(s.logger, s.service)))
+	mux.Handle("GET /api/v1/admin/invitations", s.requireUser(handleInvitations(s.logger, s.service)))
+	mux.Handle("DELETE /api/v1/admin/invitations/{id}", s.requireUser(handleRevokeInvitation(s.logger, s.service)))
+	mux.Handle("GET /api/v1/admin/users", s.requireUser(handleAccounts(s.logger, s.service)))
+	mux.Handle("POST /api/v1/admin/users/{id}/deactivate", s.requireUser(handleAccountChange(s.logger, s.service.Deactivate)))
+	mux.Handle("POST /api/v1/admin/users/{id}/reactivate", s.requireUser(handleAccountChange(s.logger, s.service.Reactivate)))
 
 	mux.Handle("GET /ws", handleWebSocket(s.logger, s.service, s.sessions, s.hub, s.trustedOrigins, s.wsTimeout, s.maxConns))
 

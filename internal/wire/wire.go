@@ -127,6 +127,9 @@ type RegisterRequest struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
 	DisplayName string `json:"display_name,omitempty"`
+	// Invitation is the token of an invitation link, needed when the
+	// server's registration mode is "invite".
+	Invitation string `json:"invitation,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/v1/auth/login.

@@ -1,0 +1,117 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/parleychat/parley/internal/chat"
+	"github.com/parleychat/parley/internal/wire"
+)
+
+// wireInvitation is inv as the API shows it; token and link are "" except
+// at creation.
+func wireInvitation(inv chat.Invitation, token, link string) wire.Invitation {
+	w := wire.Invitation{
+		ID:        int64(inv.ID),
+		Token:     token,
+		URL:       link,
+		CreatedAt: inv.CreatedAt,
+		ExpiresAt: inv.ExpiresAt,
+		MaxUses:   inv.MaxUses,
+		Uses:      inv.Uses,
+		Usable:    inv.Usable(time.Now()),
+	}
+	if inv.CreatedBy != 0 {
+		by := int64(inv.CreatedBy)
+		w.CreatedBy = &by
+	}
+	if !inv.RevokedAt.IsZero() {
+		at := inv.RevokedAt
+		w.RevokedAt = &at
+	}
+	return w
+}
+
+// invitationLink is the registration page's address with the token, on
+// the origin the request came to.
+func invitationLink(r *http.Request, token string) string {
+	u := url.URL{Scheme: requestScheme(r), Host: r.Host, Path: "/register", RawQuery: url.Values{"invite": {token}}.Encode()}
+	return u.String()
+}
+
+// invitationLifetime turns the API's expires_in (seconds, 0 for the
+// default) into a lifetime, refusing what would overflow.
+func invitationLifetime(seconds int64) (time.Duration, error) {
+	if seconds < 0 || seconds > int64(chat.MaxInvitationLifetime/time.Second) {
+		return 0, chat.Errorf(chat.EINVALID, "expires_in must be between 60 and %d seconds", int64(chat.MaxInvitationLifetime/time.Second))
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
+
+func handleCreateInvitation(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeJSON[wire.CreateInvitationRequest](w, r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		lifetime, err := invitationLifetime(req.ExpiresIn)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		inv, token, err := svc.CreateInvitation(r.Context(), callerID(r), chat.NewInvitation{MaxUses: req.MaxUses, Lifetime: lifetime})
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		writeJSON(w, r, logger, http.StatusCreated, wire.InvitationResponse{Invitation: wireInvitation(inv, token, invitationLink(r, token))})
+	})
+}
+
+func handleInvitations(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		page, err := svc.Invitations(r.Context(), callerID(r), r.URL.Query().Get("after"), limit)
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		resp := wire.InvitationsResponse{Invitations: make([]wire.Invitation, len(page.Invitations)), Next: optionalString(page.Next)}
+		for i, inv := range page.Invitations {
+			resp.Invitations[i] = wireInvitation(inv, "", "")
+		}
+		writeJSON(w, r, logger, http.StatusOK, resp)
+	})
+}
+
+func handleRevokeInvitation(logger *slog.Logger, svc *chat.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathNumber(r, "id", "invitation id")
+		if err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		if _, err := svc.RevokeInvitation(r.Context(), callerID(r), chat.InvitationID(id)); err != nil {
+			writeError(w, r, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// pathNumber reads the path segment name, a positive integer (what names
+// it in the error).
+func pathNumber(r *http.Request, name, what string) (int64, error) {
+	n, err := parsePositive(r.PathValue(name))
+	if err != nil {
+		return 0, chat.Errorf(chat.EINVALID, "%s must be a positive integer", what)
+	}
+	return n, nil
+}
