@@ -172,3 +172,30 @@ func TestServiceReportsLoginRefusals(t *testing.T) {
 		t.Errorf("%d login failures, %d throttled; want 2, 1", m.loginFailures, m.loginThrottled)
 	}
 }
+
+// TestMeteredBrokerPublishesBatchesOnlyWhenItsBrokerDoes: metering a
+// broker keeps its batch publishing (one round trip for a group commit's
+// messages), reporting each batch as its events, and adds none to a
+// broker without it.
+func TestMeteredBrokerPublishesBatchesOnlyWhenItsBrokerDoes(t *testing.T) {
+	m := newRecordingMetrics()
+	if _, ok := meterBroker(&flakyBroker{}, m).(BatchPublisher); ok {
+		t.Error("a broker without batches publishes batches once metered")
+	}
+	bb := &batchBroker{flakyBroker: &flakyBroker{}}
+	metered, ok := meterBroker(bb, m).(BatchPublisher)
+	if !ok {
+		t.Fatal("a batch-publishing broker lost its batches once metered")
+	}
+	if err := metered.PublishAll(t.Context(), make([]Event, 3)); err == nil {
+		t.Error("PublishAll: the broker's refusal was lost")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if bb.batches != 1 || m.events != 3 || m.publishes != 1 || m.publishFailures != 1 {
+		t.Errorf("%d batches reached the broker; reported %d events in %d publishes, %d failed; want 1; 3, 1, 1", bb.batches, m.events, m.publishes, m.publishFailures)
+	}
+	if b := (&flakyBroker{}); meterBroker(b, noMetrics{}) != Broker(b) {
+		t.Error("with no metrics the broker is wrapped all the same")
+	}
+}
