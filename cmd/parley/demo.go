@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net/netip"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -35,7 +34,9 @@ func seedDemo(ctx context.Context, svc *chat.Service, logger *slog.Logger) error
 	users := make([]chat.User, len(demoPeople))
 	for i, p := range demoPeople {
 		password := rand.Text()[:16]
-		u, err := svc.Register(ctx, p.username, password, p.displayName, netip.Addr{})
+		// Made as an operator makes accounts, so that -demo works
+		// whatever -registration says.
+		u, err := svc.CreateAccount(ctx, p.username, password, p.displayName, false)
 		if chat.ErrorCode(err) == chat.ECONFLICT {
 			// The account exists from an earlier start: a new password.
 			if u, err = svc.UserByUsername(ctx, p.username); err == nil {

@@ -19,6 +19,8 @@ func subcommandNamed(name string) subcommand {
 		return runBackup
 	case "migrate-to-postgres":
 		return runMigrateToPostgres
+	case "admin":
+		return runAdmin
 	}
 	return nil
 }
