@@ -1,0 +1,325 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// accessStore keeps accounts and invitations in memory for the service's
+// access rules; every other Store method is unused here.
+type accessStore struct {
+	Store
+	users    map[UserID]User
+	hashes   map[UserID]string
+	invites  map[string]int // token hash → uses left
+	sessions map[UserID][]string
+	created  []string // usernames, in order
+}
+
+func newAccessStore() *accessStore {
+	return &accessStore{users: map[UserID]User{}, hashes: map[UserID]string{}, invites: map[string]int{}, sessions: map[UserID][]string{}}
+}
+
+func (s *accessStore) CreateUser(_ context.Context, u User, hash string) (User, error) {
+	u.ID = UserID(len(s.users) + 1)
+	u.Admin = len(s.users) == 0
+	s.users[u.ID], s.hashes[u.ID] = u, hash
+	s.created = append(s.created, u.Username)
+	return u, nil
+}
+
+func (s *accessStore) CreateInvitedUser(ctx context.Context, u User, hash, tokenHash string, _ time.Time) (User, error) {
+	if s.invites[tokenHash] <= 0 {
+		return User{}, Errorf(EFORBIDDEN, "invalid invitation")
+	}
+	s.invites[tokenHash]--
+	return s.CreateUser(ctx, u, hash)
+}
+
+func (s *accessStore) UserByID(_ context.Context, id UserID) (User, error) {
+	u, ok := s.users[id]
+	if !ok {
+		return User{}, NotFound("user")
+	}
+	return u, nil
+}
+
+func (s *accessStore) UserCredentials(_ context.Context, name string) (User, string, error) {
+	for id, u := range s.users {
+		if u.Username == name {
+			return u, s.hashes[id], nil
+		}
+	}
+	return User{}, "", NotFound("user")
+}
+
+func (s *accessStore) SetAdmin(_ context.Context, id UserID, admin bool) (User, error) {
+	u, ok := s.users[id]
+	if !ok {
+		return User{}, NotFound("user")
+	}
+	u.Admin = admin
+	s.users[id] = u
+	return u, nil
+}
+
+func (s *accessStore) DeactivateUser(_ context.Context, id UserID, _ time.Time) (User, []string, error) {
+	u, ok := s.users[id]
+	if !ok {
+		return User{}, nil, NotFound("user")
+	}
+	u.Deactivated = true
+	s.users[id] = u
+	keys := s.sessions[id]
+	delete(s.sessions, id)
+	return u, keys, nil
+}
+
+func (s *accessStore) ReactivateUser(_ context.Context, id UserID) (User, error) {
+	u, ok := s.users[id]
+	if !ok {
+		return User{}, NotFound("user")
+	}
+	u.Deactivated = false
+	s.users[id] = u
+	return u, nil
+}
+
+func (s *accessStore) CreateInvitation(_ context.Context, inv Invitation) (Invitation, error) {
+	s.invites[inv.TokenHash] = inv.MaxUses
+	inv.ID = InvitationID(len(s.invites))
+	return inv, nil
+}
+
+func (s *accessStore) Invitations(context.Context, InvitationQuery) ([]Invitation, error) {
+	return nil, nil
+}
+
+func (s *accessStore) RevokeInvitation(_ context.Context, id InvitationID, now time.Time) (Invitation, error) {
+	return Invitation{ID: id, RevokedAt: now}, nil
+}
+
+func (s *accessStore) Accounts(context.Context, AccountQuery) ([]User, error) {
+	users := make([]User, 0, len(s.users))
+	for id := range UserID(len(s.users)) {
+		users = append(users, s.users[id+1])
+	}
+	return users, nil
+}
+
+func newAccessService(t *testing.T, mode RegistrationMode) (*Service, *accessStore, *recordingBroker) {
+	t.Helper()
+	store, broker := newAccessStore(), &recordingBroker{}
+	svc, err := NewService(ServiceConfig{Store: store, Hasher: plainHasher{}, Broker: broker, Logger: slog.New(slog.DiscardHandler), Registration: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store, broker
+}
+
+func wantErrorCode(t *testing.T, err error, code, what string) {
+	t.Helper()
+	if got := ErrorCode(err); got != code {
+		t.Errorf("%s: %v (code %q), want %q", what, err, got, code)
+	}
+}
+
+func TestParseRegistrationMode(t *testing.T) {
+	for _, s := range []string{"open", "invite", "closed"} {
+		if m, err := ParseRegistrationMode(s); err != nil || string(m) != s {
+			t.Errorf("ParseRegistrationMode(%q) = %q, %v", s, m, err)
+		}
+	}
+	for _, s := range []string{"", "Open", "invites", "none"} {
+		if _, err := ParseRegistrationMode(s); err == nil {
+			t.Errorf("ParseRegistrationMode(%q) succeeded", s)
+		}
+	}
+}
+
+func TestJoinFollowsTheRegistrationMode(t *testing.T) {
+	ctx := t.Context()
+	// Open, also the zero mode: anyone, and an invitation given is
+	// ignored rather than spent.
+	for _, mode := range []RegistrationMode{"", RegistrationOpen} {
+		svc, store, _ := newAccessService(t, mode)
+		if _, err := svc.Join(ctx, "ada", "password-ada", "", "", netip.Addr{}); err != nil {
+			t.Errorf("mode %q: Join: %v", mode, err)
+		}
+		if _, err := svc.Join(ctx, "bob", "password-bob", "", "whatever", netip.Addr{}); err != nil {
+			t.Errorf("mode %q: Join with an invitation: %v", mode, err)
+		}
+		if _, err := svc.Register(ctx, "cyd", "password-cyd", "", netip.Addr{}); err != nil {
+			t.Errorf("mode %q: Register: %v", mode, err)
+		}
+		if len(store.created) != 3 {
+			t.Errorf("mode %q: created %v", mode, store.created)
+		}
+	}
+
+	svc, store, _ := newAccessService(t, RegistrationInvite)
+	for _, token := range []string{"", strings.Repeat("x", 101)} {
+		_, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{})
+		wantErrorCode(t, err, EFORBIDDEN, "invite mode without a usable invitation")
+		if err != nil && !strings.Contains(ErrorMessage(err), "invitation") {
+			t.Errorf("the refusal says %q; want it to name the invitation", ErrorMessage(err))
+		}
+	}
+	_, err := svc.Register(ctx, "ada", "password-ada", "", netip.Addr{})
+	wantErrorCode(t, err, EFORBIDDEN, "Register in invite mode")
+	store.invites[InvitationTokenHash("good")] = 1
+	if _, err := svc.Join(ctx, "ada", "password-ada", "", "good", netip.Addr{}); err != nil {
+		t.Errorf("Join with a good invitation: %v", err)
+	}
+	_, err = svc.Join(ctx, "bob", "password-bob", "", "good", netip.Addr{})
+	wantErrorCode(t, err, EFORBIDDEN, "Join with a used-up invitation")
+	if len(store.created) != 1 {
+		t.Errorf("invite mode created %v, want [ada]", store.created)
+	}
+
+	svc, store, _ = newAccessService(t, RegistrationClosed)
+	store.invites[InvitationTokenHash("good")] = 5
+	for _, token := range []string{"", "good"} {
+		_, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{})
+		wantErrorCode(t, err, EFORBIDDEN, "closed mode")
+	}
+	// The operator creates accounts in any mode.
+	u, err := svc.CreateAccount(ctx, "root", "password-root", "", false)
+	if err != nil || !u.Admin {
+		t.Errorf("CreateAccount (first) = %+v, %v; want an admin", u, err)
+	}
+	u, err = svc.CreateAccount(ctx, "second", "password-second", "", true)
+	if err != nil || !u.Admin {
+		t.Errorf("CreateAccount(admin) = %+v, %v; want an admin", u, err)
+	}
+	u, err = svc.CreateAccount(ctx, "third", "password-third", "", false)
+	if err != nil || u.Admin {
+		t.Errorf("CreateAccount = %+v, %v; want no admin", u, err)
+	}
+	_, err = svc.CreateAccount(ctx, "x", "password-x", "", false)
+	wantErrorCode(t, err, EINVALID, "CreateAccount of an invalid username")
+}
+
+func TestAdminActionsNeedAnActiveAdmin(t *testing.T) {
+	ctx := t.Context()
+	svc, store, _ := newAccessService(t, RegistrationOpen)
+	admin, _ := svc.Register(ctx, "admin", "password-admin", "", netip.Addr{})
+	user, _ := svc.Register(ctx, "user", "password-user", "", netip.Addr{})
+	other, _ := svc.Register(ctx, "other", "password-other", "", netip.Addr{})
+	demoted, _ := svc.Register(ctx, "demoted", "password-demoted", "", netip.Addr{})
+	if !admin.Admin || user.Admin {
+		t.Fatalf("first account %+v, second %+v: want only the first an admin", admin, user)
+	}
+	// An admin who was deactivated is no admin while it lasts.
+	if _, err := store.SetAdmin(ctx, demoted.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.DeactivateUser(ctx, demoted.ID, Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, caller := range []UserID{user.ID, demoted.ID, 999} {
+		_, _, err := svc.CreateInvitation(ctx, caller, NewInvitation{})
+		wantErrorCode(t, err, EFORBIDDEN, "CreateInvitation")
+		_, err = svc.Invitations(ctx, caller, "", 0)
+		wantErrorCode(t, err, EFORBIDDEN, "Invitations")
+		_, err = svc.RevokeInvitation(ctx, caller, 1)
+		wantErrorCode(t, err, EFORBIDDEN, "RevokeInvitation")
+		_, err = svc.Accounts(ctx, caller, "", 0)
+		wantErrorCode(t, err, EFORBIDDEN, "Accounts")
+		_, err = svc.Deactivate(ctx, caller, other.ID)
+		wantErrorCode(t, err, EFORBIDDEN, "Deactivate")
+		_, err = svc.Reactivate(ctx, caller, other.ID)
+		wantErrorCode(t, err, EFORBIDDEN, "Reactivate")
+		if ok, err := svc.IsAdmin(ctx, caller); ok || err != nil {
+			t.Errorf("IsAdmin(%d) = %v, %v; want false", caller, ok, err)
+		}
+	}
+	if store.users[other.ID].Deactivated {
+		t.Error("a refused deactivation deactivated")
+	}
+	if ok, err := svc.IsAdmin(ctx, admin.ID); !ok || err != nil {
+		t.Errorf("IsAdmin(admin) = %v, %v; want true", ok, err)
+	}
+	page, err := svc.Accounts(ctx, admin.ID, "", 2)
+	if err != nil || len(page.Users) != 2 || page.Next != "2" {
+		t.Errorf("Accounts(limit 2) = %+v, %v; want two and next 2", page, err)
+	}
+	_, err = svc.Accounts(ctx, admin.ID, "x", 0)
+	wantErrorCode(t, err, EINVALID, "Accounts after a bad cursor")
+}
+
+func TestCreateInvitation(t *testing.T) {
+	ctx := t.Context()
+	svc, store, _ := newAccessService(t, RegistrationInvite)
+	admin, _ := svc.CreateAccount(ctx, "admin", "password-admin", "", false)
+	inv, token, err := svc.CreateInvitation(ctx, admin.ID, NewInvitation{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(token) < 40 || inv.TokenHash != InvitationTokenHash(token) || strings.Contains(inv.TokenHash, token) {
+		t.Errorf("token %q, stored hash %q: want a long random token stored only hashed", token, inv.TokenHash)
+	}
+	if inv.MaxUses != 1 || inv.CreatedBy != admin.ID || inv.ExpiresAt.Sub(inv.CreatedAt) != DefaultInvitationLifetime {
+		t.Errorf("defaults: %+v", inv)
+	}
+	_, again, _ := svc.CreateInvitation(ctx, admin.ID, NewInvitation{MaxUses: 3, Lifetime: time.Hour})
+	if again == token {
+		t.Error("two invitations got the same token")
+	}
+	if store.invites[InvitationTokenHash(again)] != 3 {
+		t.Errorf("the second invitation admits %d", store.invites[InvitationTokenHash(again)])
+	}
+	for _, n := range []NewInvitation{{MaxUses: -1}, {MaxUses: MaxInvitationUses + 1}, {Lifetime: time.Second}, {Lifetime: -time.Hour}, {Lifetime: MaxInvitationLifetime + time.Hour}} {
+		_, _, err := svc.CreateInvitation(ctx, admin.ID, n)
+		wantErrorCode(t, err, EINVALID, "CreateInvitation out of range")
+	}
+	op, _, err := svc.CreateInvitationAsOperator(ctx, NewInvitation{})
+	if err != nil || op.CreatedBy != 0 {
+		t.Errorf("CreateInvitationAsOperator = %+v, %v; want no creator", op, err)
+	}
+	// The link's token registers someone.
+	if _, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{}); err != nil {
+		t.Errorf("Join with the new token: %v", err)
+	}
+}
+
+func TestDeactivateEndsSessionsAndLogins(t *testing.T) {
+	ctx := t.Context()
+	svc, store, broker := newAccessService(t, RegistrationOpen)
+	admin, _ := svc.Register(ctx, "admin", "password-admin", "", netip.Addr{})
+	bob, _ := svc.Register(ctx, "bob", "password-bob", "", netip.Addr{})
+	store.sessions[bob.ID] = []string{"s1", "s2"}
+
+	_, err := svc.Deactivate(ctx, admin.ID, admin.ID)
+	wantErrorCode(t, err, EINVALID, "deactivating oneself")
+	u, err := svc.Deactivate(ctx, admin.ID, bob.ID)
+	if err != nil || !u.Deactivated {
+		t.Fatalf("Deactivate = %+v, %v", u, err)
+	}
+	var ended []string
+	for _, ev := range broker.events {
+		if ev.Type == EventSessionEnded && len(ev.To) == 1 && ev.To[0] == bob.ID {
+			ended = append(ended, ev.Session)
+		}
+	}
+	if strings.Join(ended, ",") != "s1,s2" {
+		t.Errorf("sessions ended on every node: %v, want s1 and s2", ended)
+	}
+	_, err = svc.Login(ctx, "bob", "password-bob", netip.Addr{})
+	wantErrorCode(t, err, EFORBIDDEN, "login of a deactivated account")
+	_, err = svc.Login(ctx, "bob", "wrong-password", netip.Addr{})
+	wantErrorCode(t, err, EUNAUTHORIZED, "login of a deactivated account with a wrong password")
+	_, err = svc.Deactivate(ctx, admin.ID, 999)
+	wantErrorCode(t, err, ENOTFOUND, "deactivating no one")
+
+	if u, err := svc.Reactivate(ctx, admin.ID, bob.ID); err != nil || u.Deactivated {
+		t.Fatalf("Reactivate = %+v, %v", u, err)
+	}
+	if _, err := svc.Login(ctx, "bob", "password-bob", netip.Addr{}); err != nil {
+		t.Errorf("login after reactivation: %v", err)
+	}
+}
