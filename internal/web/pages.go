@@ -40,7 +40,7 @@ func parsePages() (*pages, error) {
 	p := &pages{sets: map[string]*template.Template{}, static: static}
 	// Each page is a template set of its own: the layout, the rows (the
 	// markup the pages and the scripts share) and the page's file.
-	for _, name := range []string{"login", "register", "app", "people", "settings", "error", "group-new", "members", "search"} {
+	for _, name := range []string{"login", "register", "app", "people", "settings", "error", "group-new", "members", "search", "admin"} {
 		t, err := template.New(name).ParseFS(assets, "templates/layout.html", "templates/rows.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s template: %w", name, err)
@@ -79,6 +79,11 @@ type pageData struct {
 	// BadCredentials marks the log-in form's fields invalid (aria-invalid):
 	// Error is about what was typed, not a wait or an outage.
 	BadCredentials bool
+	// Invitation is the sign-up form's invitation token, from its link.
+	Invitation string
+
+	// Admin is the admin page.
+	Admin *adminView
 
 	// The main view.
 	Conversations []rowView
@@ -553,6 +558,7 @@ func handleRegisterForm(s *server) http.Handler {
 		}
 		data.Username = r.PostFormValue("username")
 		data.DisplayName = r.PostFormValue("display_name")
+		data.Invitation = r.PostFormValue("invite")
 		password := r.PostFormValue("password")
 		// Each field's own check, so every error sits next to its field.
 		if _, err := chat.NormalizeUsername(data.Username); err != nil {
@@ -570,7 +576,7 @@ func handleRegisterForm(s *server) http.Handler {
 			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)
 			return
 		}
-		u, err := s.service.Register(r.Context(), data.Username, password, data.DisplayName, clientAddr(r))
+		u, err := s.service.Join(r.Context(), data.Username, password, data.DisplayName, data.Invitation, clientAddr(r))
 		if err == nil {
 			err = signIn(r.Context(), s.sessions, u)
 		}
