@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -163,6 +164,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "GET conversations", kind: api, method: "GET", path: "/api/v1/conversations"},
 		{name: "POST conversations", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.StartConversationRequest{UserID: alice.user.ID}},
 		{name: "POST conversations (group)", kind: api, method: "POST", path: "/api/v1/conversations", body: wire.CreateGroupRequest{Title: "Mallory's", UserIDs: []int64{alice.user.ID, bob.user.ID}}},
+		// Site admin routes: TestAdminAuthorizationMatrix tries them as
+		// each kind of caller.
+		{name: "POST admin/invitations", kind: api, method: "POST", path: "/api/v1/admin/invitations", body: wire.CreateInvitationRequest{MaxUses: 1}},
+		{name: "GET admin/invitations", kind: api, method: "GET", path: "/api/v1/admin/invitations"},
+		{name: "DELETE admin/invitations/{id}", kind: api, method: "DELETE", path: "/api/v1/admin/invitations/1"},
+		{name: "GET admin/users", kind: api, method: "GET", path: "/api/v1/admin/users"},
+		{name: "POST admin/users/{id}/deactivate", kind: api, method: "POST", path: fmt.Sprintf("/api/v1/admin/users/%d/deactivate", bob.user.ID)},
+		{name: "POST admin/users/{id}/reactivate", kind: api, method: "POST", path: fmt.Sprintf("/api/v1/admin/users/%d/reactivate", bob.user.ID)},
 
 		{name: "page GET /c/{id}", kind: page, method: "GET", path: "/c/%d", scoped: true},
 		{name: "page POST /c/{id}/messages", kind: page, method: "POST", path: "/c/%d/messages", body: url.Values{"body": {"mallory was here"}}, scoped: true},
@@ -183,6 +192,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /c/{id}/members/{user_id}/role", kind: page, method: "POST", path: fmt.Sprintf("/c/%%d/members/%d/role", bob.user.ID), body: url.Values{"role": {"admin"}}, scoped: true},
 		{name: "page POST /c/{id}/members/{user_id}/remove", kind: page, method: "POST", path: fmt.Sprintf("/c/%%d/members/%d/remove", bob.user.ID), body: url.Values{}, scoped: true},
 		{name: "page POST /c/{id}/leave", kind: page, method: "POST", path: "/c/%d/leave", body: url.Values{}, scoped: true},
+		{name: "page GET /admin", kind: page, method: "GET", path: "/admin"},
+		{name: "page POST /admin/invitations", kind: page, method: "POST", path: "/admin/invitations", body: url.Values{"max_uses": {"1"}, "expires_hours": {"1"}}},
+		{name: "page POST /admin/invitations/{id}/revoke", kind: page, method: "POST", path: "/admin/invitations/1/revoke", body: url.Values{}},
+		{name: "page POST /admin/users/{id}/deactivate", kind: page, method: "POST", path: fmt.Sprintf("/admin/users/%d/deactivate", bob.user.ID), body: url.Values{}},
+		{name: "page POST /admin/users/{id}/reactivate", kind: page, method: "POST", path: fmt.Sprintf("/admin/users/%d/reactivate", bob.user.ID), body: url.Values{}},
 
 		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},
 		{name: "ws typing", kind: ws, frame: func(id int64) any { return frame("typing", id) }, scoped: true},
@@ -566,5 +580,104 @@ func TestGroupAuthorizationMatrix(t *testing.T) {
 	bob.call("DELETE", memberOf(g, bob), nil, http.StatusNoContent, nil)
 	if got := roles(alice.members(g)); !maps(got, map[int64]string{alice.user.ID: "admin", dave.user.ID: "member"}) {
 		t.Errorf("members after the admin's changes: %v", got)
+	}
+}
+
+// TestAdminAuthorizationMatrix tries every site admin route, API and page,
+// as each kind of caller: signed out (401, or a redirect to /login), an
+// ordinary user (403 forbidden), an admin whose account was deactivated
+// (their session ended with it: 401 or /login) and an admin (it works).
+// No refused attempt changes the invitations or the accounts.
+func TestAdminAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "parley.db")
+	s := startServer(t, map[string]string{"PARLEY_DB": db})
+	admin, user, carol := register(t, s, "admin"), register(t, s, "user"), register(t, s, "carol")
+	if _, err := adminCLI(t, db, "create-user", "-username", "formeradmin", "-admin", "-password-file", passwordFile(t, "password-formeradmin")); err != nil {
+		t.Fatal(err)
+	}
+	former := login(t, s, "formeradmin", "password-formeradmin")
+	admin.call("POST", fmt.Sprintf("/api/v1/admin/users/%d/deactivate", former.user.ID), nil, http.StatusOK, nil)
+	anon := newClient(t, s)
+	inv := admin.createInvitation(2)
+
+	type state struct {
+		Invitations wire.InvitationsResponse
+		Accounts    wire.AccountsResponse
+	}
+	snapshot := func() state {
+		t.Helper()
+		var st state
+		admin.call("GET", "/api/v1/admin/invitations", nil, http.StatusOK, &st.Invitations)
+		admin.call("GET", "/api/v1/admin/users", nil, http.StatusOK, &st.Accounts)
+		return st
+	}
+	before := snapshot()
+	if len(before.Invitations.Invitations) != 1 || len(before.Accounts.Users) != 4 {
+		t.Fatalf("unexpected starting state: %+v", before)
+	}
+
+	for _, r := range []struct {
+		name   string
+		page   bool
+		method string
+		path   string
+		body   any // JSON body (API) or form values (page)
+		ok     int // the admin's status
+	}{
+		{"POST invitations", false, "POST", "/api/v1/admin/invitations", wire.CreateInvitationRequest{MaxUses: 1}, http.StatusCreated},
+		{"GET invitations", false, "GET", "/api/v1/admin/invitations", nil, http.StatusOK},
+		{"DELETE invitation", false, "DELETE", fmt.Sprintf("/api/v1/admin/invitations/%d", inv.ID), nil, http.StatusNoContent},
+		{"GET users", false, "GET", "/api/v1/admin/users", nil, http.StatusOK},
+		{"POST deactivate", false, "POST", fmt.Sprintf("/api/v1/admin/users/%d/deactivate", carol.user.ID), nil, http.StatusOK},
+		{"POST reactivate", false, "POST", fmt.Sprintf("/api/v1/admin/users/%d/reactivate", carol.user.ID), nil, http.StatusOK},
+		{"page GET /admin", true, "GET", "/admin", nil, http.StatusOK},
+		{"page POST invitation", true, "POST", "/admin/invitations", url.Values{"max_uses": {"1"}, "expires_hours": {"1"}}, http.StatusOK},
+		{"page POST revoke", true, "POST", fmt.Sprintf("/admin/invitations/%d/revoke", inv.ID), url.Values{}, http.StatusOK},
+		{"page POST deactivate", true, "POST", fmt.Sprintf("/admin/users/%d/deactivate", carol.user.ID), url.Values{}, http.StatusOK},
+		{"page POST reactivate", true, "POST", fmt.Sprintf("/admin/users/%d/reactivate", carol.user.ID), url.Values{}, http.StatusOK},
+	} {
+		try := func(c *client) (int, string, string) {
+			t.Helper()
+			if !r.page {
+				status, raw := c.do(r.method, r.path, r.body)
+				var e wire.Error
+				jsonUnmarshal(raw, &e)
+				return status, e.Error.Code, ""
+			}
+			if r.method == "GET" {
+				status, h, _ := c.page(r.path)
+				return status, "", h.Get("Location")
+			}
+			status, loc, _ := c.form(r.path, r.body.(url.Values))
+			return status, "", loc
+		}
+		for _, c := range []struct {
+			who    *client
+			name   string
+			status int
+			code   string // API
+			loc    string // pages
+		}{
+			{anon, "signed out", http.StatusUnauthorized, "unauthorized", "/login"},
+			{user, "an ordinary user", http.StatusForbidden, "forbidden", ""},
+			{former, "a deactivated admin", http.StatusUnauthorized, "unauthorized", "/login"},
+		} {
+			status, code, loc := try(c.who)
+			want := c.status
+			if r.page && c.loc != "" {
+				want = http.StatusSeeOther
+			}
+			if status != want || (!r.page && code != c.code) || (r.page && loc != c.loc) {
+				t.Errorf("%s as %s: %d %q (Location %q), want %d %q (Location %q)", r.name, c.name, status, code, loc, want, c.code, c.loc)
+			}
+			if after := snapshot(); !reflect.DeepEqual(after, before) {
+				t.Fatalf("%s as %s changed something:\nbefore %+v\nafter  %+v", r.name, c.name, before, after)
+			}
+		}
+		if status, _, _ := try(admin); status != r.ok {
+			t.Errorf("%s as the admin: %d, want %d", r.name, status, r.ok)
+		}
+		before = snapshot()
 	}
 }
