@@ -21,6 +21,8 @@ var _ chat.SessionStore = (*SessionStore)(nil)
 // Sessions returns the store's session store, in the shape scs asks.
 func (s *Store) Sessions() chat.Sessions { return chat.Sessions{SessionStore: &SessionStore{store: s}} }
 
+const findSessionQuery = `SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`
+
 // FindExpiryCtx returns the data of an unexpired session and its expiry as
 // stored, so that a caller can tell whether committing it again would move
 // anything (see the web server's session store). found is false, with a
@@ -28,8 +30,7 @@ func (s *Store) Sessions() chat.Sessions { return chat.Sessions{SessionStore: &S
 // judged by this process's clock, the one scs computed it with.
 func (ss *SessionStore) FindExpiryCtx(ctx context.Context, token string) (data []byte, expiry time.Time, found bool, err error) {
 	var at int64
-	err = ss.store.read.QueryRowContext(ctx,
-		`SELECT data, expiry FROM sessions WHERE token = ? AND expiry > ?`, token, micros(time.Now())).Scan(&data, &at)
+	err = ss.store.sessionStmt.QueryRowContext(ctx, token, micros(time.Now())).Scan(&data, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, false, nil
 	}

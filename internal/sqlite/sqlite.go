@@ -39,9 +39,10 @@ type Store struct {
 	// prepared at open: preparing costs more than running them.
 	writeStmts stmtCache
 
-	// Statements every send and typing event runs, prepared once:
-	// preparing costs more than running them.
-	memberStmt, membersStmt, byClientIDStmt *sql.Stmt
+	// Statements every send and typing event runs, and every request's
+	// session and user look-ups, prepared once: preparing costs more than
+	// running them.
+	memberStmt, membersStmt, byClientIDStmt, sessionStmt, userStmt *sql.Stmt
 }
 
 // Options tune a Store.
@@ -128,6 +129,8 @@ func open(ctx context.Context, path string, wrap func(driver.Connector) driver.C
 		{&s.memberStmt, `SELECT last_read_seq, joined_at, role FROM members WHERE conversation_id = ? AND user_id = ?`},
 		{&s.membersStmt, `SELECT user_id FROM members WHERE conversation_id = ? ORDER BY user_id`},
 		{&s.byClientIDStmt, `SELECT ` + messageCols + ` FROM messages WHERE sender_id = ? AND client_id = ?`},
+		{&s.sessionStmt, findSessionQuery},
+		{&s.userStmt, userQuery + `WHERE id = ?`},
 	} {
 		if *p.stmt, err = read.PrepareContext(ctx, p.query); err != nil {
 			_ = s.Close() // the prepare's error is the one to report
@@ -159,7 +162,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	errs := []error{s.writeStmts.close()}
-	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt, s.byClientIDStmt} {
+	for _, stmt := range []*sql.Stmt{s.memberStmt, s.membersStmt, s.byClientIDStmt, s.sessionStmt, s.userStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}

@@ -50,7 +50,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id chat.UserID, passwordHas
 
 // UserByID returns a user, or ENOTFOUND.
 func (s *Store) UserByID(ctx context.Context, id chat.UserID) (chat.User, error) {
-	u, _, err := s.user(ctx, `WHERE id = ?`, int64(id))
+	u, _, err := scanUser(s.userStmt.QueryRowContext(ctx, int64(id)))
 	return u, err
 }
 
@@ -60,15 +60,23 @@ func (s *Store) UserCredentials(ctx context.Context, username string) (chat.User
 	return s.user(ctx, `WHERE username = ? AND closed_at IS NULL`, username)
 }
 
+// userQuery reads a user and their password hash (see scanUser), up to
+// its WHERE clause.
+const userQuery = `SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL, is_admin, deactivated_at IS NOT NULL FROM users `
+
 func (s *Store) user(ctx context.Context, where string, arg any) (chat.User, string, error) {
+	return scanUser(s.read.QueryRowContext(ctx, userQuery+where, arg))
+}
+
+// scanUser scans a row of userQuery: the user, their password hash, or
+// ENOTFOUND.
+func scanUser(row *sql.Row) (chat.User, string, error) {
 	var (
 		u       chat.User
 		hash    string
 		created int64
 	)
-	err := s.read.QueryRowContext(ctx,
-		`SELECT id, username, display_name, password_hash, created_at, closed_at IS NOT NULL, is_admin, deactivated_at IS NOT NULL FROM users `+where, arg,
-	).Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created, &u.Closed, &u.Admin, &u.Deactivated)
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &hash, &created, &u.Closed, &u.Admin, &u.Deactivated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.User{}, "", chat.NotFound("user")
 	}
