@@ -595,7 +595,8 @@ func FuzzFrameHandler(f *testing.F) {
 
 var (
 	sendRequestFields     = []string{"body", "client_id"}
-	registerRequestFields = []string{"username", "password", "display_name"}
+	registerRequestFields = []string{"username", "password", "display_name", "invitation"}
+	invitationFields      = []string{"expires_in", "max_uses"}
 	profileRequestFields  = []string{"display_name"}
 	passwordRequestFields = []string{"current_password", "new_password"}
 	closeRequestFields    = []string{"password"}
@@ -636,6 +637,11 @@ var fuzzJSONSeeds = []string{
 	// Edits (PATCH …/messages/{seq}): the body alone, no client_id.
 	`{"body":"fixed typo"}`, `{"body":""}`, `{"body":"fixed","client_id":"c-1"}`, `{"body":"a","version":3}`,
 	`{"body":"\u200b"}`, `{"body":"line one\nline two"}`, `{"body":"x","deleted":true}`,
+	// Registering with an invitation; creating one.
+	`{"username":"alice","password":"password-alice","invitation":"tok"}`, `{"username":"a","password":"p","invitation":null}`,
+	`{"username":"a","password":"p","Invitation":"tok"}`, `{"username":"a","password":"p","invitation":1}`,
+	`{"max_uses":5,"expires_in":86400}`, `{"max_uses":0}`, `{"expires_in":-1}`, `{"max_uses":1.5}`, `{"max_uses":"5"}`,
+	`{"expires_in":9223372036854775808}`, `{"max_uses":2147483648}`, `{"max_uses":1,"max_uses":2}`, `{"Max_Uses":1}`,
 }
 
 func FuzzDecodeJSON(f *testing.F) {
@@ -656,6 +662,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		checkDecodeJSON[wire.AddMemberRequest](t, data, addMemberFields)
 		checkDecodeJSON[wire.RoleRequest](t, data, roleRequestFields)
 		checkDecodeJSON[wire.EditRequest](t, data, editRequestFields)
+		checkDecodeJSON[wire.CreateInvitationRequest](t, data, invitationFields)
 	})
 }
 
