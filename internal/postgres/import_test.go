@@ -89,7 +89,8 @@ func sampleSource() rowsSource {
 	edited.EditedAt, deleted.DeletedAt = at.Add(time.Minute), at.Add(2*time.Minute)
 	return rowsSource{
 		users: []chat.StoredUser{
-			{User: chat.User{ID: 10, Username: "alice", DisplayName: "Alice", CreatedAt: at}, PasswordHash: "hash-a", SearchName: "alice"},
+			{User: chat.User{ID: 10, Username: "alice", DisplayName: "Alice", CreatedAt: at, Admin: true, Deactivated: true}, PasswordHash: "hash-a", SearchName: "alice",
+				DeactivatedAt: at.Add(time.Minute)},
 			{User: chat.User{ID: 11, Username: "bob", DisplayName: chat.ClosedDisplayName, CreatedAt: at, Closed: true}, SearchName: "", ClosedAt: at.Add(time.Hour)},
 		},
 		conversations: []chat.StoredConversation{{Conversation: chat.Conversation{ID: 40, Kind: chat.KindGroup, Title: "Zoo", LastSeq: 5, LastVersion: 7,
@@ -135,6 +136,12 @@ func TestImport(t *testing.T) {
 	}
 	if hash != "" || searchName != "" || !closedAt.Equal(src.users[1].ClosedAt) {
 		t.Errorf("the closed account: %q %q %v", hash, searchName, closedAt)
+	}
+	if u, err := s.UserByID(ctx, 10); err != nil || !u.Admin || !u.Deactivated {
+		t.Errorf("the admin, deactivated: %+v, %v; want both carried over", u, err)
+	}
+	if u, err := s.UserByID(ctx, 11); err != nil || u.Admin || u.Deactivated {
+		t.Errorf("the closed account: %+v, %v; want no admin, not deactivated", u, err)
 	}
 	for i, want := range src.messages {
 		got, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE conversation_id = 40 AND seq = $1`, want.Seq))
