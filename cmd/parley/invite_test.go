@@ -303,3 +303,55 @@ func TestAdminCLI(t *testing.T) {
 		t.Errorf("a second registration with a one-use invitation: %d, want 403", status)
 	}
 }
+
+// TestWhoMayJoinOnTwoNodes: on PostgreSQL and Redis, the operator's first
+// admin, an invitation made on one node admitting registrations racing on
+// both exactly max_uses times, and a deactivation on one node closing the
+// account's WebSocket on the other at once.
+func TestWhoMayJoinOnTwoNodes(t *testing.T) {
+	t.Parallel()
+	dsn, redisURL := freshDatabase(t)
+	if out, err := adminCLI(t, dsn, "create-user", "-username", "root", "-password-file", passwordFile(t, "password-root")); err != nil || !strings.Contains(out, "created site admin root") {
+		t.Fatalf("admin create-user on PostgreSQL: %v\n%s", err, out)
+	}
+	prefix := "parleytest:" + strings.ToLower(t.Name()) + ":" + fmt.Sprint(os.Getpid()) + ":"
+	var nodes []*server
+	for range 2 {
+		nodes = append(nodes, startServer(t, map[string]string{
+			"PARLEY_DB": dsn, "PARLEY_REDIS": redisURL, "PARLEY_REDIS_PREFIX": prefix, "PARLEY_REGISTRATION": "invite",
+		}))
+	}
+	root := login(t, nodes[0], "root", "password-root")
+	inv := root.createInvitation(3)
+	const racers = 8
+	statuses := make([]int, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { statuses[i], _ = tryRegister(t, nodes[i%2], fmt.Sprintf("racer%d", i), inv.Token) })
+	}
+	wg.Wait()
+	created := 0
+	for _, st := range statuses {
+		if st == http.StatusCreated {
+			created++
+		} else if st != http.StatusForbidden {
+			t.Errorf("a racing registration: %d", st)
+		}
+	}
+	if created != 3 {
+		t.Errorf("%d registrations racing on two nodes for a three-use invitation made %d accounts, want 3", racers, created)
+	}
+
+	if status, _ := tryRegister(t, nodes[1], "bob", root.createInvitation(1).Token); status != http.StatusCreated {
+		t.Fatalf("registering bob: %d", status)
+	}
+	bob := login(t, nodes[1], "bob", "password-bob")
+	tb := bob.openTab("bob's tab on node 2")
+	var resp wire.AccountResponse
+	root.call("POST", fmt.Sprintf("/api/v1/admin/users/%d/deactivate", bob.user.ID), nil, http.StatusOK, &resp)
+	wantSessionEnded(t, tb)
+	if signedIn(t, bob) || signedIn(t, bob.on(nodes[0])) {
+		t.Error("bob's session works on a node after his deactivation")
+	}
+	newClient(t, nodes[0]).wantError("POST", "/api/v1/auth/login", wire.LoginRequest{Username: "bob", Password: "password-bob"}, http.StatusForbidden, "forbidden")
+}
