@@ -74,8 +74,11 @@ func TestAdminPage(t *testing.T) {
 	}
 
 	visitor := newClient(t, s)
+	if _, plain := visitor.pageOK(t, "/register"); !strings.Contains(plain, "needs an invitation link") {
+		t.Errorf("the sign-up page without an invitation does not say one is needed:\n%s", plain)
+	}
 	_, signup := visitor.pageOK(t, link.RequestURI())
-	if !strings.Contains(signup, `name="invite" value="`+token+`"`) {
+	if !strings.Contains(signup, `name="invite" value="`+token+`"`) || strings.Contains(signup, "needs an invitation link") {
 		t.Fatalf("the sign-up form opened from the link does not carry the token:\n%s", signup)
 	}
 	if status, loc, body := visitor.form("/register", url.Values{"username": {"carol"}, "password": {"password-carol"}, "invite": {token}}); status != http.StatusSeeOther || loc != "/" {

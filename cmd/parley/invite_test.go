@@ -196,6 +196,9 @@ func TestClosedMode(t *testing.T) {
 			t.Errorf("registering in closed mode (invitation %q): %d %q, want 403 forbidden", token, status, code)
 		}
 	}
+	if _, body := newClient(t, s).pageOK(t, "/register"); !strings.Contains(body, "Sign-ups are closed") {
+		t.Errorf("the sign-up page in closed mode does not say sign-ups are closed:\n%s", body)
+	}
 	if status, _, body := newClient(t, s).form("/register", url.Values{"username": {"someone"}, "password": {"password-someone"}}); status == http.StatusSeeOther {
 		t.Errorf("the registration form in closed mode: %d, want a refusal\n%s", status, body)
 	}

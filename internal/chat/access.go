@@ -99,6 +99,14 @@ type InvitationQuery struct {
 	Limit int
 }
 
+// Registration returns the service's registration mode.
+func (s *Service) Registration() RegistrationMode {
+	if s.registration == "" {
+		return RegistrationOpen
+	}
+	return s.registration
+}
+
 // errInvitationNeeded refuses a registration without a usable invitation.
 func errInvitationNeeded() error {
 	return Errorf(EFORBIDDEN, "registration needs a valid invitation: ask an administrator for one")

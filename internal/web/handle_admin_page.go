@@ -218,6 +218,16 @@ func handleRegisterPage(s *server) http.Handler {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		s.pages.render(w, r, s.logger, "register", http.StatusOK, pageData{Title: registerTitle, Invitation: r.URL.Query().Get("invite")})
+		data := pageData{Title: registerTitle, Invitation: r.URL.Query().Get("invite")}
+		// Said before anyone fills the form in vain.
+		switch s.service.Registration() {
+		case chat.RegistrationClosed:
+			data.Notice = "Sign-ups are closed: ask an administrator for an account."
+		case chat.RegistrationInvite:
+			if data.Invitation == "" {
+				data.Notice = "Signing up needs an invitation link: ask an administrator for one."
+			}
+		}
+		s.pages.render(w, r, s.logger, "register", http.StatusOK, data)
 	})
 }
