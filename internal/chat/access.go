@@ -136,7 +136,7 @@ func (s *Service) Join(ctx context.Context, username, password, displayName, inv
 		return User{}, err
 	}
 	if addr.IsValid() {
-		if err := s.allow(ctx, s.limits.Registrations, nil, AddressKey(addr), "new accounts from your address"); err != nil {
+		if err := s.allow(ctx, s.limits.Registrations, nil, AddressKey(addr), ActionRegistration); err != nil {
 			return User{}, err
 		}
 	}

@@ -114,7 +114,7 @@ func (s *Service) CreateGroup(ctx context.Context, caller UserID, title string, 
 	if 1+len(others) > most {
 		return Conversation{}, TooManyMembersError(most)
 	}
-	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), "conversations started"); err != nil {
+	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), ActionConversation); err != nil {
 		return Conversation{}, err
 	}
 	c, _, err := s.store.CreateGroup(ctx, NewGroup{Title: title, Creator: caller, Members: others, MaxMembers: most, At: Now()})
@@ -289,7 +289,7 @@ func (s *Service) Members(ctx context.Context, caller UserID, id ConversationID,
 		}
 		from = UserID(n)
 	}
-	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), "searches and list pages"); err != nil {
+	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), ActionList); err != nil {
 		return MemberPage{}, err
 	}
 	if _, err := s.store.Member(ctx, id, caller); err != nil {
@@ -319,7 +319,7 @@ func (s *Service) Membership(ctx context.Context, caller UserID, id Conversation
 // caller's message budget: it adds a line to everyone's history, as a
 // message does.
 func (s *Service) allowGroupChange(ctx context.Context, caller UserID) error {
-	return s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages")
+	return s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), ActionMessage)
 }
 
 // publishSystem publishes a group change's system message to the users in

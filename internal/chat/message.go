@@ -90,7 +90,7 @@ func (s *Service) EditMessage(ctx context.Context, caller UserID, conv Conversat
 	if err != nil {
 		return Message{}, err
 	}
-	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), ActionMessage); err != nil {
 		return Message{}, err
 	}
 	// Under the conversation's lock, as Send: the change's event is
@@ -121,7 +121,7 @@ func (s *Service) DeleteMessage(ctx context.Context, caller UserID, conv Convers
 	if seq <= 0 {
 		return Message{}, NotFound("message")
 	}
-	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), ActionMessage); err != nil {
 		return Message{}, err
 	}
 	unlock, err := s.lockPublishing(ctx, conv)

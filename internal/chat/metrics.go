@@ -85,28 +85,28 @@ func transportOf(req SendRequest) string {
 	return TransportHTTP
 }
 
-// limitAction is the Metrics action of an allow call, from the budget
-// its refusal names.
-func limitAction(what string) string {
-	switch what {
-	case "messages":
-		return ActionMessage
-	case "resends":
-		return ActionResend
-	case "typing events":
-		return ActionTyping
-	case "read receipts":
-		return ActionRead
-	case "conversations started":
-		return ActionConversation
-	case "searches and list pages":
-		return ActionList
-	case "message searches":
-		return ActionSearch
-	case "new accounts from your address":
-		return ActionRegistration
+// budgetName is how a refusal names the budget of action (one of
+// RateLimitActions) to the user: "too many messages: slow down".
+func budgetName(action string) string {
+	switch action {
+	case ActionMessage:
+		return "messages"
+	case ActionResend:
+		return "resends"
+	case ActionTyping:
+		return "typing events"
+	case ActionRead:
+		return "read receipts"
+	case ActionConversation:
+		return "conversations started"
+	case ActionList:
+		return "searches and list pages"
+	case ActionSearch:
+		return "message searches"
+	case ActionRegistration:
+		return "new accounts from your address"
 	}
-	return ActionOther
+	return "requests"
 }
 
 // countLogin reports a login's refusal: a wrong username or password

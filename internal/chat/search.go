@@ -105,7 +105,7 @@ func (s *Service) Search(ctx context.Context, caller UserID, terms []SearchTerm,
 			return SearchPage{}, err
 		}
 	}
-	if err := s.allow(ctx, s.limits.Searches, s.local().Searches, userKey(caller), "message searches"); err != nil {
+	if err := s.allow(ctx, s.limits.Searches, s.local().Searches, userKey(caller), ActionSearch); err != nil {
 		return SearchPage{}, err
 	}
 	hits, err := s.store.SearchMessages(ctx, SearchQuery{User: caller, Terms: terms, ConversationID: conv, Before: position, Limit: limit + 1})

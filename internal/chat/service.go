@@ -236,14 +236,14 @@ func errBadLogin() error {
 // ERATELIMITED error. When the limiter cannot answer (its Redis is away),
 // local answers instead (the node's own budget); with no local limiter the
 // action is refused with EUNAVAILABLE. Either way the failure is logged
-// as outage logs it.
-func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string) error {
+// as outage logs it. action (one of RateLimitActions) names the budget.
+func (s *Service) allow(ctx context.Context, l, local Limiter, key, action string) error {
 	if l == nil {
 		return nil
 	}
 	ok, retry, err := l.Allow(ctx, key)
 	if err != nil {
-		s.outage(ctx, "limiter", "rate limiter unavailable", err, "what", what, "local_fallback", local != nil)
+		s.outage(ctx, "limiter", "rate limiter unavailable", err, "what", budgetName(action), "local_fallback", local != nil)
 		if local == nil {
 			return errUnavailable()
 		}
@@ -252,8 +252,8 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 		}
 	}
 	if !ok {
-		s.metrics.RateLimited(limitAction(what))
-		return &Error{Code: ERATELIMITED, Message: "too many " + what + ": slow down", RetryAfter: retry}
+		s.metrics.RateLimited(action)
+		return &Error{Code: ERATELIMITED, Message: "too many " + budgetName(action) + ": slow down", RetryAfter: retry}
 	}
 	return nil
 }
@@ -261,7 +261,7 @@ func (s *Service) allow(ctx context.Context, l, local Limiter, key, what string)
 // refund gives back a token allow took from l, or from local while l
 // cannot answer. A refund that fails is logged and forgotten: it costs
 // the user one token, no more.
-func (s *Service) refund(ctx context.Context, l, local Limiter, key, what string) {
+func (s *Service) refund(ctx context.Context, l, local Limiter, key, action string) {
 	if l == nil {
 		return
 	}
@@ -270,7 +270,7 @@ func (s *Service) refund(ctx context.Context, l, local Limiter, key, what string
 		err = local.Refund(ctx, key)
 	}
 	if err != nil {
-		s.logger.WarnContext(ctx, "refund a rate-limit token", "what", what, "err", err)
+		s.logger.WarnContext(ctx, "refund a rate-limit token", "action", action, "err", err)
 	}
 }
 
@@ -525,7 +525,7 @@ func (s *Service) SearchUsers(ctx context.Context, caller UserID, search, after 
 	if err != nil {
 		return UserPage{}, err
 	}
-	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), "searches and list pages"); err != nil {
+	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), ActionList); err != nil {
 		return UserPage{}, err
 	}
 	if len(search) > MaxDisplayName*4 {
@@ -555,7 +555,7 @@ func (s *Service) StartDirect(ctx context.Context, caller, other UserID) (Conver
 	} else if u.Closed {
 		return Conversation{}, false, NotFound("user")
 	}
-	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), "conversations started"); err != nil {
+	if err := s.allow(ctx, s.limits.Conversations, s.local().Conversations, userKey(caller), ActionConversation); err != nil {
 		return Conversation{}, false, err
 	}
 	return s.store.DirectConversation(ctx, caller, other, Now())
@@ -579,7 +579,7 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, before strin
 	if err != nil {
 		return ConversationPage{}, err
 	}
-	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), "searches and list pages"); err != nil {
+	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), ActionList); err != nil {
 		return ConversationPage{}, err
 	}
 	rows, err := s.store.Conversations(ctx, ConversationQuery{UserID: caller, Before: cursor, Limit: limit + 1})
@@ -639,7 +639,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	// flood the store either. Someone no longer a member of the group gets
 	// not_found, as for anything else there: their access ended with their
 	// membership.
-	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages"); err != nil {
+	if err := s.allow(ctx, s.limits.Messages, s.local().Messages, userKey(caller), ActionMessage); err != nil {
 		if req.ClientID == "" || ErrorCode(err) != ERATELIMITED {
 			return Message{}, false, err
 		}
@@ -647,7 +647,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 		if ferr != nil || m.ConversationID != req.ConversationID {
 			return Message{}, false, err
 		}
-		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), ActionResend); err != nil {
 			return Message{}, false, err
 		}
 		if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
@@ -683,8 +683,8 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if !st.Changed {
 		// A resend: the client ID was taken, before or by a send of the
 		// same batch. It costs a read, not a message.
-		s.refund(ctx, s.limits.Messages, s.local().Messages, userKey(caller), "messages")
-		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "resends"); err != nil {
+		s.refund(ctx, s.limits.Messages, s.local().Messages, userKey(caller), ActionMessage)
+		if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), ActionResend); err != nil {
 			return Message{}, false, err
 		}
 		if err := s.publishAgain(ctx, caller, m, req.Conn); err != nil {
@@ -813,7 +813,7 @@ func (s *Service) publishAgain(ctx context.Context, caller UserID, m Message, co
 // It forwards at most one event per user and conversation per typing
 // interval; the rest are dropped without error.
 func (s *Service) Typing(ctx context.Context, caller UserID, conv ConversationID) error {
-	if err := s.allow(ctx, s.limits.Typing, s.local().Typing, userKey(caller), "typing events"); err != nil {
+	if err := s.allow(ctx, s.limits.Typing, s.local().Typing, userKey(caller), ActionTyping); err != nil {
 		return err
 	}
 	members, err := s.memberIDs(ctx, caller, conv)
@@ -904,7 +904,7 @@ func (s *Service) MarkRead(ctx context.Context, caller UserID, conv Conversation
 	if seq < 0 {
 		return 0, false, Errorf(EINVALID, "seq must not be negative")
 	}
-	if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), "read receipts"); err != nil {
+	if err := s.allow(ctx, s.limits.Reads, s.local().Reads, userKey(caller), ActionRead); err != nil {
 		return 0, false, err
 	}
 	r, err := s.store.MarkRead(ctx, conv, caller, seq)
