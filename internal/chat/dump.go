@@ -16,6 +16,7 @@ type Dump interface {
 	Messages(ctx context.Context) iter.Seq2[StoredMessage, error]
 	Sessions(ctx context.Context) iter.Seq2[StoredSession, error]
 	UserSessions(ctx context.Context) iter.Seq2[StoredUserSession, error]
+	Invitations(ctx context.Context) iter.Seq2[Invitation, error]
 }
 
 // StoredUser is an account with what a store keeps beside it.

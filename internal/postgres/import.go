@@ -15,13 +15,13 @@ import (
 
 // ImportCounts are how many rows Import copied into each table.
 type ImportCounts struct {
-	Users, Conversations, Members, Messages, Sessions, UserSessions int64
+	Users, Conversations, Members, Messages, Sessions, UserSessions, Invitations int64
 }
 
 // importTables returns the tables Import fills, in the order it fills
 // them (each one's foreign keys point at tables before it).
 func importTables() []string {
-	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions"}
+	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions", "invitations"}
 }
 
 // Import copies src into the empty PostgreSQL database at dsn, keeping
@@ -157,11 +157,24 @@ func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) 
 		}); err != nil {
 		return err
 	}
+	if n.Invitations, err = copyRows(ctx, tx, "invitations", src.Invitations(ctx),
+		[]string{"id", "token_hash", "created_by", "created_at", "expires_at", "max_uses", "uses", "revoked_at"},
+		func(inv chat.Invitation) ([]any, error) {
+			var createdBy any // an operator's, from the command line
+			if inv.CreatedBy != 0 {
+				createdBy = int64(inv.CreatedBy)
+			}
+			return []any{int64(inv.ID), inv.TokenHash, createdBy, inv.CreatedAt, inv.ExpiresAt, int32(inv.MaxUses),
+				int32(inv.Uses), nullTime(inv.RevokedAt)}, nil
+		}); err != nil {
+		return err
+	}
 	// Each sequence's next value is one past the highest copied (1 when
 	// none was).
 	for _, stmt := range []string{
 		`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, false) FROM users`,
 		`SELECT setval(pg_get_serial_sequence('conversations', 'id'), coalesce(max(id), 0) + 1, false) FROM conversations`,
+		`SELECT setval(pg_get_serial_sequence('invitations', 'id'), coalesce(max(id), 0) + 1, false) FROM invitations`,
 		`SELECT setval('messages_position_seq', coalesce(max(position), 0) + 1, false) FROM messages`,
 	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {

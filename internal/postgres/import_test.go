@@ -21,6 +21,7 @@ type rowsSource struct {
 	messages      []chat.StoredMessage
 	sessions      []chat.StoredSession
 	userSessions  []chat.StoredUserSession
+	invitations   []chat.Invitation
 	// failMessages, when set, ends the messages with it.
 	failMessages error
 }
@@ -56,6 +57,9 @@ func (s rowsSource) Sessions(context.Context) iter.Seq2[chat.StoredSession, erro
 }
 func (s rowsSource) UserSessions(context.Context) iter.Seq2[chat.StoredUserSession, error] {
 	return seqOf(s.userSessions, nil)
+}
+func (s rowsSource) Invitations(context.Context) iter.Seq2[chat.Invitation, error] {
+	return seqOf(s.invitations, nil)
 }
 
 // schemaDSN is the test database's DSN with schema as its search path.
@@ -108,6 +112,10 @@ func sampleSource() rowsSource {
 		},
 		sessions:     []chat.StoredSession{{Token: "tok", Data: []byte{1, 2, 3}, Expiry: at.Add(24 * time.Hour)}},
 		userSessions: []chat.StoredUserSession{{Token: "tok", UserID: 10, Deadline: at.Add(48 * time.Hour)}},
+		invitations: []chat.Invitation{
+			{ID: 3, TokenHash: chat.InvitationTokenHash("open"), CreatedBy: 10, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour), MaxUses: 5, Uses: 2},
+			{ID: 5, TokenHash: chat.InvitationTokenHash("revoked"), CreatedAt: at, ExpiresAt: at.Add(time.Hour), MaxUses: 1, RevokedAt: at.Add(time.Minute)},
+		},
 	}
 }
 
@@ -121,7 +129,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if n != (ImportCounts{Users: 2, Conversations: 1, Members: 2, Messages: 5, Sessions: 1, UserSessions: 1}) {
+	if n != (ImportCounts{Users: 2, Conversations: 1, Members: 2, Messages: 5, Sessions: 1, UserSessions: 1, Invitations: 2}) {
 		t.Errorf("counts %+v", n)
 	}
 	s := openTest(t, schema, nil)
@@ -184,6 +192,21 @@ func TestImport(t *testing.T) {
 	}
 	if len(hits) != 2 || hits[0].Message.Seq != 4 || hits[1].Message.Seq != 3 {
 		t.Errorf("search hits %+v", hits)
+	}
+
+	invs, err := s.Invitations(ctx, chat.InvitationQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(invs, src.invitations, func(a, b chat.Invitation) bool {
+		return a.ID == b.ID && a.TokenHash == b.TokenHash && a.CreatedBy == b.CreatedBy && a.CreatedAt.Equal(b.CreatedAt) &&
+			a.ExpiresAt.Equal(b.ExpiresAt) && a.MaxUses == b.MaxUses && a.Uses == b.Uses && a.RevokedAt.Equal(b.RevokedAt)
+	}) {
+		t.Errorf("invitations %+v, want %+v", invs, src.invitations)
+	}
+	if inv, err := s.CreateInvitation(ctx, chat.Invitation{TokenHash: chat.InvitationTokenHash("new"), CreatedAt: chat.Now(),
+		ExpiresAt: chat.Now().Add(time.Hour), MaxUses: 1}); err != nil || inv.ID != 6 {
+		t.Errorf("a new invitation: %+v, %v; want ID 6", inv, err)
 	}
 
 	carol, err := s.CreateUser(ctx, chat.User{Username: "carol", DisplayName: "Carol", CreatedAt: chat.Now()}, "hash-c")

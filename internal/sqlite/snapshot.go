@@ -155,6 +155,23 @@ func (s *Snapshot) UserSessions(ctx context.Context) iter.Seq2[chat.StoredUserSe
 		})
 }
 
+// Invitations yields every invitation, revoked and used-up ones included.
+func (s *Snapshot) Invitations(ctx context.Context) iter.Seq2[chat.Invitation, error] {
+	return snapshotRows(ctx, s.tx, "invitations", `
+		SELECT id, token_hash, coalesce(created_by, 0), created_at, expires_at, max_uses, uses, revoked_at
+		FROM invitations ORDER BY id`,
+		func(r scanner) (chat.Invitation, error) {
+			var (
+				inv              chat.Invitation
+				created, expires int64
+				revoked          sql.NullInt64
+			)
+			err := r.Scan(&inv.ID, &inv.TokenHash, &inv.CreatedBy, &created, &expires, &inv.MaxUses, &inv.Uses, &revoked)
+			inv.CreatedAt, inv.ExpiresAt, inv.RevokedAt = fromMicros(created), fromMicros(expires), nullMicros(revoked)
+			return inv, err
+		})
+}
+
 // snapshotRows runs query in tx and yields each row as scan reads it. An
 // error is yielded once, last.
 func snapshotRows[T any](ctx context.Context, tx *sql.Tx, table, query string, scan func(scanner) (T, error)) iter.Seq2[T, error] {
