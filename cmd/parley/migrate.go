@@ -6,6 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
 
 	"github.com/parleychat/parley/internal/postgres"
 	"github.com/parleychat/parley/internal/sqlite"
@@ -41,16 +45,44 @@ func runMigrateToPostgres(ctx context.Context, args []string, getenv func(string
 	if *to == "" || kind != "postgres" {
 		return errors.New("migrate-to-postgres: -to must be a PostgreSQL database: a postgres:// URL or key/value connection string")
 	}
-
+	// Left to pgx's defaults, a connection string without a database
+	// would copy into whichever database the user's name picks.
+	if !namesDatabase(dsn) {
+		return errors.New("migrate-to-postgres: -to must name its database: postgres://host/NAME or dbname=NAME")
+	}
+	// Both ends are checked before either is changed: the source exists,
+	// the destination answers and is empty. Only then is the source
+	// brought up to this version's schema and read.
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("migrate-to-postgres: -from: %w", err)
+	}
+	im, err := postgres.OpenImport(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("migrate-to-postgres: %w", err)
+	}
+	defer im.Close()
 	snap, err := sqlite.OpenSnapshot(ctx, path)
 	if err != nil {
 		return fmt.Errorf("migrate-to-postgres: %w", err)
 	}
-	n, err := postgres.Import(ctx, dsn, snap)
+	n, err := im.Import(ctx, snap)
 	if err = errors.Join(err, snap.Close()); err != nil {
 		return fmt.Errorf("migrate-to-postgres: %w", err)
 	}
-	_, err = fmt.Fprintf(stdout, "copied %s into PostgreSQL: %d users, %d conversations, %d memberships, %d messages, %d sessions\n",
-		path, n.Users, n.Conversations, n.Members, n.Messages, n.Sessions)
+	_, err = fmt.Fprintf(stdout, "copied %s into PostgreSQL database %q on %s: users %d, conversations %d, memberships %d, messages %d, sessions %d, invitations %d\n",
+		path, im.Database, im.Host, n.Users, n.Conversations, n.Members, n.Messages, n.Sessions, n.Invitations)
 	return err
 }
+
+// namesDatabase reports whether a PostgreSQL connection string dsn (as
+// storeDSN returns it) names its database: a URL's path, or a key/value
+// string's dbname.
+func namesDatabase(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		return strings.TrimPrefix(u.Path, "/") != "" || u.Query().Get("dbname") != ""
+	}
+	return dbnameRE.MatchString(dsn)
+}
+
+// dbnameRE matches the dbname keyword of a key/value connection string.
+var dbnameRE = regexp.MustCompile(`(?i)(^|\s)dbname\s*=\s*[^\s']`)

@@ -109,7 +109,7 @@ func TestMigrateToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrate-to-postgres: %v", err)
 	}
-	if !strings.Contains(out, "4 users") || !strings.Contains(out, "3 conversations") {
+	if !strings.Contains(out, "users 4,") || !strings.Contains(out, "conversations 3,") || !strings.Contains(out, `database "parley_`) {
 		t.Errorf("migrate-to-postgres said %q", out)
 	}
 
@@ -205,6 +205,8 @@ func TestMigrateToPostgresRefusals(t *testing.T) {
 		{"PostgreSQL as -from", []string{"-from", "postgres://parley@127.0.0.1/a", "-to", "postgres://parley@127.0.0.1/b"}, nil, "-from"},
 		{"PostgreSQL as PARLEY_DB", []string{"-to", "postgres://parley@127.0.0.1/b"}, environment{"PARLEY_DB": "postgres://parley@127.0.0.1/a"}, "PARLEY_DB"},
 		{"a missing -from", []string{"-from", missing, "-to", "postgres://parley@127.0.0.1:1/b?connect_timeout=1"}, nil, "missing.db"},
+		{"a URL without a database", []string{"-from", missing, "-to", "postgres://"}, nil, "name its database"},
+		{"key/value without dbname", []string{"-from", missing, "-to", "host=127.0.0.1 user=parley"}, nil, "name its database"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(t.Context(), append([]string{"parley", "migrate-to-postgres"}, tc.args...), tc.env.get, &stdout, &stderr)
@@ -214,5 +216,23 @@ func TestMigrateToPostgresRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("a refused migration created its -from: %v", err)
+	}
+
+	// A destination that cannot be reached leaves the source as it was:
+	// not even brought up to this version's schema.
+	src := filepath.Join(dir, "src.db")
+	if err := os.WriteFile(src, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"parley", "migrate-to-postgres", "-from", src, "-to", "postgres://parley@127.0.0.1:1/b?connect_timeout=1"},
+		environment(nil).get, &stdout, &stderr); err == nil {
+		t.Error("migrating into an unreachable database succeeded")
+	}
+	if fi, err := os.Stat(src); err != nil || fi.Size() != 0 {
+		t.Errorf("the source after a refused migration: %v, %v; want it untouched (empty)", fi, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a refused migration left files beside its source: %v", entries)
 	}
 }

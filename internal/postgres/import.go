@@ -24,27 +24,62 @@ func importTables() []string {
 	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions", "invitations"}
 }
 
-// Import copies src into the empty PostgreSQL database at dsn, keeping
+// Importer is an empty PostgreSQL database opened to take a whole copy
+// (see Import).
+type Importer struct {
+	s *Store
+	// Database and Host name where the copy goes, for the operator.
+	Database, Host string
+}
+
+// OpenImport opens the PostgreSQL database at dsn, applies pending
+// migrations as Open does, and checks that it holds no row, so that a
+// copy can be refused before its source is read. Close the Importer.
+func OpenImport(ctx context.Context, dsn string) (*Importer, error) {
+	s, err := open(ctx, dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return checkEmpty(ctx, tx) })
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: import: %w", err)
+	}
+	cc := s.pool.Config().ConnConfig
+	return &Importer{s: s, Database: cc.Database, Host: fmt.Sprintf("%s:%d", cc.Host, cc.Port)}, nil
+}
+
+// Close closes the database.
+func (im *Importer) Close() { im.s.Close() }
+
+// Import copies src into the empty PostgreSQL database at dsn: OpenImport,
+// then Importer.Import.
+func Import(ctx context.Context, dsn string, src chat.Dump) (ImportCounts, error) {
+	im, err := OpenImport(ctx, dsn)
+	if err != nil {
+		return ImportCounts{}, err
+	}
+	defer im.Close()
+	return im.Import(ctx, src)
+}
+
+// Import copies src into the database, keeping
 // every ID, seq, version and time, so that a server started on it carries
 // on where the source's stopped: people sign in with the same passwords,
 // and sessions stay signed in.
 //
-// It applies pending migrations first, as Open does, then copies in one
-// transaction, which holds an exclusive lock on the tables throughout
+// It copies in one transaction, which holds an exclusive lock on the tables throughout
 // (nodes started meanwhile wait to write): each table with COPY, the
 // search index built as the store builds it (the words of every live
 // text message, as searchtext cuts them), then the identity and position
 // sequences moved past the copied values, so that new rows follow them.
 // A database where any of the tables has a row is refused, with nothing
-// changed. An error leaves the database as it was, migrations aside.
-func Import(ctx context.Context, dsn string, src chat.Dump) (ImportCounts, error) {
+// changed (it is checked again under the lock). An error leaves the
+// database as it was, migrations aside.
+func (im *Importer) Import(ctx context.Context, src chat.Dump) (ImportCounts, error) {
 	var n ImportCounts
-	s, err := open(ctx, dsn, nil)
-	if err != nil {
-		return n, err
-	}
-	defer s.Close()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	s := im.s
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(importTables(), ", ")+` IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock tables: %w", err)
 		}
