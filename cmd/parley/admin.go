@@ -92,6 +92,16 @@ func adminCreateUser(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return fmt.Errorf("admin create-user: %w", err)
 	}
+	// A headless start creates the database; a mistyped path would too,
+	// so the answer says which file it was and whether it is new.
+	where := *db
+	if kind, path, err := storeDSN(*db); err == nil && kind == "sqlite" {
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			where = path + ", a new database"
+		}
+	} else if err == nil {
+		where = "PostgreSQL"
+	}
 	return withAdminService(ctx, *db, stderr, func(svc *chat.Service) error {
 		u, err := svc.CreateAccount(ctx, *username, pw, *displayName, *admin)
 		if err != nil {
@@ -101,7 +111,7 @@ func adminCreateUser(ctx context.Context, args []string, getenv func(string) str
 		if u.Admin {
 			role = "site admin"
 		}
-		_, err = fmt.Fprintf(stdout, "created %s %s (id %d)\n", role, u.Username, u.ID)
+		_, err = fmt.Fprintf(stdout, "created %s %s (id %d) in %s\n", role, u.Username, u.ID, where)
 		return err
 	})
 }
@@ -164,6 +174,12 @@ func adminCreateInvitation(ctx context.Context, args []string, getenv func(strin
 	baseURL := fs.String("base-url", "", "the server's address as people reach it (https://chat.example.com), to print the whole link")
 	if err := parseSubcommandFlags(fs, args, getenv, "db"); err != nil {
 		return err
+	}
+	if *uses < 1 || *uses > chat.MaxInvitationUses {
+		return fmt.Errorf("admin create-invitation: -uses must be from 1 to %d", chat.MaxInvitationUses)
+	}
+	if *expires < time.Minute || *expires > chat.MaxInvitationLifetime {
+		return fmt.Errorf("admin create-invitation: -expires must be from 1m to %v", chat.MaxInvitationLifetime)
 	}
 	var base *url.URL
 	if *baseURL != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -429,6 +430,19 @@ func TestFlags(t *testing.T) {
 		return map[string]string{"PARLEY_LOG_FORMAT": "xml"}[k]
 	}, &out); err == nil {
 		t.Error("a bad log format was accepted")
+	}
+
+	// A wrong origin or proxy is refused before the database is opened:
+	// no file is made.
+	db := filepath.Join(t.TempDir(), "parley.db")
+	for _, bad := range [][]string{{"-origins", "chat.example.com"}, {"-trusted-proxies", "10.0.0.300"}} {
+		err := run(t.Context(), append([]string{"parley", "-addr", "127.0.0.1:0", "-db", db}, bad...), func(string) string { return "" }, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%s %s: %v, want an error naming %s", bad[0], bad[1], err, bad[0])
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("%s %s: the database was made before the setting was refused (%v)", bad[0], bad[1], err)
+		}
 	}
 }
 

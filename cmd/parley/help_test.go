@@ -12,13 +12,14 @@ import (
 func TestHelp(t *testing.T) {
 	t.Parallel()
 	noEnv := func(string) string { return "" }
-	for _, arg := range []string{"-h", "-help", "--help"} {
+	for _, arg := range []string{"-h", "-help", "--help", "help"} {
 		var stdout, stderr bytes.Buffer
 		err := run(t.Context(), []string{"parley", arg}, noEnv, &stdout, &stderr)
 		if code := exitCode(err, &stderr); code != 0 {
 			t.Errorf("parley %s: exit %d (%v)", arg, code, err)
 		}
 		if out := stdout.String(); !strings.Contains(out, "Usage of parley:") || !strings.Contains(out, `-addr string`) ||
+			!strings.Contains(out, "parley migrate-to-postgres") || !strings.Contains(out, "parley admin") ||
 			!strings.Contains(out, `(default "localhost:8080")`) {
 			t.Errorf("parley %s printed:\n%s", arg, out)
 		}

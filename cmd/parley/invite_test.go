@@ -256,10 +256,10 @@ func TestDeactivation(t *testing.T) {
 func TestAdminCLI(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "parley.db")
-	if out, err := adminCLI(t, db, "create-user", "-username", "Owner", "-display-name", "The Owner", "-password-file", passwordFile(t, "password-owner")); err != nil || !strings.Contains(out, "created site admin owner") {
+	if out, err := adminCLI(t, db, "create-user", "-username", "Owner", "-display-name", "The Owner", "-password-file", passwordFile(t, "password-owner")); err != nil || !strings.Contains(out, "created site admin owner (id 1) in "+db+", a new database") {
 		t.Fatalf("create-user (first): %v\n%s", err, out)
 	}
-	if out, err := adminCLI(t, db, "create-user", "-username", "second", "-password-file", passwordFile(t, "password-second")); err != nil || !strings.Contains(out, "created user second") {
+	if out, err := adminCLI(t, db, "create-user", "-username", "second", "-password-file", passwordFile(t, "password-second")); err != nil || !strings.Contains(out, "created user second (id 2) in "+db+"\n") {
 		t.Fatalf("create-user: %v\n%s", err, out)
 	}
 	if out, err := adminCLI(t, db, "create-user", "-username", "third", "-admin", "-password-file", passwordFile(t, "password-third")); err != nil || !strings.Contains(out, "created site admin third") {
@@ -282,6 +282,11 @@ func TestAdminCLI(t *testing.T) {
 	}
 	if _, err := adminCLI(t, db, "frobnicate"); err == nil || !strings.Contains(err.Error(), "unknown action") {
 		t.Errorf("an unknown action: %v", err)
+	}
+	for _, bad := range [][]string{{"-uses", "0"}, {"-uses", "10001"}, {"-expires", "30s"}, {"-expires", "9000h"}} {
+		if _, err := adminCLI(t, db, append([]string{"create-invitation"}, bad...)...); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("create-invitation %s: %v, want an error naming %s", bad, err, bad[0])
+		}
 	}
 	out, err := adminCLI(t, db, "create-invitation", "-uses", "1", "-expires", "1h", "-base-url", "https://chat.example.com/")
 	if err != nil {

@@ -156,6 +156,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if envErr != nil {
 		return config{}, envErr
 	}
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(fs.Output(), "Usage of %s:\n%s", fs.Name(), subcommandUsage) // the usage's own writer reports nothing either
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return config{}, err
 	}
@@ -187,6 +191,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if _, _, err := storeDSN(cfg.db); err != nil {
 		return config{}, err
+	}
+	// Checked here as well as where they are used, so that a wrong one
+	// is reported before the database is opened (and migrated).
+	if err := web.CheckOrigins(splitList(cfg.origins)); err != nil {
+		return config{}, fmt.Errorf("-origins: %w", err)
+	}
+	if _, err := parsePrefixes(cfg.trustedProxies); err != nil {
+		return config{}, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)

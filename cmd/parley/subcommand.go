@@ -9,6 +9,16 @@ import (
 // `parley NAME [flags]`: args[0] is its name, the rest its arguments.
 type subcommand func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
 
+// subcommandUsage lists the subcommands, for the server's usage.
+const subcommandUsage = `Commands (each takes -h):
+  parley version              which build this is
+  parley backup               an online copy of the SQLite database
+  parley migrate-to-postgres  copy a SQLite database into an empty PostgreSQL one
+  parley admin                create users and admins, invitations (parley admin -h)
+
+Without a command, parley serves, with these flags:
+`
+
 // subcommandNamed returns the subcommand called name, or nil when there is
 // none (the arguments are the server's flags).
 func subcommandNamed(name string) subcommand {
@@ -21,6 +31,11 @@ func subcommandNamed(name string) subcommand {
 		return runMigrateToPostgres
 	case "admin":
 		return runAdmin
+	case "help":
+		// parley help is parley -h.
+		return func(ctx context.Context, _ []string, getenv func(string) string, stdout, stderr io.Writer) error {
+			return run(ctx, []string{"parley", "-h"}, getenv, stdout, stderr)
+		}
 	}
 	return nil
 }

@@ -25,8 +25,8 @@ import (
 // remains of deleted messages), and Backup checks it with PRAGMA
 // integrity_check before it returns.
 //
-// to must not exist: Backup creates it, and removes it again when the
-// copy fails. An existing to is an error that wraps fs.ErrExist; a path
+// to must not exist: Backup creates it, and removes it (and its journal)
+// again when the copy fails. An existing to is an error that wraps fs.ErrExist; a path
 // that does not exist, one that wraps fs.ErrNotExist.
 func Backup(ctx context.Context, path, to string) (err error) {
 	if _, err := os.Stat(path); err != nil {
@@ -36,7 +36,7 @@ func Backup(ctx context.Context, path, to string) (err error) {
 	// refusal to overwrite atomic, and VACUUM INTO fills an empty file.
 	f, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("backup: %s exists already; give a new file: %w", to, fs.ErrExist)
+		return fmt.Errorf("backup: %w: give a new file", &fs.PathError{Op: "create", Path: to, Err: fs.ErrExist})
 	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -46,7 +46,12 @@ func Backup(ctx context.Context, path, to string) (err error) {
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, os.Remove(to))
+			// VACUUM INTO may leave the copy's rollback journal too.
+			journal := os.Remove(to + "-journal")
+			if errors.Is(journal, fs.ErrNotExist) {
+				journal = nil
+			}
+			err = errors.Join(err, os.Remove(to), journal)
 		}
 	}()
 

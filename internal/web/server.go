@@ -70,6 +70,32 @@ type server struct {
 	readyChecks    map[string]func(context.Context) error
 }
 
+// CheckOrigins reports whether list holds only origins NewServer takes as
+// Config.TrustedOrigins (scheme://host[:port], http or https), so that a
+// wrong setting is found before anything starts.
+func CheckOrigins(list []string) error {
+	_, _, err := trustedOrigins(list)
+	return err
+}
+
+// trustedOrigins reads the trusted origins and gives them to a cross-origin
+// protection.
+func trustedOrigins(list []string) (originSet, *http.CrossOriginProtection, error) {
+	trusted, err := parseOrigins(list)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trusted origin: %w", err)
+	}
+	cop := http.NewCrossOriginProtection()
+	for o := range trusted {
+		// As browsers serialize it, for the exact comparison the
+		// protection makes.
+		if err := cop.AddTrustedOrigin(o.String()); err != nil {
+			return nil, nil, fmt.Errorf("trusted origin %q: %w", o, err)
+		}
+	}
+	return trusted, cop, nil
+}
+
 // NewServer returns the HTTP handler of the whole application.
 func NewServer(cfg Config) (http.Handler, error) {
 	sm := scs.New()
@@ -86,17 +112,9 @@ func NewServer(cfg Config) (http.Handler, error) {
 		sm.Cookie.Name = "__Host-parley_session"
 	}
 
-	trusted, err := parseOrigins(cfg.TrustedOrigins)
+	trusted, cop, err := trustedOrigins(cfg.TrustedOrigins)
 	if err != nil {
-		return nil, fmt.Errorf("trusted origin: %w", err)
-	}
-	cop := http.NewCrossOriginProtection()
-	for o := range trusted {
-		// As browsers serialize it, for the exact comparison the
-		// protection makes.
-		if err := cop.AddTrustedOrigin(o.String()); err != nil {
-			return nil, fmt.Errorf("trusted origin %q: %w", o, err)
-		}
+		return nil, err
 	}
 	pg, err := parsePages()
 	if err != nil {
