@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,7 +46,9 @@ var (
 	addr    = flag.String("addr", "127.0.0.1:9000", "server")
 	lib     = flag.String("lib", "gorilla", "gorilla|coder (client library; same as server)")
 	variant = flag.String("variant", "default", "ctx => request compression with coder")
-	mode    = flag.String("mode", "idle", "idle|fanout|c2s")
+	mode    = flag.String("mode", "idle", "idle|fanout|c2s|hold (hold: dial -conns, print READY, keep them until stdin closes)")
+	hello   = flag.Bool("hello", false, "idle: each connection sends a ping and one text frame and waits for the server's ACK before it idles, so the server has read in its library (as after a log-in)")
+	perProc = flag.Int("per-proc", 5000, "idle: connections per holding child process (a process may hold at most 20,000 files)")
 	steps   = flag.String("steps", "1000,10000", "idle: connection counts to measure at")
 	spid    = flag.Int("spid", 0, "server pid (idle mode; read /proc/<pid>/status)")
 	nconns  = flag.Int("conns", 100, "throughput: connections")
@@ -56,7 +60,7 @@ func dial() (conn, error) {
 	url := "ws://" + *addr + "/ws"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if *lib == "gorilla" {
+	if *lib != "coder" { // gorilla dials for the gorilla, nbio and gws servers
 		c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
 		if err != nil {
 			return nil, err
@@ -134,8 +138,72 @@ func procRSS(pid int) int64 {
 	return -1
 }
 
+// startHolder starts a child process (this binary in hold mode) that dials k
+// connections, and returns once they are all open. Closing its stdin ends it.
+func startHolder(k int) holder {
+	c := exec.Command(os.Args[0], "-mode", "hold", "-conns", strconv.Itoa(k),
+		"-addr", *addr, "-lib", *lib, "-variant", *variant, "-hello="+strconv.FormatBool(*hello))
+	c.Stderr = os.Stderr
+	in, err := c.StdinPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	out, err := c.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		log.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "READY\n" {
+		log.Fatalf("holder: %q %v", line, err)
+	}
+	return holder{c, in}
+}
+
+// holder is a child process holding connections; closing stdin ends it.
+type holder struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// holdConns dials -conns connections, reports READY and keeps them open
+// until stdin is closed.
+func holdConns() {
+	cs := dialN(*nconns)
+	if *hello {
+		for i, c := range cs {
+			g, ok := c.(gconn)
+			if !ok {
+				log.Fatal("-hello needs a gorilla client")
+			}
+			if err := g.c.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(10*time.Second)); err != nil {
+				log.Fatalf("ping %d: %v", i, err)
+			}
+			if err := g.write([]byte("END")); err != nil {
+				log.Fatalf("hello %d: %v", i, err)
+			}
+			if b, err := g.read(); err != nil || string(b) != "ACK" { // the pong is taken by the default handler
+				log.Fatalf("ack %d: %q %v", i, b, err)
+			}
+		}
+	}
+	fmt.Println("READY")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	for _, c := range cs {
+		c.close()
+	}
+}
+
 func idle() {
-	var all []conn
+	var holders []holder
+	defer func() {
+		for _, h := range holders {
+			h.stdin.Close()
+			_ = h.cmd.Wait()
+		}
+	}()
 	type snap struct {
 		n                     int
 		rss, heap, stack, gor float64
@@ -144,9 +212,14 @@ func idle() {
 	s0 := getJSON("/stats")
 	fmt.Printf("n=0 rss_kib(/proc)=%d heap_inuse=%.0f stack_inuse=%.0f goroutines=%.0f\n",
 		procRSS(*spid), s0["heap_inuse"], s0["stack_inuse"], s0["goroutines"])
+	have := 0
 	for _, s := range strings.Split(*steps, ",") {
 		n, _ := strconv.Atoi(s)
-		all = append(all, dialN(n-len(all))...)
+		for have < n {
+			k := min(*perProc, n-have)
+			holders = append(holders, startHolder(k))
+			have += k
+		}
 		waitConns(n)
 		time.Sleep(time.Second)
 		st := getJSON("/stats") // GC + FreeOSMemory inside server
@@ -159,11 +232,8 @@ func idle() {
 	if len(snaps) >= 2 {
 		a, b := snaps[0], snaps[len(snaps)-1]
 		dn := float64(b.n - a.n)
-		fmt.Printf("RESULT lib=%s variant=%s rss_per_conn_kib=%.2f heap_per_conn_bytes=%.0f stack_per_conn_bytes=%.0f goroutines_per_conn=%.2f\n",
-			*lib, *variant, (b.rss-a.rss)/dn, (b.heap-a.heap)/dn, (b.stack-a.stack)/dn, (b.gor-a.gor)/dn)
-	}
-	for _, c := range all {
-		c.close()
+		fmt.Printf("RESULT lib=%s variant=%s hello=%t n=%d..%d rss_per_conn_kib=%.2f heap_per_conn_bytes=%.0f stack_per_conn_bytes=%.0f goroutines_per_conn=%.2f\n",
+			*lib, *variant, *hello, a.n, b.n, (b.rss-a.rss)/dn, (b.heap-a.heap)/dn, (b.stack-a.stack)/dn, (b.gor-a.gor)/dn)
 	}
 }
 
@@ -291,5 +361,7 @@ func main() {
 		fanout()
 	case "c2s":
 		c2s()
+	case "hold":
+		holdConns()
 	}
 }

@@ -95,13 +95,17 @@ func reader(c *client, read func() ([]byte, error)) {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "listen address")
-	lib := flag.String("lib", "gorilla", "gorilla|coder")
-	variant := flag.String("variant", "default", "gorilla: default|small|pool|smallpool; coder: default|nocomp|ctx")
+	lib := flag.String("lib", "gorilla", "gorilla|coder|nbio|gws")
+	variant := flag.String("variant", "default", "gorilla: default|small|pool|smallpool|parley|parley512; coder: default|nocomp|ctx|detach; nbio: engine|std; gws: default|small|server")
 	flag.Parse()
 
 	var h http.HandlerFunc
 	switch *lib {
 	case "gorilla":
+		if strings.HasPrefix(*variant, "parley") {
+			h = gorillaParley(*variant)
+			break
+		}
 		up := websocket.Upgrader{}
 		switch *variant {
 		case "default":
@@ -161,12 +165,30 @@ func main() {
 			// the handler goroutine itself is the reader goroutine (kept blocked)
 			run()
 		}
+	case "nbio":
+		switch *variant {
+		case "engine": // served below by nbio's own engine
+		case "std":
+			h = nbioFromStd()
+		default:
+			log.Fatal("bad variant")
+		}
+	case "gws":
+		switch *variant {
+		case "default", "small":
+			h = gwsUpgrader(*variant)
+		case "server": // served below by gws's own server
+		default:
+			log.Fatal("bad variant")
+		}
 	default:
 		log.Fatal("bad lib")
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/ws", h)
+	if h != nil {
+		mux.Handle("/ws", h)
+	}
 	mux.HandleFunc("/count", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]int64{"conns": nconns.Load(), "recv": recv.Load()})
 	})
@@ -200,12 +222,18 @@ func main() {
 			"sys": ms.Sys, "rss_kib": rssKiB(),
 		})
 	})
+	log.Printf("server lib=%s variant=%s pid=%d listening %s", *lib, *variant, os.Getpid(), *addr)
+	if *lib == "nbio" && *variant == "engine" {
+		serveNbio(*addr, mux)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *lib == "gws" && *variant == "server" {
+		serveGws(ln, *variant, mux)
+	}
 	srv := &http.Server{Handler: mux}
-	log.Printf("server lib=%s variant=%s pid=%d listening %s", *lib, *variant, os.Getpid(), *addr)
 	log.Fatal(srv.Serve(ln))
 }
 
