@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -430,6 +431,30 @@ func TestFlags(t *testing.T) {
 		return map[string]string{"PARLEY_LOG_FORMAT": "xml"}[k]
 	}, &out); err == nil {
 		t.Error("a bad log format was accepted")
+	}
+
+	// An error that stops the server is an ERROR line of the JSON log
+	// too, where a log collector sees it.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var logs bytes.Buffer
+	err = run(t.Context(), []string{"parley", "-addr", busy.Addr().String(), "-db", filepath.Join(t.TempDir(), "busy.db"), "-log-format", "json"},
+		func(string) string { return "" }, &logs, &out)
+	if err == nil {
+		t.Fatal("a server on a taken address started")
+	}
+	var stopped bool
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var entry struct{ Level, Msg, Err string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "ERROR" && entry.Msg == "stopped" && strings.Contains(entry.Err, "address already in use") {
+			stopped = true
+		}
+	}
+	if !stopped {
+		t.Errorf("no ERROR line saying why the server stopped:\n%s", logs.String())
 	}
 
 	// A wrong origin or proxy is refused before the database is opened:

@@ -275,7 +275,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		logger = slog.New(slog.NewTextHandler(stdout, opts))
 	}
+	if err := serve(ctx, cfg, logger); err != nil {
+		// In the log too, where a collector of JSON lines sees it; main
+		// also prints it on stderr.
+		logger.Error("stopped", "err", err)
+		return err
+	}
+	return nil
+}
 
+// serve runs the server as cfg says until ctx ends.
+func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// URLs are logged with their secrets (passwords, tokens) redacted.
 	logger.Info("starting", "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
 	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{Timeout: cfg.dbTimeout, Logger: logger})
