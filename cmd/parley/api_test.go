@@ -449,7 +449,7 @@ func TestFlags(t *testing.T) {
 	var stopped bool
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var entry struct{ Level, Msg, Err string }
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "ERROR" && entry.Msg == "stopped" && strings.Contains(entry.Err, "address already in use") {
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "ERROR" && entry.Msg == "stopped on an error" && strings.Contains(entry.Err, "address already in use") {
 			stopped = true
 		}
 	}

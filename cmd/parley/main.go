@@ -278,7 +278,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := serve(ctx, cfg, logger); err != nil {
 		// In the log too, where a collector of JSON lines sees it; main
 		// also prints it on stderr.
-		logger.Error("stopped", "err", err)
+		logger.Error("stopped on an error", "err", err)
 		return err
 	}
 	return nil
