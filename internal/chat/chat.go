@@ -182,10 +182,10 @@ type Message struct {
 // Deleted reports whether the message is a tombstone.
 func (m Message) Deleted() bool { return !m.DeletedAt.IsZero() }
 
-// ConversationSummary is one row of a user's conversation list: the
+// ConversationRow is one row of a user's conversation list: the
 // conversation with the other participant, the newest message and the
 // user's read cursor, as one query returns them.
-type ConversationSummary struct {
+type ConversationRow struct {
 	Conversation
 	// OtherUser is the other participant of a direct conversation.
 	OtherUser *User
@@ -199,7 +199,7 @@ type ConversationSummary struct {
 }
 
 // UnreadCount is how many messages the listing user has not read.
-func (s ConversationSummary) UnreadCount() int64 {
+func (s ConversationRow) UnreadCount() int64 {
 	if n := s.LastSeq - s.LastReadSeq; n > 0 {
 		return n
 	}

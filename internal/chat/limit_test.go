@@ -30,7 +30,7 @@ func (aliceStore) UserByID(_ context.Context, id chat.UserID) (chat.User, error)
 	return chat.User{ID: id, Username: "user"}, nil
 }
 
-func (aliceStore) Conversations(context.Context, chat.ConversationQuery) ([]chat.ConversationSummary, error) {
+func (aliceStore) Conversations(context.Context, chat.ConversationQuery) ([]chat.ConversationRow, error) {
 	return nil, nil
 }
 

@@ -53,7 +53,7 @@ type SearchHit struct {
 	// Sender is the message's sender as their account is now (a closed
 	// one too).
 	Sender       User
-	Conversation ConversationSummary
+	Conversation ConversationRow
 	// Position orders the results, newest message first: it grows with
 	// the order in which messages were created and does not change when a
 	// message is edited. It is the cursor SearchQuery.Before takes.

@@ -563,7 +563,7 @@ func (s *Service) StartDirect(ctx context.Context, caller, other UserID) (Conver
 
 // ConversationPage is a page of a user's conversation list.
 type ConversationPage struct {
-	Conversations []ConversationSummary
+	Conversations []ConversationRow
 	// Next is the cursor of the following page, "" on the last page.
 	Next string
 }
@@ -598,7 +598,7 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, before strin
 
 // Conversation returns one of the caller's conversations as their list
 // shows it.
-func (s *Service) Conversation(ctx context.Context, caller UserID, id ConversationID) (ConversationSummary, error) {
+func (s *Service) Conversation(ctx context.Context, caller UserID, id ConversationID) (ConversationRow, error) {
 	return s.store.Conversation(ctx, caller, id)
 }
 

@@ -51,11 +51,11 @@ type Store interface {
 	DirectConversation(ctx context.Context, a, b UserID, now time.Time) (Conversation, bool, error)
 	// Conversations returns at most q.Limit of the user's conversations with
 	// activity before q.Before, newest activity first, in one statement.
-	Conversations(ctx context.Context, q ConversationQuery) ([]ConversationSummary, error)
+	Conversations(ctx context.Context, q ConversationQuery) ([]ConversationRow, error)
 	// Conversation returns one conversation as the user's list shows it, or
 	// ENOTFOUND when the user is not a member or there is no such
 	// conversation.
-	Conversation(ctx context.Context, user UserID, id ConversationID) (ConversationSummary, error)
+	Conversation(ctx context.Context, user UserID, id ConversationID) (ConversationRow, error)
 	// Member returns the user's membership of the conversation, role
 	// included, or
 	// ENOTFOUND when the user is not a member or there is no such

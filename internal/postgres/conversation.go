@@ -93,7 +93,7 @@ const summaryQuery = `
 // Conversations returns one page of a user's conversation list in a single
 // statement. The keyset is (activity, id), compared as a row, so a page
 // that ends inside a run of equal times continues exactly after it.
-func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
+func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationRow, error) {
 	rows, err := s.pool.Query(ctx, summaryQuery+`
 		WHERE m.user_id = $1
 		  AND ($2::bigint = 0 OR (coalesce(c.last_message_at, c.created_at), c.id) < ($3::timestamptz, $2::bigint))
@@ -103,7 +103,7 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.ConversationSummary, error) {
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.ConversationRow, error) {
 		return scanSummary(r)
 	})
 	if err != nil {
@@ -113,21 +113,21 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 }
 
 // Conversation returns one conversation as the user's list shows it.
-func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationSummary, error) {
+func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationRow, error) {
 	c, err := scanSummary(s.pool.QueryRow(ctx, summaryQuery+`
 		WHERE m.user_id = $1 AND c.id = $2`, int64(user), int64(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.ConversationSummary{}, chat.NotFound("conversation")
+		return chat.ConversationRow{}, chat.NotFound("conversation")
 	}
 	if err != nil {
-		return chat.ConversationSummary{}, fmt.Errorf("select conversation: %w", err)
+		return chat.ConversationRow{}, fmt.Errorf("select conversation: %w", err)
 	}
 	return c, nil
 }
 
-func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
+func scanSummary(r pgx.Row) (chat.ConversationRow, error) {
 	var (
-		c                       chat.ConversationSummary
+		c                       chat.ConversationRow
 		lastAt                  *time.Time
 		otherRead, otherID      *int64
 		otherName, otherDisplay *string
@@ -146,7 +146,7 @@ func scanSummary(r pgx.Row) (chat.ConversationSummary, error) {
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
 		&msgVersion, &msgEdited, &msgDeleted); err != nil {
-		return chat.ConversationSummary{}, err
+		return chat.ConversationRow{}, err
 	}
 	if lastAt != nil {
 		c.LastMessageAt = *lastAt

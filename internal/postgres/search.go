@@ -160,11 +160,11 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 		if err != nil {
 			return fmt.Errorf("search conversations: %w", err)
 		}
-		convs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.ConversationSummary, error) { return scanSummary(r) })
+		convs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.ConversationRow, error) { return scanSummary(r) })
 		if err != nil {
 			return fmt.Errorf("search conversations: %w", err)
 		}
-		byID := make(map[chat.ConversationID]chat.ConversationSummary, len(convs))
+		byID := make(map[chat.ConversationID]chat.ConversationRow, len(convs))
 		for _, c := range convs {
 			byID[c.ID] = c
 		}

@@ -102,7 +102,7 @@ const summaryQuery = `
 
 // Conversations returns one page of a user's conversation list in a single
 // statement: the page is chosen first, newest activity first, then joined.
-func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
+func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationRow, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		WITH page AS (
 			SELECT m.conversation_id, m.user_id, coalesce(c.last_message_at, c.created_at) AS at
@@ -117,7 +117,7 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
 	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
-	list := make([]chat.ConversationSummary, 0, q.Limit)
+	list := make([]chat.ConversationRow, 0, q.Limit)
 	for rows.Next() {
 		c, err := scanSummary(rows)
 		if err != nil {
@@ -129,21 +129,21 @@ func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]
 }
 
 // Conversation returns one conversation as the user's list shows it.
-func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationSummary, error) {
+func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationRow, error) {
 	c, err := scanSummary(s.read.QueryRowContext(ctx, `
 		WITH page AS (SELECT ?1 AS conversation_id, ?2 AS user_id)`+summaryQuery, int64(id), int64(user)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return chat.ConversationSummary{}, chat.NotFound("conversation")
+		return chat.ConversationRow{}, chat.NotFound("conversation")
 	}
 	if err != nil {
-		return chat.ConversationSummary{}, fmt.Errorf("select conversation: %w", err)
+		return chat.ConversationRow{}, fmt.Errorf("select conversation: %w", err)
 	}
 	return c, nil
 }
 
-func scanSummary(r scanner) (chat.ConversationSummary, error) {
+func scanSummary(r scanner) (chat.ConversationRow, error) {
 	var (
-		c                        chat.ConversationSummary
+		c                        chat.ConversationRow
 		lastAt                   sql.NullInt64
 		created                  int64
 		otherRead                sql.NullInt64
@@ -162,7 +162,7 @@ func scanSummary(r scanner) (chat.ConversationSummary, error) {
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
 		&msgVersion, &msgEdited, &msgDeleted); err != nil {
-		return chat.ConversationSummary{}, err
+		return chat.ConversationRow{}, err
 	}
 	c.CreatedAt = fromMicros(created)
 	c.OtherReadSeq = otherRead.Int64

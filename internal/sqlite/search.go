@@ -187,7 +187,7 @@ func (s *Store) SearchMessages(ctx context.Context, q chat.SearchQuery) ([]chat.
 		return nil, fmt.Errorf("search conversations: %w", err)
 	}
 	defer func() { _ = rows.Close() }() // rows.Err reports a failed read
-	convs := make([]chat.ConversationSummary, len(ids))
+	convs := make([]chat.ConversationRow, len(ids))
 	for rows.Next() {
 		c, err := scanSummary(rows)
 		if err != nil {

@@ -126,7 +126,7 @@ func testDirectMembers(t *testing.T, s chat.Store) {
 }
 
 // checkSummary compares a conversation list row with what it should hold.
-func checkSummary(t *testing.T, what string, got chat.ConversationSummary, conv chat.Conversation, other chat.User, last *chat.Message, lastRead int64) {
+func checkSummary(t *testing.T, what string, got chat.ConversationRow, conv chat.Conversation, other chat.User, last *chat.Message, lastRead int64) {
 	t.Helper()
 	if got.ID != conv.ID || got.Kind != chat.KindDirect || !got.CreatedAt.Equal(conv.CreatedAt) {
 		t.Errorf("%s: conversation %+v, want ID %d, kind %q, created at %v", what, got.Conversation, conv.ID, chat.KindDirect, conv.CreatedAt)
@@ -152,7 +152,7 @@ func checkSummary(t *testing.T, what string, got chat.ConversationSummary, conv 
 	}
 }
 
-func rowIDs(rows []chat.ConversationSummary) []chat.ConversationID {
+func rowIDs(rows []chat.ConversationRow) []chat.ConversationID {
 	ids := make([]chat.ConversationID, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID
@@ -166,11 +166,11 @@ func testConversationsList(t *testing.T, s chat.Store) {
 	// digits, which orders them wrongly if they are compared as text.
 	base := chat.Now().Truncate(time.Second)
 	at := func(d time.Duration) time.Time { return base.Add(d) }
-	list := func(u chat.User) []chat.ConversationSummary {
+	list := func(u chat.User) []chat.ConversationRow {
 		t.Helper()
 		return conversations(t, s, chat.ConversationQuery{UserID: u.ID, Limit: 10})
 	}
-	wantOrder := func(what string, rows []chat.ConversationSummary, want ...chat.Conversation) bool {
+	wantOrder := func(what string, rows []chat.ConversationRow, want ...chat.Conversation) bool {
 		t.Helper()
 		var ids []chat.ConversationID
 		for _, c := range want {
@@ -295,7 +295,7 @@ func testConversationsPaging(t *testing.T, s chat.Store) {
 		return cmp.Compare(y.id, x.id)
 	})
 
-	var got []chat.ConversationSummary
+	var got []chat.ConversationRow
 	q := chat.ConversationQuery{UserID: a.ID, Limit: 10}
 	for page := 0; ; page++ {
 		if page > 10 {

@@ -217,7 +217,7 @@ func messages(t *testing.T, s chat.Store, conv chat.ConversationID, q chat.Messa
 	return msgs
 }
 
-func conversations(t *testing.T, s chat.Store, q chat.ConversationQuery) []chat.ConversationSummary {
+func conversations(t *testing.T, s chat.Store, q chat.ConversationQuery) []chat.ConversationRow {
 	t.Helper()
 	rows, err := s.Conversations(t.Context(), q)
 	if err != nil {
@@ -296,7 +296,7 @@ func seqs(msgs []chat.Message) []int64 {
 	return out
 }
 
-func describeRows(rows []chat.ConversationSummary) string {
+func describeRows(rows []chat.ConversationRow) string {
 	s := ""
 	for _, r := range rows {
 		s += fmt.Sprintf("{id %d at %s} ", r.ID, r.ActivityAt().Format(time.RFC3339Nano))

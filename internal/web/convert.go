@@ -57,7 +57,7 @@ func wireConversation(c chat.Conversation) wire.Conversation {
 	}
 }
 
-func wireConversationRow(c chat.ConversationSummary) wire.ConversationRow {
+func wireConversationRow(c chat.ConversationRow) wire.ConversationRow {
 	row := wire.ConversationRow{
 		ID:            int64(c.ID),
 		Kind:          string(c.Kind),

@@ -93,7 +93,7 @@ func handleConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		rows, err := conversationRows(r.Context(), svc, []chat.ConversationSummary{c})
+		rows, err := conversationRows(r.Context(), svc, []chat.ConversationRow{c})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -104,7 +104,7 @@ func handleConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
 
 // conversationRows turns list rows into their JSON shape, with whether each
 // other participant is online (one presence lookup for the page).
-func conversationRows(ctx context.Context, svc *chat.Service, list []chat.ConversationSummary) ([]wire.ConversationRow, error) {
+func conversationRows(ctx context.Context, svc *chat.Service, list []chat.ConversationRow) ([]wire.ConversationRow, error) {
 	others := make([]chat.UserID, 0, len(list))
 	for _, c := range list {
 		if c.OtherUser != nil {

@@ -10,7 +10,7 @@ import (
 // only. Someone already a member, or a full group, is refused beside
 // "Add people".
 func handleGroupAddForm(s *server) http.Handler {
-	return groupForm(s, "add", "added", func(r *http.Request, me chat.User, c chat.ConversationSummary) error {
+	return groupForm(s, "add", "added", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		id, err := formUserID(r)
 		if err != nil {
 			return err

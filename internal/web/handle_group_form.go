@@ -23,7 +23,7 @@ func membersURL(id chat.ConversationID, done string) string {
 // page, a refusal for admins only the 403 page; any other refusal shows
 // the members page again with act's error where field says ("title",
 // "member" or "add") and the rename box as typed.
-func groupForm(s *server, field, done string, act func(r *http.Request, me chat.User, c chat.ConversationSummary) error) http.Handler {
+func groupForm(s *server, field, done string, act func(r *http.Request, me chat.User, c chat.ConversationRow) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {

@@ -225,10 +225,10 @@ func handleGroupNewPage(s *server) http.Handler {
 // groupOf returns the group id names in a path, as the visitor sees it:
 // ENOTFOUND for a bad ID, a conversation they are not in or a direct
 // conversation (whose two members do not change: it has no members page).
-func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.ConversationSummary, error) {
+func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.ConversationRow, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return chat.ConversationSummary{}, chat.NotFound("conversation")
+		return chat.ConversationRow{}, chat.NotFound("conversation")
 	}
 	c, err := svc.Conversation(r.Context(), me, chat.ConversationID(id))
 	if err != nil {
@@ -243,7 +243,7 @@ func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.Conversat
 // membersPage builds the members page of group c for me: the page of
 // members after after and, for an admin, the directory's page for query
 // in "Add people".
-func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.ConversationSummary, after, query string) (*membersView, error) {
+func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.ConversationRow, after, query string) (*membersView, error) {
 	mine, err := svc.Membership(ctx, me, c.ID)
 	if err != nil {
 		return nil, err

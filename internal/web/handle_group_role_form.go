@@ -10,7 +10,7 @@ import (
 // "admin" or "member"); admins only. The only admin stepping down is
 // refused beside the member list.
 func handleGroupRoleForm(s *server) http.Handler {
-	return groupForm(s, "member", "role", func(r *http.Request, me chat.User, c chat.ConversationSummary) error {
+	return groupForm(s, "member", "role", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		user, err := pathUserID(r)
 		if err != nil {
 			return err

@@ -8,7 +8,7 @@ import (
 
 // handleGroupTitleForm renames a group (form: title); admins only.
 func handleGroupTitleForm(s *server) http.Handler {
-	return groupForm(s, "title", "renamed", func(r *http.Request, me chat.User, c chat.ConversationSummary) error {
+	return groupForm(s, "title", "renamed", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		_, err := s.service.RenameGroup(r.Context(), me.ID, c.ID, r.PostFormValue("title"))
 		return err
 	})

@@ -45,7 +45,7 @@ func handleSearch(logger *slog.Logger, svc *chat.Service) http.Handler {
 		// One row per conversation found, with one presence lookup for them
 		// all.
 		index := make(map[chat.ConversationID]int)
-		var convs []chat.ConversationSummary
+		var convs []chat.ConversationRow
 		for _, h := range page.Hits {
 			if _, ok := index[h.Conversation.ID]; !ok {
 				index[h.Conversation.ID] = len(convs)

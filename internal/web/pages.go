@@ -629,7 +629,7 @@ func parseAt(r *http.Request) (int64, error) {
 // with at the messages around that one (aroundPage before it, aroundPage
 // after it). A seq beyond the newest message, or of one that is not there,
 // opens at the end as without at.
-func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *chat.ConversationSummary, at int64) (*openState, error) {
+func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *chat.ConversationRow, at int64) (*openState, error) {
 	st := &openState{}
 	var msgs []chat.Message
 	if at > 0 && at <= c.LastSeq {
@@ -670,7 +670,7 @@ func handleApp(s *server) http.Handler {
 			return
 		}
 		ctx := r.Context()
-		var open *chat.ConversationSummary
+		var open *chat.ConversationRow
 		var at int64
 		if r.PathValue("id") != "" {
 			id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -697,11 +697,11 @@ func handleApp(s *server) http.Handler {
 		// The list and the open conversation in their API shapes, with one
 		// presence lookup for both; the markup and the script's data are
 		// both made from them.
-		summaries := slices.Clip(list.Conversations)
+		listed := slices.Clip(list.Conversations)
 		if open != nil {
-			summaries = append(summaries, *open)
+			listed = append(listed, *open)
 		}
-		rows, err := conversationRows(ctx, s.service, summaries)
+		rows, err := conversationRows(ctx, s.service, listed)
 		if err != nil {
 			s.pageError(w, r, err)
 			return

@@ -73,13 +73,13 @@ func (s *Store) DirectConversation(ctx context.Context, a, b chat.UserID, now ti
 }
 
 // Conversations is the store's Conversations within the deadline.
-func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationSummary, error) {
-	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.ConversationSummary, error) { return s.store.Conversations(ctx, q) })
+func (s *Store) Conversations(ctx context.Context, q chat.ConversationQuery) ([]chat.ConversationRow, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.ConversationRow, error) { return s.store.Conversations(ctx, q) })
 }
 
 // Conversation is the store's Conversation within the deadline.
-func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationSummary, error) {
-	return Do1(s.guard, ctx, func(ctx context.Context) (chat.ConversationSummary, error) {
+func (s *Store) Conversation(ctx context.Context, user chat.UserID, id chat.ConversationID) (chat.ConversationRow, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) (chat.ConversationRow, error) {
 		return s.store.Conversation(ctx, user, id)
 	})
 }
