@@ -103,7 +103,7 @@ func adminCreateUser(ctx context.Context, args []string, getenv func(string) str
 		where = "PostgreSQL"
 	}
 	return withAdminService(ctx, *db, stderr, func(svc *chat.Service) error {
-		u, err := svc.CreateAccount(ctx, *username, pw, *displayName, *admin)
+		u, err := svc.CreateAccount(ctx, chat.Registration{Username: *username, Password: pw, DisplayName: *displayName}, *admin)
 		if err != nil {
 			return fmt.Errorf("admin create-user: %s", chat.ErrorMessage(err))
 		}

@@ -36,7 +36,7 @@ func seedDemo(ctx context.Context, svc *chat.Service, logger *slog.Logger) error
 		password := rand.Text()[:16]
 		// Made as an operator makes accounts, so that -demo works
 		// whatever -registration says.
-		u, err := svc.CreateAccount(ctx, p.username, password, p.displayName, false)
+		u, err := svc.CreateAccount(ctx, chat.Registration{Username: p.username, Password: password, DisplayName: p.displayName}, false)
 		if chat.ErrorCode(err) == chat.ECONFLICT {
 			// The account exists from an earlier start: a new password.
 			if u, err = svc.UserByUsername(ctx, p.username); err == nil {

@@ -112,14 +112,28 @@ func errInvitationNeeded() error {
 	return Errorf(EFORBIDDEN, "registration needs a valid invitation: ask an administrator for one")
 }
 
-// Join creates an account as Register does, under the service's
-// registration mode: in RegistrationOpen anyone may; in RegistrationInvite
-// only with invitation, the token of an invitation that is not expired,
-// revoked or used up (its use is counted in the transaction that creates
-// the account, so concurrent registrations never pass MaxUses); in
+// Registration is what someone gives to create an account.
+type Registration struct {
+	Username, Password string
+	// DisplayName defaults to the username when empty.
+	DisplayName string
+	// Invitation is the token of an invitation link, for
+	// RegistrationInvite.
+	Invitation string
+	// Addr is the client's address, for the per-address sign-up limit;
+	// the zero Addr is not limited (an operator at the server).
+	Addr netip.Addr
+}
+
+// Register creates an account under the service's registration mode: in
+// RegistrationOpen anyone may; in RegistrationInvite only with
+// r.Invitation, the token of an invitation that is not expired, revoked or
+// used up (its use is counted in the transaction that creates the
+// account, so concurrent registrations never pass MaxUses); in
 // RegistrationClosed nobody may. A refusal is EFORBIDDEN and creates
 // nothing. In open mode an invitation given is ignored.
-func (s *Service) Join(ctx context.Context, username, password, displayName, invitation string, addr netip.Addr) (User, error) {
+func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+	username, password, displayName, invitation, addr := r.Username, r.Password, r.DisplayName, r.Invitation, r.Addr
 	switch s.registration {
 	case RegistrationClosed:
 		return User{}, Errorf(EFORBIDDEN, "registration is closed: ask an administrator for an account")
@@ -171,9 +185,11 @@ func (s *Service) newAccount(ctx context.Context, username, password, displayNam
 }
 
 // CreateAccount creates an account whatever the registration mode, for
-// an operator at the server (`parley admin create-user`); admin makes it a
-// site admin. The first account is one anyway.
-func (s *Service) CreateAccount(ctx context.Context, username, password, displayName string, admin bool) (User, error) {
+// an operator at the server (`parley admin create-user`); r's Invitation
+// and Addr are not used. admin makes it a site admin; the first account
+// is one anyway.
+func (s *Service) CreateAccount(ctx context.Context, r Registration, admin bool) (User, error) {
+	username, password, displayName := r.Username, r.Password, r.DisplayName
 	if err := ValidatePassword(password); err != nil {
 		return User{}, err
 	}

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -147,13 +146,13 @@ func TestJoinFollowsTheRegistrationMode(t *testing.T) {
 	// ignored rather than spent.
 	for _, mode := range []RegistrationMode{"", RegistrationOpen} {
 		svc, store, _ := newAccessService(t, mode)
-		if _, err := svc.Join(ctx, "ada", "password-ada", "", "", netip.Addr{}); err != nil {
-			t.Errorf("mode %q: Join: %v", mode, err)
+		if _, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada"}); err != nil {
+			t.Errorf("mode %q: Register: %v", mode, err)
 		}
-		if _, err := svc.Join(ctx, "bob", "password-bob", "", "whatever", netip.Addr{}); err != nil {
-			t.Errorf("mode %q: Join with an invitation: %v", mode, err)
+		if _, err := svc.Register(ctx, Registration{Username: "bob", Password: "password-bob", Invitation: "whatever"}); err != nil {
+			t.Errorf("mode %q: Register with an invitation: %v", mode, err)
 		}
-		if _, err := svc.Register(ctx, "cyd", "password-cyd", "", netip.Addr{}); err != nil {
+		if _, err := svc.Register(ctx, Registration{Username: "cyd", Password: "password-cyd"}); err != nil {
 			t.Errorf("mode %q: Register: %v", mode, err)
 		}
 		if len(store.created) != 3 {
@@ -163,20 +162,20 @@ func TestJoinFollowsTheRegistrationMode(t *testing.T) {
 
 	svc, store, _ := newAccessService(t, RegistrationInvite)
 	for _, token := range []string{"", strings.Repeat("x", 101)} {
-		_, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{})
+		_, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada", Invitation: token})
 		wantErrorCode(t, err, EFORBIDDEN, "invite mode without a usable invitation")
 		if err != nil && !strings.Contains(ErrorMessage(err), "invitation") {
 			t.Errorf("the refusal says %q; want it to name the invitation", ErrorMessage(err))
 		}
 	}
-	_, err := svc.Register(ctx, "ada", "password-ada", "", netip.Addr{})
+	_, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada"})
 	wantErrorCode(t, err, EFORBIDDEN, "Register in invite mode")
 	store.invites[InvitationTokenHash("good")] = 1
-	if _, err := svc.Join(ctx, "ada", "password-ada", "", "good", netip.Addr{}); err != nil {
-		t.Errorf("Join with a good invitation: %v", err)
+	if _, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada", Invitation: "good"}); err != nil {
+		t.Errorf("Register with a good invitation: %v", err)
 	}
-	_, err = svc.Join(ctx, "bob", "password-bob", "", "good", netip.Addr{})
-	wantErrorCode(t, err, EFORBIDDEN, "Join with a used-up invitation")
+	_, err = svc.Register(ctx, Registration{Username: "bob", Password: "password-bob", Invitation: "good"})
+	wantErrorCode(t, err, EFORBIDDEN, "Register with a used-up invitation")
 	if len(store.created) != 1 {
 		t.Errorf("invite mode created %v, want [ada]", store.created)
 	}
@@ -184,33 +183,33 @@ func TestJoinFollowsTheRegistrationMode(t *testing.T) {
 	svc, store, _ = newAccessService(t, RegistrationClosed)
 	store.invites[InvitationTokenHash("good")] = 5
 	for _, token := range []string{"", "good"} {
-		_, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{})
+		_, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada", Invitation: token})
 		wantErrorCode(t, err, EFORBIDDEN, "closed mode")
 	}
 	// The operator creates accounts in any mode.
-	u, err := svc.CreateAccount(ctx, "root", "password-root", "", false)
+	u, err := svc.CreateAccount(ctx, Registration{Username: "root", Password: "password-root"}, false)
 	if err != nil || !u.Admin {
 		t.Errorf("CreateAccount (first) = %+v, %v; want an admin", u, err)
 	}
-	u, err = svc.CreateAccount(ctx, "second", "password-second", "", true)
+	u, err = svc.CreateAccount(ctx, Registration{Username: "second", Password: "password-second"}, true)
 	if err != nil || !u.Admin {
 		t.Errorf("CreateAccount(admin) = %+v, %v; want an admin", u, err)
 	}
-	u, err = svc.CreateAccount(ctx, "third", "password-third", "", false)
+	u, err = svc.CreateAccount(ctx, Registration{Username: "third", Password: "password-third"}, false)
 	if err != nil || u.Admin {
 		t.Errorf("CreateAccount = %+v, %v; want no admin", u, err)
 	}
-	_, err = svc.CreateAccount(ctx, "x", "password-x", "", false)
+	_, err = svc.CreateAccount(ctx, Registration{Username: "x", Password: "password-x"}, false)
 	wantErrorCode(t, err, EINVALID, "CreateAccount of an invalid username")
 }
 
 func TestAdminActionsNeedAnActiveAdmin(t *testing.T) {
 	ctx := t.Context()
 	svc, store, _ := newAccessService(t, RegistrationOpen)
-	admin, _ := svc.Register(ctx, "admin", "password-admin", "", netip.Addr{})
-	user, _ := svc.Register(ctx, "user", "password-user", "", netip.Addr{})
-	other, _ := svc.Register(ctx, "other", "password-other", "", netip.Addr{})
-	demoted, _ := svc.Register(ctx, "demoted", "password-demoted", "", netip.Addr{})
+	admin, _ := svc.Register(ctx, Registration{Username: "admin", Password: "password-admin"})
+	user, _ := svc.Register(ctx, Registration{Username: "user", Password: "password-user"})
+	other, _ := svc.Register(ctx, Registration{Username: "other", Password: "password-other"})
+	demoted, _ := svc.Register(ctx, Registration{Username: "demoted", Password: "password-demoted"})
 	if !admin.Admin || user.Admin {
 		t.Fatalf("first account %+v, second %+v: want only the first an admin", admin, user)
 	}
@@ -255,7 +254,7 @@ func TestAdminActionsNeedAnActiveAdmin(t *testing.T) {
 func TestCreateInvitation(t *testing.T) {
 	ctx := t.Context()
 	svc, store, _ := newAccessService(t, RegistrationInvite)
-	admin, _ := svc.CreateAccount(ctx, "admin", "password-admin", "", false)
+	admin, _ := svc.CreateAccount(ctx, Registration{Username: "admin", Password: "password-admin"}, false)
 	inv, token, err := svc.CreateInvitation(ctx, admin.ID, NewInvitation{})
 	if err != nil {
 		t.Fatal(err)
@@ -282,16 +281,16 @@ func TestCreateInvitation(t *testing.T) {
 		t.Errorf("CreateInvitationAsOperator = %+v, %v; want no creator", op, err)
 	}
 	// The link's token registers someone.
-	if _, err := svc.Join(ctx, "ada", "password-ada", "", token, netip.Addr{}); err != nil {
-		t.Errorf("Join with the new token: %v", err)
+	if _, err := svc.Register(ctx, Registration{Username: "ada", Password: "password-ada", Invitation: token}); err != nil {
+		t.Errorf("Register with the new token: %v", err)
 	}
 }
 
 func TestDeactivateEndsSessionsAndLogins(t *testing.T) {
 	ctx := t.Context()
 	svc, store, broker := newAccessService(t, RegistrationOpen)
-	admin, _ := svc.Register(ctx, "admin", "password-admin", "", netip.Addr{})
-	bob, _ := svc.Register(ctx, "bob", "password-bob", "", netip.Addr{})
+	admin, _ := svc.Register(ctx, Registration{Username: "admin", Password: "password-admin"})
+	bob, _ := svc.Register(ctx, Registration{Username: "bob", Password: "password-bob"})
 	store.sessions[bob.ID] = []string{"s1", "s2"}
 
 	_, err := svc.Deactivate(ctx, admin.ID, admin.ID)
@@ -309,9 +308,9 @@ func TestDeactivateEndsSessionsAndLogins(t *testing.T) {
 	if strings.Join(ended, ",") != "s1,s2" {
 		t.Errorf("sessions ended on every node: %v, want s1 and s2", ended)
 	}
-	_, err = svc.Login(ctx, "bob", "password-bob", netip.Addr{})
+	_, err = svc.Login(ctx, Credentials{Username: "bob", Password: "password-bob"})
 	wantErrorCode(t, err, EFORBIDDEN, "login of a deactivated account")
-	_, err = svc.Login(ctx, "bob", "wrong-password", netip.Addr{})
+	_, err = svc.Login(ctx, Credentials{Username: "bob", Password: "wrong-password"})
 	wantErrorCode(t, err, EUNAUTHORIZED, "login of a deactivated account with a wrong password")
 	_, err = svc.Deactivate(ctx, admin.ID, 999)
 	wantErrorCode(t, err, ENOTFOUND, "deactivating no one")
@@ -319,7 +318,7 @@ func TestDeactivateEndsSessionsAndLogins(t *testing.T) {
 	if u, err := svc.Reactivate(ctx, admin.ID, bob.ID); err != nil || u.Deactivated {
 		t.Fatalf("Reactivate = %+v, %v", u, err)
 	}
-	if _, err := svc.Login(ctx, "bob", "password-bob", netip.Addr{}); err != nil {
+	if _, err := svc.Login(ctx, Credentials{Username: "bob", Password: "password-bob"}); err != nil {
 		t.Errorf("login after reactivation: %v", err)
 	}
 }

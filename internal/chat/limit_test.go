@@ -93,7 +93,7 @@ func TestParallelLoginsCheckAtMostFree(t *testing.T) {
 	)
 	for range 100 {
 		wg.Go(func() {
-			_, err := svc.Login(t.Context(), "alice", "wrong password", addr)
+			_, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "wrong password", Addr: addr})
 			switch chat.ErrorCode(err) {
 			case chat.ERATELIMITED:
 				refused.Add(1)
@@ -109,7 +109,7 @@ func TestParallelLoginsCheckAtMostFree(t *testing.T) {
 		t.Errorf("401: %d, 429: %d, other: %d, verifications: %d; want 5, 95, 0, 5", wrong.Load(), refused.Load(), bad.Load(), h.verifies.Load())
 	}
 	// The owner's right password from another address still works.
-	if _, err := svc.Login(t.Context(), "alice", "right password", netip.MustParseAddr("198.51.100.1")); err != nil {
+	if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: netip.MustParseAddr("198.51.100.1")}); err != nil {
 		t.Errorf("alice from another address: %v", err)
 	}
 }
@@ -123,21 +123,21 @@ func TestStrangerCannotLockOutOwner(t *testing.T) {
 	policy.Account.Free = 10
 	svc, _, logs := newService(t, chat.Limits{Logins: memory.NewThrottle(), LoginPolicy: policy})
 	home := netip.MustParseAddr("198.51.100.7")
-	if _, err := svc.Login(t.Context(), "alice", "right password", home); err != nil {
+	if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: home}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
 		addr := netip.AddrFrom4([4]byte{203, 0, 113, byte(i / 2)})
-		_, _ = svc.Login(t.Context(), "alice", "wrong password", addr)
+		_, _ = svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "wrong password", Addr: addr})
 	}
-	if _, err := svc.Login(t.Context(), "alice", "right password", netip.MustParseAddr("192.0.2.1")); chat.ErrorCode(err) != chat.ERATELIMITED {
+	if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: netip.MustParseAddr("192.0.2.1")}); chat.ErrorCode(err) != chat.ERATELIMITED {
 		t.Errorf("a new address past the account budget: %v, want rate_limited", err)
 	}
 	if n := logs.count("login attack: account failure budget spent"); n != 1 {
 		t.Errorf("attack logged %d times, want once", n)
 	}
 	for range 3 {
-		if _, err := svc.Login(t.Context(), "alice", "right password", home); err != nil {
+		if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: home}); err != nil {
 			t.Errorf("alice from home during the attack: %v", err)
 		}
 	}
@@ -152,20 +152,20 @@ func TestSuccessClearsPairCount(t *testing.T) {
 	svc, _, _ := newService(t, chat.Limits{Logins: memory.NewThrottle(), LoginPolicy: policy})
 	addr := netip.MustParseAddr("198.51.100.9")
 	for range 4 {
-		_, _ = svc.Login(t.Context(), "alice", "wrong password", addr)
+		_, _ = svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "wrong password", Addr: addr})
 	}
 	for range 3 {
-		if _, err := svc.Login(t.Context(), "alice", "right password", addr); err != nil {
+		if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: addr}); err != nil {
 			t.Fatalf("right password: %v", err)
 		}
 	}
 	// 4 failures and 3 refunded successes at the address: 2 more fit.
 	for i := range 2 {
-		if _, err := svc.Login(t.Context(), "alice", "wrong password", addr); chat.ErrorCode(err) != chat.EUNAUTHORIZED {
+		if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "wrong password", Addr: addr}); chat.ErrorCode(err) != chat.EUNAUTHORIZED {
 			t.Fatalf("failure %d after the successes: %v", i+1, err)
 		}
 	}
-	if _, err := svc.Login(t.Context(), "alice", "wrong password", addr); chat.ErrorCode(err) != chat.ERATELIMITED {
+	if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "wrong password", Addr: addr}); chat.ErrorCode(err) != chat.ERATELIMITED {
 		t.Errorf("past the address budget: %v, want rate_limited", err)
 	}
 }
@@ -209,10 +209,10 @@ func TestLimitsWhenBackendAway(t *testing.T) {
 	})
 	addr := netip.MustParseAddr("203.0.113.1")
 	for range 5 {
-		if _, err := svc.Login(t.Context(), "alice", "right password", addr); chat.ErrorCode(err) != chat.EUNAVAILABLE || chat.RetryAfter(err) <= 0 {
+		if _, err := svc.Login(t.Context(), chat.Credentials{Username: "alice", Password: "right password", Addr: addr}); chat.ErrorCode(err) != chat.EUNAVAILABLE || chat.RetryAfter(err) <= 0 {
 			t.Errorf("login with the throttle away: %v, want unavailable with a retry", err)
 		}
-		if _, err := svc.Register(t.Context(), "bob", "password-bob", "", addr); chat.ErrorCode(err) != chat.EUNAVAILABLE {
+		if _, err := svc.Register(t.Context(), chat.Registration{Username: "bob", Password: "password-bob", Addr: addr}); chat.ErrorCode(err) != chat.EUNAVAILABLE {
 			t.Errorf("sign-up with its limiter away: %v, want unavailable", err)
 		}
 	}
@@ -220,11 +220,11 @@ func TestLimitsWhenBackendAway(t *testing.T) {
 		t.Errorf("%d passwords verified with the throttle away", n)
 	}
 	for i := range 2 {
-		if _, err := svc.Conversations(t.Context(), 1, "", 0); chat.ErrorCode(err) == chat.ERATELIMITED || chat.ErrorCode(err) == chat.EUNAVAILABLE {
+		if _, err := svc.Conversations(t.Context(), 1, chat.ConversationPageQuery{}); chat.ErrorCode(err) == chat.ERATELIMITED || chat.ErrorCode(err) == chat.EUNAVAILABLE {
 			t.Fatalf("list page %d within the local budget: %v", i+1, err)
 		}
 	}
-	if _, err := svc.Conversations(t.Context(), 1, "", 0); chat.ErrorCode(err) != chat.ERATELIMITED {
+	if _, err := svc.Conversations(t.Context(), 1, chat.ConversationPageQuery{}); chat.ErrorCode(err) != chat.ERATELIMITED {
 		t.Errorf("list page past the local budget: %v, want rate_limited", err)
 	}
 	if _, _, err := svc.StartDirect(t.Context(), 1, 2); chat.ErrorCode(err) != chat.EUNAVAILABLE && chat.ErrorCode(err) != chat.ENOTFOUND {

@@ -150,11 +150,11 @@ func TestServiceReportsLoginRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Login(ctx, "alice", "right password", addr); err != nil {
+	if _, err := svc.Login(ctx, Credentials{Username: "alice", Password: "right password", Addr: addr}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"alice", "nobody"} {
-		if _, err := svc.Login(ctx, name, "wrong password", addr); ErrorCode(err) != EUNAUTHORIZED {
+		if _, err := svc.Login(ctx, Credentials{Username: name, Password: "wrong password", Addr: addr}); ErrorCode(err) != EUNAUTHORIZED {
 			t.Fatalf("%s with a wrong password: %v", name, err)
 		}
 	}
@@ -163,7 +163,7 @@ func TestServiceReportsLoginRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := throttled.Login(ctx, "alice", "right password", addr); ErrorCode(err) != ERATELIMITED {
+	if _, err := throttled.Login(ctx, Credentials{Username: "alice", Password: "right password", Addr: addr}); ErrorCode(err) != ERATELIMITED {
 		t.Fatalf("throttled login: %v", err)
 	}
 	m.mu.Lock()

@@ -77,7 +77,7 @@ type ServiceConfig struct {
 	// MaxBatch is how many sends one transaction stores at most (group
 	// commit); 1 commits each send alone. 0 means DefaultMaxBatch.
 	MaxBatch int
-	// Registration says who may register (Join); "" means
+	// Registration says who may register (Register); "" means
 	// RegistrationOpen.
 	Registration RegistrationMode
 	// Metrics hears what the service does (sends, commits, publishes,
@@ -274,13 +274,6 @@ func (s *Service) refund(ctx context.Context, l, local Limiter, key, action stri
 	}
 }
 
-// Register creates an account for someone at the client address addr, as
-// Join does with no invitation. An empty display name defaults to the
-// username.
-func (s *Service) Register(ctx context.Context, username, password, displayName string, addr netip.Addr) (User, error) {
-	return s.Join(ctx, username, password, displayName, "", addr)
-}
-
 // errThrottled answers a login attempt that must wait. Its text is the same
 // for every account and address.
 func errThrottled(wait time.Duration) error {
@@ -318,8 +311,16 @@ func (s *Service) loginPolicy() LoginPolicy {
 // password for an existing account is EUNAUTHORIZED returned with that
 // account, so that the failure can be logged with its user ID: it is not a
 // sign-in.
-func (s *Service) Login(ctx context.Context, username, password string, addr netip.Addr) (User, error) {
-	return s.LoginSession(ctx, username, password, addr, nil)
+func (s *Service) Login(ctx context.Context, c Credentials) (User, error) {
+	return s.LoginSession(ctx, c, nil)
+}
+
+// Credentials are what someone gives to log in, from the client address
+// Addr (for the login throttle; the zero Addr is throttled by account
+// only).
+type Credentials struct {
+	Username, Password string
+	Addr               netip.Addr
 }
 
 // SessionStart makes the session a login signs into (a fresh token) and
@@ -333,9 +334,9 @@ type SessionStart func(ctx context.Context) (key string, deadline time.Time, err
 // an account closure that commits while the login is under way therefore
 // either finds the session bound and ends it, or makes the login fail as
 // a wrong password does: no session outlives them.
-func (s *Service) LoginSession(ctx context.Context, username, password string, addr netip.Addr, start SessionStart) (_ User, err error) {
+func (s *Service) LoginSession(ctx context.Context, c Credentials, start SessionStart) (_ User, err error) {
 	defer func() { s.countLogin(err) }()
-	u, hash, err := s.login(ctx, username, password, addr)
+	u, hash, err := s.login(ctx, c.Username, c.Password, c.Addr)
 	if err != nil || start == nil {
 		return u, err
 	}
@@ -518,10 +519,22 @@ type UserPage struct {
 	Next string
 }
 
+// UserSearch asks for a page of the people directory.
+type UserSearch struct {
+	// Query matches the start of a username or display name; "" matches
+	// everyone.
+	Query string
+	// After is the previous page's Next; "" is the first page.
+	After string
+	// Limit is the most users on the page; 0 means DefaultUserPage.
+	Limit int
+}
+
 // SearchUsers returns a page of the people directory as the caller sees it:
-// everyone but the caller, matching search, after the cursor.
-func (s *Service) SearchUsers(ctx context.Context, caller UserID, search, after string, limit int) (UserPage, error) {
-	limit, err := pageLimit(limit, DefaultUserPage)
+// everyone but the caller, matching q.Query, after q.After.
+func (s *Service) SearchUsers(ctx context.Context, caller UserID, q UserSearch) (UserPage, error) {
+	search, after := q.Query, q.After
+	limit, err := pageLimit(q.Limit, DefaultUserPage)
 	if err != nil {
 		return UserPage{}, err
 	}
@@ -568,14 +581,22 @@ type ConversationPage struct {
 	Next string
 }
 
+// ConversationPageQuery asks for a page of a user's conversation list.
+type ConversationPageQuery struct {
+	// Before is the previous page's Next; "" is the first page.
+	Before string
+	// Limit is the most rows on the page; 0 means DefaultConvPage.
+	Limit int
+}
+
 // Conversations returns a page of the caller's conversations, newest
 // activity first.
-func (s *Service) Conversations(ctx context.Context, caller UserID, before string, limit int) (ConversationPage, error) {
-	limit, err := pageLimit(limit, DefaultConvPage)
+func (s *Service) Conversations(ctx context.Context, caller UserID, q ConversationPageQuery) (ConversationPage, error) {
+	limit, err := pageLimit(q.Limit, DefaultConvPage)
 	if err != nil {
 		return ConversationPage{}, err
 	}
-	cursor, err := ParseConversationCursor(before)
+	cursor, err := ParseConversationCursor(q.Before)
 	if err != nil {
 		return ConversationPage{}, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,7 +136,7 @@ func TestNoUserEnumeration(t *testing.T) {
 	var first error
 	for _, name := range []string{"alice", "nobody", "No Such Name!", "ALICE"} {
 		before := h.verifies
-		_, err := svc.Login(ctx, name, "wrong password", netip.Addr{})
+		_, err := svc.Login(ctx, Credentials{Username: name, Password: "wrong password"})
 		if h.verifies-before != 1 {
 			t.Errorf("login as %q verified %d hashes, want 1", name, h.verifies-before)
 		}
@@ -148,17 +147,17 @@ func TestNoUserEnumeration(t *testing.T) {
 			t.Errorf("login as %q: %v, want the same error as the others", name, err)
 		}
 	}
-	if u, err := svc.Login(ctx, "Alice", "right password", netip.Addr{}); err != nil || u.ID != 1 {
+	if u, err := svc.Login(ctx, Credentials{Username: "Alice", Password: "right password"}); err != nil || u.ID != 1 {
 		t.Errorf("right password: %v %v", u, err)
 	}
 
 	before := h.hashes
-	if _, err := svc.Register(ctx, "alice", "some password", "", netip.Addr{}); ErrorCode(err) != ECONFLICT {
+	if _, err := svc.Register(ctx, Registration{Username: "alice", Password: "some password"}); ErrorCode(err) != ECONFLICT {
 		t.Fatalf("taken name: %v", err)
 	}
 	taken := h.hashes - before
 	before = h.hashes
-	if _, err := svc.Register(ctx, "newbie", "some password", "", netip.Addr{}); err != nil {
+	if _, err := svc.Register(ctx, Registration{Username: "newbie", Password: "some password"}); err != nil {
 		t.Fatal(err)
 	}
 	if fresh := h.hashes - before; taken != fresh || taken != 1 {
@@ -208,10 +207,10 @@ func TestHashingGivesUpWithTheRequest(t *testing.T) {
 	h.started = true
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := svc.Login(ctx, "alice", "right password", netip.Addr{}); ErrorCode(err) != EUNAVAILABLE {
+	if _, err := svc.Login(ctx, Credentials{Username: "alice", Password: "right password"}); ErrorCode(err) != EUNAVAILABLE {
 		t.Errorf("login with its request gone: %v, want unavailable", err)
 	}
-	if _, err := svc.Register(ctx, "bob", "a password", "", netip.Addr{}); ErrorCode(err) != EUNAVAILABLE {
+	if _, err := svc.Register(ctx, Registration{Username: "bob", Password: "a password"}); ErrorCode(err) != EUNAVAILABLE {
 		t.Errorf("sign-up with its request gone: %v, want unavailable", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -79,8 +78,8 @@ func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {
 // finds the account still open and its password still the one checked
 // (chat.Service.LoginSession), so a password change or closure racing the
 // login never leaves it a session.
-func logIn(ctx context.Context, svc *chat.Service, sm *scs.SessionManager, username, password string, addr netip.Addr) (chat.User, error) {
-	u, err := svc.LoginSession(ctx, username, password, addr, func(ctx context.Context) (string, time.Time, error) {
+func logIn(ctx context.Context, svc *chat.Service, sm *scs.SessionManager, c chat.Credentials) (chat.User, error) {
+	u, err := svc.LoginSession(ctx, c, func(ctx context.Context) (string, time.Time, error) {
 		if err := sm.RenewToken(ctx); err != nil {
 			return "", time.Time{}, err
 		}
@@ -100,7 +99,7 @@ func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManag
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := svc.Join(r.Context(), req.Username, req.Password, req.DisplayName, req.Invitation, clientAddr(r))
+		u, err := svc.Register(r.Context(), chat.Registration{Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, Invitation: req.Invitation, Addr: clientAddr(r)})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return
@@ -121,7 +120,7 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 			writeError(w, r, logger, err)
 			return
 		}
-		u, err := logIn(r.Context(), svc, sm, req.Username, req.Password, clientAddr(r))
+		u, err := logIn(r.Context(), svc, sm, chat.Credentials{Username: req.Username, Password: req.Password, Addr: clientAddr(r)})
 		logLogin(r, logger, req.Username, u, err)
 		if err != nil {
 			writeError(w, r, logger, err)
@@ -215,7 +214,7 @@ func handleUsers(logger *slog.Logger, svc *chat.Service) http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		page, err := svc.SearchUsers(r.Context(), callerID(r), q.Get("q"), q.Get("after"), limit)
+		page, err := svc.SearchUsers(r.Context(), callerID(r), chat.UserSearch{Query: q.Get("q"), After: q.Get("after"), Limit: limit})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

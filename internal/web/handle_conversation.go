@@ -66,7 +66,7 @@ func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {
 			writeError(w, r, logger, err)
 			return
 		}
-		page, err := svc.Conversations(r.Context(), callerID(r), r.URL.Query().Get("before"), limit)
+		page, err := svc.Conversations(r.Context(), callerID(r), chat.ConversationPageQuery{Before: r.URL.Query().Get("before"), Limit: limit})
 		if err != nil {
 			writeError(w, r, logger, err)
 			return

@@ -155,7 +155,7 @@ func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGr
 		}
 		users = append(users, u)
 	}
-	page, err := svc.SearchUsers(ctx, me, v.Query, after, 0)
+	page, err := svc.SearchUsers(ctx, me, chat.UserSearch{Query: v.Query, After: after})
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.
 	}
 	var found chat.UserPage
 	if v.Admin {
-		if found, err = svc.SearchUsers(ctx, me, query, "", 0); err != nil {
+		if found, err = svc.SearchUsers(ctx, me, chat.UserSearch{Query: query}); err != nil {
 			return nil, err
 		}
 		for _, u := range found.Users {

@@ -528,7 +528,7 @@ func handleLoginForm(s *server) http.Handler {
 			return
 		}
 		data.Username = r.PostFormValue("username")
-		u, err := logIn(r.Context(), s.service, s.sessions, data.Username, r.PostFormValue("password"), clientAddr(r))
+		u, err := logIn(r.Context(), s.service, s.sessions, chat.Credentials{Username: data.Username, Password: r.PostFormValue("password"), Addr: clientAddr(r)})
 		logLogin(r, s.logger, data.Username, u, err)
 		if err != nil {
 			if code := chat.ErrorCode(err); code == chat.EINTERNAL {
@@ -576,7 +576,7 @@ func handleRegisterForm(s *server) http.Handler {
 			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)
 			return
 		}
-		u, err := s.service.Join(r.Context(), data.Username, password, data.DisplayName, data.Invitation, clientAddr(r))
+		u, err := s.service.Register(r.Context(), chat.Registration{Username: data.Username, Password: password, DisplayName: data.DisplayName, Invitation: data.Invitation, Addr: clientAddr(r)})
 		if err == nil {
 			err = signIn(r.Context(), s.sessions, u)
 		}
@@ -689,7 +689,7 @@ func handleApp(s *server) http.Handler {
 			}
 			open = &c
 		}
-		list, err := s.service.Conversations(ctx, me.ID, "", 0)
+		list, err := s.service.Conversations(ctx, me.ID, chat.ConversationPageQuery{})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -768,7 +768,7 @@ func handlePeople(s *server) http.Handler {
 		}
 		q := r.URL.Query()
 		data := pageData{Title: "People · Parley", Me: &me, Query: q.Get("q"), HasPrev: q.Get("after") != ""}
-		page, err := s.service.SearchUsers(r.Context(), me.ID, data.Query, q.Get("after"), 0)
+		page, err := s.service.SearchUsers(r.Context(), me.ID, chat.UserSearch{Query: data.Query, After: q.Get("after")})
 		if err != nil {
 			s.pageError(w, r, err)
 			return
