@@ -140,7 +140,7 @@ func TestParseRegistrationMode(t *testing.T) {
 	}
 }
 
-func TestJoinFollowsTheRegistrationMode(t *testing.T) {
+func TestRegisterFollowsTheRegistrationMode(t *testing.T) {
 	ctx := t.Context()
 	// Open, also the zero mode: anyone, and an invitation given is
 	// ignored rather than spent.
