@@ -325,7 +325,99 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 
 	metrics := newMetrics(cfg.metricsAddr, store) // nil when -metrics-addr is off
-	svc, err := chat.NewService(chat.ServiceConfig{
+	svc, err := newService(cfg, store, bp, serviceMetrics(metrics), logger)
+	if err != nil {
+		return err
+	}
+	if cfg.demo {
+		if err := seedDemo(ctx, svc, logger); err != nil {
+			return err
+		}
+	}
+	// Each node sweeps for users whose claims lapsed (their node died):
+	// nothing when presence is this process's alone.
+	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL) })
+	// Pings go out three times per timeout, so a live peer always answers
+	// in time.
+	connections := hub.New(logger, bp.broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
+	handler, err := newHandler(cfg, store, sessions, svc, bp, connections, logger)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ln.Close() }() // for a return before serving; Shutdown closes it otherwise
+	srv := newHTTPServer(cfg, handler, logger)
+
+	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
+	for _, r := range bp.runners {
+		wg.Go(func() { r(bgCtx) })
+	}
+	// Users whose events the broker refused after a commit get a resync
+	// once it takes events again.
+	wg.Go(func() { svc.Run(bgCtx) })
+	hubWG.Go(func() { connections.Run(hubCtx) })
+
+	if cfg.debugAddr != "" {
+		if err := serveProfiles(bgCtx, &wg, cfg.debugAddr, logger); err != nil {
+			return err
+		}
+	}
+	if metrics != nil {
+		if err := serveMetrics(bgCtx, &wg, cfg.metricsAddr, metrics, connections, logger); err != nil {
+			return err
+		}
+	}
+
+	logger.Info("listening", "addr", ln.Addr().String(), "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
+	return serveUntilDone(ctx, srv, ln, cfg.shutdownTimeout, stop, logger)
+}
+
+// newHTTPServer is the public port's server, with its time limits.
+func newHTTPServer(cfg config, handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.headerTimeout,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveUntilDone serves on ln until ctx ends, then shuts down gracefully:
+// in-flight requests get up to timeout to finish, then stop ends the
+// WebSockets (not HTTP requests once upgraded) and the background work.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, stop func(), logger *slog.Logger) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		logger.Error("serve", "err", serr)
+	}
+	stop()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newService makes the chat service over store and the backplane bp.
+func newService(cfg config, store database, bp *backplane, metrics chat.Metrics, logger *slog.Logger) (*chat.Service, error) {
+	return chat.NewService(chat.ServiceConfig{
 		Store: store,
 		// Every hash and verification goes through the bound: argon2id
 		// holds 19 MiB each, so unbounded logins would exhaust memory.
@@ -338,31 +430,21 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		MaxGroupMembers: cfg.maxGroupMembers,
 		Registration:    chat.RegistrationMode(cfg.registration),
 		MaxBatch:        batchSize(cfg.groupCommit),
-		Metrics:         serviceMetrics(metrics),
+		Metrics:         metrics,
 	})
-	if err != nil {
-		return err
-	}
-	if cfg.demo {
-		if err := seedDemo(ctx, svc, logger); err != nil {
-			return err
-		}
-	}
-	// Each node sweeps for users whose claims lapsed (their node died):
-	// nothing when presence is this process's alone.
-	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL) })
+}
+
+// newHandler makes the web server: the pages, the API and the WebSockets.
+func newHandler(cfg config, store database, sessions sessionStore, svc *chat.Service, bp *backplane, connections *hub.Hub, logger *slog.Logger) (http.Handler, error) {
 	proxies, err := parsePrefixes(cfg.trustedProxies)
 	if err != nil {
-		return fmt.Errorf("-trusted-proxies: %w", err)
+		return nil, fmt.Errorf("-trusted-proxies: %w", err)
 	}
-	// Pings go out three times per timeout, so a live peer always answers
-	// in time.
-	connections := hub.New(logger, bp.broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
 	checks := map[string]func(context.Context) error{"database": store.Writable}
 	if bp.ping != nil {
 		checks["redis"] = bp.ping
 	}
-	handler, err := web.NewServer(web.Config{
+	return web.NewServer(web.Config{
 		ReadyChecks:        checks,
 		Logger:             logger,
 		Service:            svc,
@@ -377,76 +459,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Hub:                connections,
 		WebSocketTimeout:   cfg.wsTimeout,
 	})
+}
+
+// serveProfiles serves Go's pprof profiles on addr, in a goroutine of wg,
+// until ctx ends.
+func serveProfiles(ctx context.Context, wg *sync.WaitGroup, addr string, logger *slog.Logger) error {
+	dbg, err := net.Listen("tcp", addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("-debug-addr: %w", err)
 	}
-
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.headerTimeout,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-
-	wg.Go(func() { sessions.Run(bgCtx, 5*time.Minute, logger) })
-	for _, r := range bp.runners {
-		wg.Go(func() { r(bgCtx) })
-	}
-	// Users whose events the broker refused after a commit get a resync
-	// once it takes events again.
-	wg.Go(func() { svc.Run(bgCtx) })
-	hubWG.Go(func() { connections.Run(hubCtx) })
-
-	if cfg.debugAddr != "" {
-		dbg, err := net.Listen("tcp", cfg.debugAddr)
-		if err != nil {
-			return fmt.Errorf("-debug-addr: %w", err)
+	debug := &http.Server{Handler: profiles(), ReadHeaderTimeout: 10 * time.Second}
+	wg.Go(func() {
+		if err := debug.Serve(dbg); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("profiles server", "err", err)
 		}
-		debug := &http.Server{Handler: profiles(), ReadHeaderTimeout: 10 * time.Second}
-		wg.Go(func() {
-			if err := debug.Serve(dbg); !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("profiles server", "err", err)
-			}
-		})
-		// Close ends Serve, whose error is logged above.
-		context.AfterFunc(bgCtx, func() { _ = debug.Close() })
-		logger.Info("profiles", "addr", dbg.Addr().String())
-	}
-	if metrics != nil {
-		if err := serveMetrics(bgCtx, &wg, cfg.metricsAddr, metrics, connections, logger); err != nil {
-			return err
-		}
-	}
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
-	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
-		logger.Error("serve", "err", serr)
-	}
-	// WebSockets are not HTTP requests once upgraded: the hub closes them.
-	stop()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	logger.Info("stopped")
+	})
+	// Close ends Serve, whose error is logged above.
+	context.AfterFunc(ctx, func() { _ = debug.Close() })
+	logger.Info("profiles", "addr", dbg.Addr().String())
 	return nil
 }
 
