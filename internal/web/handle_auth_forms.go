@@ -1,0 +1,122 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/parleychat/parley/internal/chat"
+)
+
+// parseForm reads a small urlencoded form.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return chat.Errorf(chat.EINVALID, "malformed form")
+	}
+	return nil
+}
+
+// Titles of the two forms.
+const (
+	loginTitle    = "Log in · Parley"
+	registerTitle = "Create an account · Parley"
+)
+
+// handleFormPage shows the log-in or sign-up form; someone already signed
+// in goes to the app instead.
+func handleFormPage(s *server, page, title string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		s.pages.render(w, r, s.logger, page, http.StatusOK, pageData{Title: title})
+	})
+}
+
+func handleLoginForm(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data := pageData{Title: loginTitle}
+		if err := parseForm(w, r); err != nil {
+			data.Error = chat.ErrorMessage(err)
+			s.pages.render(w, r, s.logger, "login", http.StatusBadRequest, data)
+			return
+		}
+		data.Username = r.PostFormValue("username")
+		u, err := logIn(r.Context(), s.service, s.sessions, chat.Credentials{Username: data.Username, Password: r.PostFormValue("password"), Addr: clientAddr(r)})
+		logLogin(r, s.logger, data.Username, u, err)
+		if err != nil {
+			if code := chat.ErrorCode(err); code == chat.EINTERNAL {
+				s.pageError(w, r, err)
+				return
+			}
+			data.Error = chat.ErrorMessage(err)
+			if chat.RetryAfter(err) > 0 {
+				data.Error = waitMessage(err)
+			}
+			data.BadCredentials = chat.ErrorCode(err) == chat.EUNAUTHORIZED
+			setRetryAfter(w, err)
+			s.pages.render(w, r, s.logger, "login", statusOf(chat.ErrorCode(err)), data)
+			return
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+}
+
+func handleRegisterForm(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data := pageData{Title: registerTitle, FieldErrors: map[string]string{}}
+		if err := parseForm(w, r); err != nil {
+			data.Error = chat.ErrorMessage(err)
+			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)
+			return
+		}
+		data.Username = r.PostFormValue("username")
+		data.DisplayName = r.PostFormValue("display_name")
+		data.Invitation = r.PostFormValue("invite")
+		password := r.PostFormValue("password")
+		// Each field's own check, so every error sits next to its field.
+		if _, err := chat.NormalizeUsername(data.Username); err != nil {
+			data.FieldErrors["username"] = sentence(chat.ErrorMessage(err))
+		}
+		if data.DisplayName != "" {
+			if _, err := chat.NormalizeDisplayName(data.DisplayName); err != nil {
+				data.FieldErrors["display_name"] = sentence(chat.ErrorMessage(err))
+			}
+		}
+		if err := chat.ValidatePassword(password); err != nil {
+			data.FieldErrors["password"] = sentence(chat.ErrorMessage(err))
+		}
+		if len(data.FieldErrors) > 0 {
+			s.pages.render(w, r, s.logger, "register", http.StatusBadRequest, data)
+			return
+		}
+		u, err := s.service.Register(r.Context(), chat.Registration{Username: data.Username, Password: password, DisplayName: data.DisplayName, Invitation: data.Invitation, Addr: clientAddr(r)})
+		if err == nil {
+			err = signIn(r.Context(), s.sessions, u)
+		}
+		switch code := chat.ErrorCode(err); code {
+		case "":
+			s.logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		case chat.ECONFLICT:
+			data.FieldErrors["username"] = sentence(chat.ErrorMessage(err))
+			s.pages.render(w, r, s.logger, "register", http.StatusConflict, data)
+		case chat.EINTERNAL:
+			s.pageError(w, r, err)
+		default:
+			data.Error = waitMessage(err)
+			setRetryAfter(w, err)
+			s.pages.render(w, r, s.logger, "register", statusOf(code), data)
+		}
+	})
+}
+
+func handleLogoutForm(s *server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := signOut(r.Context(), s.logger, s.service, s.sessions); err != nil {
+			s.pageError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
