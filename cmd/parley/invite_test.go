@@ -74,6 +74,12 @@ func TestFirstAccountIsAdmin(t *testing.T) {
 		t.Errorf("accounts: %+v, want alice an admin, bob not", page)
 	}
 	bob.wantError("GET", "/api/v1/admin/users", nil, http.StatusForbidden, "forbidden")
+	// A page cursor is an ID, as the members list's is.
+	for _, path := range []string{"/api/v1/admin/users", "/api/v1/admin/invitations"} {
+		for _, after := range []string{"x", "0", "-1"} {
+			alice.wantError("GET", path+"?after="+after, nil, http.StatusBadRequest, "invalid")
+		}
+	}
 }
 
 // TestInviteMode: with -registration invite, registering needs a usable

@@ -378,8 +378,8 @@ func idCursor(after string) (int64, error) {
 		return 0, nil
 	}
 	n, err := strconv.ParseInt(after, 10, 64)
-	if err != nil || n < 0 {
-		return 0, Errorf(EINVALID, "after must be an ID")
+	if err != nil || n <= 0 {
+		return 0, Errorf(EINVALID, "invalid cursor %q", after)
 	}
 	return n, nil
 }

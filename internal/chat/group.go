@@ -281,13 +281,9 @@ func (s *Service) Members(ctx context.Context, caller UserID, id ConversationID,
 	if err != nil {
 		return MemberPage{}, err
 	}
-	var from UserID
-	if after != "" {
-		n, err := strconv.ParseInt(after, 10, 64)
-		if err != nil || n <= 0 {
-			return MemberPage{}, Errorf(EINVALID, "invalid cursor %q", after)
-		}
-		from = UserID(n)
+	from, err := idCursor(after)
+	if err != nil {
+		return MemberPage{}, err
 	}
 	if err := s.allow(ctx, s.limits.Lists, s.local().Lists, userKey(caller), ActionList); err != nil {
 		return MemberPage{}, err
@@ -295,7 +291,7 @@ func (s *Service) Members(ctx context.Context, caller UserID, id ConversationID,
 	if _, err := s.store.Member(ctx, id, caller); err != nil {
 		return MemberPage{}, err
 	}
-	rows, err := s.store.ListMembers(ctx, id, MemberQuery{After: from, Limit: limit + 1})
+	rows, err := s.store.ListMembers(ctx, id, MemberQuery{After: UserID(from), Limit: limit + 1})
 	if err != nil {
 		return MemberPage{}, err
 	}
