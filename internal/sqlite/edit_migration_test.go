@@ -1,13 +1,8 @@
 package sqlite
 
 import (
-	"database/sql"
-	"io/fs"
-	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -17,22 +12,7 @@ import (
 // last_seq, and the next change takes the version after.
 func TestVersionsMigration(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "parley.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	db, path := databaseAt(t, 4)
 	for _, q := range []string{
 		`INSERT INTO users (id, username, display_name, search_name, password_hash, created_at) VALUES (1, 'alice', 'alice', 'alice', 'h', 1), (2, 'bob', 'bob', 'bob', 'h', 1)`,
 		`INSERT INTO conversations (id, kind, direct_key, last_seq, last_message_at, member_count, created_at) VALUES (1, 'direct', '1:2', 2, 3, 2, 1)`,

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"bytes"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"io/fs"
@@ -201,22 +200,7 @@ func TestSearchIndexFollowsChanges(t *testing.T) {
 // and deletions after the upgrade keep it so.
 func TestSearchMigration(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "parley.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 5); err != nil {
-		t.Fatal(err)
-	}
+	db, path := databaseAt(t, 5)
 	// Times are out of seq and conversation order on purpose.
 	for _, q := range []string{
 		`INSERT INTO users (id, username, display_name, search_name, password_hash, created_at) VALUES
@@ -288,7 +272,11 @@ func TestSearchMigration(t *testing.T) {
 	checkIndex(t, s)
 
 	// Down and up again.
-	p, err = goose.NewProvider(goose.DialectSQLite3, s.write, fsys, goose.WithGoMigrations(goMigrations()...))
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys, goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		t.Fatal(err)
 	}
