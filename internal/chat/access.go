@@ -315,11 +315,7 @@ func (s *Service) Invitations(ctx context.Context, caller UserID, after string, 
 		return InvitationPage{}, err
 	}
 	var page InvitationPage
-	if len(invs) > limit {
-		invs = invs[:limit]
-		page.Next = strconv.FormatInt(int64(invs[limit-1].ID), 10)
-	}
-	page.Invitations = invs
+	page.Invitations, page.Next = trimPage(invs, limit, func(i Invitation) string { return strconv.FormatInt(int64(i.ID), 10) })
 	return page, nil
 }
 
@@ -364,11 +360,7 @@ func (s *Service) Accounts(ctx context.Context, caller UserID, after string, lim
 		return AccountPage{}, err
 	}
 	var page AccountPage
-	if len(users) > limit {
-		users = users[:limit]
-		page.Next = strconv.FormatInt(int64(users[limit-1].ID), 10)
-	}
-	page.Users = users
+	page.Users, page.Next = trimPage(users, limit, func(u User) string { return strconv.FormatInt(int64(u.ID), 10) })
 	return page, nil
 }
 

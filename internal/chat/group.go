@@ -296,11 +296,7 @@ func (s *Service) Members(ctx context.Context, caller UserID, id ConversationID,
 		return MemberPage{}, err
 	}
 	var page MemberPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Next = strconv.FormatInt(int64(rows[limit-1].UserID), 10)
-	}
-	page.Members = rows
+	page.Members, page.Next = trimPage(rows, limit, func(m MemberInfo) string { return strconv.FormatInt(int64(m.UserID), 10) })
 	return page, nil
 }
 

@@ -112,11 +112,8 @@ func (s *Service) Search(ctx context.Context, caller UserID, terms []SearchTerm,
 	if err != nil {
 		return SearchPage{}, err
 	}
-	page := SearchPage{Hits: hits}
-	if len(hits) > limit {
-		page.Hits = hits[:limit]
-		page.Next = strconv.FormatInt(page.Hits[limit-1].Position, 10)
-	}
+	var page SearchPage
+	page.Hits, page.Next = trimPage(hits, limit, func(h SearchHit) string { return strconv.FormatInt(h.Position, 10) })
 	return page, nil
 }
 

@@ -549,11 +549,7 @@ func (s *Service) SearchUsers(ctx context.Context, caller UserID, q UserSearch) 
 		return UserPage{}, err
 	}
 	var page UserPage
-	if len(users) > limit {
-		users = users[:limit]
-		page.Next = users[limit-1].Username
-	}
-	page.Users = users
+	page.Users, page.Next = trimPage(users, limit, func(u User) string { return u.Username })
 	return page, nil
 }
 
@@ -608,12 +604,9 @@ func (s *Service) Conversations(ctx context.Context, caller UserID, q Conversati
 		return ConversationPage{}, err
 	}
 	var page ConversationPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		last := rows[limit-1]
-		page.Next = ConversationCursor{ActivityAt: last.ActivityAt(), ID: last.ID}.String()
-	}
-	page.Conversations = rows
+	page.Conversations, page.Next = trimPage(rows, limit, func(r ConversationRow) string {
+		return ConversationCursor{ActivityAt: r.ActivityAt(), ID: r.ID}.String()
+	})
 	return page, nil
 }
 

@@ -202,6 +202,17 @@ func ValidateClientID(s string) error {
 	return nil
 }
 
+// trimPage cuts rows, read as limit+1 to learn whether more follow, to a
+// page of limit, and returns the following page's cursor, next(the page's
+// last row), or "" on the last page.
+func trimPage[T any](rows []T, limit int, next func(T) string) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, next(rows[limit-1])
+}
+
 // pageLimit applies a page size default and checks the range 1..MaxPage.
 func pageLimit(limit, def int) (int, error) {
 	if limit == 0 {
