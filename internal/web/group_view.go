@@ -165,11 +165,11 @@ func showSender(me int64, prev *wire.Message, m wire.Message, sameDay bool) bool
 
 // allMembers reads a conversation's whole member list, page by page, with
 // whether each member is online.
-func allMembers(ctx context.Context, svc *chat.Service, me chat.UserID, id chat.ConversationID) ([]wire.Member, error) {
+func (s *server) allMembers(ctx context.Context, me chat.UserID, id chat.ConversationID) ([]wire.Member, error) {
 	var out []wire.Member
 	after := ""
 	for {
-		page, err := svc.Members(ctx, me, id, after, chat.MaxPage)
+		page, err := s.service.Members(ctx, me, id, after, chat.MaxPage)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +177,7 @@ func allMembers(ctx context.Context, svc *chat.Service, me chat.UserID, id chat.
 		for i, m := range page.Members {
 			ids[i] = m.UserID
 		}
-		online, err := svc.Online(ctx, ids)
+		online, err := s.service.Online(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +196,7 @@ func allMembers(ctx context.Context, svc *chat.Service, me chat.UserID, id chat.
 // a list preview or the open history names (senders, system messages),
 // looked up one by one when not known yet. Their accounts go into the
 // page's data, so that the script names them as the server does.
-func pageNames(ctx context.Context, svc *chat.Service, me wire.User, st *appState) (names, error) {
+func (s *server) pageNames(ctx context.Context, me wire.User, st *appState) (names, error) {
 	n := names{me.ID: me}
 	for _, c := range st.Conversations {
 		if c.OtherUser != nil {
@@ -229,7 +229,7 @@ func pageNames(ctx context.Context, svc *chat.Service, me wire.User, st *appStat
 		if _, ok := n[id]; ok || id <= 0 {
 			continue
 		}
-		u, err := svc.User(ctx, chat.UserID(id))
+		u, err := s.service.User(ctx, chat.UserID(id))
 		if chat.ErrorCode(err) == chat.ENOTFOUND {
 			continue // named as unknownName, by the script too
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -50,56 +49,56 @@ func invitationLifetime(seconds int64) (time.Duration, error) {
 	return time.Duration(seconds) * time.Second, nil
 }
 
-func handleCreateInvitation(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleCreateInvitation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeJSON[wire.CreateInvitationRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		lifetime, err := invitationLifetime(req.ExpiresIn)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		inv, token, err := svc.CreateInvitation(r.Context(), callerID(r), chat.NewInvitation{MaxUses: req.MaxUses, Lifetime: lifetime})
+		inv, token, err := s.service.CreateInvitation(r.Context(), callerID(r), chat.NewInvitation{MaxUses: req.MaxUses, Lifetime: lifetime})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusCreated, wire.InvitationResponse{Invitation: wireInvitation(inv, token, invitationLink(r, token))})
+		writeJSON(w, r, s.logger, http.StatusCreated, wire.InvitationResponse{Invitation: wireInvitation(inv, token, invitationLink(r, token))})
 	})
 }
 
-func handleInvitations(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleInvitations() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Invitations(r.Context(), callerID(r), r.URL.Query().Get("after"), limit)
+		page, err := s.service.Invitations(r.Context(), callerID(r), r.URL.Query().Get("after"), limit)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.InvitationsResponse{Invitations: make([]wire.Invitation, len(page.Invitations)), Next: optionalString(page.Next)}
 		for i, inv := range page.Invitations {
 			resp.Invitations[i] = wireInvitation(inv, "", "")
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }
 
-func handleRevokeInvitation(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleRevokeInvitation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathNumber(r, "id", "invitation id")
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		if _, err := svc.RevokeInvitation(r.Context(), callerID(r), chat.InvitationID(id)); err != nil {
-			writeError(w, r, logger, err)
+		if _, err := s.service.RevokeInvitation(r.Context(), callerID(r), chat.InvitationID(id)); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

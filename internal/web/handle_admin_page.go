@@ -86,7 +86,7 @@ func (s *server) adminData(r *http.Request, u chat.User) (pageData, error) {
 
 // handleAdminPage shows the admin page to site admins; anyone else signed
 // in gets the 403 error page. Plain forms: it works without JavaScript.
-func handleAdminPage(s *server) http.Handler {
+func (s *server) handleAdminPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
@@ -105,7 +105,7 @@ func handleAdminPage(s *server) http.Handler {
 // shows the admin page again with the notice act returns, or act's error
 // in the form's place (field). A caller who is not an admin gets the 403
 // error page and nothing changes.
-func adminForm(s *server, field string, act func(r *http.Request, u chat.User, view *adminView) (notice string, err error)) http.Handler {
+func (s *server) adminForm(field string, act func(r *http.Request, u chat.User, view *adminView) (notice string, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
@@ -154,8 +154,8 @@ func formInt(r *http.Request, name, what string) (int, error) {
 	return n, nil
 }
 
-func handleAdminInvitationForm(s *server) http.Handler {
-	return adminForm(s, "invitation", func(r *http.Request, u chat.User, view *adminView) (string, error) {
+func (s *server) handleAdminInvitationForm() http.Handler {
+	return s.adminForm("invitation", func(r *http.Request, u chat.User, view *adminView) (string, error) {
 		uses, err := formInt(r, "max_uses", "the number of uses")
 		if err != nil {
 			return "", err
@@ -176,8 +176,8 @@ func handleAdminInvitationForm(s *server) http.Handler {
 	})
 }
 
-func handleAdminRevokeForm(s *server) http.Handler {
-	return adminForm(s, "invitations", func(r *http.Request, u chat.User, _ *adminView) (string, error) {
+func (s *server) handleAdminRevokeForm() http.Handler {
+	return s.adminForm("invitations", func(r *http.Request, u chat.User, _ *adminView) (string, error) {
 		id, err := pathNumber(r, "id", "invitation id")
 		if err != nil {
 			return "", err
@@ -191,8 +191,8 @@ func handleAdminRevokeForm(s *server) http.Handler {
 
 // handleAdminAccountForm deactivates or reactivates an account (change)
 // from the admin page.
-func handleAdminAccountForm(s *server, deactivate bool) http.Handler {
-	return adminForm(s, "users", func(r *http.Request, u chat.User, _ *adminView) (string, error) {
+func (s *server) handleAdminAccountForm(deactivate bool) http.Handler {
+	return s.adminForm("users", func(r *http.Request, u chat.User, _ *adminView) (string, error) {
 		id, err := pathNumber(r, "id", "user id")
 		if err != nil {
 			return "", err
@@ -212,7 +212,7 @@ func handleAdminAccountForm(s *server, deactivate bool) http.Handler {
 // handleRegisterPage shows the sign-up form, carrying the invitation
 // token of the link it was opened from (?invite=); someone already signed
 // in goes to the app instead.
-func handleRegisterPage(s *server) http.Handler {
+func (s *server) handleRegisterPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
 			http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -24,40 +23,40 @@ func parsePositive(s string) (int64, error) {
 	return n, nil
 }
 
-func handleAccounts(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleAccounts() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Accounts(r.Context(), callerID(r), r.URL.Query().Get("after"), limit)
+		page, err := s.service.Accounts(r.Context(), callerID(r), r.URL.Query().Get("after"), limit)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.AccountsResponse{Users: make([]wire.Account, len(page.Users)), Next: optionalString(page.Next)}
 		for i, u := range page.Users {
 			resp.Users[i] = wireAccount(u)
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }
 
 // handleAccountChange answers POST /api/v1/admin/users/{id}/deactivate or
 // …/reactivate with change.
-func handleAccountChange(logger *slog.Logger, change func(ctx context.Context, caller, user chat.UserID) (chat.User, error)) http.Handler {
+func (s *server) handleAccountChange(change func(ctx context.Context, caller, user chat.UserID) (chat.User, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathNumber(r, "id", "user id")
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		u, err := change(r.Context(), callerID(r), chat.UserID(id))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.AccountResponse{User: wireAccount(u)})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.AccountResponse{User: wireAccount(u)})
 	})
 }

@@ -33,16 +33,16 @@ func parseAt(r *http.Request) (int64, error) {
 // with at the messages around that one (aroundPage before it, aroundPage
 // after it). A seq beyond the newest message, or of one that is not there,
 // opens at the end as without at.
-func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *chat.ConversationRow, at int64) (*openState, error) {
+func (s *server) openMessages(ctx context.Context, me chat.UserID, c *chat.ConversationRow, at int64) (*openState, error) {
 	st := &openState{}
 	var msgs []chat.Message
 	if at > 0 && at <= c.LastSeq {
-		before, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{BeforeSeq: at + 1, Limit: aroundPage + 1})
+		before, err := s.service.Messages(ctx, me, c.ID, chat.MessageQuery{BeforeSeq: at + 1, Limit: aroundPage + 1})
 		if err != nil {
 			return nil, err
 		}
 		if n := len(before.Messages); n > 0 && before.Messages[n-1].Seq == at {
-			after, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{After: true, AfterSeq: at, Limit: aroundPage})
+			after, err := s.service.Messages(ctx, me, c.ID, chat.MessageQuery{After: true, AfterSeq: at, Limit: aroundPage})
 			if err != nil {
 				return nil, err
 			}
@@ -51,7 +51,7 @@ func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *cha
 		}
 	}
 	if st.At == 0 {
-		page, err := svc.Messages(ctx, me, c.ID, chat.MessageQuery{})
+		page, err := s.service.Messages(ctx, me, c.ID, chat.MessageQuery{})
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +67,7 @@ func openMessages(ctx context.Context, svc *chat.Service, me chat.UserID, c *cha
 // handleApp shows the conversation list and, for /c/{id}, one
 // conversation's newest messages, or with ?at={seq} the messages around
 // that one.
-func handleApp(s *server) http.Handler {
+func (s *server) handleApp() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
@@ -105,7 +105,7 @@ func handleApp(s *server) http.Handler {
 		if open != nil {
 			listed = append(listed, *open)
 		}
-		rows, err := conversationRows(ctx, s.service, listed)
+		rows, err := s.conversationRows(ctx, listed)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -113,14 +113,14 @@ func handleApp(s *server) http.Handler {
 		state := appState{Me: wireUser(me), Conversations: rows[:len(list.Conversations)]}
 		var openID int64
 		if open != nil {
-			st, err := openMessages(ctx, s.service, me.ID, open, at)
+			st, err := s.openMessages(ctx, me.ID, open, at)
 			if err != nil {
 				s.pageError(w, r, err)
 				return
 			}
 			st.Conversation = rows[len(rows)-1]
 			if st.Conversation.Kind == wire.KindGroup {
-				if st.Members, err = allMembers(ctx, s.service, me.ID, open.ID); err != nil {
+				if st.Members, err = s.allMembers(ctx, me.ID, open.ID); err != nil {
 					s.pageError(w, r, err)
 					return
 				}
@@ -128,7 +128,7 @@ func handleApp(s *server) http.Handler {
 			state.Open = st
 			openID = st.Conversation.ID
 		}
-		n, err := pageNames(ctx, s.service, state.Me, &state)
+		n, err := s.pageNames(ctx, state.Me, &state)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
@@ -143,7 +143,7 @@ func handleApp(s *server) http.Handler {
 }
 
 // handleSendForm sends a message from the composer when JavaScript is off.
-func handleSendForm(s *server) http.Handler {
+func (s *server) handleSendForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {

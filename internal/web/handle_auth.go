@@ -11,26 +11,24 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
-
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/wire"
 )
 
-func handleHealthz() http.Handler {
+func (s *server) handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n")) // a failed write means the prober left
 	})
 }
 
-// handleReadyz answers 200 when every dependency answers, else 503 naming
+// handleReadyz answers 200 when every ready check answers, else 503 naming
 // the ones that do not. The checks run side by side, each with its own
 // 2 s, so that a stalled database does not use up the time of the broker's
 // check and get the broker named too. A dependency found down is logged at
 // most once per 10 s: probes come every few seconds from every balancer.
-func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) error) http.Handler {
-	names := slices.Sorted(maps.Keys(checks))
+func (s *server) handleReadyz() http.Handler {
+	names := slices.Sorted(maps.Keys(s.readyChecks))
 	gate := chat.NewLogGate(10 * time.Second)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		errs := make([]error, len(names))
@@ -39,7 +37,7 @@ func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) e
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 				defer cancel()
-				errs[i] = checks[name](ctx)
+				errs[i] = s.readyChecks[name](ctx)
 			})
 		}
 		wg.Wait()
@@ -49,7 +47,7 @@ func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) e
 				continue
 			}
 			if n, ok := gate.Allow(name); ok {
-				logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", errs[i], "failures", n)
+				s.logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", errs[i], "failures", n)
 			}
 			down = append(down, name)
 		}
@@ -65,11 +63,11 @@ func handleReadyz(logger *slog.Logger, checks map[string]func(context.Context) e
 
 // signIn starts a fresh session for u: the token is renewed so a token
 // planted before login is worthless after it.
-func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {
-	if err := sm.RenewToken(ctx); err != nil {
+func (s *server) signIn(ctx context.Context, u chat.User) error {
+	if err := s.sessions.RenewToken(ctx); err != nil {
 		return err
 	}
-	sm.Put(ctx, sessionUserKey, int64(u.ID))
+	s.sessions.Put(ctx, sessionUserKey, int64(u.ID))
 	return nil
 }
 
@@ -78,55 +76,55 @@ func signIn(ctx context.Context, sm *scs.SessionManager, u chat.User) error {
 // finds the account still open and its password still the one checked
 // (chat.Service.LoginSession), so a password change or closure racing the
 // login never leaves it a session.
-func logIn(ctx context.Context, svc *chat.Service, sm *scs.SessionManager, c chat.Credentials) (chat.User, error) {
-	u, err := svc.LoginSession(ctx, c, func(ctx context.Context) (string, time.Time, error) {
-		if err := sm.RenewToken(ctx); err != nil {
+func (s *server) logIn(ctx context.Context, c chat.Credentials) (chat.User, error) {
+	u, err := s.service.LoginSession(ctx, c, func(ctx context.Context) (string, time.Time, error) {
+		if err := s.sessions.RenewToken(ctx); err != nil {
 			return "", time.Time{}, err
 		}
-		return sessionID(sm.Token(ctx)), sm.Deadline(ctx), nil
+		return sessionID(s.sessions.Token(ctx)), s.sessions.Deadline(ctx), nil
 	})
 	if err != nil {
 		return u, err
 	}
-	sm.Put(ctx, sessionUserKey, int64(u.ID))
+	s.sessions.Put(ctx, sessionUserKey, int64(u.ID))
 	return u, nil
 }
 
-func handleRegister(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+func (s *server) handleRegister() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeJSON[wire.RegisterRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		u, err := svc.Register(r.Context(), chat.Registration{Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, Invitation: req.Invitation, Addr: clientAddr(r)})
+		u, err := s.service.Register(r.Context(), chat.Registration{Username: req.Username, Password: req.Password, DisplayName: req.DisplayName, Invitation: req.Invitation, Addr: clientAddr(r)})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		if err := signIn(r.Context(), sm, u); err != nil {
-			writeError(w, r, logger, err)
+		if err := s.signIn(r.Context(), u); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
-		logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
-		writeJSON(w, r, logger, http.StatusCreated, wire.UserResponse{User: wireUser(u)})
+		s.logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+		writeJSON(w, r, s.logger, http.StatusCreated, wire.UserResponse{User: wireUser(u)})
 	})
 }
 
-func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+func (s *server) handleLogin() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeJSON[wire.LoginRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		u, err := logIn(r.Context(), svc, sm, chat.Credentials{Username: req.Username, Password: req.Password, Addr: clientAddr(r)})
-		logLogin(r, logger, req.Username, u, err)
+		u, err := s.logIn(r.Context(), chat.Credentials{Username: req.Username, Password: req.Password, Addr: clientAddr(r)})
+		s.logLogin(r, req.Username, u, err)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
 	})
 }
 
@@ -139,7 +137,7 @@ func handleLogin(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager)
 // may be a password typed in the wrong field, and the password is never
 // logged. An internal error is not a verdict on the credentials: it is
 // logged with its cause where it is answered (writeError, pageError).
-func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User, err error) {
+func (s *server) logLogin(r *http.Request, username string, u chat.User, err error) {
 	attrs := []slog.Attr{slog.String("addr", clientAddr(r).String())}
 	if name, nerr := chat.NormalizeUsername(username); nerr == nil {
 		attrs = append(attrs, slog.String("username", name))
@@ -147,17 +145,17 @@ func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User
 	switch chat.ErrorCode(err) {
 	case "":
 		attrs = append(attrs, slog.Int64("user_id", int64(u.ID)))
-		logger.LogAttrs(r.Context(), slog.LevelInfo, "login succeeded", attrs...)
+		s.logger.LogAttrs(r.Context(), slog.LevelInfo, "login succeeded", attrs...)
 	case chat.EINTERNAL:
 		// Logged with its cause where it is answered.
 	case chat.ERATELIMITED:
 		attrs = append(attrs, slog.Duration("retry_after", chat.RetryAfter(err)))
-		logger.LogAttrs(r.Context(), slog.LevelWarn, "login throttled", attrs...)
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "login throttled", attrs...)
 	case chat.EUNAUTHORIZED:
 		if u.ID != 0 {
 			attrs = append(attrs, slog.Int64("user_id", int64(u.ID)))
 		}
-		logger.LogAttrs(r.Context(), slog.LevelWarn, "login failed", attrs...)
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "login failed", attrs...)
 	default:
 		// Refused before the password was judged (the server is
 		// overloaded, the request is malformed): not a failure to count.
@@ -165,14 +163,14 @@ func logLogin(r *http.Request, logger *slog.Logger, username string, u chat.User
 		if d := chat.RetryAfter(err); d > 0 {
 			attrs = append(attrs, slog.Duration("retry_after", d))
 		}
-		logger.LogAttrs(r.Context(), slog.LevelWarn, "login refused", attrs...)
+		s.logger.LogAttrs(r.Context(), slog.LevelWarn, "login refused", attrs...)
 	}
 }
 
-func handleLogout(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) http.Handler {
+func (s *server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := signOut(r.Context(), logger, svc, sm); err != nil {
-			writeError(w, r, logger, err)
+		if err := s.signOut(r.Context()); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -181,57 +179,57 @@ func handleLogout(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager
 
 // signOut destroys the session and closes its WebSockets, on whichever
 // node they are.
-func signOut(ctx context.Context, logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager) error {
-	user := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
-	session := sessionID(sm.Token(ctx))
-	if err := sm.Destroy(ctx); err != nil {
+func (s *server) signOut(ctx context.Context) error {
+	user := chat.UserID(s.sessions.GetInt64(ctx, sessionUserKey))
+	session := sessionID(s.sessions.Token(ctx))
+	if err := s.sessions.Destroy(ctx); err != nil {
 		return err
 	}
 	if user != 0 {
-		if err := svc.EndSession(ctx, user, session); err != nil {
-			logger.ErrorContext(ctx, "end session", "user_id", user, "err", err)
+		if err := s.service.EndSession(ctx, user, session); err != nil {
+			s.logger.ErrorContext(ctx, "end session", "user_id", user, "err", err)
 		}
 	}
 	return nil
 }
 
-func handleMe(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := svc.User(r.Context(), callerID(r))
+		u, err := s.service.User(r.Context(), callerID(r))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
 	})
 }
 
-func handleUsers(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleUsers() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		q := r.URL.Query()
-		page, err := svc.SearchUsers(r.Context(), callerID(r), chat.UserSearch{Query: q.Get("q"), After: q.Get("after"), Limit: limit})
+		page, err := s.service.SearchUsers(r.Context(), callerID(r), chat.UserSearch{Query: q.Get("q"), After: q.Get("after"), Limit: limit})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		ids := make([]chat.UserID, len(page.Users))
 		for i, u := range page.Users {
 			ids[i] = u.ID
 		}
-		online, err := svc.Online(r.Context(), ids)
+		online, err := s.service.Online(r.Context(), ids)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.UsersResponse{Users: make([]wire.Contact, len(page.Users)), Next: optionalString(page.Next)}
 		for i, u := range page.Users {
 			resp.Users[i] = wire.Contact{User: wireUser(u), Online: online[u.ID]}
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }

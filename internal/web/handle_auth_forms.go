@@ -23,7 +23,7 @@ const (
 
 // handleFormPage shows the log-in or sign-up form; someone already signed
 // in goes to the app instead.
-func handleFormPage(s *server, page, title string) http.Handler {
+func (s *server) handleFormPage(page, title string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -33,7 +33,7 @@ func handleFormPage(s *server, page, title string) http.Handler {
 	})
 }
 
-func handleLoginForm(s *server) http.Handler {
+func (s *server) handleLoginForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data := pageData{Title: loginTitle}
 		if err := parseForm(w, r); err != nil {
@@ -42,8 +42,8 @@ func handleLoginForm(s *server) http.Handler {
 			return
 		}
 		data.Username = r.PostFormValue("username")
-		u, err := logIn(r.Context(), s.service, s.sessions, chat.Credentials{Username: data.Username, Password: r.PostFormValue("password"), Addr: clientAddr(r)})
-		logLogin(r, s.logger, data.Username, u, err)
+		u, err := s.logIn(r.Context(), chat.Credentials{Username: data.Username, Password: r.PostFormValue("password"), Addr: clientAddr(r)})
+		s.logLogin(r, data.Username, u, err)
 		if err != nil {
 			if code := chat.ErrorCode(err); code == chat.EINTERNAL {
 				s.pageError(w, r, err)
@@ -62,7 +62,7 @@ func handleLoginForm(s *server) http.Handler {
 	})
 }
 
-func handleRegisterForm(s *server) http.Handler {
+func (s *server) handleRegisterForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data := pageData{Title: registerTitle, FieldErrors: map[string]string{}}
 		if err := parseForm(w, r); err != nil {
@@ -92,7 +92,7 @@ func handleRegisterForm(s *server) http.Handler {
 		}
 		u, err := s.service.Register(r.Context(), chat.Registration{Username: data.Username, Password: password, DisplayName: data.DisplayName, Invitation: data.Invitation, Addr: clientAddr(r)})
 		if err == nil {
-			err = signIn(r.Context(), s.sessions, u)
+			err = s.signIn(r.Context(), u)
 		}
 		switch code := chat.ErrorCode(err); code {
 		case "":
@@ -111,9 +111,9 @@ func handleRegisterForm(s *server) http.Handler {
 	})
 }
 
-func handleLogoutForm(s *server) http.Handler {
+func (s *server) handleLogoutForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := signOut(r.Context(), s.logger, s.service, s.sessions); err != nil {
+		if err := s.signOut(r.Context()); err != nil {
 			s.pageError(w, r, err)
 			return
 		}

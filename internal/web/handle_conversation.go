@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -13,11 +12,11 @@ import (
 // either starts (or finds) the direct conversation with a user, for a
 // body {user_id}, or creates a group, for a body {title, user_ids}: the
 // keys given say which.
-func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleStartConversation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeJSON[startRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		direct := req.UserID != nil
@@ -26,7 +25,7 @@ func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handle
 		case direct && group:
 			err = chat.Errorf(chat.EINVALID, "give user_id for a direct conversation, or title and user_ids for a group, not both")
 		case group:
-			createGroup(w, r, logger, svc, req)
+			s.createGroup(w, r, req)
 			return
 		case !direct:
 			err = chat.Errorf(chat.EINVALID, "give user_id for a direct conversation, or title and user_ids for a group")
@@ -34,19 +33,19 @@ func handleStartConversation(logger *slog.Logger, svc *chat.Service) http.Handle
 			err = chat.Errorf(chat.EINVALID, "user_id must be a positive integer")
 		}
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		c, created, err := svc.StartDirect(r.Context(), callerID(r), chat.UserID(*req.UserID))
+		c, created, err := s.service.StartDirect(r.Context(), callerID(r), chat.UserID(*req.UserID))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
 		}
-		writeJSON(w, r, logger, status, wire.ConversationResponse{Conversation: wireConversation(c)})
+		writeJSON(w, r, s.logger, status, wire.ConversationResponse{Conversation: wireConversation(c)})
 	})
 }
 
@@ -59,59 +58,59 @@ type startRequest struct {
 	UserIDs *[]int64 `json:"user_ids,omitempty"`
 }
 
-func handleConversations(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleConversations() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Conversations(r.Context(), callerID(r), chat.ConversationPageQuery{Before: r.URL.Query().Get("before"), Limit: limit})
+		page, err := s.service.Conversations(r.Context(), callerID(r), chat.ConversationPageQuery{Before: r.URL.Query().Get("before"), Limit: limit})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		rows, err := conversationRows(r.Context(), svc, page.Conversations)
+		rows, err := s.conversationRows(r.Context(), page.Conversations)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.ConversationsResponse{Conversations: rows, Next: optionalString(page.Next)}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }
 
-func handleConversation(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleConversation() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		c, err := svc.Conversation(r.Context(), callerID(r), chat.ConversationID(id))
+		c, err := s.service.Conversation(r.Context(), callerID(r), chat.ConversationID(id))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		rows, err := conversationRows(r.Context(), svc, []chat.ConversationRow{c})
+		rows, err := s.conversationRows(r.Context(), []chat.ConversationRow{c})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.ConversationRowResponse{Conversation: rows[0]})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.ConversationRowResponse{Conversation: rows[0]})
 	})
 }
 
 // conversationRows turns list rows into their JSON shape, with whether each
 // other participant is online (one presence lookup for the page).
-func conversationRows(ctx context.Context, svc *chat.Service, list []chat.ConversationRow) ([]wire.ConversationRow, error) {
+func (s *server) conversationRows(ctx context.Context, list []chat.ConversationRow) ([]wire.ConversationRow, error) {
 	others := make([]chat.UserID, 0, len(list))
 	for _, c := range list {
 		if c.OtherUser != nil {
 			others = append(others, c.OtherUser.ID)
 		}
 	}
-	online, err := svc.Online(ctx, others)
+	online, err := s.service.Online(ctx, others)
 	if err != nil {
 		return nil, err
 	}
@@ -130,11 +129,11 @@ func conversationRows(ctx context.Context, svc *chat.Service, list []chat.Conver
 // with after_version, the messages created, edited or deleted after that
 // version, ascending by version: {messages, has_more}. after_version with
 // a seq cursor is 400.
-func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleMessages() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq"), ByVersion: r.URL.Query().Has("after_version")}
@@ -149,61 +148,61 @@ func handleMessages(logger *slog.Logger, svc *chat.Service) http.Handler {
 			err = chat.Errorf(chat.EINVALID, "give after_version alone, without before_seq or after_seq")
 		}
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Messages(r.Context(), callerID(r), chat.ConversationID(id), q)
+		page, err := s.service.Messages(r.Context(), callerID(r), chat.ConversationID(id), q)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.MessagesResponse{Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
 		for i, m := range page.Messages {
 			resp.Messages[i] = wireMessage(m)
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }
 
-func handleSend(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleSend() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		req, err := decodeJSON[wire.SendRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		m, created, err := svc.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
+		m, created, err := s.service.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		status := http.StatusOK
 		if created {
 			status = http.StatusCreated
 		}
-		writeJSON(w, r, logger, status, wire.MessageResponse{Message: wireMessage(m)})
+		writeJSON(w, r, s.logger, status, wire.MessageResponse{Message: wireMessage(m)})
 	})
 }
 
-func handleRead(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleRead() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		req, err := decodeJSON[wire.ReadRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		if _, _, err := svc.MarkRead(r.Context(), callerID(r), chat.ConversationID(id), req.Seq); err != nil {
-			writeError(w, r, logger, err)
+		if _, _, err := s.service.MarkRead(r.Context(), callerID(r), chat.ConversationID(id), req.Seq); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

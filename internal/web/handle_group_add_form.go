@@ -9,8 +9,8 @@ import (
 // handleGroupAddForm adds one person to a group (form: user_id); admins
 // only. Someone already a member, or a full group, is refused beside
 // "Add people".
-func handleGroupAddForm(s *server) http.Handler {
-	return groupForm(s, "add", "added", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
+func (s *server) handleGroupAddForm() http.Handler {
+	return s.groupForm("add", "added", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		id, err := formUserID(r)
 		if err != nil {
 			return err

@@ -12,7 +12,7 @@ import (
 // as its admin, and goes to it: 303 to /c/{id}. A bad title, nobody or
 // too many chosen, an account gone or a throttled visitor get the form
 // again with what they typed and ticked, and the error beside its field.
-func handleGroupCreateForm(s *server) http.Handler {
+func (s *server) handleGroupCreateForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
@@ -62,7 +62,7 @@ func handleGroupCreateForm(s *server) http.Handler {
 				v.PeopleError = waitMessage(err)
 			}
 		}
-		if perr := pickPeople(r.Context(), s.service, me.ID, v, chosen, ""); perr != nil {
+		if perr := s.pickPeople(r.Context(), me.ID, v, chosen, ""); perr != nil {
 			s.pageError(w, r, perr)
 			return
 		}

@@ -23,13 +23,13 @@ func membersURL(id chat.ConversationID, done string) string {
 // page, a refusal for admins only the 403 page; any other refusal shows
 // the members page again with act's error where field says ("title",
 // "member" or "add") and the rename box as typed.
-func groupForm(s *server, field, done string, act func(r *http.Request, me chat.User, c chat.ConversationRow) error) http.Handler {
+func (s *server) groupForm(field, done string, act func(r *http.Request, me chat.User, c chat.ConversationRow) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
 			return
 		}
-		c, err := groupOf(r, s.service, me.ID)
+		c, err := s.groupOf(r, me.ID)
 		if err == nil {
 			err = parseForm(w, r)
 		}
@@ -46,12 +46,12 @@ func groupForm(s *server, field, done string, act func(r *http.Request, me chat.
 		}
 		// The group as it is now: the change may have made it gone for the
 		// visitor, or it was never theirs.
-		c2, err2 := groupOf(r, s.service, me.ID)
+		c2, err2 := s.groupOf(r, me.ID)
 		if err2 != nil {
 			s.pageError(w, r, err2)
 			return
 		}
-		v, err2 := membersPage(r.Context(), s.service, me.ID, c2, "", r.PostFormValue("q"))
+		v, err2 := s.membersPage(r.Context(), me.ID, c2, "", r.PostFormValue("q"))
 		if err2 != nil {
 			s.pageError(w, r, err2)
 			return
@@ -67,7 +67,7 @@ func groupForm(s *server, field, done string, act func(r *http.Request, me chat.
 			v.MemberError = msg
 		}
 		setRetryAfter(w, err)
-		showMembers(s, w, r, me, v, "", statusOf(chat.ErrorCode(err)))
+		s.showMembers(w, r, me, v, "", statusOf(chat.ErrorCode(err)))
 	})
 }
 

@@ -5,13 +5,13 @@ import "net/http"
 // handleGroupLeaveForm takes the visitor out of a group, whoever they
 // are, and goes to the conversation list (the group is 404 for them from
 // then on): 303 to /.
-func handleGroupLeaveForm(s *server) http.Handler {
+func (s *server) handleGroupLeaveForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
 			return
 		}
-		c, err := groupOf(r, s.service, me.ID)
+		c, err := s.groupOf(r, me.ID)
 		if err == nil {
 			err = s.service.RemoveMember(r.Context(), me.ID, c.ID, me.ID)
 		}

@@ -130,7 +130,7 @@ const goneMessage = "One of the people chosen no longer has an account: they are
 // account is gone are dropped, and named in PeopleError unless it says
 // something already) and the page of the directory for v.Query after
 // after, without them.
-func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGroupView, chosen []chat.UserID, after string) error {
+func (s *server) pickPeople(ctx context.Context, me chat.UserID, v *newGroupView, chosen []chat.UserID, after string) error {
 	if len(chosen) > maxShownChosen {
 		// Each one shown is a look-up: a page does not make thousands.
 		chosen = chosen[:maxShownChosen]
@@ -140,7 +140,7 @@ func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGr
 	}
 	var users []chat.User
 	for _, id := range chosen {
-		u, err := svc.User(ctx, id)
+		u, err := s.service.User(ctx, id)
 		switch {
 		case chat.ErrorCode(err) == chat.ENOTFOUND, err == nil && u.Closed:
 			// An account gone since it was ticked: off the list, said once.
@@ -155,7 +155,7 @@ func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGr
 		}
 		users = append(users, u)
 	}
-	page, err := svc.SearchUsers(ctx, me, chat.UserSearch{Query: v.Query, After: after})
+	page, err := s.service.SearchUsers(ctx, me, chat.UserSearch{Query: v.Query, After: after})
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func pickPeople(ctx context.Context, svc *chat.Service, me chat.UserID, v *newGr
 	for _, u := range page.Users {
 		ids = append(ids, u.ID)
 	}
-	online, err := svc.Online(ctx, ids)
+	online, err := s.service.Online(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func person(u chat.User, online bool) personView {
 // creates (POST /groups), so a browser without JavaScript keeps the
 // choices from one search to the next. Query: title, q, user_id
 // (repeated: the people chosen), after (the directory's page).
-func handleGroupNewPage(s *server) http.Handler {
+func (s *server) handleGroupNewPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
@@ -214,7 +214,7 @@ func handleGroupNewPage(s *server) http.Handler {
 		if err != nil {
 			v.PeopleError = sentence(chat.ErrorMessage(err))
 		}
-		if err := pickPeople(r.Context(), s.service, me.ID, v, chosen, q.Get("after")); err != nil {
+		if err := s.pickPeople(r.Context(), me.ID, v, chosen, q.Get("after")); err != nil {
 			s.pageError(w, r, err)
 			return
 		}
@@ -225,12 +225,12 @@ func handleGroupNewPage(s *server) http.Handler {
 // groupOf returns the group id names in a path, as the visitor sees it:
 // ENOTFOUND for a bad ID, a conversation they are not in or a direct
 // conversation (whose two members do not change: it has no members page).
-func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.ConversationRow, error) {
+func (s *server) groupOf(r *http.Request, me chat.UserID) (chat.ConversationRow, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return chat.ConversationRow{}, chat.NotFound("conversation")
 	}
-	c, err := svc.Conversation(r.Context(), me, chat.ConversationID(id))
+	c, err := s.service.Conversation(r.Context(), me, chat.ConversationID(id))
 	if err != nil {
 		return c, err
 	}
@@ -243,13 +243,13 @@ func groupOf(r *http.Request, svc *chat.Service, me chat.UserID) (chat.Conversat
 // membersPage builds the members page of group c for me: the page of
 // members after after and, for an admin, the directory's page for query
 // in "Add people".
-func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.ConversationRow, after, query string) (*membersView, error) {
-	mine, err := svc.Membership(ctx, me, c.ID)
+func (s *server) membersPage(ctx context.Context, me chat.UserID, c chat.ConversationRow, after, query string) (*membersView, error) {
+	mine, err := s.service.Membership(ctx, me, c.ID)
 	if err != nil {
 		return nil, err
 	}
 	v := &membersView{ID: int64(c.ID), Title: c.Title, TitleValue: c.Title, MemberCount: c.MemberCount, Admin: mine.Role == chat.RoleAdmin, Query: query, HasPrev: after != ""}
-	page, err := svc.Members(ctx, me, c.ID, after, 0)
+	page, err := s.service.Members(ctx, me, c.ID, after, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -260,14 +260,14 @@ func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.
 	}
 	var found chat.UserPage
 	if v.Admin {
-		if found, err = svc.SearchUsers(ctx, me, chat.UserSearch{Query: query}); err != nil {
+		if found, err = s.service.SearchUsers(ctx, me, chat.UserSearch{Query: query}); err != nil {
 			return nil, err
 		}
 		for _, u := range found.Users {
 			ids = append(ids, u.ID)
 		}
 	}
-	online, err := svc.Online(ctx, ids)
+	online, err := s.service.Online(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func membersPage(ctx context.Context, svc *chat.Service, me chat.UserID, c chat.
 
 // showMembers renders the members page of c with v's forms as they are
 // and status.
-func showMembers(s *server, w http.ResponseWriter, r *http.Request, me chat.User, v *membersView, notice string, status int) {
+func (s *server) showMembers(w http.ResponseWriter, r *http.Request, me chat.User, v *membersView, notice string, status int) {
 	s.pages.renderGroup(w, r, s.logger, "members", status, groupPageData{pageData: pageData{Title: membersTitle(v.Title), Me: &me, Notice: notice}, Group: v})
 }
 
@@ -300,23 +300,23 @@ func showMembers(s *server, w http.ResponseWriter, r *http.Request, me chat.User
 // rename form for admins), the members page by page (after), "Add people"
 // for admins (q searches the directory), and "Leave group". A direct
 // conversation has none: 404, as for a conversation the visitor is not in.
-func handleGroupMembersPage(s *server) http.Handler {
+func (s *server) handleGroupMembersPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {
 			return
 		}
-		c, err := groupOf(r, s.service, me.ID)
+		c, err := s.groupOf(r, me.ID)
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
 		q := r.URL.Query()
-		v, err := membersPage(r.Context(), s.service, me.ID, c, q.Get("after"), q.Get("q"))
+		v, err := s.membersPage(r.Context(), me.ID, c, q.Get("after"), q.Get("q"))
 		if err != nil {
 			s.pageError(w, r, err)
 			return
 		}
-		showMembers(s, w, r, me, v, groupNotices[q.Get("done")], http.StatusOK)
+		s.showMembers(w, r, me, v, groupNotices[q.Get("done")], http.StatusOK)
 	})
 }

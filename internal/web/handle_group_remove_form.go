@@ -8,8 +8,8 @@ import (
 
 // handleGroupRemoveForm removes the member in the path from a group;
 // admins only (leaving is handleGroupLeaveForm).
-func handleGroupRemoveForm(s *server) http.Handler {
-	return groupForm(s, "member", "removed", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
+func (s *server) handleGroupRemoveForm() http.Handler {
+	return s.groupForm("member", "removed", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		user, err := pathUserID(r)
 		if err != nil {
 			return err

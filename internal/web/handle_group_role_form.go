@@ -9,8 +9,8 @@ import (
 // handleGroupRoleForm gives the member in the path a role (form: role,
 // "admin" or "member"); admins only. The only admin stepping down is
 // refused beside the member list.
-func handleGroupRoleForm(s *server) http.Handler {
-	return groupForm(s, "member", "role", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
+func (s *server) handleGroupRoleForm() http.Handler {
+	return s.groupForm("member", "role", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		user, err := pathUserID(r)
 		if err != nil {
 			return err

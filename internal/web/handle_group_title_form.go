@@ -7,8 +7,8 @@ import (
 )
 
 // handleGroupTitleForm renames a group (form: title); admins only.
-func handleGroupTitleForm(s *server) http.Handler {
-	return groupForm(s, "title", "renamed", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
+func (s *server) handleGroupTitleForm() http.Handler {
+	return s.groupForm("title", "renamed", func(r *http.Request, me chat.User, c chat.ConversationRow) error {
 		_, err := s.service.RenameGroup(r.Context(), me.ID, c.ID, r.PostFormValue("title"))
 		return err
 	})

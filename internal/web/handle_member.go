@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -13,112 +12,112 @@ import (
 // handleMembers answers GET /api/v1/conversations/{id}/members: a page of
 // the conversation's members, in user ID order, each with whether they
 // are online (one presence look-up for the page).
-func handleMembers(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleMembers() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Members(r.Context(), callerID(r), chat.ConversationID(id), r.URL.Query().Get("after"), limit)
+		page, err := s.service.Members(r.Context(), callerID(r), chat.ConversationID(id), r.URL.Query().Get("after"), limit)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		ids := make([]chat.UserID, len(page.Members))
 		for i, m := range page.Members {
 			ids[i] = m.UserID
 		}
-		online, err := svc.Online(r.Context(), ids)
+		online, err := s.service.Online(r.Context(), ids)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.MembersResponse{Members: make([]wire.Member, len(page.Members)), Next: optionalString(page.Next)}
 		for i, m := range page.Members {
 			resp.Members[i] = wireMember(m, online[m.UserID])
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }
 
 // handleAddMember answers POST /api/v1/conversations/{id}/members
 // {user_id}: 201 {member}; admins only.
-func handleAddMember(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleAddMember() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		req, err := decodeJSON[wire.AddMemberRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		if req.UserID <= 0 {
-			writeError(w, r, logger, chat.Errorf(chat.EINVALID, "user_id must be a positive integer"))
+			writeError(w, r, s.logger, chat.Errorf(chat.EINVALID, "user_id must be a positive integer"))
 			return
 		}
-		m, err := svc.AddMember(r.Context(), callerID(r), chat.ConversationID(id), chat.UserID(req.UserID))
+		m, err := s.service.AddMember(r.Context(), callerID(r), chat.ConversationID(id), chat.UserID(req.UserID))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusCreated, wire.MemberResponse{Member: memberOnline(r.Context(), svc, m)})
+		writeJSON(w, r, s.logger, http.StatusCreated, wire.MemberResponse{Member: s.memberOnline(r.Context(), m)})
 	})
 }
 
 // handleSetRole answers PATCH /api/v1/conversations/{id}/members/{user_id}
 // {role}: 200 {member} with the role they have now; admins only.
-func handleSetRole(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleSetRole() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		user, err := pathUserID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		req, err := decodeJSON[wire.RoleRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		m, err := svc.SetRole(r.Context(), callerID(r), chat.ConversationID(id), user, chat.Role(req.Role))
+		m, err := s.service.SetRole(r.Context(), callerID(r), chat.ConversationID(id), user, chat.Role(req.Role))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.MemberResponse{Member: memberOnline(r.Context(), svc, m)})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.MemberResponse{Member: s.memberOnline(r.Context(), m)})
 	})
 }
 
 // handleRemoveMember answers DELETE
 // /api/v1/conversations/{id}/members/{user_id}: 204. An admin removes
 // anyone; anyone removes themselves (leaves).
-func handleRemoveMember(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleRemoveMember() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		user, err := pathUserID(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		if err := svc.RemoveMember(r.Context(), callerID(r), chat.ConversationID(id), user); err != nil {
-			writeError(w, r, logger, err)
+		if err := s.service.RemoveMember(r.Context(), callerID(r), chat.ConversationID(id), user); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -127,8 +126,8 @@ func handleRemoveMember(logger *slog.Logger, svc *chat.Service) http.Handler {
 
 // memberOnline is m as the API shows a member, with whether they are
 // online (offline when presence cannot answer).
-func memberOnline(ctx context.Context, svc *chat.Service, m chat.MemberInfo) wire.Member {
-	online, _ := svc.Online(ctx, []chat.UserID{m.UserID}) // Online never fails: it answers offline instead
+func (s *server) memberOnline(ctx context.Context, m chat.MemberInfo) wire.Member {
+	online, _ := s.service.Online(ctx, []chat.UserID{m.UserID}) // Online never fails: it answers offline instead
 	return wireMember(m, online[m.UserID])
 }
 

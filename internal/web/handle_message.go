@@ -1,7 +1,6 @@
 package web
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -15,24 +14,24 @@ import (
 // non-member, an unknown seq or a deleted message, 400 for a system
 // message, a seq that is not a positive integer or a body a send would
 // refuse).
-func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleEditMessage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, seq, err := messagePath(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		req, err := decodeJSON[wire.EditRequest](w, r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		m, err := svc.EditMessage(r.Context(), callerID(r), id, seq, req.Body)
+		m, err := s.service.EditMessage(r.Context(), callerID(r), id, seq, req.Body)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, logger, http.StatusOK, wire.MessageResponse{Message: wireMessage(m)})
+		writeJSON(w, r, s.logger, http.StatusOK, wire.MessageResponse{Message: wireMessage(m)})
 	})
 }
 
@@ -41,15 +40,15 @@ func handleEditMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
 // sender or an admin of the group (403 otherwise, 404 for a non-member or
 // an unknown seq, 400 for a system message). Deleting a message deleted
 // already is 204 too: a retried DELETE succeeds.
-func handleDeleteMessage(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleDeleteMessage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, seq, err := messagePath(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		if _, err := svc.DeleteMessage(r.Context(), callerID(r), id, seq); err != nil {
-			writeError(w, r, logger, err)
+		if _, err := s.service.DeleteMessage(r.Context(), callerID(r), id, seq); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -9,7 +9,7 @@ import (
 )
 
 // handleMessageForm opens (or starts) the direct conversation with a person.
-func handleMessageForm(s *server) http.Handler {
+func (s *server) handleMessageForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {

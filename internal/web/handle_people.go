@@ -6,7 +6,7 @@ import (
 	"github.com/parleychat/parley/internal/chat"
 )
 
-func handlePeople(s *server) http.Handler {
+func (s *server) handlePeople() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -15,31 +14,31 @@ import (
 // that conversation (404 for a non-member, as everywhere); before is the
 // next of the previous page. 400 for a bad query, 429 past the search
 // budget.
-func handleSearch(logger *slog.Logger, svc *chat.Service) http.Handler {
+func (s *server) handleSearch() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, err := queryLimit(r)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		conv, err := queryInt(r, "conversation_id")
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		if conv == 0 && r.URL.Query().Has("conversation_id") {
-			writeError(w, r, logger, chat.NotFound("conversation"))
+			writeError(w, r, s.logger, chat.NotFound("conversation"))
 			return
 		}
 		q := r.URL.Query()
 		terms, err := searchtext.Parse(q.Get("q"))
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		page, err := svc.Search(r.Context(), callerID(r), terms, chat.ConversationID(conv), q.Get("before"), limit)
+		page, err := s.service.Search(r.Context(), callerID(r), terms, chat.ConversationID(conv), q.Get("before"), limit)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		// One row per conversation found, with one presence lookup for them
@@ -52,15 +51,15 @@ func handleSearch(logger *slog.Logger, svc *chat.Service) http.Handler {
 				convs = append(convs, h.Conversation)
 			}
 		}
-		rows, err := conversationRows(r.Context(), svc, convs)
+		rows, err := s.conversationRows(r.Context(), convs)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 		resp := wire.SearchResponse{Results: make([]wire.SearchResult, len(page.Hits)), Next: optionalString(page.Next)}
 		for i, h := range page.Hits {
 			resp.Results[i] = wire.SearchResult{Message: wireMessage(h.Message), Sender: wireUser(h.Sender), Conversation: rows[index[h.Conversation.ID]]}
 		}
-		writeJSON(w, r, logger, http.StatusOK, resp)
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
 	})
 }

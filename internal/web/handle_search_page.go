@@ -61,7 +61,7 @@ const searchTitle = "Search · Parley"
 // GET /api/v1/search), each a link to its message in its conversation. A
 // query the grammar refuses shows its reason beside the field (400); past
 // the search budget the page says how long to wait (429).
-func handleSearchPage(s *server) http.Handler {
+func (s *server) handleSearchPage() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		me, ok := s.signedIn(w, r)
 		if !ok {

@@ -15,7 +15,7 @@ func settingsData(u chat.User) pageData {
 
 // handleSettings shows the settings page: display name, password, sign
 // out everywhere. Plain forms: it works without JavaScript.
-func handleSettings(s *server) http.Handler {
+func (s *server) handleSettings() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
@@ -28,7 +28,7 @@ func handleSettings(s *server) http.Handler {
 // settingsForm runs a settings form's action for the signed-in user; when
 // act succeeds, done answers, else the settings page shows again with
 // act's error next to field.
-func settingsForm(s *server, field string, act func(r *http.Request, u chat.User) (chat.User, error), done func(w http.ResponseWriter, r *http.Request, u chat.User)) http.Handler {
+func (s *server) settingsForm(field string, act func(r *http.Request, u chat.User) (chat.User, error), done func(w http.ResponseWriter, r *http.Request, u chat.User)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
@@ -56,7 +56,7 @@ func settingsForm(s *server, field string, act func(r *http.Request, u chat.User
 }
 
 // settingsDone shows the settings page again with notice.
-func settingsDone(s *server, notice string) func(w http.ResponseWriter, r *http.Request, u chat.User) {
+func (s *server) settingsDone(notice string) func(w http.ResponseWriter, r *http.Request, u chat.User) {
 	return func(w http.ResponseWriter, r *http.Request, u chat.User) {
 		data := settingsData(u)
 		data.Notice = notice
@@ -64,31 +64,31 @@ func settingsDone(s *server, notice string) func(w http.ResponseWriter, r *http.
 	}
 }
 
-func handleNameForm(s *server) http.Handler {
-	return settingsForm(s, "display_name", func(r *http.Request, u chat.User) (chat.User, error) {
+func (s *server) handleNameForm() http.Handler {
+	return s.settingsForm("display_name", func(r *http.Request, u chat.User) (chat.User, error) {
 		return s.service.SetDisplayName(r.Context(), u.ID, r.PostFormValue("display_name"))
-	}, settingsDone(s, "Your display name is changed."))
+	}, s.settingsDone("Your display name is changed."))
 }
 
-func handlePasswordForm(s *server) http.Handler {
-	return settingsForm(s, "password", func(r *http.Request, u chat.User) (chat.User, error) {
-		err := changePassword(r.Context(), s.service, s.sessions, u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
+func (s *server) handlePasswordForm() http.Handler {
+	return s.settingsForm("password", func(r *http.Request, u chat.User) (chat.User, error) {
+		err := s.changePassword(r.Context(), u.ID, r.PostFormValue("current_password"), r.PostFormValue("new_password"))
 		if err == nil {
 			s.logger.InfoContext(r.Context(), "password changed", "user_id", u.ID)
 		}
 		return u, err
-	}, settingsDone(s, "Your password is changed; your other sessions are signed out."))
+	}, s.settingsDone("Your password is changed; your other sessions are signed out."))
 }
 
 // handleLogoutAllForm signs the user out everywhere and shows the login
 // page.
-func handleLogoutAllForm(s *server) http.Handler {
+func (s *server) handleLogoutAllForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.signedIn(w, r)
 		if !ok {
 			return
 		}
-		if err := signOutEverywhere(r.Context(), s.service, s.sessions, u.ID); err != nil {
+		if err := s.signOutEverywhere(r.Context(), u.ID); err != nil {
 			s.pageError(w, r, err)
 			return
 		}
@@ -99,9 +99,9 @@ func handleLogoutAllForm(s *server) http.Handler {
 
 // handleCloseForm closes the user's account after checking their password
 // and shows the login page, saying so.
-func handleCloseForm(s *server) http.Handler {
-	return settingsForm(s, "close", func(r *http.Request, u chat.User) (chat.User, error) {
-		return u, closeAccount(r.Context(), s.service, s.sessions, u.ID, r.PostFormValue("password"))
+func (s *server) handleCloseForm() http.Handler {
+	return s.settingsForm("close", func(r *http.Request, u chat.User) (chat.User, error) {
+		return u, s.closeAccount(r.Context(), u.ID, r.PostFormValue("password"))
 	}, func(w http.ResponseWriter, r *http.Request, _ chat.User) {
 		s.pages.render(w, r, s.logger, "login", http.StatusOK, pageData{Title: loginTitle, Notice: "Your account is closed."})
 	})

@@ -19,7 +19,7 @@ var probedMethods = [...]string{http.MethodGet, http.MethodHead, http.MethodPost
 // ("/" and "/api/") match every method, so this handler asks mux again
 // for each other method. Paths under /api/ get the JSON error envelope
 // (code "method_not_allowed" or "not_found"), pages the error page.
-func handleUnrouted(s *server, mux *http.ServeMux) http.Handler {
+func (s *server) handleUnrouted(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		allow := allowedMethods(mux, r)
 		switch {

@@ -17,7 +17,7 @@ import (
 func TestReadyzNamesOnlyWhatIsDown(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	h := handleReadyz(logger, map[string]func(context.Context) error{
+	checks := map[string]func(context.Context) error{
 		"database": func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, // stalled
 		"redis": func(ctx context.Context) error {
 			if ctx.Err() != nil {
@@ -25,7 +25,8 @@ func TestReadyzNamesOnlyWhatIsDown(t *testing.T) {
 			}
 			return nil
 		},
-	})
+	}
+	h := (&server{logger: logger, readyChecks: checks}).handleReadyz()
 	for range 2 {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
@@ -37,7 +38,7 @@ func TestReadyzNamesOnlyWhatIsDown(t *testing.T) {
 		t.Errorf("two probes while the database is down logged %d lines, want 1:\n%s", n, logs.String())
 	}
 
-	ok := handleReadyz(logger, map[string]func(context.Context) error{"database": func(context.Context) error { return nil }})
+	ok := (&server{logger: logger, readyChecks: map[string]func(context.Context) error{"database": func(context.Context) error { return nil }}}).handleReadyz()
 	w := httptest.NewRecorder()
 	ok.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 	if w.Code != http.StatusOK || w.Body.String() != "ok\n" {

@@ -152,7 +152,7 @@ func (b *staticBundle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // without the server): the bundle is a function of the embedded bytes
 // alone, so both agree on the hash, and NewServer has already failed if
 // it would not load.
-func handleStatic() http.Handler {
+func (s *server) handleStatic() http.Handler {
 	b, err := loadStatic(assets)
 	if err != nil {
 		panic(err) // parsePages loaded the same bundle first and would have failed

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alexedwards/scs/v2"
 	"github.com/gorilla/websocket"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -92,8 +91,8 @@ func originAllowed(r *http.Request, trusted originSet) bool {
 // subscribe, the WebSocket closes with 1013 (try again later) instead, and
 // the client reconnects. A connection closes with 4001 when its
 // session ends (see sessionGuard). A peer that sends nothing, not even a
-// pong, for timeout is dropped.
-func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionManager, h *hub.Hub, trusted originSet, timeout time.Duration, capped connCap) http.Handler {
+// pong, for the WebSocket timeout (Config.WebSocketTimeout) is dropped.
+func (s *server) handleWebSocket() http.Handler {
 	upgrader := websocket.Upgrader{
 		// 0: the library reads through the small reader corkingHijacker
 		// hands it (see idleReadBuffer).
@@ -112,28 +111,28 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 	// Presence failures come once per socket while Redis is away.
 	presenceOutages := &outageGate{gate: gate, msg: "presence unavailable"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !originAllowed(r, trusted) {
-			writeError(w, r, logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
+		if !originAllowed(r, s.trustedOrigins) {
+			writeError(w, r, s.logger, chat.Errorf(chat.EFORBIDDEN, "origin %q is not allowed", r.Header.Get("Origin")))
 			return
 		}
 		ctx := r.Context()
-		id := chat.UserID(sm.GetInt64(ctx, sessionUserKey))
+		id := chat.UserID(s.sessions.GetInt64(ctx, sessionUserKey))
 		if id == 0 {
-			writeError(w, r, logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
+			writeError(w, r, s.logger, chat.Errorf(chat.EUNAUTHORIZED, "sign in first"))
 			return
 		}
 		// The node's own count guards always; the cluster's is checked
 		// after it, so that a handshake this node refuses costs Redis
 		// nothing.
-		reservation, ok := h.Reserve(id, capped.max)
+		reservation, ok := s.hub.Reserve(id, s.maxConns.max)
 		if !ok {
-			writeError(w, r, logger, errTooManyConns())
+			writeError(w, r, s.logger, errTooManyConns())
 			return
 		}
 		defer reservation.Release() // unless served
-		place, ok := capped.claim(ctx, logger, outages, id)
+		place, ok := s.maxConns.claim(ctx, s.logger, outages, id)
 		if !ok {
-			writeError(w, r, logger, errTooManyConns())
+			writeError(w, r, s.logger, errTooManyConns())
 			return
 		}
 		served := false
@@ -142,16 +141,16 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 				place()
 			}
 		}()
-		user, err := svc.User(ctx, id)
+		user, err := s.service.User(ctx, id)
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
-		session := sessionID(sm.Token(ctx))
-		guard := newSessionGuard(svc, logger, session, sm.Deadline(ctx), sm.IdleTimeout)
-		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC(), SessionIdleMS: sm.IdleTimeout.Milliseconds()})
+		session := sessionID(s.sessions.Token(ctx))
+		guard := newSessionGuard(s.service, s.logger, session, s.sessions.Deadline(ctx), s.sessions.IdleTimeout)
+		hello, err := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, User: wireUser(user), ServerTime: time.Now().UTC(), SessionIdleMS: s.sessions.IdleTimeout.Milliseconds()})
 		if err != nil {
-			writeError(w, r, logger, err)
+			writeError(w, r, s.logger, err)
 			return
 		}
 
@@ -161,17 +160,17 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 			return // the upgrader has answered
 		}
 		sock := &socket{ws: ws, nc: nc}
-		reader := &frameReader{logger: logger, frames: frameHandler{svc: svc, user: id, session: guard}, ws: ws, sock: sock, timeout: timeout}
+		reader := &frameReader{logger: s.logger, frames: frameHandler{svc: s.service, user: id, session: guard}, ws: ws, sock: sock, timeout: s.wsTimeout}
 		// Online before the hello is queued: a client that reads its
 		// hello and asks who is online finds itself there.
-		if err := svc.Connected(context.WithoutCancel(ctx), id); err != nil {
-			presenceOutages.log(context.WithoutCancel(ctx), logger, "connect", err)
+		if err := s.service.Connected(context.WithoutCancel(ctx), id); err != nil {
+			presenceOutages.log(context.WithoutCancel(ctx), s.logger, "connect", err)
 		}
 		disconnected := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := svc.Disconnected(ctx, id); err != nil {
-				presenceOutages.log(ctx, logger, "disconnect", err)
+			if err := s.service.Disconnected(ctx, id); err != nil {
+				presenceOutages.log(ctx, s.logger, "disconnect", err)
 			}
 		}
 		c, err := reservation.Serve(session, sock, hello, reader.run, func() {
@@ -192,7 +191,7 @@ func handleWebSocket(logger *slog.Logger, svc *chat.Service, sm *scs.SessionMana
 		}
 		served = true
 		// The connection is served and its user online.
-		logger.Debug("websocket opened", "user_id", id, "conn", c.ID)
+		s.logger.Debug("websocket opened", "user_id", id, "conn", c.ID)
 	})
 }
 
