@@ -124,71 +124,6 @@ func (s *server) conversationRows(ctx context.Context, list []chat.ConversationR
 	return rows, nil
 }
 
-// handleMessages answers GET /api/v1/conversations/{id}/messages: a page
-// of history ascending by seq (before_seq, after_seq or the newest), or,
-// with after_version, the messages created, edited or deleted after that
-// version, ascending by version: {messages, has_more}. after_version with
-// a seq cursor is 400.
-func (s *server) handleMessages() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq"), ByVersion: r.URL.Query().Has("after_version")}
-		if q.BeforeSeq, err = queryInt(r, "before_seq"); err == nil {
-			if q.AfterSeq, err = queryInt(r, "after_seq"); err == nil {
-				if q.AfterVersion, err = queryInt(r, "after_version"); err == nil {
-					q.Limit, err = queryLimit(r)
-				}
-			}
-		}
-		if err == nil && q.ByVersion && (r.URL.Query().Has("before_seq") || q.After) {
-			err = chat.Errorf(chat.EINVALID, "give after_version alone, without before_seq or after_seq")
-		}
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		page, err := s.service.Messages(r.Context(), callerID(r), chat.ConversationID(id), q)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		resp := wire.MessagesResponse{Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
-		for i, m := range page.Messages {
-			resp.Messages[i] = wireMessage(m)
-		}
-		writeJSON(w, r, s.logger, http.StatusOK, resp)
-	})
-}
-
-func (s *server) handleSend() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		req, err := decodeJSON[wire.SendRequest](w, r)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		m, created, err := s.service.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		writeJSON(w, r, s.logger, status, wire.MessageResponse{Message: wireMessage(m)})
-	})
-}
-
 func (s *server) handleRead() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
@@ -206,5 +141,54 @@ func (s *server) handleRead() http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// createGroup creates a group from a POST /api/v1/conversations body with
+// title and user_ids: 201 {conversation}. The caller is its first admin.
+func (s *server) createGroup(w http.ResponseWriter, r *http.Request, req startRequest) {
+	var title string
+	if req.Title != nil {
+		title = *req.Title
+	}
+	var members []chat.UserID
+	if req.UserIDs != nil {
+		members = make([]chat.UserID, len(*req.UserIDs))
+		for i, id := range *req.UserIDs {
+			if id <= 0 {
+				writeError(w, r, s.logger, chat.Errorf(chat.EINVALID, "user_ids must be positive integers"))
+				return
+			}
+			members[i] = chat.UserID(id)
+		}
+	}
+	c, err := s.service.CreateGroup(r.Context(), callerID(r), title, members)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	writeJSON(w, r, s.logger, http.StatusCreated, wire.ConversationResponse{Conversation: wireConversation(c)})
+}
+
+// handleRenameGroup answers PATCH /api/v1/conversations/{id} {title}: 200
+// {conversation}, the group as it is now; admins only.
+func (s *server) handleRenameGroup() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		req, err := decodeJSON[wire.RenameRequest](w, r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		c, err := s.service.RenameGroup(r.Context(), callerID(r), chat.ConversationID(id), req.Title)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		writeJSON(w, r, s.logger, http.StatusOK, wire.ConversationResponse{Conversation: wireConversation(c)})
 	})
 }

@@ -2,64 +2,13 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/wire"
 )
-
-func (s *server) handleHealthz() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n")) // a failed write means the prober left
-	})
-}
-
-// handleReadyz answers 200 when every ready check answers, else 503 naming
-// the ones that do not. The checks run side by side, each with its own
-// 2 s, so that a stalled database does not use up the time of the broker's
-// check and get the broker named too. A dependency found down is logged at
-// most once per 10 s: probes come every few seconds from every balancer.
-func (s *server) handleReadyz() http.Handler {
-	names := slices.Sorted(maps.Keys(s.readyChecks))
-	gate := chat.NewLogGate(10 * time.Second)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		errs := make([]error, len(names))
-		var wg sync.WaitGroup
-		for i, name := range names {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-				defer cancel()
-				errs[i] = s.readyChecks[name](ctx)
-			})
-		}
-		wg.Wait()
-		var down []string
-		for i, name := range names {
-			if errs[i] == nil {
-				continue
-			}
-			if n, ok := gate.Allow(name); ok {
-				s.logger.WarnContext(r.Context(), "not ready", "dependency", name, "err", errs[i], "failures", n)
-			}
-			down = append(down, name)
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if len(down) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = fmt.Fprintf(w, "unavailable: %s\n", strings.Join(down, ", ")) // a failed write means the prober left
-			return
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-}
 
 // signIn starts a fresh session for u: the token is renewed so a token
 // planted before login is worthless after it.
@@ -193,43 +142,23 @@ func (s *server) signOut(ctx context.Context) error {
 	return nil
 }
 
-func (s *server) handleMe() http.Handler {
+// handleLogoutAll ends every session of the caller, this one too, and
+// closes their WebSockets on every node.
+func (s *server) handleLogoutAll() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.service.User(r.Context(), callerID(r))
-		if err != nil {
+		if err := s.signOutEverywhere(r.Context(), callerID(r)); err != nil {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		writeJSON(w, r, s.logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+		s.logger.InfoContext(r.Context(), "signed out everywhere", "user_id", callerID(r))
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
-func (s *server) handleUsers() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit, err := queryLimit(r)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		q := r.URL.Query()
-		page, err := s.service.SearchUsers(r.Context(), callerID(r), chat.UserSearch{Query: q.Get("q"), After: q.Get("after"), Limit: limit})
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		ids := make([]chat.UserID, len(page.Users))
-		for i, u := range page.Users {
-			ids[i] = u.ID
-		}
-		online, err := s.service.Online(r.Context(), ids)
-		if err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		resp := wire.UsersResponse{Users: make([]wire.Contact, len(page.Users)), Next: optionalString(page.Next)}
-		for i, u := range page.Users {
-			resp.Users[i] = wire.Contact{User: wireUser(u), Online: online[u.ID]}
-		}
-		writeJSON(w, r, s.logger, http.StatusOK, resp)
-	})
+// signOutEverywhere ends every session of user and this request's.
+func (s *server) signOutEverywhere(ctx context.Context, user chat.UserID) error {
+	if err := s.service.EndSessions(ctx, user, ""); err != nil {
+		return err
+	}
+	return s.sessions.Destroy(ctx)
 }

@@ -8,27 +8,6 @@ import (
 	"github.com/parleychat/parley/internal/wire"
 )
 
-// handleLogoutAll ends every session of the caller, this one too, and
-// closes their WebSockets on every node.
-func (s *server) handleLogoutAll() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.signOutEverywhere(r.Context(), callerID(r)); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		s.logger.InfoContext(r.Context(), "signed out everywhere", "user_id", callerID(r))
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-// signOutEverywhere ends every session of user and this request's.
-func (s *server) signOutEverywhere(ctx context.Context, user chat.UserID) error {
-	if err := s.service.EndSessions(ctx, user, ""); err != nil {
-		return err
-	}
-	return s.sessions.Destroy(ctx)
-}
-
 // handleChangePassword changes the caller's password after checking the
 // current one; every other session of theirs ends, and this one goes on
 // under a new token.
@@ -109,4 +88,45 @@ func (s *server) closeAccount(ctx context.Context, user chat.UserID, password st
 		return err
 	}
 	return s.sessions.Destroy(ctx)
+}
+
+func (s *server) handleMe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.service.User(r.Context(), callerID(r))
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		writeJSON(w, r, s.logger, http.StatusOK, wire.UserResponse{User: wireUser(u)})
+	})
+}
+
+func (s *server) handleUsers() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := queryLimit(r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		q := r.URL.Query()
+		page, err := s.service.SearchUsers(r.Context(), callerID(r), chat.UserSearch{Query: q.Get("q"), After: q.Get("after"), Limit: limit})
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		ids := make([]chat.UserID, len(page.Users))
+		for i, u := range page.Users {
+			ids[i] = u.ID
+		}
+		online, err := s.service.Online(r.Context(), ids)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		resp := wire.UsersResponse{Users: make([]wire.Contact, len(page.Users)), Next: optionalString(page.Next)}
+		for i, u := range page.Users {
+			resp.Users[i] = wire.Contact{User: wireUser(u), Online: online[u.ID]}
+		}
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
+	})
 }

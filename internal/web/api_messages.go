@@ -69,3 +69,68 @@ func messagePath(r *http.Request) (chat.ConversationID, int64, error) {
 	}
 	return chat.ConversationID(id), seq, nil
 }
+
+// handleMessages answers GET /api/v1/conversations/{id}/messages: a page
+// of history ascending by seq (before_seq, after_seq or the newest), or,
+// with after_version, the messages created, edited or deleted after that
+// version, ascending by version: {messages, has_more}. after_version with
+// a seq cursor is 400.
+func (s *server) handleMessages() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		q := chat.MessageQuery{After: r.URL.Query().Has("after_seq"), ByVersion: r.URL.Query().Has("after_version")}
+		if q.BeforeSeq, err = queryInt(r, "before_seq"); err == nil {
+			if q.AfterSeq, err = queryInt(r, "after_seq"); err == nil {
+				if q.AfterVersion, err = queryInt(r, "after_version"); err == nil {
+					q.Limit, err = queryLimit(r)
+				}
+			}
+		}
+		if err == nil && q.ByVersion && (r.URL.Query().Has("before_seq") || q.After) {
+			err = chat.Errorf(chat.EINVALID, "give after_version alone, without before_seq or after_seq")
+		}
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		page, err := s.service.Messages(r.Context(), callerID(r), chat.ConversationID(id), q)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		resp := wire.MessagesResponse{Messages: make([]wire.Message, len(page.Messages)), HasMore: page.HasMore}
+		for i, m := range page.Messages {
+			resp.Messages[i] = wireMessage(m)
+		}
+		writeJSON(w, r, s.logger, http.StatusOK, resp)
+	})
+}
+
+func (s *server) handleSend() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		req, err := decodeJSON[wire.SendRequest](w, r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		m, created, err := s.service.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, r, s.logger, status, wire.MessageResponse{Message: wireMessage(m)})
+	})
+}

@@ -208,26 +208,3 @@ func (s *server) handleAdminAccountForm(deactivate bool) http.Handler {
 		return "@" + a.Username + " is " + done + ".", nil
 	})
 }
-
-// handleRegisterPage shows the sign-up form, carrying the invitation
-// token of the link it was opened from (?invite=); someone already signed
-// in goes to the app instead.
-func (s *server) handleRegisterPage() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.sessions.GetInt64(r.Context(), sessionUserKey) != 0 {
-			http.Redirect(w, r, "/", http.StatusSeeOther)
-			return
-		}
-		data := pageData{Title: registerTitle, Invitation: r.URL.Query().Get("invite")}
-		// Said before anyone fills the form in vain.
-		switch s.service.Registration() {
-		case chat.RegistrationClosed:
-			data.Notice = "Sign-ups are closed: ask an administrator for an account."
-		case chat.RegistrationInvite:
-			if data.Invitation == "" {
-				data.Notice = "Signing up needs an invitation link: ask an administrator for one."
-			}
-		}
-		s.pages.render(w, r, s.logger, "register", http.StatusOK, data)
-	})
-}
