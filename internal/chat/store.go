@@ -165,6 +165,18 @@ type Store interface {
 	// is returned as it is, unchanged, with no Recipients. Errors are
 	// CheckMessageChange's.
 	DeleteMessage(ctx context.Context, c MessageChange) (Stored, error)
+	// ExpiredMessages returns, oldest first, at most limit text messages
+	// created before before and not deleted: what retention erases next
+	// (see Service.ExpireMessages). System messages are kept.
+	ExpiredMessages(ctx context.Context, before time.Time, limit int) ([]MessageRef, error)
+	// EraseMessages erases the bodies of messages seqs of conversation
+	// conv as DeleteMessage does, in one transaction and without an actor
+	// (retention's deletion): each becomes a tombstone with DeletedAt at
+	// and the conversation's next version, and leaves the search index.
+	// It returns one Stored per message it changed, in ascending version
+	// order, each with the conversation's members as Recipients; a message
+	// deleted already, or gone, is skipped.
+	EraseMessages(ctx context.Context, conv ConversationID, seqs []int64, at time.Time) ([]Stored, error)
 	// MessageChanges returns at most limit messages of the conversation
 	// whose version is above afterVersion (created, edited or deleted
 	// since), in ascending version order. It does not check who is
@@ -244,6 +256,12 @@ type Store interface {
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+}
+
+// MessageRef names one message: seq Seq of conversation ConversationID.
+type MessageRef struct {
+	ConversationID ConversationID
+	Seq            int64
 }
 
 // Stored is what a store's transaction did to a message (CreateMessage,

@@ -71,6 +71,10 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"DeletedErased", testEditDeletedErased},
 			{"Rules", testEditRules},
 		}},
+		{"Retention", []test{
+			{"Expired", testRetentionExpired},
+			{"Erase", testRetentionErase},
+		}},
 		{"SearchMessages", []test{
 			{"Grammar", testSearchMessagesGrammar},
 			{"DeletedAndEdited", testSearchDeletedEdited},

@@ -171,6 +171,20 @@ func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.S
 	return Do1(s.guard, ctx, func(ctx context.Context) (chat.Stored, error) { return s.store.DeleteMessage(ctx, c) })
 }
 
+// ExpiredMessages is the store's ExpiredMessages within the deadline.
+func (s *Store) ExpiredMessages(ctx context.Context, before time.Time, limit int) ([]chat.MessageRef, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.MessageRef, error) {
+		return s.store.ExpiredMessages(ctx, before, limit)
+	})
+}
+
+// EraseMessages is the store's EraseMessages within the deadline.
+func (s *Store) EraseMessages(ctx context.Context, conv chat.ConversationID, seqs []int64, at time.Time) ([]chat.Stored, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.Stored, error) {
+		return s.store.EraseMessages(ctx, conv, seqs, at)
+	})
+}
+
 // MessageChanges is the store's MessageChanges within the deadline.
 func (s *Store) MessageChanges(ctx context.Context, id chat.ConversationID, afterVersion int64, limit int) ([]chat.Message, error) {
 	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.Message, error) {
