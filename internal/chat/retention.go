@@ -122,4 +122,3 @@ func (s *Service) RunRetention(ctx context.Context, r Retention) {
 		}
 	}
 }
-
