@@ -92,6 +92,7 @@ type config struct {
 	dbTimeout       time.Duration
 	redisTimeout    time.Duration
 	presenceTTL     time.Duration
+	retention       time.Duration
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -106,6 +107,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (for example 127.0.0.1:9464); off when empty; keep it private")
 	fs.BoolVar(&cfg.groupCommit, "group-commit", true, "commit concurrent sends together, one transaction (one fsync, one round trip) for many; false commits each alone, for comparison")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
+	fs.Var((*retentionFlag)(&cfg.retention), "retention", "erase text messages older than this (for example 720h or 90d), in small batches in the background, leaving tombstones; 0 keeps them for ever")
 	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 2*time.Second, "the longest a Redis dial, read, write or wait for a pooled connection may take")
@@ -337,6 +339,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// Each node sweeps for users whose claims lapsed (their node died):
 	// nothing when presence is this process's alone.
 	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL) })
+	if cfg.retention > 0 {
+		logger.Info("retention on: older text messages are erased", "keep", cfg.retention)
+		wg.Go(func() { svc.RunRetention(bgCtx, chat.Retention{Keep: cfg.retention}) })
+	}
 	// Pings go out three times per timeout, so a live peer always answers
 	// in time.
 	connections := hub.New(logger, bp.broker, hub.Config{Encode: web.EncodeEvent, PingInterval: cfg.wsTimeout / 3})
