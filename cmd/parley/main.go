@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,8 +119,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
-	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long")
-	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login")
+	fs.DurationVar(&cfg.sessionIdle, "session-idle", 7*24*time.Hour, "end sessions unused for this long (at least 1s)")
+	fs.DurationVar(&cfg.sessionLifetime, "session-lifetime", 30*24*time.Hour, "end every session this long after login (at least 1s)")
 	fs.BoolVar(&cfg.demo, "demo", false, "create three demo accounts (passwords in the log) with a conversation going")
 	fs.Float64Var(&cfg.messageRate, "message-rate", 5, "messages a user may send per second, sustained")
 	fs.IntVar(&cfg.messageBurst, "message-burst", 20, "messages a user may send at once")
@@ -137,7 +139,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.loginUserFails, "login-account-failures", 1000, "failed logins an account may take in an hour from addresses it never signed in from; past it they wait an hour, and it is logged as an attack")
 	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", chat.DefaultMaxGroupMembers, "the most members a group may have, its creator included (at least 2)")
 	fs.StringVar(&cfg.registration, "registration", string(chat.RegistrationOpen), "who may register: open (anyone), invite (with an admin's invitation link) or closed (nobody; parley admin create-user makes accounts)")
-	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open at once: over every node with -redis (each node alone while Redis is away), on this node without")
+	fs.IntVar(&cfg.maxConns, "max-conns-per-user", 20, "WebSockets one user may hold open at once: over every node with -redis (each node alone while Redis is away), on this node without; 0 sets no cap")
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client address")
 	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
 	fs.DurationVar(&cfg.wsTimeout, "ws-timeout", 60*time.Second, "drop a WebSocket peer that answers nothing, not even a ping, for this long")
@@ -168,44 +170,143 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if cfg.wsTimeout < time.Second {
-		return config{}, fmt.Errorf("-ws-timeout must be at least 1s, not %v", cfg.wsTimeout)
+	if err := checkConfig(cfg, flagSource(fs, getenv)); err != nil {
+		return config{}, err
 	}
-	if cfg.messageRate <= 0 || cfg.messageBurst < 1 || cfg.typingRate <= 0 || cfg.typingBurst < 1 || cfg.registerPerHour <= 0 ||
-		cfg.readRate <= 0 || cfg.readBurst < 1 || cfg.convRate <= 0 || cfg.convBurst < 1 || cfg.listRate <= 0 || cfg.listBurst < 1 || cfg.searchRate <= 0 || cfg.searchBurst < 1 ||
-		cfg.loginAddrFails < 1 || cfg.loginUserFails < 1 {
-		return config{}, errors.New("rates must be positive and bursts at least 1")
+	return cfg, nil
+}
+
+// flagSource returns what names a flag in an error: -name when the
+// command line set it (or nothing did), its environment variable when
+// that set it, so that the operator looks in the right place.
+func flagSource(fs *flag.FlagSet, getenv func(string) string) func(name string) string {
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	return func(name string) string {
+		if !onCommandLine[name] && getenv(envName(name)) != "" {
+			return envName(name)
+		}
+		return "-" + name
 	}
-	if cfg.presenceTTL < time.Second {
-		return config{}, fmt.Errorf("-presence-ttl must be at least 1s, not %v", cfg.presenceTTL)
+}
+
+// checkConfig refuses values that parse but make no sense, naming each
+// by src, before anything is opened: a wrong setting is reported before
+// the database is created or migrated and before logging starts.
+func checkConfig(cfg config, src func(name string) string) error {
+	durations := []struct {
+		name     string
+		value    time.Duration
+		min      time.Duration
+		positive bool // any positive value will do
+	}{
+		{name: "session-idle", value: cfg.sessionIdle, min: time.Second},
+		{name: "session-lifetime", value: cfg.sessionLifetime, min: time.Second},
+		{name: "ws-timeout", value: cfg.wsTimeout, min: time.Second},
+		{name: "presence-ttl", value: cfg.presenceTTL, min: time.Second},
+		{name: "shutdown-timeout", value: cfg.shutdownTimeout, positive: true},
+		{name: "read-header-timeout", value: cfg.headerTimeout, positive: true},
+		{name: "db-timeout", value: cfg.dbTimeout, positive: true},
+		{name: "redis-timeout", value: cfg.redisTimeout, positive: true},
 	}
-	if cfg.dbTimeout <= 0 || cfg.redisTimeout <= 0 {
-		return config{}, fmt.Errorf("-db-timeout and -redis-timeout must be positive, not %v and %v", cfg.dbTimeout, cfg.redisTimeout)
+	for _, d := range durations {
+		if d.positive && d.value <= 0 {
+			return fmt.Errorf("%s must be positive, not %v", src(d.name), d.value)
+		}
+		if d.value < d.min {
+			return fmt.Errorf("%s must be at least %v, not %v", src(d.name), d.min, d.value)
+		}
 	}
-	if cfg.maxGroupMembers < 2 {
-		return config{}, fmt.Errorf("-max-group-members must be at least 2, not %d", cfg.maxGroupMembers)
+	rates := []struct {
+		name  string
+		value float64
+	}{
+		{"message-rate", cfg.messageRate}, {"typing-rate", cfg.typingRate}, {"register-rate", cfg.registerPerHour},
+		{"read-rate", cfg.readRate}, {"conversation-rate", cfg.convRate}, {"list-rate", cfg.listRate}, {"search-rate", cfg.searchRate},
 	}
-	if cfg.hashConcurrency < 1 {
-		return config{}, fmt.Errorf("-hash-concurrency must be at least 1, not %d", cfg.hashConcurrency)
+	for _, r := range rates {
+		// NaN fails every comparison, so it is refused with the rest.
+		if !(r.value > 0) || math.IsInf(r.value, 0) {
+			return fmt.Errorf("%s must be a positive number, not %v", src(r.name), r.value)
+		}
+	}
+	counts := []struct {
+		name       string
+		value, min int
+	}{
+		{"message-burst", cfg.messageBurst, 1}, {"typing-burst", cfg.typingBurst, 1}, {"read-burst", cfg.readBurst, 1},
+		{"conversation-burst", cfg.convBurst, 1}, {"list-burst", cfg.listBurst, 1}, {"search-burst", cfg.searchBurst, 1},
+		{"login-address-failures", cfg.loginAddrFails, 1}, {"login-account-failures", cfg.loginUserFails, 1},
+		{"max-group-members", cfg.maxGroupMembers, 2}, {"hash-concurrency", cfg.hashConcurrency, 1},
+		// 0 is no cap, as its usage says.
+		{"max-conns-per-user", cfg.maxConns, 0},
+	}
+	for _, c := range counts {
+		if c.value < c.min {
+			return fmt.Errorf("%s must be at least %d, not %d", src(c.name), c.min, c.value)
+		}
 	}
 	if _, err := chat.ParseRegistrationMode(cfg.registration); err != nil {
-		return config{}, fmt.Errorf("-registration: %w", err)
+		return fmt.Errorf("%s: %w", src("registration"), err)
 	}
 	if _, _, err := storeDSN(cfg.db); err != nil {
-		return config{}, err
+		// storeDSN names the flag; the variable may have set it.
+		return fmt.Errorf("%s: %s", src("db"), strings.TrimPrefix(err.Error(), "-db: "))
 	}
 	// Checked here as well as where they are used, so that a wrong one
 	// is reported before the database is opened (and migrated).
 	if err := web.CheckOrigins(splitList(cfg.origins)); err != nil {
-		return config{}, fmt.Errorf("-origins: %w", err)
+		return fmt.Errorf("%s: %w", src("origins"), err)
 	}
 	if _, err := parsePrefixes(cfg.trustedProxies); err != nil {
-		return config{}, fmt.Errorf("-trusted-proxies: %w", err)
+		return fmt.Errorf("%s: %w", src("trusted-proxies"), err)
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
-		return config{}, fmt.Errorf("-log-format must be text or json, not %q", cfg.logFormat)
+		return fmt.Errorf("%s must be text or json, not %q", src("log-format"), cfg.logFormat)
 	}
-	return cfg, nil
+	return checkListenAddrs(cfg, src)
+}
+
+// checkListenAddrs refuses a listening address that is not host:port with
+// a valid port, and two listeners on one port: found here rather than when
+// the second listener fails, after the database was opened and migrated.
+func checkListenAddrs(cfg config, src func(name string) string) error {
+	type listener struct{ name, addr, host, port string }
+	var ls []listener
+	for _, l := range []struct{ name, addr string }{{"addr", cfg.addr}, {"metrics-addr", cfg.metricsAddr}, {"debug-addr", cfg.debugAddr}} {
+		if l.addr == "" && l.name != "addr" {
+			continue // off
+		}
+		host, port, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			return fmt.Errorf("%s %q: want host:port (such as localhost:8080, or :8080 for every interface): %w", src(l.name), l.addr, err)
+		}
+		n, err := net.LookupPort("tcp", port)
+		if port == "" || err != nil {
+			return fmt.Errorf("%s %q: %q is not a port: want a number from 0 to 65535", src(l.name), l.addr, port)
+		}
+		ls = append(ls, listener{l.name, l.addr, host, strconv.Itoa(n)})
+	}
+	for i, a := range ls {
+		for _, b := range ls[:i] {
+			// Port 0 picks a free port; an empty or unspecified host
+			// listens on every interface, so it takes the port on all.
+			if a.port != "0" && a.port == b.port && (a.host == b.host || anyHost(a.host) || anyHost(b.host)) {
+				return fmt.Errorf("%s %q and %s %q both listen on port %s: give each its own port", src(b.name), b.addr, src(a.name), a.addr, a.port)
+			}
+		}
+	}
+	return nil
+}
+
+// anyHost reports whether host, of a listening address, means every
+// interface.
+func anyHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
 }
 
 // splitList splits a comma-separated list, dropping empty items.
