@@ -34,6 +34,16 @@ lists its flags.`
 // from the server's machine on its database directly, for a headless start
 // (the first admin of a server whose registration is invite or closed).
 func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) >= 2 {
+		switch args[1] {
+		case "-h", "-help", "--help", "help":
+			// The usage was asked for: it is the answer, as parley -h's is.
+			if _, err := fmt.Fprintln(stdout, adminUsage); err != nil {
+				return err
+			}
+			return flag.ErrHelp
+		}
+	}
 	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 		_, _ = fmt.Fprintln(stderr, adminUsage) // the error says what went wrong
 		return errors.New("admin: name an action: create-user, make-admin or create-invitation")
