@@ -66,6 +66,9 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 // Service on it that publishes nowhere but this process.
 func withAdminService(ctx context.Context, db string, stderr io.Writer, fn func(*chat.Service) error) (err error) {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := createPrivateDB(db); err != nil {
+		return err
+	}
 	store, _, closeStore, err := openStore(ctx, db, sqlite.Options{Logger: logger})
 	if err != nil {
 		return err

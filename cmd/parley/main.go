@@ -309,6 +309,28 @@ func anyHost(host string) bool {
 	return err == nil && ip.IsUnspecified()
 }
 
+// createPrivateDB creates the SQLite file db names, readable and writable
+// by its owner only, when there is none yet: it holds password and
+// session-token hashes, and SQLite would create it 0644 (less the umask).
+// SQLite gives the -wal and -shm files the database file's mode. A
+// PostgreSQL db, or a file that exists, is left as it is.
+func createPrivateDB(db string) error {
+	kind, path, err := storeDSN(db)
+	if err != nil || kind != "sqlite" {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		// It exists, or cannot be made here: opening it reports the
+		// latter, as it would have without this.
+		return nil
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {
 	var items []string
@@ -391,6 +413,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// URLs are logged with their secrets (passwords, tokens) redacted.
 	logger.Info("starting", "db", redactURL(cfg.db), "redis", redactURL(cfg.redis))
+	if err := createPrivateDB(cfg.db); err != nil {
+		return err
+	}
 	store, sessions, closeStore, err := openStore(ctx, cfg.db, sqlite.Options{Timeout: cfg.dbTimeout, Logger: logger})
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,5 +27,61 @@ func TestAdminHelp(t *testing.T) {
 	err := run(t.Context(), []string{"parley", "admin"}, noEnv, &stdout, &stderr)
 	if code := exitCode(err, &stderr); code != 1 || !strings.Contains(stderr.String(), "name an action") {
 		t.Errorf("parley admin: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// wantPrivate fails the test unless the file at path, when it exists, is
+// readable and writable by its owner only.
+func wantPrivate(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if os.IsNotExist(err) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("%s has mode %v; want no access for group and others", filepath.Base(path), perm)
+	}
+}
+
+// TestNewDatabaseIsPrivate: a SQLite database the server or parley admin
+// creates, and its WAL and shared-memory files, are the owner's alone:
+// they hold password and session-token hashes.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	t.Parallel()
+	cli := filepath.Join(t.TempDir(), "cli.db")
+	if out, err := adminCLI(t, cli, "create-user", "-username", "owner", "-password-file", passwordFile(t, "password-owner")); err != nil {
+		t.Fatalf("create-user: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(cli); err != nil {
+		t.Fatalf("parley admin created no database: %v", err)
+	}
+	wantPrivate(t, cli)
+
+	served := filepath.Join(t.TempDir(), "served.db")
+	s := startServer(t, map[string]string{"PARLEY_DB": served})
+	register(t, s, "alice")
+	if _, err := os.Stat(served + "-wal"); err != nil {
+		t.Fatalf("no WAL file while serving: %v", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		wantPrivate(t, served+suffix)
+	}
+
+	// A database that exists keeps the mode its operator gave it.
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	if err := os.WriteFile(shared, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := adminCLI(t, shared, "create-user", "-username", "owner", "-password-file", passwordFile(t, "password-owner")); err != nil {
+		t.Fatalf("create-user: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(shared); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("an existing database's mode changed: %v, %v", fi.Mode(), err)
 	}
 }
