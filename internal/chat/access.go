@@ -131,7 +131,8 @@ type Registration struct {
 // used up (its use is counted in the transaction that creates the
 // account, so concurrent registrations never pass MaxUses); in
 // RegistrationClosed nobody may. A refusal is EFORBIDDEN and creates
-// nothing. In open mode an invitation given is ignored.
+// nothing. In open mode an invitation given is ignored. Only accounts
+// created use up r.Addr's sign-up allowance.
 func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	username, password, displayName, invitation, addr := r.Username, r.Password, r.DisplayName, r.Invitation, r.Addr
 	switch s.registration {
@@ -154,6 +155,19 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 			return User{}, err
 		}
 	}
+	u, err := s.register(ctx, username, password, displayName, invitation)
+	if err != nil && addr.IsValid() {
+		// The allowance counts accounts created: a refused sign-up (a
+		// taken name, a bad invitation, a busy server) gives its token
+		// back.
+		s.refund(ctx, s.limits.Registrations, nil, AddressKey(addr), ActionRegistration)
+	}
+	return u, err
+}
+
+// register creates the account of a registration that passed its mode
+// and its rate limit.
+func (s *Service) register(ctx context.Context, username, password, displayName, invitation string) (User, error) {
 	u, hash, err := s.newAccount(ctx, username, password, displayName)
 	if err != nil {
 		return User{}, err

@@ -2,7 +2,9 @@ package chat
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +322,40 @@ func TestDeactivateEndsSessionsAndLogins(t *testing.T) {
 	}
 	if _, err := svc.Login(ctx, Credentials{Username: "bob", Password: "password-bob"}); err != nil {
 		t.Errorf("login after reactivation: %v", err)
+	}
+}
+
+// TestRefusedRegistrationsCostNoAllowance: the per-address sign-up
+// allowance counts accounts created. A sign-up refused for a bad
+// invitation or an invalid name gives its token back; only the rate limit
+// itself refuses once the allowance is spent on accounts.
+func TestRefusedRegistrationsCostNoAllowance(t *testing.T) {
+	ctx := t.Context()
+	limiter := &countingLimiter{n: 2}
+	store := newAccessStore()
+	svc, err := NewService(ServiceConfig{
+		Store: store, Hasher: plainHasher{}, Broker: &recordingBroker{}, Logger: slog.New(slog.DiscardHandler),
+		Registration: RegistrationInvite, Limits: Limits{Registrations: limiter},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.invites[InvitationTokenHash("good")] = 10
+	addr := netip.MustParseAddr("192.0.2.7")
+	for i := range 3 {
+		_, err := svc.Register(ctx, Registration{Username: fmt.Sprintf("wrong%d", i), Password: "password-x", Invitation: "wrong", Addr: addr})
+		wantErrorCode(t, err, EFORBIDDEN, "a wrong invitation")
+	}
+	_, err = svc.Register(ctx, Registration{Username: "x", Password: "password-x", Invitation: "good", Addr: addr})
+	wantErrorCode(t, err, EINVALID, "an invalid username")
+	for _, name := range []string{"ada", "bob"} {
+		if _, err := svc.Register(ctx, Registration{Username: name, Password: "password-" + name, Invitation: "good", Addr: addr}); err != nil {
+			t.Errorf("Register(%s) after refused sign-ups: %v; want an account", name, err)
+		}
+	}
+	_, err = svc.Register(ctx, Registration{Username: "cyd", Password: "password-cyd", Invitation: "good", Addr: addr})
+	wantErrorCode(t, err, ERATELIMITED, "a third account from one address")
+	if len(store.created) != 2 {
+		t.Errorf("created %v, want [ada bob]", store.created)
 	}
 }
