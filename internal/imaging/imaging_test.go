@@ -172,6 +172,27 @@ func TestStripJPEGProgressiveAndRestarts(t *testing.T) {
 	}
 }
 
+func TestStripJPEGThumbnailsInAPP0(t *testing.T) {
+	enc := encodeJPEG(t, testImage(16, 16, false))
+	jfif := []byte("JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x02\x01")
+	jfif = append(jfif, "RGBRGB"...) // a 2×1 thumbnail
+	jfxx := []byte("JFXX\x00\x13THUMBJPEG")
+	var in []byte
+	in = append(in, enc[:2]...)
+	in = append(in, segment(0xE0, jfif)...)
+	in = append(in, segment(0xE0, jfxx)...)
+	in = append(in, enc[2:]...)
+	out := strip(t, in, "image/jpeg")
+	assertAbsent(t, out, "RGBRGB", "JFXX", "THUMB")
+	wantAPP0 := segment(0xE0, []byte("JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x00\x00"))
+	if !bytes.HasPrefix(out[2:], wantAPP0) {
+		t.Errorf("APP0 % x", out[2:22])
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestStripJPEGKeepsOrientation(t *testing.T) {
 	enc := encodeJPEG(t, testImage(40, 20, false))
 	for _, o := range []int{1, 3, 6, 8} {

@@ -23,6 +23,7 @@ const (
 
 // Identifiers at the start of APPn payloads.
 const (
+	jfifID  = "JFIF\x00"
 	exifID  = "Exif\x00\x00"
 	iccID   = "ICC_PROFILE\x00"
 	adobeID = "Adobe"
@@ -89,6 +90,12 @@ func (s *stripper) jpegMarker(m byte) error {
 	switch {
 	case m == mSOS:
 		s.step = (*stripper).jpegScan
+	case m == mAPP0:
+		if !s.peekIs(jfifID, n) {
+			keep = false // JFXX (a thumbnail of its own) and others
+		} else if n > jfifLen {
+			return s.jfifWithoutThumbnail(n)
+		}
 	case m == mAPP1:
 		if s.peekIs(exifID, n) {
 			return s.jpegExif(n)
@@ -117,6 +124,24 @@ func (s *stripper) peekIs(id string, n int) bool {
 	}
 	b, _ := s.in.Peek(len(id))
 	return string(b) == id
+}
+
+// jfifLen is the length of a JFIF APP0 payload without a thumbnail:
+// identifier, version, units, densities, thumbnail width and height.
+const jfifLen = 14
+
+// jfifWithoutThumbnail passes a JFIF APP0 segment of n payload bytes with
+// its embedded thumbnail (which may show what a crop removed) taken out.
+func (s *stripper) jfifWithoutThumbnail(n int) error {
+	var seg [4 + jfifLen]byte
+	seg[0], seg[1], seg[2], seg[3] = 0xFF, mAPP0, 0, 2+jfifLen
+	if err := s.readFull(seg[4:]); err != nil {
+		return err
+	}
+	seg[4+12], seg[4+13] = 0, 0 // thumbnail 0×0
+	s.emit(seg[:]...)
+	s.skipN = int64(n - jfifLen)
+	return nil
 }
 
 // jpegExif replaces an APP1 Exif segment of n payload bytes with a minimal

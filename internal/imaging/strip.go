@@ -15,12 +15,14 @@ import (
 // the size of the file, and the output is never longer than the input.
 //
 // What is removed:
-//   - JPEG (ITU T.81, JFIF): APP1 segments (Exif, XMP), APP2 segments other
-//     than ICC_PROFILE (MPF, FlashPix), APP3 to APP15 except APP14 "Adobe",
-//     COM segments, and anything after EOI. APP0 (JFIF) and APP2
-//     ICC_PROFILE are kept: colours depend on them. The Exif orientation
-//     is kept too, as a minimal APP1 Exif segment holding only that tag,
-//     so that photos stay the right way up.
+//   - JPEG (ITU T.81, JFIF 1.02, Exif 2.3): APP1 segments (Exif, XMP),
+//     APP2 segments other than ICC_PROFILE (MPF, FlashPix), APP3 to APP15
+//     except APP14 "Adobe", COM segments, APP0 segments other than JFIF
+//     (JFXX thumbnails), the thumbnail inside a JFIF APP0, and anything
+//     after EOI (where MPF puts further images). APP0 JFIF, APP2
+//     ICC_PROFILE and APP14 Adobe are kept: colours depend on them. The
+//     Exif orientation is kept too, as a minimal APP1 Exif segment holding
+//     only that tag, so that photos stay the right way up.
 //   - PNG (PNG specification, third edition): the eXIf, tEXt, zTXt, iTXt
 //     and tIME chunks, and anything after IEND.
 //   - WebP (RIFF container): the EXIF and "XMP " chunks, and the EXIF and
