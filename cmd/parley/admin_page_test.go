@@ -69,8 +69,8 @@ func TestAdminPage(t *testing.T) {
 	if _, again := root.pageOK(t, "/admin"); strings.Contains(again, token) {
 		t.Error("the invitation's token is shown again")
 	}
-	if status, _, body := root.form("/admin/invitations", url.Values{"max_uses": {"0"}, "expires_hours": {"24"}}); status != http.StatusBadRequest || !strings.Contains(body, "positive whole number") {
-		t.Errorf("an invitation of 0 uses: %d, want 400 with the reason", status)
+	if status, _, body := root.form("/admin/invitations", url.Values{"max_uses": {"-1"}, "expires_hours": {"24"}}); status != http.StatusBadRequest || !strings.Contains(body, "must be a whole number from 1 to 10000") {
+		t.Errorf("an invitation of -1 uses: %d, want 400 with the reason", status)
 	}
 
 	visitor := newClient(t, s)

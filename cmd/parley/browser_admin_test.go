@@ -45,7 +45,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	b.waitFor("the admin page", `visible('form#invitation-form')`, `$('main').outerHTML`)
 	noSideways(b, "the admin page")
 	b.clearField("#max_uses")
-	b.typeInto("#max_uses", "0")
+	b.typeInto("#max_uses", "-1")
 	b.click("form#invitation-form button[type=submit]")
 	b.waitFor("the error", `visible('#invitation-error')`, `$('main').outerHTML`)
 	noSideways(b, "the admin page with an error")

@@ -67,6 +67,8 @@ func (i Invitation) Usable(now time.Time) bool {
 const (
 	// MaxInvitationUses is the most accounts one invitation may admit.
 	MaxInvitationUses = 10000
+	// MinInvitationLifetime is the shortest an invitation may stay valid.
+	MinInvitationLifetime = time.Minute
 	// MaxInvitationLifetime is the longest an invitation may stay valid.
 	MaxInvitationLifetime = 365 * 24 * time.Hour
 	// DefaultInvitationLifetime is how long an invitation stays valid when
@@ -256,8 +258,9 @@ type NewInvitation struct {
 
 // CreateInvitation creates an invitation (admins only) and returns it with
 // its token, which is shown this once: the store keeps only its hash.
-// MaxUses must be 1 to MaxInvitationUses, Lifetime one minute to
-// MaxInvitationLifetime (EINVALID otherwise).
+// MaxUses must be 0 (the default) or 1 to MaxInvitationUses, Lifetime 0
+// (the default) or one minute to MaxInvitationLifetime (EINVALID
+// otherwise).
 func (s *Service) CreateInvitation(ctx context.Context, caller UserID, n NewInvitation) (Invitation, string, error) {
 	if _, err := s.requireAdmin(ctx, caller); err != nil {
 		return Invitation{}, "", err
@@ -280,9 +283,9 @@ func (s *Service) createInvitation(ctx context.Context, by UserID, n NewInvitati
 		n.Lifetime = DefaultInvitationLifetime
 	}
 	if n.MaxUses < 1 || n.MaxUses > MaxInvitationUses {
-		return Invitation{}, "", Errorf(EINVALID, "max_uses must be between 1 and %d", MaxInvitationUses)
+		return Invitation{}, "", Errorf(EINVALID, "an invitation admits from 1 to %d accounts", MaxInvitationUses)
 	}
-	if n.Lifetime < time.Minute || n.Lifetime > MaxInvitationLifetime {
+	if n.Lifetime < MinInvitationLifetime || n.Lifetime > MaxInvitationLifetime {
 		return Invitation{}, "", Errorf(EINVALID, "an invitation lasts from one minute to %d days", int(MaxInvitationLifetime/(24*time.Hour)))
 	}
 	var b [32]byte

@@ -42,13 +42,19 @@ func invitationLink(r *http.Request, token string) string {
 	return u.String()
 }
 
-// invitationLifetime turns the API's expires_in (seconds, 0 for the
-// default) into a lifetime, refusing what would overflow.
-func invitationLifetime(seconds int64) (time.Duration, error) {
-	if seconds < 0 || seconds > int64(chat.MaxInvitationLifetime/time.Second) {
-		return 0, chat.Errorf(chat.EINVALID, "expires_in must be between 60 and %d seconds", int64(chat.MaxInvitationLifetime/time.Second))
+// newInvitation checks the API's max_uses and expires_in (seconds): each
+// is 0 (absent: the default) or in range, and anything else is refused
+// with one message per field, whichever way it is out of range.
+func newInvitation(req wire.CreateInvitationRequest) (chat.NewInvitation, error) {
+	if req.MaxUses < 0 || req.MaxUses > chat.MaxInvitationUses {
+		return chat.NewInvitation{}, chat.Errorf(chat.EINVALID, "max_uses must be from 1 to %d (absent or 0: 1)", chat.MaxInvitationUses)
 	}
-	return time.Duration(seconds) * time.Second, nil
+	minSeconds, maxSeconds := int64(chat.MinInvitationLifetime/time.Second), int64(chat.MaxInvitationLifetime/time.Second)
+	if req.ExpiresIn != 0 && (req.ExpiresIn < minSeconds || req.ExpiresIn > maxSeconds) {
+		return chat.NewInvitation{}, chat.Errorf(chat.EINVALID, "expires_in must be from %d to %d seconds (absent or 0: %d, 7 days)",
+			minSeconds, maxSeconds, int64(chat.DefaultInvitationLifetime/time.Second))
+	}
+	return chat.NewInvitation{MaxUses: req.MaxUses, Lifetime: time.Duration(req.ExpiresIn) * time.Second}, nil
 }
 
 func (s *server) handleCreateInvitation() http.Handler {
@@ -58,12 +64,12 @@ func (s *server) handleCreateInvitation() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		lifetime, err := invitationLifetime(req.ExpiresIn)
+		n, err := newInvitation(req)
 		if err != nil {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		inv, token, err := s.service.CreateInvitation(r.Context(), callerID(r), chat.NewInvitation{MaxUses: req.MaxUses, Lifetime: lifetime})
+		inv, token, err := s.service.CreateInvitation(r.Context(), callerID(r), n)
 		if err != nil {
 			writeError(w, r, s.logger, err)
 			return

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -145,27 +146,31 @@ func (s *server) adminForm(field string, act func(r *http.Request, u chat.User, 
 	})
 }
 
-// formInt reads a form field that must be a positive integer.
-func formInt(r *http.Request, name, what string) (int, error) {
-	n, err := strconv.Atoi(r.PostFormValue(name))
-	if err != nil || n <= 0 {
-		return 0, chat.Errorf(chat.EINVALID, "%s must be a positive whole number", what)
+// formCount reads a form field that is a whole number from 1 to max, or
+// empty or 0 for the default (def), as the API's fields are; what names it
+// in the one message that refuses anything else.
+func formCount(r *http.Request, name, what string, max, def int) (int, error) {
+	v := strings.TrimSpace(r.PostFormValue(name))
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > max {
+		return 0, chat.Errorf(chat.EINVALID, "%s must be a whole number from 1 to %d (empty or 0: %d)", what, max, def)
 	}
 	return n, nil
 }
 
 func (s *server) handleAdminInvitationForm() http.Handler {
 	return s.adminForm("invitation", func(r *http.Request, u chat.User, view *adminView) (string, error) {
-		uses, err := formInt(r, "max_uses", "the number of uses")
+		uses, err := formCount(r, "max_uses", "the accounts it admits", chat.MaxInvitationUses, 1)
 		if err != nil {
 			return "", err
 		}
-		hours, err := formInt(r, "expires_hours", "the hours it stays valid")
+		defaultHours := int(chat.DefaultInvitationLifetime / time.Hour)
+		hours, err := formCount(r, "expires_hours", "the hours it stays valid", int(chat.MaxInvitationLifetime/time.Hour), defaultHours)
 		if err != nil {
 			return "", err
-		}
-		if hours > int(chat.MaxInvitationLifetime/time.Hour) {
-			return "", chat.Errorf(chat.EINVALID, "an invitation lasts %d days at most", int(chat.MaxInvitationLifetime/(24*time.Hour)))
 		}
 		_, token, err := s.service.CreateInvitation(r.Context(), u.ID, chat.NewInvitation{MaxUses: uses, Lifetime: time.Duration(hours) * time.Hour})
 		if err != nil {
