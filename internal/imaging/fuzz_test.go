@@ -3,6 +3,7 @@ package imaging
 import (
 	"bytes"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -21,6 +22,13 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(pngBomb(100000, 100000), uint8(1))
 	f.Add(riff(riffChunk("VP8L", vp8lSolid(3, 3, webpColour))), uint8(2))
 	f.Add(jpegStream(2000), uint8(0))
+	for _, name := range []string{"testdata/video-001.lossy.webp", "testdata/yellow_rose.lossy-with-alpha.webp"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(2))
+	}
 }
 
 func FuzzStripMetadata(f *testing.F) {

@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"image"
 	"image/color"
@@ -9,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -420,5 +422,57 @@ func drain(r io.Reader, buf []byte) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+func TestStripWebPLossyFiles(t *testing.T) {
+	rose, err := os.ReadFile("testdata/yellow_rose.lossy-with-alpha.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	video, err := os.ReadFile("testdata/video-001.lossy.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rose with EXIF and XMP chunks appended and their flags set.
+	in := append(bytes.Clone(rose), riffChunk("EXIF", tiffWithGPS(0))...)
+	in = append(in, riffChunk("XMP ", []byte(xmpPacket))...)
+	binary.LittleEndian.PutUint32(in[4:], uint32(len(in)-8))
+	in[20] |= vp8xEXIF | vp8xXMP
+
+	out := strip(t, in, "image/webp")
+	assertAbsent(t, out, "GPSMARK", "xmpmeta")
+	if got := strings.Join(webpChunks(t, out), " "); got != "VP8X ALPH VP8  JUNK JUNK" {
+		t.Errorf("chunks %q", got)
+	}
+	want := bytes.Clone(in[:len(rose)])
+	want[20] &^= vp8xEXIF | vp8xXMP
+	if !bytes.Equal(out[:len(rose)], want) || !bytes.Equal(out[12:20], rose[12:20]) || !bytes.Equal(out[21:len(rose)], rose[21:]) {
+		t.Error("the image chunks changed")
+	}
+	if got := binary.LittleEndian.Uint32(out[4:]); int(got) != len(out)-8 {
+		t.Errorf("RIFF size %d, file %d bytes", got, len(out))
+	}
+	a, err := webp.Decode(bytes.NewReader(rose))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := webp.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatalf("decoding output: %v", err)
+	}
+	samePixels(t, a, b)
+
+	if out := strip(t, video, "image/webp"); !bytes.Equal(out, video) {
+		t.Error("a simple lossy WebP changed")
+	}
+
+	_, typ, w, h, err := Thumbnail(bytes.NewReader(out), "image/webp", Limits{ThumbMax: 100})
+	if err != nil || typ != "image/png" {
+		t.Errorf("thumbnail of the rose: %s %d×%d, %v; want a PNG (it has transparency)", typ, w, h, err)
+	}
+	_, typ, _, _, err = Thumbnail(bytes.NewReader(video), "image/webp", Limits{})
+	if err != nil || typ != "image/jpeg" {
+		t.Errorf("thumbnail of the video frame: %s, %v", typ, err)
 	}
 }
