@@ -24,7 +24,8 @@ const adminUsage = `usage: parley admin ACTION [flags]
 
 actions:
   create-user        create an account, whatever -registration says (-admin makes it a site admin)
-  make-admin         make an account a site admin (-revoke takes that away)
+  make-admin         make an account a site admin (-revoke takes that away,
+                     but not from the last active site admin)
   create-invitation  create an invitation and print its link (or its token and path)
 
 Each takes -db as the server does (env PARLEY_DB); parley admin ACTION -h

@@ -85,3 +85,26 @@ func TestNewDatabaseIsPrivate(t *testing.T) {
 		t.Errorf("an existing database's mode changed: %v, %v", fi.Mode(), err)
 	}
 }
+
+// TestLastAdminKept: parley admin make-admin -revoke refuses to take the
+// rights of the last active site admin, and does once there is another.
+func TestLastAdminKept(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "parley.db")
+	if out, err := adminCLI(t, db, "create-user", "-username", "root", "-password-file", passwordFile(t, "password-root")); err != nil {
+		t.Fatalf("create-user: %v\n%s", err, out)
+	}
+	out, err := adminCLI(t, db, "make-admin", "-username", "root", "-revoke")
+	if err == nil || !strings.Contains(err.Error(), "last active site admin") {
+		t.Errorf("revoking the only admin: %v\n%s; want it refused", err, out)
+	}
+	if out, err := adminCLI(t, db, "create-user", "-username", "second", "-admin", "-password-file", passwordFile(t, "password-second")); err != nil {
+		t.Fatalf("create-user -admin: %v\n%s", err, out)
+	}
+	if out, err := adminCLI(t, db, "make-admin", "-username", "root", "-revoke"); err != nil || !strings.Contains(out, "root is no longer a site admin") {
+		t.Errorf("revoking one of two admins: %v\n%s", err, out)
+	}
+	if _, err := adminCLI(t, db, "make-admin", "-username", "second", "-revoke"); err == nil || !strings.Contains(err.Error(), "last active site admin") {
+		t.Errorf("revoking the last admin left: %v; want it refused", err)
+	}
+}

@@ -221,13 +221,23 @@ func (s *Service) CreateAccount(ctx context.Context, r Registration, admin bool)
 }
 
 // MakeAdmin makes the open account named username a site admin, or takes
-// that away (admin false), for an operator at the server.
+// that away (admin false), for an operator at the server. Taking it from
+// the last open, active site admin is ECONFLICT (ErrLastAdmin).
 func (s *Service) MakeAdmin(ctx context.Context, username string, admin bool) (User, error) {
 	u, err := s.UserByUsername(ctx, username)
 	if err != nil {
 		return User{}, err
 	}
 	return s.store.SetAdmin(ctx, u.ID, admin)
+}
+
+// ErrLastAdmin refuses a change (a revoked admin right, a deactivation)
+// that would leave the site with no open, active site admin: nobody could
+// then make invitations or deactivate anyone from the web. Stores return
+// it from SetAdmin and DeactivateUser, deciding in the change's own
+// transaction so that two concurrent changes cannot both pass.
+func ErrLastAdmin() error {
+	return Errorf(ECONFLICT, "this is the last active site admin: make another account a site admin first")
 }
 
 // requireAdmin returns the caller's account when it is an open, active
@@ -396,7 +406,8 @@ func idCursor(after string) (int64, error) {
 // Deactivate switches an account off (admins only; not their own,
 // EINVALID): it cannot sign in, every session of its ends and their
 // connections close on every node at once. Deactivating it again changes
-// nothing. ENOTFOUND when there is no such open account.
+// nothing. ENOTFOUND when there is no such open account; ECONFLICT
+// (ErrLastAdmin) when it is the last open, active site admin.
 func (s *Service) Deactivate(ctx context.Context, caller, user UserID) (User, error) {
 	if _, err := s.requireAdmin(ctx, caller); err != nil {
 		return User{}, err

@@ -231,12 +231,16 @@ type Store interface {
 	// stored and no use counted.
 	CreateInvitedUser(ctx context.Context, u User, passwordHash, tokenHash string, now time.Time) (User, error)
 	// SetAdmin makes an open account a site admin or not and returns it,
-	// or ENOTFOUND.
+	// or ENOTFOUND. Taking the right from the last open, active site
+	// admin is ErrLastAdmin (ECONFLICT), decided in the change's own
+	// transaction so that concurrent changes cannot all pass.
 	SetAdmin(ctx context.Context, id UserID, admin bool) (User, error)
 	// DeactivateUser marks an open account deactivated (at now, unless it
 	// is already) and, in the same transaction, ends every session of its
 	// (as EndSessions), returning the account and the ended sessions'
 	// keys, or ENOTFOUND. StartSession no longer binds it a session.
+	// Deactivating the last open, active site admin is ErrLastAdmin
+	// (ECONFLICT), decided as in SetAdmin.
 	DeactivateUser(ctx context.Context, id UserID, now time.Time) (User, []string, error)
 	// ReactivateUser clears an open account's deactivation and returns
 	// it, or ENOTFOUND.

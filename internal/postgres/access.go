@@ -36,10 +36,45 @@ func (s *Store) CreateInvitedUser(ctx context.Context, u chat.User, passwordHash
 	return created, nil
 }
 
-// SetAdmin makes an open account a site admin or not.
-func (s *Store) SetAdmin(ctx context.Context, id chat.UserID, admin bool) (chat.User, error) {
-	return scanAccount(s.pool.QueryRow(ctx, `
-		UPDATE users SET is_admin = $1 WHERE id = $2 AND closed_at IS NULL RETURNING `+accountColumns, admin, int64(id)))
+// SetAdmin makes an open account a site admin or not; not the last
+// active one (chat.ErrLastAdmin).
+func (s *Store) SetAdmin(ctx context.Context, id chat.UserID, admin bool) (u chat.User, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if !admin {
+			if err := keepAnAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		u, err = scanAccount(tx.QueryRow(ctx, `
+			UPDATE users SET is_admin = $1 WHERE id = $2 AND closed_at IS NULL RETURNING `+accountColumns, admin, int64(id)))
+		return err
+	})
+	if err != nil {
+		return chat.User{}, err
+	}
+	return u, nil
+}
+
+// keepAnAdmin refuses (chat.ErrLastAdmin) to take account id away from
+// the site's open, active admins when it is the last of them. It locks
+// their rows, in ID order so that concurrent changes queue rather than
+// deadlock: a second change waits for the first, then finds the rows
+// the first changed no longer match and counts only the admins left.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, id chat.UserID) error {
+	rows, err := tx.Query(ctx, `
+		SELECT id FROM users WHERE is_admin AND closed_at IS NULL AND deactivated_at IS NULL
+		ORDER BY id FOR UPDATE`)
+	if err != nil {
+		return fmt.Errorf("lock admins: %w", err)
+	}
+	admins, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("lock admins: %w", err)
+	}
+	if len(admins) == 1 && admins[0] == int64(id) {
+		return chat.ErrLastAdmin()
+	}
+	return nil
 }
 
 // ReactivateUser clears an open account's deactivation.
@@ -49,11 +84,16 @@ func (s *Store) ReactivateUser(ctx context.Context, id chat.UserID) (chat.User, 
 }
 
 // DeactivateUser deactivates an open account and ends its sessions, in one
-// transaction. The users row is locked first: a StartSession under way
-// (FOR SHARE on it) either committed its binding, which endSessions then
-// ends, or waits and finds the account deactivated.
+// transaction; not the last active admin (chat.ErrLastAdmin). The users
+// row is locked first (by keepAnAdmin when it is an admin's): a
+// StartSession under way (FOR SHARE on it) either committed its binding,
+// which endSessions then ends, or waits and finds the account
+// deactivated.
 func (s *Store) DeactivateUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := keepAnAdmin(ctx, tx, id); err != nil {
+			return err
+		}
 		u, err = scanAccount(tx.QueryRow(ctx, `
 			UPDATE users SET deactivated_at = coalesce(deactivated_at, $1)
 			WHERE id = $2 AND closed_at IS NULL RETURNING `+accountColumns, now, int64(id)))

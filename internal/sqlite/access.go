@@ -36,9 +36,41 @@ func (s *Store) CreateInvitedUser(ctx context.Context, u chat.User, passwordHash
 	return created, nil
 }
 
-// SetAdmin makes an open account a site admin or not.
-func (s *Store) SetAdmin(ctx context.Context, id chat.UserID, admin bool) (chat.User, error) {
-	return s.updateAccount(ctx, `SET is_admin = ?1 WHERE id = ?2 AND closed_at IS NULL`, admin, int64(id))
+// SetAdmin makes an open account a site admin or not; not the last
+// active one (chat.ErrLastAdmin).
+func (s *Store) SetAdmin(ctx context.Context, id chat.UserID, admin bool) (u chat.User, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if !admin {
+			if err := keepAnAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		u, err = scanAccount(tx.QueryRowContext(ctx, `
+			UPDATE users SET is_admin = ? WHERE id = ? AND closed_at IS NULL RETURNING `+accountColumns, admin, int64(id)))
+		return err
+	})
+	if err != nil {
+		return chat.User{}, err
+	}
+	return u, nil
+}
+
+// keepAnAdmin refuses (chat.ErrLastAdmin) to take account id away from
+// the site's open, active admins when it is the last of them. It runs in
+// the change's write transaction: the single writer orders concurrent
+// changes, so the second sees the first's result.
+func keepAnAdmin(ctx context.Context, tx *sql.Tx, id chat.UserID) error {
+	var target, admins int
+	err := tx.QueryRowContext(ctx, `
+		SELECT coalesce(sum(id = ?), 0), count(*) FROM users
+		WHERE is_admin AND closed_at IS NULL AND deactivated_at IS NULL`, int64(id)).Scan(&target, &admins)
+	if err != nil {
+		return fmt.Errorf("count admins: %w", err)
+	}
+	if target == 1 && admins == 1 {
+		return chat.ErrLastAdmin()
+	}
+	return nil
 }
 
 // ReactivateUser clears an open account's deactivation.
@@ -47,9 +79,12 @@ func (s *Store) ReactivateUser(ctx context.Context, id chat.UserID) (chat.User, 
 }
 
 // DeactivateUser deactivates an open account and ends its sessions, in one
-// transaction.
+// transaction; not the last active admin (chat.ErrLastAdmin).
 func (s *Store) DeactivateUser(ctx context.Context, id chat.UserID, now time.Time) (u chat.User, keys []string, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := keepAnAdmin(ctx, tx, id); err != nil {
+			return err
+		}
 		u, err = scanAccount(tx.QueryRowContext(ctx, `
 			UPDATE users SET deactivated_at = coalesce(deactivated_at, ?)
 			WHERE id = ? AND closed_at IS NULL RETURNING `+accountColumns, micros(now), int64(id)))

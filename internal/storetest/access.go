@@ -27,6 +27,117 @@ func accessTests() []struct {
 		{"Invitations", testInvitations},
 		{"InvitedUser", testInvitedUser},
 		{"InvitationUsesConcurrent", testInvitationConcurrent},
+		{"LastAdminKept", testLastAdminKept},
+		{"LastAdminConcurrent", testLastAdminConcurrent},
+	}
+}
+
+// activeAdmins returns the usernames of the open, active site admins.
+func activeAdmins(t *testing.T, s chat.Store) []string {
+	t.Helper()
+	all, err := s.Accounts(t.Context(), chat.AccountQuery{Limit: 1000})
+	if err != nil {
+		t.Fatalf("Accounts: %v", err)
+	}
+	var names []string
+	for _, u := range all {
+		if u.Admin && !u.Closed && !u.Deactivated {
+			names = append(names, u.Username)
+		}
+	}
+	return names
+}
+
+func testLastAdminKept(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	root := NewUser(t, s, "root")
+	bob := NewUser(t, s, "bob")
+	carol := NewUser(t, s, "carol")
+	if err := s.BindSession(ctx, root.ID, "root-1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("BindSession: %v", err)
+	}
+	_, err := s.SetAdmin(ctx, root.ID, false)
+	wantCode(t, err, chat.ECONFLICT, "SetAdmin(false) of the only admin")
+	_, _, err = s.DeactivateUser(ctx, root.ID, chat.Now())
+	wantCode(t, err, chat.ECONFLICT, "DeactivateUser of the only admin")
+	if got := activeAdmins(t, s); !slices.Equal(got, []string{"root"}) {
+		t.Errorf("active admins after refused changes: %v, want [root]", got)
+	}
+	if ok, err := s.StartSession(ctx, root.ID, "root-2", time.Now().Add(time.Hour), "hash"); err != nil || !ok {
+		t.Errorf("the only admin cannot sign in after a refused deactivation: %v, %v", ok, err)
+	}
+	// Revoking or deactivating someone who is no admin is no concern of
+	// this rule.
+	if u, err := s.SetAdmin(ctx, bob.ID, false); err != nil || u.Admin {
+		t.Errorf("SetAdmin(false) of a non-admin = %+v, %v", u, err)
+	}
+	if _, err := s.SetAdmin(ctx, bob.ID, true); err != nil {
+		t.Fatalf("SetAdmin(bob): %v", err)
+	}
+	// With another admin, either change passes.
+	if u, err := s.SetAdmin(ctx, root.ID, false); err != nil || u.Admin {
+		t.Errorf("SetAdmin(false) with another admin = %+v, %v", u, err)
+	}
+	_, _, err = s.DeactivateUser(ctx, bob.ID, chat.Now())
+	wantCode(t, err, chat.ECONFLICT, "DeactivateUser of the last admin")
+	// A deactivated admin is no active admin: it does not count.
+	if _, err := s.SetAdmin(ctx, carol.ID, true); err != nil {
+		t.Fatalf("SetAdmin(carol): %v", err)
+	}
+	if _, _, err := s.DeactivateUser(ctx, carol.ID, chat.Now()); err != nil {
+		t.Errorf("DeactivateUser of one of two admins: %v", err)
+	}
+	_, err = s.SetAdmin(ctx, bob.ID, false)
+	wantCode(t, err, chat.ECONFLICT, "SetAdmin(false) of the last active admin, a deactivated one left")
+	if _, err := s.ReactivateUser(ctx, carol.ID); err != nil {
+		t.Fatalf("ReactivateUser: %v", err)
+	}
+	if _, err := s.SetAdmin(ctx, bob.ID, false); err != nil {
+		t.Errorf("SetAdmin(false) with a reactivated admin left: %v", err)
+	}
+	if got := activeAdmins(t, s); !slices.Equal(got, []string{"carol"}) {
+		t.Errorf("active admins: %v, want [carol]", got)
+	}
+}
+
+// testLastAdminConcurrent: admins revoked and deactivated all at once
+// leave exactly one: each change is judged in its own transaction, after
+// the ones before it.
+func testLastAdminConcurrent(t *testing.T, s chat.Store) {
+	const n = 6
+	admins := newUsers(t, s, "admin", n)
+	for _, u := range admins[1:] {
+		if _, err := s.SetAdmin(t.Context(), u.ID, true); err != nil {
+			t.Fatalf("SetAdmin: %v", err)
+		}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, u := range admins {
+		wg.Go(func() {
+			if i%2 == 0 {
+				_, errs[i] = s.SetAdmin(t.Context(), u.ID, false)
+			} else {
+				_, _, errs[i] = s.DeactivateUser(t.Context(), u.ID, chat.Now())
+			}
+		})
+	}
+	wg.Wait()
+	refused := 0
+	for i, err := range errs {
+		switch chat.ErrorCode(err) {
+		case "":
+		case chat.ECONFLICT:
+			refused++
+		default:
+			t.Errorf("change %d: %v", i, err)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d concurrent changes to %d admins: %d refused, want 1", n, n, refused)
+	}
+	if got := activeAdmins(t, s); len(got) != 1 {
+		t.Errorf("active admins after the race: %v, want exactly one", got)
 	}
 }
 
