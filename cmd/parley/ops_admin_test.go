@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +109,18 @@ func TestLastAdminKept(t *testing.T) {
 	}
 	if _, err := adminCLI(t, db, "make-admin", "-username", "second", "-revoke"); err == nil || !strings.Contains(err.Error(), "last active site admin") {
 		t.Errorf("revoking the last admin left: %v; want it refused", err)
+	}
+}
+
+// TestLoginFormDeactivatedSentence: the log-in form tells a deactivated
+// account so in a sentence, as other form errors are written.
+func TestLoginFormDeactivatedSentence(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	admin, bob := register(t, s, "admin"), register(t, s, "bob")
+	admin.call("POST", fmt.Sprintf("/api/v1/admin/users/%d/deactivate", bob.user.ID), nil, http.StatusOK, nil)
+	status, _, body := newClient(t, s).form("/login", url.Values{"username": {"bob"}, "password": {"password-bob"}})
+	if status != http.StatusForbidden || !strings.Contains(body, "This account is deactivated: ask an administrator.") {
+		t.Errorf("the log-in form for a deactivated account: %d\n%s", status, body)
 	}
 }

@@ -37,7 +37,7 @@ func (s *server) handleLoginForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data := pageData{Title: loginTitle}
 		if err := parseForm(w, r); err != nil {
-			data.Error = chat.ErrorMessage(err)
+			data.Error = sentence(chat.ErrorMessage(err))
 			s.pages.render(w, r, s.logger, "login", http.StatusBadRequest, data)
 			return
 		}
@@ -49,11 +49,14 @@ func (s *server) handleLoginForm() http.Handler {
 				s.pageError(w, r, err)
 				return
 			}
-			data.Error = chat.ErrorMessage(err)
-			if chat.RetryAfter(err) > 0 {
-				data.Error = waitMessage(err)
-			}
+			// Written as a sentence like every other form error, except
+			// the one answer to every wrong username or password, which
+			// keeps the very words the API gives.
 			data.BadCredentials = chat.ErrorCode(err) == chat.EUNAUTHORIZED
+			data.Error = waitMessage(err)
+			if data.BadCredentials {
+				data.Error = chat.ErrorMessage(err)
+			}
 			setRetryAfter(w, err)
 			s.pages.render(w, r, s.logger, "login", statusOf(chat.ErrorCode(err)), data)
 			return
