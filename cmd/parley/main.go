@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/parleychat/parley/internal/password"
 	"github.com/parleychat/parley/internal/sqlite"
 	"github.com/parleychat/parley/internal/web"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -263,6 +265,16 @@ func checkConfig(cfg config, src func(name string) string) error {
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return fmt.Errorf("%s must be text or json, not %q", src("log-format"), cfg.logFormat)
+	}
+	if cfg.redis != "" {
+		if _, err := goredis.ParseURL(cfg.redis); err != nil {
+			// url.Parse's error quotes the URL, password and all.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return fmt.Errorf("%s %s: %w", src("redis"), redactURL(cfg.redis), err)
+		}
 	}
 	return checkListenAddrs(cfg, src)
 }

@@ -46,6 +46,8 @@ func TestNonsenseFlagsRefused(t *testing.T) {
 		{args: []string{"-addr", "127.0.0.1:8080", "-metrics-addr", "127.0.0.1:8080"}, want: `-addr "127.0.0.1:8080" and -metrics-addr "127.0.0.1:8080" both listen on port 8080`},
 		{args: []string{"-addr", ":8080", "-debug-addr", "127.0.0.1:8080"}, want: "both listen on port 8080"},
 		{args: []string{"-metrics-addr", "127.0.0.1:9464", "-debug-addr", "[::]:9464"}, want: "both listen on port 9464"},
+		{env: map[string]string{"PARLEY_REDIS": "http://127.0.0.1:6379"}, want: "PARLEY_REDIS http://127.0.0.1:6379: redis: invalid URL scheme: http"},
+		{args: []string{"-redis", "redis://u:secret@[::1"}, want: "-redis "},
 	}
 	for _, c := range cases {
 		db := filepath.Join(t.TempDir(), "parley.db")
@@ -57,6 +59,9 @@ func TestNonsenseFlagsRefused(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%v %v: stderr %q, want it to say %q", c.args, c.env, stderr.String(), c.want)
+		}
+		if strings.Contains(stderr.String(), "secret") {
+			t.Errorf("%v %v: the error shows a password: %q", c.args, c.env, stderr.String())
 		}
 		if stdout.Len() != 0 {
 			t.Errorf("%v %v: logged %q before refusing", c.args, c.env, stdout.String())
