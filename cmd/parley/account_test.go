@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -209,7 +210,7 @@ func testCloseAccount(t *testing.T, a, b *server) {
 	if len(rows) != 1 || rows[0].OtherUser == nil || rows[0].OtherUser.DisplayName != "Deleted user" || !rows[0].OtherUser.Closed || rows[0].OtherUser.Online {
 		t.Errorf("bob's list after the closure: %+v", rows)
 	}
-	if hist := bob.messages(conv, ""); len(hist.Messages) != 1 || hist.Messages[0] != goodbye {
+	if hist := bob.messages(conv, ""); len(hist.Messages) != 1 || !reflect.DeepEqual(hist.Messages[0], goodbye) {
 		t.Errorf("bob's history after the closure: %+v, want %+v", hist.Messages, goodbye)
 	}
 	for _, q := range []string{"alice", "deleted", ""} {

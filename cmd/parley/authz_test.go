@@ -29,7 +29,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	conv, _ := alice.startConversation(bob)
 	alice.send(conv, "for bob only", "a-1")
 	bob.send(conv, "for alice only", "b-1")
-	alice.send(conv, "still private", "")
+	photo := alice.attach(conv, "private.png", photoPNG(t, 20, 20))
+	alice.sendFiles(conv, "still private", "", photo)
+	pending := alice.attach(conv, "unsent.txt", []byte("alice's draft"))
 	bob.call("POST", fmt.Sprintf("/api/v1/conversations/%d/read", conv), wire.ReadRequest{Seq: 2}, http.StatusNoContent, nil)
 	const missing = 987654321 // a conversation that does not exist
 	anon := newClient(t, s)
@@ -153,6 +155,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "PATCH member", kind: api, method: "PATCH", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), body: wire.RoleRequest{Role: "admin"}, scoped: true},
 		{name: "DELETE member", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", bob.user.ID), scoped: true},
 		{name: "DELETE member (leave)", kind: api, method: "DELETE", path: fmt.Sprintf("/api/v1/conversations/%%d/members/%d", mallory.user.ID), scoped: true},
+		{name: "POST attachments", kind: api, method: "POST", path: "/api/v1/conversations/%d/attachments?name=x.txt", body: "mallory's file", scoped: true},
+		{name: "GET attachment", kind: api, method: "GET", path: fmt.Sprintf("/api/v1/conversations/%%d/attachments/%d", photo.ID), scoped: true},
+		{name: "GET attachment thumbnail", kind: api, method: "GET", path: fmt.Sprintf("/api/v1/conversations/%%d/attachments/%d/thumbnail", photo.ID), scoped: true},
+		{name: "GET pending attachment", kind: api, method: "GET", path: fmt.Sprintf("/api/v1/conversations/%%d/attachments/%d", pending.ID), scoped: true},
+		{name: "POST messages with alice's upload", kind: api, method: "POST", path: "/api/v1/conversations/%d/messages", body: wire.SendRequest{Body: "mallory was here", AttachmentIDs: []int64{pending.ID}}, scoped: true},
 		{name: "GET search in a conversation", kind: api, method: "GET", path: "/api/v1/search?q=private&conversation_id=%d", scoped: true},
 		{name: "GET search", kind: api, method: "GET", path: "/api/v1/search?q=private"},
 		{name: "GET me", kind: api, method: "GET", path: "/api/v1/me"},
@@ -199,6 +206,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "page POST /admin/users/{id}/reactivate", kind: page, method: "POST", path: fmt.Sprintf("/admin/users/%d/reactivate", bob.user.ID), body: url.Values{}},
 
 		{name: "ws send", kind: ws, frame: func(id int64) any { return sendFrame(id, "m-ws", "mallory was here") }, scoped: true},
+		{name: "ws send with alice's upload", kind: ws, frame: func(id int64) any {
+			return map[string]any{"type": "send", "conversation_id": id, "client_id": "m-ws-file", "attachment_ids": []int64{pending.ID}}
+		}, scoped: true},
 		{name: "ws typing", kind: ws, frame: func(id int64) any { return frame("typing", id) }, scoped: true},
 		{name: "ws read", kind: ws, frame: func(id int64) any { return frame("read", id, "seq", 3) }, scoped: true},
 		{name: "ws read beyond the end", kind: ws, frame: func(id int64) any { return frame("read", id, "seq", 1000) }, scoped: true},
@@ -299,10 +309,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if f := aliceTab.expect("typing"); f.ConversationID != conv || f.UserID != bob.user.ID {
 		t.Errorf("alice's tab: %+v, want bob typing", f)
 	}
-	alice.send(conv, "are you still there?", "")
+	// Mallory's tries left alice's upload hers to send.
+	alice.sendFiles(conv, "are you still there?", "", pending)
 	for _, tb := range []*tab{aliceTab, bobTab} {
-		if m := tb.message(tb.expect("message")); m.Seq != 4 || m.Body != "are you still there?" {
-			t.Errorf("%s: %+v, want the message at seq 4", tb.name, m)
+		if m := tb.message(tb.expect("message")); m.Seq != 4 || m.Body != "are you still there?" || len(m.Attachments) != 1 || m.Attachments[0].ID != pending.ID {
+			t.Errorf("%s: %+v, want the message at seq 4 with alice's file", tb.name, m)
 		}
 	}
 	quiet("alice and bob talking", tabs...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -118,7 +119,7 @@ func TestTwoNodes(t *testing.T) {
 
 	a.send(sendFrame(conv, "c1", "hello from node 1"))
 	m := a.message(a.expectPast("ack"))
-	if got := b.message(b.expectPast("message")); got != m {
+	if got := b.message(b.expectPast("message")); !reflect.DeepEqual(got, m) {
 		t.Errorf("bob got %+v, want %+v", got, m)
 	}
 	b.send(frame("typing", conv))
@@ -273,7 +274,7 @@ func TestRedisTrouble(t *testing.T) {
 		break
 	}
 	page := bob.on(nodes[1]).messages(conv, "after_seq=1")
-	if len(page.Messages) < 2 || page.Messages[0] != missed || page.Messages[1] != bobs {
+	if len(page.Messages) < 2 || !reflect.DeepEqual(page.Messages[0], missed) || !reflect.DeepEqual(page.Messages[1], bobs) {
 		t.Errorf("catch-up after the outage: %+v", page.Messages)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/parleychat/parley/internal/testenv"
@@ -68,7 +69,7 @@ func TestDeadNodeNoticed(t *testing.T) {
 	}
 	// What bob's client does on resync: catch up from the store.
 	page := bob.messages(conv, "after_seq=1")
-	if len(page.Messages) != 1 || page.Messages[0] != lost {
+	if len(page.Messages) != 1 || !reflect.DeepEqual(page.Messages[0], lost) {
 		t.Errorf("bob's catch-up after the resync: %+v, want the message stored by the dying node", page.Messages)
 	}
 	var users wire.UsersResponse

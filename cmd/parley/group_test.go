@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -282,7 +283,7 @@ func groupRealTime(t *testing.T, nodes []*server) {
 	first := a.message(a.expectPast("ack"))
 	carol.on(node(1)).send(g.ID, "hello from carol", "")
 	for _, tb := range []*tab{b1, b2, c} {
-		if m := tb.message(tb.expectPast("message")); m != first {
+		if m := tb.message(tb.expectPast("message")); !reflect.DeepEqual(m, first) {
 			t.Errorf("%s: %+v, want %+v", tb.name, m, first)
 		}
 	}
@@ -354,7 +355,7 @@ func groupRealTime(t *testing.T, nodes []*server) {
 	d.send(frame("typing", g.ID))
 	d.send(frame("read", g.ID, "seq", after.Seq))
 	for _, tb := range []*tab{c, d} {
-		if m := tb.message(tb.expectPast("message")); m != after {
+		if m := tb.message(tb.expectPast("message")); !reflect.DeepEqual(m, after) {
 			t.Errorf("%s: %+v, want %+v", tb.name, m, after)
 		}
 	}

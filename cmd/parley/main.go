@@ -26,6 +26,7 @@ import (
 
 	"github.com/parleychat/parley/internal/chat"
 	"github.com/parleychat/parley/internal/hub"
+	"github.com/parleychat/parley/internal/imaging"
 	"github.com/parleychat/parley/internal/password"
 	"github.com/parleychat/parley/internal/sqlite"
 	"github.com/parleychat/parley/internal/web"
@@ -97,6 +98,10 @@ type config struct {
 	redisTimeout    time.Duration
 	presenceTTL     time.Duration
 	retention       time.Duration
+	attachmentsDir  string
+	maxUpload       sizeFlag
+	uploadRate      float64
+	uploadBurst     int
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -111,6 +116,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address (for example 127.0.0.1:9464); off when empty; keep it private")
 	fs.BoolVar(&cfg.groupCommit, "group-commit", true, "commit concurrent sends together, one transaction (one fsync, one round trip) for many; false commits each alone, for comparison")
 	fs.StringVar(&cfg.redisPrefix, "redis-prefix", "parley:", "start of every Redis key and channel, so that deployments can share a Redis")
+	fs.StringVar(&cfg.attachmentsDir, "attachments-dir", "", "directory for the bytes of attachments; by default beside the SQLite file (parley.db → parley-attachments), and in the database itself on PostgreSQL (every node sees every file)")
+	cfg.maxUpload = chat.DefaultMaxUpload
+	fs.Var(&cfg.maxUpload, "max-upload", "the largest file one upload takes: 25MiB, 500KB, or bytes")
+	fs.Float64Var(&cfg.uploadRate, "upload-rate", 0.2, "files a user may upload per second, sustained")
+	fs.IntVar(&cfg.uploadBurst, "upload-burst", 20, "files a user may upload at once")
 	fs.Var((*retentionFlag)(&cfg.retention), "retention", "erase text messages older than this (for example 720h or 90d), in small batches in the background, leaving tombstones; 0 keeps them for ever")
 	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
@@ -225,6 +235,7 @@ func checkConfig(cfg config, src func(name string) string) error {
 	}{
 		{"message-rate", cfg.messageRate}, {"typing-rate", cfg.typingRate}, {"register-rate", cfg.registerPerHour},
 		{"read-rate", cfg.readRate}, {"conversation-rate", cfg.convRate}, {"list-rate", cfg.listRate}, {"search-rate", cfg.searchRate},
+		{"upload-rate", cfg.uploadRate},
 	}
 	for _, r := range rates {
 		// NaN fails every comparison, so it is refused with the rest.
@@ -237,7 +248,7 @@ func checkConfig(cfg config, src func(name string) string) error {
 		value, min int
 	}{
 		{"message-burst", cfg.messageBurst, 1}, {"typing-burst", cfg.typingBurst, 1}, {"read-burst", cfg.readBurst, 1},
-		{"conversation-burst", cfg.convBurst, 1}, {"list-burst", cfg.listBurst, 1}, {"search-burst", cfg.searchBurst, 1},
+		{"conversation-burst", cfg.convBurst, 1}, {"list-burst", cfg.listBurst, 1}, {"search-burst", cfg.searchBurst, 1}, {"upload-burst", cfg.uploadBurst, 1},
 		{"login-address-failures", cfg.loginAddrFails, 1}, {"login-account-failures", cfg.loginUserFails, 1},
 		{"max-group-members", cfg.maxGroupMembers, 2}, {"hash-concurrency", cfg.hashConcurrency, 1},
 		// 0 is no cap, as its usage says.
@@ -437,6 +448,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 			logger.Error("close database", "err", err)
 		}
 	}()
+	blobs, err := openBlobs(cfg.attachmentsDir, cfg.db, store)
+	if err != nil {
+		return err
+	}
 	bp, err := openBackplane(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -465,7 +480,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 
 	metrics := newMetrics(cfg.metricsAddr, store) // nil when -metrics-addr is off
-	svc, err := newService(cfg, store, bp, serviceMetrics(metrics), logger)
+	svc, err := newService(cfg, store, blobs, bp, serviceMetrics(metrics), logger)
 	if err != nil {
 		return err
 	}
@@ -477,6 +492,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// Each node sweeps for users whose claims lapsed (their node died):
 	// nothing when presence is this process's alone.
 	wg.Go(func() { svc.RunPresenceSweep(bgCtx, cfg.presenceTTL) })
+	// The bytes of deleted messages' files and of uploads never sent.
+	wg.Go(func() { svc.RunAttachmentSweep(bgCtx) })
 	if cfg.retention > 0 {
 		logger.Info("retention on: older text messages are erased", "keep", cfg.retention)
 		wg.Go(func() { svc.RunRetention(bgCtx, chat.Retention{Keep: cfg.retention}) })
@@ -560,7 +577,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, time
 }
 
 // newService makes the chat service over store and the backplane bp.
-func newService(cfg config, store database, bp *backplane, metrics chat.Metrics, logger *slog.Logger) (*chat.Service, error) {
+func newService(cfg config, store database, blobs chat.BlobStore, bp *backplane, metrics chat.Metrics, logger *slog.Logger) (*chat.Service, error) {
 	return chat.NewService(chat.ServiceConfig{
 		Store: store,
 		// Every hash and verification goes through the bound: argon2id
@@ -575,6 +592,9 @@ func newService(cfg config, store database, bp *backplane, metrics chat.Metrics,
 		Registration:    chat.RegistrationMode(cfg.registration),
 		MaxBatch:        batchSize(cfg.groupCommit),
 		Metrics:         metrics,
+		Blobs:           blobs,
+		Images:          imaging.Images{},
+		MaxUpload:       int64(cfg.maxUpload),
 	})
 }
 
@@ -602,6 +622,7 @@ func newHandler(cfg config, store database, sessions sessionStore, svc *chat.Ser
 		SessionLifetime:    cfg.sessionLifetime,
 		Hub:                connections,
 		WebSocketTimeout:   cfg.wsTimeout,
+		MaxUpload:          int64(cfg.maxUpload),
 	})
 }
 

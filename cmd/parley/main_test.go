@@ -52,6 +52,8 @@ type server struct {
 	done chan error
 	stop context.CancelFunc
 	logs *syncBuffer
+	// db is the server's database (PARLEY_DB).
+	db string
 }
 
 // syncBuffer collects the server's log output.
@@ -147,7 +149,7 @@ func startServer(t *testing.T, env map[string]string) *server {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{done: make(chan error, 1), stop: cancel, logs: &syncBuffer{}}
+	s := &server{done: make(chan error, 1), stop: cancel, logs: &syncBuffer{}, db: vars["PARLEY_DB"]}
 	go func() {
 		s.done <- run(ctx, []string{"parley"}, func(k string) string { return vars[k] }, s.logs, s.logs)
 	}()

@@ -69,8 +69,13 @@ func runMigrateToPostgres(ctx context.Context, args []string, getenv func(string
 	if err = errors.Join(err, snap.Close()); err != nil {
 		return fmt.Errorf("migrate-to-postgres: %w", err)
 	}
-	_, err = fmt.Fprintf(stdout, "copied %s into PostgreSQL database %q on %s: users %d, conversations %d, memberships %d, messages %d, sessions %d, invitations %d\n",
-		path, im.Database, im.Host, n.Users, n.Conversations, n.Members, n.Messages, n.Sessions, n.Invitations)
+	_, err = fmt.Fprintf(stdout, "copied %s into PostgreSQL database %q on %s: users %d, conversations %d, memberships %d, messages %d, sessions %d, invitations %d, attachments %d\n",
+		path, im.Database, im.Host, n.Users, n.Conversations, n.Members, n.Messages, n.Sessions, n.Invitations, n.Attachments)
+	if err == nil && n.Attachments > 0 {
+		// The rows name files the database does not hold: the server
+		// must keep reading them where they are.
+		_, err = fmt.Fprintf(stdout, "the attachments' files stay in %s: start the server with -attachments-dir %s\n", defaultAttachmentsDir(path), defaultAttachmentsDir(path))
+	}
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,7 +249,7 @@ func TestResendAfterBudgetSpent(t *testing.T) {
 	for range 5 {
 		var resp wire.MessageResponse
 		alice.call("POST", path, wire.SendRequest{Body: "first, again", ClientID: "client-1"}, http.StatusOK, &resp)
-		if resp.Message != first {
+		if !reflect.DeepEqual(resp.Message, first) {
 			t.Fatalf("resend answered %+v, want %+v", resp.Message, first)
 		}
 	}
@@ -271,7 +272,7 @@ func TestResendAfterBudgetSpent(t *testing.T) {
 		carol.call("POST", cdPath, wire.SendRequest{Body: "once", ClientID: "c-1"}, http.StatusOK, nil)
 	}
 	carol.wantError("POST", cdPath, wire.SendRequest{Body: "once", ClientID: "c-1"}, http.StatusTooManyRequests, "rate_limited")
-	if got := carol.messages(cd, "").Messages; len(got) != 1 || got[0] != stored {
+	if got := carol.messages(cd, "").Messages; len(got) != 1 || !reflect.DeepEqual(got[0], stored) {
 		t.Errorf("after the resends the conversation holds %+v", got)
 	}
 

@@ -140,6 +140,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Conversations: memory.NewLimiter(cfg.convRate, cfg.convBurst),
 			Lists:         memory.NewLimiter(cfg.listRate, cfg.listBurst),
 			Searches:      memory.NewLimiter(cfg.searchRate, cfg.searchBurst),
+			Uploads:       memory.NewLimiter(cfg.uploadRate, cfg.uploadBurst),
 		}
 	}
 	if cfg.redis == "" {
@@ -174,6 +175,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Conversations: c.Limiter("conversations", cfg.convRate, cfg.convBurst),
 			Lists:         c.Limiter("lists", cfg.listRate, cfg.listBurst),
 			Searches:      c.Limiter("searches", cfg.searchRate, cfg.searchBurst),
+			Uploads:       c.Limiter("uploads", cfg.uploadRate, cfg.uploadBurst),
 			Registrations: c.Limiter("registrations", cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
 			Logins:        c.Throttle("logins"),
 			LoginPolicy:   policy,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ func TestWebSocketMessages(t *testing.T) {
 		t.Errorf("ack: %+v %+v", ack, m)
 	}
 	for _, tb := range []*tab{a2, b1, b2} {
-		if got := tb.message(tb.expect("message")); got != m {
+		if got := tb.message(tb.expect("message")); !reflect.DeepEqual(got, m) {
 			t.Errorf("%s got %+v, want %+v", tb.name, got, m)
 		}
 	}
@@ -48,11 +49,11 @@ func TestWebSocketMessages(t *testing.T) {
 	// reply below is the next message every tab gets after it: a message
 	// to a1 for its own send would arrive first.
 	a1.send(sendFrame(conv, "m1", "hello again"))
-	if again := a1.message(a1.expect("ack")); again != m {
+	if again := a1.message(a1.expect("ack")); !reflect.DeepEqual(again, m) {
 		t.Errorf("idempotent resend acked %+v, want %+v", again, m)
 	}
 	for _, tb := range []*tab{a2, b1, b2} {
-		if got := tb.message(tb.expect("message")); got != m {
+		if got := tb.message(tb.expect("message")); !reflect.DeepEqual(got, m) {
 			t.Errorf("%s got %+v after the resend, want %+v again", tb.name, got, m)
 		}
 	}
@@ -60,7 +61,7 @@ func TestWebSocketMessages(t *testing.T) {
 	b2.send(sendFrame(conv, "r1", "hi alice"))
 	reply := b2.message(b2.expect("ack"))
 	for _, tb := range []*tab{a1, a2, b1} {
-		if got := tb.message(tb.expect("message")); got != reply {
+		if got := tb.message(tb.expect("message")); !reflect.DeepEqual(got, reply) {
 			t.Errorf("%s got %+v, want %+v", tb.name, got, reply)
 		}
 	}

@@ -177,6 +177,12 @@ type Message struct {
 	// DeletedAt is when the message was deleted; zero when it was not. A
 	// deleted message is a tombstone: its body is erased.
 	DeletedAt time.Time
+	// Attachments are the files the message carries, in the order the
+	// sender gave them; none for a tombstone. Handed to a store, only
+	// their IDs count: CreateMessages checks each is the sender's,
+	// uploaded to this conversation and not sent yet, and returns them
+	// whole.
+	Attachments []Attachment
 }
 
 // Deleted reports whether the message is a tombstone.

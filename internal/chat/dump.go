@@ -17,6 +17,7 @@ type Dump interface {
 	Sessions(ctx context.Context) iter.Seq2[StoredSession, error]
 	UserSessions(ctx context.Context) iter.Seq2[StoredUserSession, error]
 	Invitations(ctx context.Context) iter.Seq2[Invitation, error]
+	Attachments(ctx context.Context) iter.Seq2[StoredAttachment, error]
 }
 
 // StoredUser is an account with what a store keeps beside it.
@@ -42,6 +43,15 @@ type StoredConversation struct {
 	// DirectKey is DirectKey of a direct conversation's two members;
 	// empty for a group.
 	DirectKey string
+}
+
+// StoredAttachment is an attachment's row: pending, sent or marked
+// deleted.
+type StoredAttachment struct {
+	Attachment
+	// DeletedAt is when it was marked deleted (its bytes are to be
+	// removed); zero while it is not.
+	DeletedAt time.Time
 }
 
 // StoredMessage is a message, text or system, live or deleted.

@@ -135,6 +135,7 @@ func (s *Service) DeleteMessage(ctx context.Context, caller UserID, conv Convers
 	}
 	if st.Changed {
 		s.publishUpdate(ctx, st)
+		s.sweepSoon() // its attachments' bytes go now
 	}
 	return st.Message, nil
 }

@@ -22,6 +22,7 @@ const (
 	ActionConversation = "conversation"
 	ActionList         = "list"
 	ActionSearch       = "search"
+	ActionUpload       = "upload"
 	ActionRegistration = "registration"
 	ActionOther        = "other"
 )
@@ -31,7 +32,7 @@ const (
 func RateLimitActions() []string {
 	return []string{
 		ActionMessage, ActionResend, ActionTyping, ActionRead, ActionConversation,
-		ActionList, ActionSearch, ActionRegistration, ActionOther,
+		ActionList, ActionSearch, ActionUpload, ActionRegistration, ActionOther,
 	}
 }
 
@@ -103,6 +104,8 @@ func budgetName(action string) string {
 		return "searches and list pages"
 	case ActionSearch:
 		return "message searches"
+	case ActionUpload:
+		return "files uploaded"
 	case ActionRegistration:
 		return "new accounts from your address"
 	}

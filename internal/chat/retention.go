@@ -88,6 +88,9 @@ func (s *Service) eraseMessages(ctx context.Context, conv ConversationID, seqs [
 	for _, st := range stored {
 		s.publishUpdate(ctx, st)
 	}
+	if len(stored) > 0 {
+		s.sweepSoon() // their attachments' bytes go now
+	}
 	return len(stored), nil
 }
 

@@ -50,6 +50,16 @@ type Service struct {
 	dummyHash string
 	// registration is ServiceConfig.Registration.
 	registration RegistrationMode
+	// blobs and images are ServiceConfig's; nil takes no attachments.
+	blobs  BlobStore
+	images Images
+	// maxUpload is ServiceConfig.MaxUpload.
+	maxUpload int64
+	// decodes holds a place per image being decoded (a semaphore of
+	// ServiceConfig.MaxImageDecodes).
+	decodes chan struct{}
+	// sweep wakes RunAttachmentSweep (see sweepSoon).
+	sweep chan struct{}
 }
 
 // ServiceConfig is what a Service is made of.
@@ -83,6 +93,17 @@ type ServiceConfig struct {
 	// Metrics hears what the service does (sends, commits, publishes,
 	// refusals); nil reports nowhere.
 	Metrics Metrics
+	// Blobs holds the bytes of attachments and Images reads images; with
+	// either nil the service takes no attachments.
+	Blobs  BlobStore
+	Images Images
+	// MaxUpload is the largest file accepted, in bytes; 0 means
+	// DefaultMaxUpload.
+	MaxUpload int64
+	// MaxImageDecodes is how many uploaded images may be decoded at once
+	// for their thumbnails (each takes up to 4 bytes per pixel); 0 means
+	// 2.
+	MaxImageDecodes int
 }
 
 // Limits are the service's guards against abuse.
@@ -105,6 +126,8 @@ type Limits struct {
 	Lists Limiter
 	// Searches is a bucket per user for message searches.
 	Searches Limiter
+	// Uploads is a bucket per user for files uploaded.
+	Uploads Limiter
 	// Logins counts failed logins per account at an address, per address
 	// and per account, by LoginPolicy. When it cannot answer, logins are
 	// refused with EUNAVAILABLE.
@@ -141,6 +164,12 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.MaxImageDecodes <= 0 {
+		cfg.MaxImageDecodes = 2
+	}
 	s := &Service{
 		store:    cfg.Store,
 		hasher:   cfg.Hasher,
@@ -158,6 +187,11 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		// delays a send by this at most.
 		publishTimeout: cfg.PublishTimeout,
 		dummyHash:      dummy,
+		blobs:          cfg.Blobs,
+		images:         cfg.Images,
+		maxUpload:      cfg.MaxUpload,
+		decodes:        make(chan struct{}, cfg.MaxImageDecodes),
+		sweep:          make(chan struct{}, 1),
 		registration:   cfg.Registration,
 	}
 	s.sends = &groupCommit{max: cfg.MaxBatch, store: s.storeSends, publish: s.publishSends, metrics: cfg.Metrics}
@@ -622,6 +656,10 @@ type SendRequest struct {
 	Body           string
 	// ClientID, when set, makes the send idempotent.
 	ClientID string
+	// Attachments are files the caller uploaded to the conversation
+	// (Upload) and has not sent yet, at most MaxAttachments; with them
+	// Body may be empty.
+	Attachments []AttachmentID
 	// Conn is the ID of the sending connection, which gets an ack instead
 	// of the message event; "" when the message came over HTTP.
 	Conn string
@@ -640,8 +678,12 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 	if err := ValidateClientID(req.ClientID); err != nil {
 		return Message{}, false, err
 	}
-	body, err := NormalizeBody(req.Body)
+	attachments, err := attachmentRefs(req.Attachments)
 	if err != nil {
+		return Message{}, false, err
+	}
+	body, err := NormalizeBody(req.Body)
+	if err != nil && (len(attachments) == 0 || strings.TrimSpace(req.Body) != "") {
 		return Message{}, false, err
 	}
 	// The message budget is charged first and the client ID is checked by
@@ -685,6 +727,7 @@ func (s *Service) Send(ctx context.Context, caller UserID, req SendRequest) (Mes
 			Body:           body,
 			ClientID:       req.ClientID,
 			CreatedAt:      Now(),
+			Attachments:    attachments,
 		},
 		conn:    req.Conn,
 		release: release,

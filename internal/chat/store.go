@@ -11,6 +11,9 @@ import (
 // Stores return *Error values with ENOTFOUND and ECONFLICT codes where the
 // methods say so; any other error is internal.
 type Store interface {
+	// AttachmentStore keeps the rows of uploaded files.
+	AttachmentStore
+
 	// CreateUser stores a new user with the hash of their password and
 	// returns it with its ID. A username taken in any letter case is
 	// ECONFLICT. The first user stored (none before, closed or not) is a
@@ -138,7 +141,12 @@ type Store interface {
 	// as a resend of it. It returns one SendResult per message, in the
 	// same order; a message refused by the rules (ENOTFOUND, ECONFLICT)
 	// carries its error there and does not spoil the others. An error
-	// returned means that none of the batch was stored.
+	// returned means that none of the batch was stored. A message's
+	// Attachments (by ID) must each be its sender's upload to its
+	// conversation, pending and not claimed by an earlier message of the
+	// batch: else the message is refused with EINVALID, naming the
+	// attachment. A stored message carries them whole (every read of the
+	// message does), and they are no longer pending (Seq set).
 	CreateMessages(ctx context.Context, ms []Message) ([]SendResult, error)
 	// MessageByClientID returns the message sender sent with clientID, in
 	// whichever conversation, or ENOTFOUND.
@@ -160,7 +168,9 @@ type Store interface {
 	// (MessageDelete) against what it reads there, gives the message the
 	// conversation's next version (moving last_version), sets its
 	// DeletedAt to c.At and reads the conversation's members: only the
-	// tombstone remains. It returns the message as it is now, whether it
+	// tombstone remains, without attachments: those are marked deleted
+	// in the same transaction (DeletedAttachments finds them). It
+	// returns the message as it is now, whether it
 	// changed and, when it did, its Recipients: a message deleted already
 	// is returned as it is, unchanged, with no Recipients. Errors are
 	// CheckMessageChange's.
@@ -172,7 +182,8 @@ type Store interface {
 	// EraseMessages erases the bodies of messages seqs of conversation
 	// conv as DeleteMessage does, in one transaction and without an actor
 	// (retention's deletion): each becomes a tombstone with DeletedAt at
-	// and the conversation's next version, and leaves the search index.
+	// and the conversation's next version, leaves the search index and
+	// has its attachments marked deleted.
 	// It returns one Stored per message it changed, in ascending version
 	// order, each with the conversation's members as Recipients; a message
 	// deleted already, or gone, is skipped.

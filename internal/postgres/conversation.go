@@ -83,7 +83,7 @@ const summaryQuery = `
 	SELECT c.id, c.kind, c.title, c.last_seq, c.last_version, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
 	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title,
-	       lm.version, lm.edited_at, lm.deleted_at
+	       lm.version, lm.edited_at, lm.deleted_at, lm.attachments
 	FROM members m
 	JOIN conversations c ON c.id = m.conversation_id
 	LEFT JOIN members om ON c.kind = 'direct' AND om.conversation_id = c.id AND om.user_id <> m.user_id
@@ -141,11 +141,12 @@ func scanSummary(r pgx.Row) (chat.ConversationRow, error) {
 		msgTitle                *string
 		msgVersion              *int64
 		msgEdited, msgDeleted   *time.Time
+		msgAttachments          *string
 	)
 	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &c.CreatedAt, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
-		&msgVersion, &msgEdited, &msgDeleted); err != nil {
+		&msgVersion, &msgEdited, &msgDeleted, &msgAttachments); err != nil {
 		return chat.ConversationRow{}, err
 	}
 	if lastAt != nil {
@@ -180,6 +181,9 @@ func scanSummary(r pgx.Row) (chat.ConversationRow, error) {
 			c.LastMessage.ClientID = *msgClient
 		}
 		c.LastMessage.Kind, c.LastMessage.System = messageKind(deref(msgKind), *msgSender, msgAction, msgTarget, msgTitle)
+		if err := decodeAttachments(c.LastMessage, msgAttachments); err != nil {
+			return chat.ConversationRow{}, err
+		}
 	}
 	return c, nil
 }

@@ -37,8 +37,9 @@ func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Sto
 }
 
 // DeleteMessage erases a message's body and its indexed words under a new
-// version, leaving a tombstone, in one transaction that holds the
-// conversation's row lock and reads the recipients. A message deleted
+// version, leaving a tombstone, and marks its attachments deleted, in one
+// transaction that holds the conversation's row lock and reads the
+// recipients. A message deleted
 // already is returned unchanged.
 func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
 	var st chat.Stored
@@ -51,7 +52,10 @@ func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.S
 			st.Message = old
 			return nil
 		}
-		if st.Message, err = changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz`, c.At); err != nil {
+		if st.Message, err = changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz, attachments = NULL`, c.At); err != nil {
+			return err
+		}
+		if err := deleteMessageAttachments(ctx, tx, c.ConversationID, c.Seq, c.At); err != nil {
 			return err
 		}
 		st.Changed = true

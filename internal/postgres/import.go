@@ -15,13 +15,13 @@ import (
 
 // ImportCounts are how many rows Import copied into each table.
 type ImportCounts struct {
-	Users, Conversations, Members, Messages, Sessions, UserSessions, Invitations int64
+	Users, Conversations, Members, Messages, Sessions, UserSessions, Invitations, Attachments int64
 }
 
 // importTables returns the tables Import fills, in the order it fills
 // them (each one's foreign keys point at tables before it).
 func importTables() []string {
-	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions", "invitations"}
+	return []string{"users", "conversations", "members", "messages", "sessions", "user_sessions", "invitations", "attachments"}
 }
 
 // Importer is an empty PostgreSQL database opened to take a whole copy
@@ -148,7 +148,7 @@ func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) 
 	var unplaced int64
 	if n.Messages, err = copyRows(ctx, tx, "messages", src.Messages(ctx),
 		[]string{"conversation_id", "seq", "version", "sender_id", "body", "client_id", "created_at", "kind",
-			"action", "target_id", "title", "edited_at", "deleted_at", "search", "position"},
+			"action", "target_id", "title", "edited_at", "deleted_at", "search", "position", "attachments"},
 		func(m chat.StoredMessage) ([]any, error) {
 			position := m.Position
 			if position <= 0 {
@@ -168,8 +168,13 @@ func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) 
 				}
 				search = v
 			}
+			attachments, err := encodeAttachments(m.Attachments)
+			if err != nil {
+				return nil, fmt.Errorf("message %d/%d: %w", m.ConversationID, m.Seq, err)
+			}
 			return []any{int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body, nullString(m.ClientID),
-				m.CreatedAt, kind, action, target, title, nullTime(m.EditedAt), nullTime(m.DeletedAt), search, position}, nil
+				m.CreatedAt, kind, action, target, title, nullTime(m.EditedAt), nullTime(m.DeletedAt), search, position,
+				attachments}, nil
 		}); err != nil {
 		return err
 	}
@@ -204,12 +209,27 @@ func importRows(ctx context.Context, tx pgx.Tx, src chat.Dump, n *ImportCounts) 
 		}); err != nil {
 		return err
 	}
+	if n.Attachments, err = copyRows(ctx, tx, "attachments", src.Attachments(ctx),
+		[]string{"id", "conversation_id", "uploader_id", "name", "content_type", "size", "sha256", "blob", "width", "height",
+			"thumbnail", "thumbnail_type", "thumbnail_width", "thumbnail_height", "created_at", "seq", "deleted_at"},
+		func(a chat.StoredAttachment) ([]any, error) {
+			var seq any // pending
+			if a.Seq != 0 {
+				seq = a.Seq
+			}
+			return []any{int64(a.ID), int64(a.ConversationID), int64(a.UploaderID), a.Name, a.ContentType, a.Size, a.SHA256,
+				a.Blob, int32(a.Width), int32(a.Height), nullString(a.Thumbnail), nullString(a.ThumbnailType),
+				int32(a.ThumbnailWidth), int32(a.ThumbnailHeight), a.CreatedAt, seq, nullTime(a.DeletedAt)}, nil
+		}); err != nil {
+		return err
+	}
 	// Each sequence's next value is one past the highest copied (1 when
 	// none was).
 	for _, stmt := range []string{
 		`SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, false) FROM users`,
 		`SELECT setval(pg_get_serial_sequence('conversations', 'id'), coalesce(max(id), 0) + 1, false) FROM conversations`,
 		`SELECT setval(pg_get_serial_sequence('invitations', 'id'), coalesce(max(id), 0) + 1, false) FROM invitations`,
+		`SELECT setval(pg_get_serial_sequence('attachments', 'id'), coalesce(max(id), 0) + 1, false) FROM attachments`,
 		`SELECT setval('messages_position_seq', coalesce(max(position), 0) + 1, false) FROM messages`,
 	} {
 		if _, err := tx.Exec(ctx, stmt); err != nil {

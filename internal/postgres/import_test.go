@@ -22,6 +22,7 @@ type rowsSource struct {
 	sessions      []chat.StoredSession
 	userSessions  []chat.StoredUserSession
 	invitations   []chat.Invitation
+	attachments   []chat.StoredAttachment
 	// failMessages, when set, ends the messages with it.
 	failMessages error
 }
@@ -61,6 +62,9 @@ func (s rowsSource) UserSessions(context.Context) iter.Seq2[chat.StoredUserSessi
 func (s rowsSource) Invitations(context.Context) iter.Seq2[chat.Invitation, error] {
 	return seqOf(s.invitations, nil)
 }
+func (s rowsSource) Attachments(context.Context) iter.Seq2[chat.StoredAttachment, error] {
+	return seqOf(s.attachments, nil)
+}
 
 // schemaDSN is the test database's DSN with schema as its search path.
 func schemaDSN(t *testing.T, schema string) string {
@@ -76,9 +80,10 @@ func schemaDSN(t *testing.T, schema string) string {
 }
 
 // sampleSource is a group of two with a title message, a live text
-// message, an edited one and a deleted one (positions 7, 9 and 12, as a
-// database where other messages came and went would have them), and a
-// session.
+// message carrying two attachments, an edited one and a deleted one
+// (positions 7, 9 and 12, as a database where other messages came and went
+// would have them) whose attachment is marked deleted, an upload still
+// pending, and a session.
 func sampleSource() rowsSource {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 	system := func(seq int64, ev chat.SystemEvent) chat.StoredMessage {
@@ -91,6 +96,15 @@ func sampleSource() rowsSource {
 	}
 	edited, deleted := text(4, 6, 9, "zebra stripes, edited"), text(5, 7, 12, "")
 	edited.EditedAt, deleted.DeletedAt = at.Add(time.Minute), at.Add(2*time.Minute)
+	file := func(id chat.AttachmentID, seq int64, name string) chat.Attachment {
+		return chat.Attachment{ID: id, ConversationID: 40, UploaderID: 11, Name: name, ContentType: "text/plain; charset=utf-8",
+			Size: int64(id) * 100, SHA256: strings.Repeat("ab", 32), Blob: strings.Repeat(string(rune('a'+id)), 32), CreatedAt: at, Seq: seq}
+	}
+	photo := file(21, 3, "zebra.png")
+	photo.ContentType, photo.Width, photo.Height = "image/png", 640, 480
+	photo.Thumbnail, photo.ThumbnailType, photo.ThumbnailWidth, photo.ThumbnailHeight = strings.Repeat("f", 32), "image/png", 320, 240
+	live := text(3, 3, 7, "a zebra")
+	live.Attachments = []chat.Attachment{photo, file(20, 3, "notes.txt")}
 	return rowsSource{
 		users: []chat.StoredUser{
 			{User: chat.User{ID: 10, Username: "alice", DisplayName: "Alice", CreatedAt: at, Admin: true, Deactivated: true}, PasswordHash: "hash-a", SearchName: "alice",
@@ -106,7 +120,7 @@ func sampleSource() rowsSource {
 		messages: []chat.StoredMessage{
 			system(1, chat.SystemEvent{Action: chat.SystemTitle, ActorID: 10, Title: "Zoo"}),
 			system(2, chat.SystemEvent{Action: chat.SystemAdded, ActorID: 10, UserID: 11}),
-			text(3, 3, 7, "a zebra"),
+			live,
 			edited,
 			deleted,
 		},
@@ -115,6 +129,12 @@ func sampleSource() rowsSource {
 		invitations: []chat.Invitation{
 			{ID: 3, TokenHash: chat.InvitationTokenHash("open"), CreatedBy: 10, CreatedAt: at, ExpiresAt: at.Add(24 * time.Hour), MaxUses: 5, Uses: 2},
 			{ID: 5, TokenHash: chat.InvitationTokenHash("revoked"), CreatedAt: at, ExpiresAt: at.Add(time.Hour), MaxUses: 1, RevokedAt: at.Add(time.Minute)},
+		},
+		attachments: []chat.StoredAttachment{
+			{Attachment: file(20, 3, "notes.txt")},
+			{Attachment: photo},
+			{Attachment: file(22, 5, "gone.txt"), DeletedAt: deleted.DeletedAt},
+			{Attachment: file(23, 0, "pending.txt")},
 		},
 	}
 }
@@ -129,7 +149,7 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Import: %v", err)
 	}
-	if n != (ImportCounts{Users: 2, Conversations: 1, Members: 2, Messages: 5, Sessions: 1, UserSessions: 1, Invitations: 2}) {
+	if n != (ImportCounts{Users: 2, Conversations: 1, Members: 2, Messages: 5, Sessions: 1, UserSessions: 1, Invitations: 2, Attachments: 4}) {
 		t.Errorf("counts %+v", n)
 	}
 	s := openTest(t, schema, nil)
@@ -156,9 +176,25 @@ func TestImport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalMessages(got, want.Message) {
+		if !equalMessages(got, want.Message) || !slices.EqualFunc(got.Attachments, want.Attachments, equalAttachments) {
 			t.Errorf("message %d: %+v, want %+v", i, got, want.Message)
 		}
+	}
+	// The attachments' rows: sent ones for members, the pending one for
+	// its uploader only, the deleted one for nobody but the sweep.
+	for _, a := range src.attachments[:2] {
+		if got, err := s.Attachment(ctx, 10, a.ID); err != nil || !equalAttachments(got, a.Attachment) {
+			t.Errorf("attachment %d: %+v, %v; want %+v", a.ID, got, err, a.Attachment)
+		}
+	}
+	if got, err := s.Attachment(ctx, 11, 23); err != nil || !equalAttachments(got, src.attachments[3].Attachment) {
+		t.Errorf("the pending upload to its uploader: %+v, %v", got, err)
+	}
+	if _, err := s.Attachment(ctx, 10, 23); chat.ErrorCode(err) != chat.ENOTFOUND {
+		t.Errorf("the pending upload to another member: %v, want ENOTFOUND", err)
+	}
+	if gone, err := s.DeletedAttachments(ctx, 10); err != nil || len(gone) != 1 || !equalAttachments(gone[0], src.attachments[2].Attachment) {
+		t.Errorf("deleted attachments %+v, %v; want attachment 22", gone, err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT seq, position, search::text FROM messages ORDER BY seq`)
 	if err != nil {
@@ -217,6 +253,10 @@ func TestImport(t *testing.T) {
 	if err != nil || stored.Message.Seq != 6 || stored.Message.Version != 8 {
 		t.Errorf("a new message: %+v, %v; want seq 6, version 8", stored.Message, err)
 	}
+	if a, err := s.CreateAttachment(ctx, chat.Attachment{ConversationID: 40, UploaderID: 10, Name: "new.txt", ContentType: "text/plain",
+		SHA256: strings.Repeat("0", 64), Blob: strings.Repeat("9", 32), CreatedAt: chat.Now()}); err != nil || a.ID != 24 {
+		t.Errorf("a new attachment: %+v, %v; want ID 24", a, err)
+	}
 	var position int64
 	if err := s.pool.QueryRow(ctx, `SELECT position FROM messages WHERE conversation_id = 40 AND seq = 6`).Scan(&position); err != nil || position != 15 {
 		t.Errorf("the new message's position: %d, %v; want 15", position, err)
@@ -230,6 +270,14 @@ func equalMessages(a, b chat.Message) bool {
 		a.SenderID == b.SenderID && a.Body == b.Body && a.ClientID == b.ClientID && a.CreatedAt.Equal(b.CreatedAt) &&
 		a.EditedAt.Equal(b.EditedAt) && a.DeletedAt.Equal(b.DeletedAt) &&
 		(a.System == nil) == (b.System == nil) && (a.System == nil || *a.System == *b.System)
+}
+
+// equalAttachments reports whether two attachments are the same, times
+// compared as instants.
+func equalAttachments(a, b chat.Attachment) bool {
+	ta, tb := a.CreatedAt, b.CreatedAt
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	return a == b && ta.Equal(tb)
 }
 
 // TestImportRefused: into a database that holds rows, Import copies

@@ -34,7 +34,8 @@ func (s *Store) ExpiredMessages(ctx context.Context, before time.Time, limit int
 }
 
 // EraseMessages makes tombstones of messages of one conversation, each
-// under a new version and out of the search index, in one transaction
+// under a new version, out of the search index and with its attachments
+// marked deleted, in one transaction
 // that holds the conversation's row (as a send or an edit does) and also
 // reads the recipients.
 func (s *Store) EraseMessages(ctx context.Context, conv chat.ConversationID, seqs []int64, at time.Time) ([]chat.Stored, error) {
@@ -61,8 +62,11 @@ func (s *Store) EraseMessages(ctx context.Context, conv chat.ConversationID, seq
 				continue
 			}
 			c := chat.MessageChange{ConversationID: conv, Seq: seq, At: at}
-			m, err := changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz`, at)
+			m, err := changeMessage(ctx, tx, c, `body = '', search = NULL, deleted_at = $4::timestamptz, attachments = NULL`, at)
 			if err != nil {
+				return err
+			}
+			if err := deleteMessageAttachments(ctx, tx, conv, seq, at); err != nil {
 				return err
 			}
 			if recipients == nil {

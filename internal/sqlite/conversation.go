@@ -92,7 +92,7 @@ const summaryQuery = `
 	SELECT c.id, c.kind, c.title, c.last_seq, c.last_version, c.last_message_at, c.created_at, c.member_count, m.last_read_seq,
 	       om.last_read_seq, o.id, o.username, o.display_name, o.created_at, o.closed_at IS NOT NULL,
 	       lm.seq, lm.sender_id, lm.body, lm.client_id, lm.created_at, lm.kind, lm.action, lm.target_id, lm.title,
-	       lm.version, lm.edited_at, lm.deleted_at
+	       lm.version, lm.edited_at, lm.deleted_at, lm.attachments
 	FROM page
 	JOIN members m ON m.conversation_id = page.conversation_id AND m.user_id = page.user_id
 	JOIN conversations c ON c.id = m.conversation_id
@@ -157,11 +157,12 @@ func scanSummary(r scanner) (chat.ConversationRow, error) {
 		msgTitle                 sql.NullString
 		msgVersion               sql.NullInt64
 		msgEdited, msgDeleted    sql.NullInt64
+		msgAttachments           sql.NullString
 	)
 	if err := r.Scan(&c.ID, &c.Kind, &c.Title, &c.LastSeq, &c.LastVersion, &lastAt, &created, &c.MemberCount, &c.LastReadSeq,
 		&otherRead, &otherID, &otherName, &otherDisplay, &otherCreated, &otherClosed,
 		&msgSeq, &msgSender, &msgBody, &msgClient, &msgAt, &msgKind, &msgAction, &msgTarget, &msgTitle,
-		&msgVersion, &msgEdited, &msgDeleted); err != nil {
+		&msgVersion, &msgEdited, &msgDeleted, &msgAttachments); err != nil {
 		return chat.ConversationRow{}, err
 	}
 	c.CreatedAt = fromMicros(created)
@@ -191,6 +192,9 @@ func scanSummary(r scanner) (chat.ConversationRow, error) {
 			DeletedAt:      nullMicros(msgDeleted),
 		}
 		c.LastMessage.Kind, c.LastMessage.System = messageKind(msgKind.String, msgSender.Int64, msgAction, msgTarget, msgTitle)
+		if err := decodeAttachments(c.LastMessage, msgAttachments); err != nil {
+			return chat.ConversationRow{}, err
+		}
 	}
 	return c, nil
 }

@@ -36,9 +36,10 @@ func (s *Store) EditMessage(ctx context.Context, c chat.MessageChange) (chat.Sto
 }
 
 // DeleteMessage erases a message's body under a new version, leaving a
-// tombstone, and takes its words out of the search index, in one
-// transaction on the write connection that also reads the recipients. A
-// message deleted already is returned unchanged.
+// tombstone, takes its words out of the search index and marks its
+// attachments deleted, in one transaction on the write connection that
+// also reads the recipients. A message deleted already is returned
+// unchanged.
 func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.Stored, error) {
 	var st chat.Stored
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -50,7 +51,10 @@ func (s *Store) DeleteMessage(ctx context.Context, c chat.MessageChange) (chat.S
 			st.Message = old
 			return nil
 		}
-		if st.Message, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(c.At)); err != nil {
+		if st.Message, err = changeMessage(ctx, tx, c, `body = '', deleted_at = ?, attachments = NULL`, micros(c.At)); err != nil {
+			return err
+		}
+		if err := deleteMessageAttachments(ctx, tx, c.ConversationID, c.Seq, c.At); err != nil {
 			return err
 		}
 		if err := reindex(ctx, tx, c.ConversationID, c.Seq, old.Body, ""); err != nil {

@@ -21,9 +21,11 @@ func (s *Store) CreateMessage(ctx context.Context, m chat.Message) (chat.Stored,
 
 // CreateMessages stores a batch of messages in one transaction (one fsync)
 // with set-based statements: one read of the batch's conversations, one of
-// their members, one look-up of the batch's client IDs, multi-row inserts
-// of the messages and of their words in the search index, one counter
-// update per conversation and one read-cursor update per sender. The seqs,
+// their members, one look-up of the batch's client IDs, one read of the
+// attachments it names (when it names any), multi-row inserts of the
+// messages and of their words in the search index, one counter update per
+// conversation, one read-cursor update per sender and one update per
+// attachment sent. The seqs,
 // versions, times and search positions are worked out here, between the
 // reads and the writes: the write connection is the only writer, so
 // nothing changes under it.
@@ -53,6 +55,18 @@ type sendBatch struct {
 	rows    []any                      // insertMessages' arguments, messageRowCols per message
 	cursors map[cursorKey]int64        // each sender's new read cursor
 	index   indexEntries
+
+	// uploads are the rows of the attachments the batch's messages name,
+	// by ID; claims are those the batch's stored messages carry, with
+	// their messages' seqs.
+	uploads map[chat.AttachmentID]upload
+	claims  map[chat.AttachmentID]int64
+}
+
+// upload is an attachment's row as a send batch reads it.
+type upload struct {
+	chat.Attachment
+	deleted bool
 }
 
 // convState is a conversation's counters as the batch moves them, and its
@@ -75,13 +89,16 @@ type cursorKey struct {
 
 // messageRowCols is the number of arguments of one row of the messages
 // insert.
-const messageRowCols = 8
+const messageRowCols = 9
 
 func (b *sendBatch) write(ctx context.Context, ms []chat.Message) error {
 	if err := b.readConversations(ctx, ms); err != nil {
 		return err
 	}
 	if err := b.readClientIDs(ctx, ms); err != nil {
+		return err
+	}
+	if err := b.readUploads(ctx, ms); err != nil {
 		return err
 	}
 	// The write connection is the only one to give out positions: the
@@ -120,6 +137,11 @@ func (b *sendBatch) write(ctx context.Context, ms []chat.Message) error {
 			b.results[i].Err = chat.NotFound("conversation")
 			continue
 		}
+		carried, err := b.claim(m)
+		if err != nil {
+			b.results[i].Err = err
+			continue
+		}
 		// Message times never go backwards along seq, even when the
 		// clock stamped a later send first.
 		c.lastSeq++
@@ -128,9 +150,18 @@ func (b *sendBatch) write(ctx context.Context, ms []chat.Message) error {
 		c.moved = true
 		m.Seq, m.Version, m.CreatedAt = c.lastSeq, c.lastVersion, fromMicros(c.lastAt)
 		m.Kind, m.System = chat.MessageText, nil
+		for j := range carried {
+			carried[j].Seq = m.Seq
+			b.claims[carried[j].ID] = m.Seq
+		}
+		m.Attachments = carried
+		attachments, err := encodeAttachments(carried)
+		if err != nil {
+			return err
+		}
 		position++
 		b.rows = append(b.rows, int64(m.ConversationID), m.Seq, m.Version, int64(m.SenderID), m.Body,
-			nullString(m.ClientID), c.lastAt, position)
+			nullString(m.ClientID), c.lastAt, position, attachments)
 		b.index.add(position, m.Body)
 		b.cursors[cursorKey{m.ConversationID, m.SenderID}] = m.Seq
 		if m.ClientID != "" {
@@ -186,7 +217,7 @@ func clientIDsQuery(n int) string {
 }
 
 func insertMessagesQuery(n int) string {
-	return `INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at, position)
+	return `INSERT INTO messages (conversation_id, seq, version, sender_id, body, client_id, created_at, position, attachments)
 		VALUES ` + placeholders(n, messageRowCols)
 }
 
@@ -194,11 +225,15 @@ const (
 	lastPositionQuery = `SELECT coalesce(max(position), 0) FROM messages`
 	moveCountersQuery = `UPDATE conversations SET last_seq = ?, last_version = ?, last_message_at = ? WHERE id = ?`
 	moveCursorQuery   = `UPDATE members SET last_read_seq = max(last_read_seq, ?) WHERE conversation_id = ? AND user_id = ?`
+
+	claimAttachmentQuery = `UPDATE attachments SET seq = ? WHERE id = ?`
+	uploadsQuery         = `SELECT ` + attachmentCols + `, deleted_at IS NOT NULL FROM attachments
+		WHERE id IN (SELECT value FROM json_each(?))`
 )
 
 // sendQueries are every statement a send batch may run, prepared at open.
 func sendQueries() []string {
-	qs := []string{lastPositionQuery, moveCountersQuery, moveCursorQuery, indexQuery}
+	qs := []string{lastPositionQuery, moveCountersQuery, moveCursorQuery, indexQuery, claimAttachmentQuery, uploadsQuery}
 	for n := 1; n <= maxChunk; n *= 2 {
 		qs = append(qs, conversationsQuery(n), membersQuery(n), clientIDsQuery(n), insertMessagesQuery(n))
 	}
@@ -296,6 +331,70 @@ func (b *sendBatch) readClientIDs(ctx context.Context, ms []chat.Message) error 
 	return nil
 }
 
+// readUploads reads, in one statement, the rows of the attachments the
+// batch's messages name; a batch that names none reads nothing.
+func (b *sendBatch) readUploads(ctx context.Context, ms []chat.Message) error {
+	b.uploads = make(map[chat.AttachmentID]upload)
+	b.claims = make(map[chat.AttachmentID]int64)
+	var ids []chat.AttachmentID
+	for _, m := range ms {
+		for _, a := range m.Attachments {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("read attachments: %w", err)
+	}
+	rows, err := b.query(ctx, uploadsQuery, string(arg))
+	if err != nil {
+		return fmt.Errorf("read attachments: %w", err)
+	}
+	for rows.Next() {
+		var u upload
+		u.Attachment, err = scanAttachment(appendedScanner{rows, []any{&u.deleted}})
+		if err != nil {
+			_ = rows.Close() // the scan's error is the one to report
+			return fmt.Errorf("read attachments: %w", err)
+		}
+		b.uploads[u.ID] = u
+	}
+	if err := closeRows(rows); err != nil {
+		return fmt.Errorf("read attachments: %w", err)
+	}
+	return nil
+}
+
+// claim returns the attachments m names, whole, in its order, when each
+// is its sender's pending upload to its conversation that no earlier
+// message of the batch carries; else the error that refuses m, which then
+// claims none.
+func (b *sendBatch) claim(m chat.Message) ([]chat.Attachment, error) {
+	if len(m.Attachments) == 0 {
+		return nil, nil
+	}
+	carried := make([]chat.Attachment, len(m.Attachments))
+	for i, ref := range m.Attachments {
+		u, ok := b.uploads[ref.ID]
+		_, claimed := b.claims[ref.ID]
+		if !ok || u.deleted || u.Seq != 0 || claimed || u.UploaderID != m.SenderID ||
+			u.ConversationID != m.ConversationID || slices.ContainsFunc(carried[:i], func(a chat.Attachment) bool { return a.ID == ref.ID }) {
+			return nil, errUnsendable(ref.ID)
+		}
+		carried[i] = u.Attachment
+	}
+	return carried, nil
+}
+
+// errUnsendable refuses a message naming attachment id, saying nothing of
+// whose or where it is.
+func errUnsendable(id chat.AttachmentID) error {
+	return chat.Errorf(chat.EINVALID, "attachment %d cannot be sent: it is not an upload of yours to this conversation waiting to be sent", id)
+}
+
 // writeRows inserts the batch's messages and their words and moves the
 // counters and read cursors.
 func (b *sendBatch) writeRows(ctx context.Context) error {
@@ -320,6 +419,11 @@ func (b *sendBatch) writeRows(ctx context.Context) error {
 	for k, seq := range b.cursors {
 		if err := b.exec(ctx, moveCursorQuery, seq, int64(k.conv), int64(k.user)); err != nil {
 			return fmt.Errorf("move read cursor: %w", err)
+		}
+	}
+	for id, seq := range b.claims {
+		if err := b.exec(ctx, claimAttachmentQuery, seq, int64(id)); err != nil {
+			return fmt.Errorf("claim attachment: %w", err)
 		}
 	}
 	if len(b.index) == 0 {
@@ -471,7 +575,7 @@ type scanner interface {
 }
 
 // messageCols are the columns scanMessage reads, in its order.
-const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title, version, edited_at, deleted_at`
+const messageCols = `conversation_id, seq, sender_id, body, client_id, created_at, kind, action, target_id, title, version, edited_at, deleted_at, attachments`
 
 func scanMessage(r scanner) (chat.Message, error) {
 	var (
@@ -482,16 +586,17 @@ func scanMessage(r scanner) (chat.Message, error) {
 		action, title sql.NullString
 		target        sql.NullInt64
 		edited, gone  sql.NullInt64
+		attachments   sql.NullString
 	)
 	if err := r.Scan(&m.ConversationID, &m.Seq, &m.SenderID, &m.Body, &clientID, &created, &kind, &action, &target, &title,
-		&m.Version, &edited, &gone); err != nil {
+		&m.Version, &edited, &gone, &attachments); err != nil {
 		return chat.Message{}, err
 	}
 	m.EditedAt, m.DeletedAt = nullMicros(edited), nullMicros(gone)
 	m.ClientID = clientID.String
 	m.CreatedAt = fromMicros(created)
 	m.Kind, m.System = messageKind(kind, int64(m.SenderID), action, target, title)
-	return m, nil
+	return m, decodeAttachments(&m, attachments)
 }
 
 // messageKind returns a stored message's kind and, for a system message,

@@ -34,8 +34,9 @@ func (s *Store) ExpiredMessages(ctx context.Context, before time.Time, limit int
 }
 
 // EraseMessages makes tombstones of messages of one conversation, each
-// under a new version and out of the search index, in one transaction on
-// the write connection that also reads the recipients.
+// under a new version, out of the search index and with its attachments
+// marked deleted, in one transaction on the write connection that also
+// reads the recipients.
 func (s *Store) EraseMessages(ctx context.Context, conv chat.ConversationID, seqs []int64, at time.Time) ([]chat.Stored, error) {
 	var stored []chat.Stored
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -54,8 +55,11 @@ func (s *Store) EraseMessages(ctx context.Context, conv chat.ConversationID, seq
 				continue
 			}
 			c := chat.MessageChange{ConversationID: conv, Seq: seq, At: at}
-			m, err := changeMessage(ctx, tx, c, `body = '', deleted_at = ?`, micros(at))
+			m, err := changeMessage(ctx, tx, c, `body = '', deleted_at = ?, attachments = NULL`, micros(at))
 			if err != nil {
+				return err
+			}
+			if err := deleteMessageAttachments(ctx, tx, conv, seq, at); err != nil {
 				return err
 			}
 			if err := reindex(ctx, tx, conv, seq, old.Body, ""); err != nil {

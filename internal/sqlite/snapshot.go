@@ -172,6 +172,18 @@ func (s *Snapshot) Invitations(ctx context.Context) iter.Seq2[chat.Invitation, e
 		})
 }
 
+// Attachments yields every attachment's row, pending, sent and deleted,
+// by ascending ID.
+func (s *Snapshot) Attachments(ctx context.Context) iter.Seq2[chat.StoredAttachment, error] {
+	return snapshotRows(ctx, s.tx, "attachments", `
+		SELECT `+attachmentCols+`, deleted_at FROM attachments ORDER BY id`,
+		func(r scanner) (chat.StoredAttachment, error) {
+			var deleted sql.NullInt64
+			a, err := scanAttachment(appendedScanner{r, []any{&deleted}})
+			return chat.StoredAttachment{Attachment: a, DeletedAt: nullMicros(deleted)}, err
+		})
+}
+
 // snapshotRows runs query in tx and yields each row as scan reads it. An
 // error is yielded once, last.
 func snapshotRows[T any](ctx context.Context, tx *sql.Tx, table, query string, scan func(scanner) (T, error)) iter.Seq2[T, error] {
@@ -199,8 +211,8 @@ func snapshotRows[T any](ctx context.Context, tx *sql.Tx, table, query string, s
 	}
 }
 
-// appendedScanner is a row of messageCols followed by more columns, which
-// go to more.
+// appendedScanner is a row of the columns a scan function reads (such as
+// messageCols) followed by more columns, which go to more.
 type appendedScanner struct {
 	scanner
 	more []any

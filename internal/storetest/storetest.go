@@ -114,6 +114,14 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store) {
 			{"EveryChange", testRecipients},
 			{"AcrossRemoval", testRecipientsAcrossRemoval},
 		}},
+		{"Attachments", []test{
+			{"Visibility", testAttachmentsVisibility},
+			{"Send", testAttachmentsSend},
+			{"Refused", testAttachmentsRefused},
+			{"Delete", testAttachmentsDelete},
+			{"DropPending", testAttachmentsDropPending},
+			{"ConcurrentClaims", testAttachmentsConcurrentClaims},
+		}},
 		{"Ping", []test{
 			{"OK", testPing},
 		}},

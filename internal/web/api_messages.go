@@ -122,7 +122,7 @@ func (s *server) handleSend() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		m, created, err := s.service.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID})
+		m, created, err := s.service.Send(r.Context(), callerID(r), chat.SendRequest{ConversationID: chat.ConversationID(id), Body: req.Body, ClientID: req.ClientID, Attachments: attachmentIDs(req.AttachmentIDs)})
 		if err != nil {
 			writeError(w, r, s.logger, err)
 			return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -23,6 +24,10 @@ func wireMessage(m chat.Message) wire.Message {
 		Version:        m.Version,
 		EditedAt:       optionalTime(m.EditedAt),
 		Deleted:        m.Deleted(),
+	}
+	for _, a := range m.Attachments {
+		a.ConversationID = m.ConversationID // the message's, whatever the store filled in
+		w.Attachments = append(w.Attachments, wireAttachment(a))
 	}
 	if w.Kind == "" {
 		w.Kind = wire.MessageText
@@ -95,4 +100,40 @@ func optionalString(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// wireAttachment is a as clients see it, with the URLs of its bytes and
+// thumbnail (see the attachment routes).
+func wireAttachment(a chat.Attachment) wire.Attachment {
+	w := wire.Attachment{
+		ID:          int64(a.ID),
+		Name:        a.Name,
+		ContentType: a.ContentType,
+		Size:        a.Size,
+		Width:       a.Width,
+		Height:      a.Height,
+		URL:         attachmentURL(a.ConversationID, a.ID),
+	}
+	if a.ThumbnailWidth > 0 {
+		w.ThumbnailURL = w.URL + "/thumbnail"
+	}
+	return w
+}
+
+// attachmentURL is where attachment id of conversation conv is
+// downloaded.
+func attachmentURL(conv chat.ConversationID, id chat.AttachmentID) string {
+	return "/api/v1/conversations/" + strconv.FormatInt(int64(conv), 10) + "/attachments/" + strconv.FormatInt(int64(id), 10)
+}
+
+// attachmentIDs converts a request's attachment IDs.
+func attachmentIDs(ids []int64) []chat.AttachmentID {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]chat.AttachmentID, len(ids))
+	for i, id := range ids {
+		out[i] = chat.AttachmentID(id)
+	}
+	return out
 }

@@ -555,8 +555,8 @@ func FuzzFrameHandler(f *testing.F) {
 				// A retry: the first message, unchanged, published again
 				// (its first publish may have been lost) to the members but
 				// this connection.
-				if ack.Message != wireMessage(old) || len(events) != 1 || events[0].Type != chat.EventMessage || events[0].SkipConn != "conn" ||
-					!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || wireMessage(*events[0].Message) != ack.Message {
+				if !reflect.DeepEqual(ack.Message, wireMessage(old)) || len(events) != 1 || events[0].Type != chat.EventMessage || events[0].SkipConn != "conn" ||
+					!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || !reflect.DeepEqual(wireMessage(*events[0].Message), ack.Message) {
 					t.Fatalf("%s: retry acked %+v and published %+v; want the first message %+v, published again", what(), ack.Message, events, old)
 				}
 				return
@@ -565,7 +565,7 @@ func FuzzFrameHandler(f *testing.F) {
 				t.Fatalf("%s: ack %+v; want seq %d from %d with body %q", what(), ack.Message, fuzzLastSeq+1, user, body)
 			}
 			if len(events) != 1 || events[0].Type != chat.EventMessage || events[0].SkipConn != "conn" ||
-				!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || wireMessage(*events[0].Message) != ack.Message {
+				!slices.Equal(events[0].To, []chat.UserID{1, 2}) || events[0].Message == nil || !reflect.DeepEqual(wireMessage(*events[0].Message), ack.Message) {
 				t.Fatalf("%s: acked %+v, published %+v; want one message event to users 1 and 2 but this connection", what(), ack.Message, events)
 			}
 		case wire.TypeTyping:

@@ -40,6 +40,11 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/conversations/{id}/messages/{seq}", s.requireUser(s.handleDeleteMessage()))
 	mux.Handle("GET /api/v1/search", s.requireUser(s.handleSearch()))
 
+	// Attachments: upload, then send by ID; download (api_attachments.go).
+	mux.Handle("POST /api/v1/conversations/{id}/attachments", s.requireUser(s.handleUpload()))
+	mux.Handle("GET /api/v1/conversations/{id}/attachments/{attachment_id}", s.requireUser(s.handleDownload(false)))
+	mux.Handle("GET /api/v1/conversations/{id}/attachments/{attachment_id}/thumbnail", s.requireUser(s.handleDownload(true)))
+
 	// Site administration (api_admin.go).
 	mux.Handle("POST /api/v1/admin/invitations", s.requireUser(s.handleCreateInvitation()))
 	mux.Handle("GET /api/v1/admin/invitations", s.requireUser(s.handleInvitations()))

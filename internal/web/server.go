@@ -51,6 +51,10 @@ type Config struct {
 	// Connections counts each user's WebSockets over every node, for
 	// MaxConnsPerUser; nil means this node's count only.
 	Connections chat.ConnectionCounter
+	// MaxUpload is the largest file an upload takes, in bytes (the
+	// service's limit; the request body may carry this much beside a
+	// multipart body's headers); 0 means chat.DefaultMaxUpload.
+	MaxUpload int64
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For is believed; for anyone else the client address is the
 	// connection's.
@@ -68,6 +72,7 @@ type server struct {
 	maxConns       connCap
 	pages          *pages
 	readyChecks    map[string]func(context.Context) error
+	maxUpload      int64
 }
 
 // CheckOrigins reports whether list holds only origins NewServer takes as
@@ -150,7 +155,10 @@ func NewServer(cfg Config) (http.Handler, error) {
 		}})
 	})
 	cop.SetDenyHandler(deny)
-	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: connCap{max: cfg.MaxConnsPerUser, counter: cfg.Connections}}
+	s := &server{pages: pg, readyChecks: cfg.ReadyChecks, logger: cfg.Logger, service: cfg.Service, sessions: sm, hub: cfg.Hub, trustedOrigins: trusted, wsTimeout: cfg.WebSocketTimeout, maxConns: connCap{max: cfg.MaxConnsPerUser, counter: cfg.Connections}, maxUpload: cfg.MaxUpload}
+	if s.maxUpload <= 0 {
+		s.maxUpload = chat.DefaultMaxUpload
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 

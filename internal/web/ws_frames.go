@@ -84,6 +84,7 @@ type command struct {
 	ClientID       string
 	Body           string
 	Seq            int64
+	Attachments    []chat.AttachmentID
 }
 
 // decodeCommand parses and checks one client frame. On error the command
@@ -109,10 +110,13 @@ func decodeCommand(data []byte) (command, error) {
 	}
 	cmd.ConversationID = chat.ConversationID(*f.ConversationID)
 	switch {
-	case f.Type == wire.TypeSend && f.Body == nil:
-		return cmd, chat.Errorf(chat.EINVALID, "send needs a body")
+	case f.Type == wire.TypeSend && f.Body == nil && len(f.AttachmentIDs) == 0:
+		return cmd, chat.Errorf(chat.EINVALID, "send needs a body or attachment_ids")
 	case f.Type == wire.TypeSend:
-		cmd.Body = *f.Body
+		if f.Body != nil {
+			cmd.Body = *f.Body
+		}
+		cmd.Attachments = attachmentIDs(f.AttachmentIDs)
 	case f.Type == wire.TypeRead && f.Seq == nil:
 		return cmd, chat.Errorf(chat.EINVALID, "read needs a seq")
 	case f.Type == wire.TypeRead:
@@ -157,7 +161,7 @@ func (h frameHandler) carryOut(ctx context.Context, conn string, data []byte) (r
 	}
 	switch cmd.Type {
 	case wire.TypeSend:
-		m, _, err := h.svc.Send(ctx, h.user, chat.SendRequest{ConversationID: cmd.ConversationID, Body: cmd.Body, ClientID: cmd.ClientID, Conn: conn})
+		m, _, err := h.svc.Send(ctx, h.user, chat.SendRequest{ConversationID: cmd.ConversationID, Body: cmd.Body, ClientID: cmd.ClientID, Attachments: cmd.Attachments, Conn: conn})
 		if err != nil {
 			return errorFrame(err, cmd.ClientID), err
 		}

@@ -45,6 +45,8 @@ type ClientFrame struct {
 	ClientID       *string `json:"client_id,omitempty"`
 	Body           *string `json:"body,omitempty"`
 	Seq            *int64  `json:"seq,omitempty"`
+	// AttachmentIDs go with a send (see SendRequest).
+	AttachmentIDs []int64 `json:"attachment_ids,omitempty"`
 }
 
 // HelloFrame is the first frame after the upgrade.

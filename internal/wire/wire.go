@@ -58,6 +58,34 @@ type Message struct {
 	EditedAt *time.Time `json:"edited_at"`
 	// Deleted: the message was deleted; its body is empty (a tombstone).
 	Deleted bool `json:"deleted"`
+	// Attachments are the files the message carries, in the order sent;
+	// left out when there are none (a tombstone has none).
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is a file a message carries, or an upload waiting to be sent.
+type Attachment struct {
+	ID int64 `json:"id"`
+	// Name is the file's name, made safe to show.
+	Name string `json:"name"`
+	// ContentType is the media type sniffed from the bytes.
+	ContentType string `json:"content_type"`
+	// Size is in bytes.
+	Size int64 `json:"size"`
+	// Width and Height are an image's size in pixels; left out for other
+	// files.
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// URL downloads the file (members only): shown inline when it is a
+	// raster image, else as a download.
+	URL string `json:"url"`
+	// ThumbnailURL is an image's thumbnail; left out for other files.
+	ThumbnailURL string `json:"thumbnail_url,omitempty"`
+}
+
+// AttachmentResponse answers an upload.
+type AttachmentResponse struct {
+	Attachment Attachment `json:"attachment"`
 }
 
 // SystemEvent is what a system message records: "Ada added Grace"
@@ -279,6 +307,9 @@ type SearchResult struct {
 type SendRequest struct {
 	Body     string `json:"body"`
 	ClientID string `json:"client_id,omitempty"`
+	// AttachmentIDs are the sender's uploads to the conversation to send
+	// with the message; with them the body may be empty.
+	AttachmentIDs []int64 `json:"attachment_ids,omitempty"`
 }
 
 // EditRequest is the body of PATCH

@@ -228,3 +228,30 @@ func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) 
 func (s *Store) Ping(ctx context.Context) error {
 	return s.guard.Run(ctx, func(ctx context.Context) error { return s.store.Ping(ctx) })
 }
+
+// CreateAttachment is the store's CreateAttachment within the deadline.
+func (s *Store) CreateAttachment(ctx context.Context, a chat.Attachment) (chat.Attachment, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) (chat.Attachment, error) { return s.store.CreateAttachment(ctx, a) })
+}
+
+// Attachment is the store's Attachment within the deadline.
+func (s *Store) Attachment(ctx context.Context, viewer chat.UserID, id chat.AttachmentID) (chat.Attachment, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) (chat.Attachment, error) { return s.store.Attachment(ctx, viewer, id) })
+}
+
+// DropPendingAttachments is the store's DropPendingAttachments within the
+// deadline.
+func (s *Store) DropPendingAttachments(ctx context.Context, before time.Time, limit int) (int, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) (int, error) { return s.store.DropPendingAttachments(ctx, before, limit) })
+}
+
+// DeletedAttachments is the store's DeletedAttachments within the
+// deadline.
+func (s *Store) DeletedAttachments(ctx context.Context, limit int) ([]chat.Attachment, error) {
+	return Do1(s.guard, ctx, func(ctx context.Context) ([]chat.Attachment, error) { return s.store.DeletedAttachments(ctx, limit) })
+}
+
+// PurgeAttachments is the store's PurgeAttachments within the deadline.
+func (s *Store) PurgeAttachments(ctx context.Context, ids []chat.AttachmentID) error {
+	return s.guard.Run(ctx, func(ctx context.Context) error { return s.store.PurgeAttachments(ctx, ids) })
+}
