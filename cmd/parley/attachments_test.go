@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -356,5 +357,43 @@ func TestAttachmentsMultipart(t *testing.T) {
 	if status != http.StatusCreated || json.Unmarshal(raw, &resp) != nil || resp.Attachment.Name != "notes.txt" ||
 		!strings.HasPrefix(resp.Attachment.ContentType, "text/plain") || resp.Attachment.Size != int64(len("plain words")) {
 		t.Errorf("multipart upload: %d %s; want notes.txt, sniffed as text whatever the part said", status, raw)
+	}
+}
+
+// TestAttachmentsTwoNodes: on two nodes over one PostgreSQL database (the
+// blob store there too), alice uploads on one node and sends over its
+// WebSocket; bob, on the other, gets the message with the files and
+// downloads them from his node; deleting the message there ends them on
+// both.
+func TestAttachmentsTwoNodes(t *testing.T) {
+	t.Parallel()
+	nodes := startCluster(t, 2, nil, nil)
+	alice := register(t, nodes[0], "alice")
+	bob := register(t, nodes[1], "bob")
+	conv, _ := alice.startConversation(bob)
+	b := bob.on(nodes[1]).openTab("bob on node 2")
+	a := alice.openTab("alice on node 1")
+
+	photo := photoPNG(t, 300, 200)
+	pdf := []byte("%PDF-1.4\n" + strings.Repeat("minutes of the meeting\n", 2000))
+	img := alice.attach(conv, "screenshot.png", photo)
+	doc := alice.attach(conv, "minutes.pdf", pdf)
+	a.send(map[string]any{"type": "send", "conversation_id": conv, "client_id": "files-1", "attachment_ids": []int64{img.ID, doc.ID}})
+	sent := a.message(a.expectPast("ack"))
+	got := b.message(b.expectPast("message"))
+	if !reflect.DeepEqual(got, sent) || len(got.Attachments) != 2 {
+		t.Fatalf("bob on node 2 got %+v, want %+v with both files", got, sent)
+	}
+	if resp, data := bob.on(nodes[1]).download(doc.URL); resp.StatusCode != http.StatusOK || !bytes.Equal(data, pdf) {
+		t.Errorf("the PDF from node 2: %d, %d bytes; want the %d bytes alice uploaded on node 1", resp.StatusCode, len(data), len(pdf))
+	}
+	if resp, data := bob.on(nodes[1]).download(img.ThumbnailURL); resp.StatusCode != http.StatusOK || len(data) == 0 {
+		t.Errorf("the thumbnail from node 2: %d, %d bytes", resp.StatusCode, len(data))
+	}
+	alice.call("DELETE", fmt.Sprintf("/api/v1/conversations/%d/messages/%d", conv, sent.Seq), nil, http.StatusNoContent, nil)
+	for _, n := range nodes {
+		if resp, _ := bob.on(n).download(img.URL); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the deleted message's photo from %s: %d, want 404", n.URL, resp.StatusCode)
+		}
 	}
 }
