@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/chat"
@@ -108,6 +111,8 @@ type blankRows struct {
 	Conversation rowView
 	Message      itemView
 	Person       personView
+	Attachment   attachmentView
+	Attachments  []attachmentView
 }
 
 // appState is the main view's data for its script (State): the
@@ -193,6 +198,9 @@ type itemView struct {
 	// Found: the message the page was opened at (?at=), marked so that
 	// the reader sees which one the link was to.
 	Found bool
+	// Attachments are the files the message carries (none on a
+	// tombstone).
+	Attachments []attachmentView
 }
 
 // DeletedText is what a deleted message's row says.
@@ -302,7 +310,7 @@ func rowViews(me int64, list []wire.ConversationRow, openID int64, n names) []ro
 			row.Online = c.OtherUser.Online
 		}
 		if m := c.LastMessage; m != nil {
-			row.Preview = previewText(me, c, n)
+			row.Preview = previewText(me, withFilesPreview(c), n)
 			row.LastAt = m.CreatedAt.Format(time.RFC3339Nano)
 			row.LastTime = clock(m.CreatedAt, now)
 		}
@@ -365,6 +373,9 @@ func openConversation(me int64, st *openState, n names) *openView {
 			if m.EditedAt != nil && !m.Deleted {
 				item.EditedTitle = editedTitle(*m.EditedAt)
 			}
+			if !m.Deleted {
+				item.Attachments = attachmentViews(m.Attachments)
+			}
 			item.CanEdit = canEdit(me, m)
 			item.CanDelete = canDelete(me, m, admin)
 			item.CreatedAt = m.CreatedAt.Format(time.RFC3339Nano)
@@ -397,4 +408,166 @@ func (s *server) signedIn(w http.ResponseWriter, r *http.Request) (chat.User, bo
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return chat.User{}, false
+}
+
+// attachmentView is a file a message carries, as its row shows it: an
+// image (Image) as its thumbnail, at the size it will have (Width,
+// Height), linking to the full size; any other file as a card with its
+// name, Size and Kind. attachmentItem in attachments.js draws the same.
+type attachmentView struct {
+	Image        bool
+	Name         string
+	URL          string
+	ThumbnailURL string
+	Width        int
+	Height       int
+	Size         string
+	Kind         string
+}
+
+// attachmentViews makes the rows' views of a message's files.
+func attachmentViews(list []wire.Attachment) []attachmentView {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]attachmentView, len(list))
+	for i, a := range list {
+		v := attachmentView{Name: a.Name, URL: a.URL, Size: fileSize(a.Size), Kind: fileKind(a.ContentType)}
+		if a.ThumbnailURL != "" && a.Width > 0 && a.Height > 0 {
+			v.Image, v.ThumbnailURL = true, a.ThumbnailURL
+			v.Width, v.Height = thumbSize(a.Width, a.Height)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// The words of files, as messageText, attachmentSummary, fileSize,
+// fileKind and thumbSize in format.js say them: a change here is a change
+// there.
+
+// withFilesPreview returns c with its last message's body standing for
+// its files when it has no text ("📎 photo.png", "📎 2 files"), for the
+// list's preview.
+func withFilesPreview(c wire.ConversationRow) wire.ConversationRow {
+	if m := c.LastMessage; m != nil && m.Body == "" && !m.Deleted && len(m.Attachments) > 0 {
+		shown := *m
+		shown.Body = attachmentSummary(m.Attachments)
+		c.LastMessage = &shown
+	}
+	return c
+}
+
+// attachmentSummary says what a message's files are in a few words:
+// "📎 photo.png" for one, "📎 2 files" for more, "" for none.
+func attachmentSummary(list []wire.Attachment) string {
+	switch len(list) {
+	case 0:
+		return ""
+	case 1:
+		return "📎 " + list[0].Name
+	}
+	return "📎 " + strconv.Itoa(len(list)) + " files"
+}
+
+// fileSize says a file's size for people: "512 bytes", "2.4 MB", "24 MB"
+// (units of 1,024; one decimal below 10).
+func fileSize(n int64) string {
+	switch {
+	case n == 1:
+		return "1 byte"
+	case n < 1024:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	units := []string{"KB", "MB", "GB", "TB"}
+	v := float64(n) / 1024
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v < 9.95 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+	}
+	return strconv.FormatFloat(math.Round(v), 'f', 0, 64) + " " + units[i]
+}
+
+// fileKind says a file's kind for people, from its sniffed media type:
+// "PDF", "text", "PNG image", else the media type itself.
+func fileKind(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	t = strings.ToLower(strings.TrimSpace(t))
+	if k := knownKind(t); k != "" {
+		return k
+	}
+	major, minor, _ := strings.Cut(t, "/")
+	switch major {
+	case "image", "audio", "video", "font":
+		if minor != "" {
+			return strings.ToUpper(minor) + " " + major
+		}
+	}
+	if t == "" {
+		return "file"
+	}
+	return t
+}
+
+// knownKind names the kinds of files people know by name, by media
+// type: "" for the others.
+func knownKind(mediaType string) string {
+	switch mediaType {
+	case "application/pdf":
+		return "PDF"
+	case "application/zip":
+		return "ZIP archive"
+	case "application/x-gzip":
+		return "gzip archive"
+	case "application/x-rar-compressed":
+		return "RAR archive"
+	case "application/octet-stream":
+		return "file"
+	case "application/json":
+		return "JSON"
+	case "application/ogg":
+		return "Ogg"
+	case "application/wasm":
+		return "WebAssembly"
+	case "application/postscript":
+		return "PostScript"
+	case "application/vnd.ms-fontobject":
+		return "font"
+	case "text/plain":
+		return "text"
+	case "text/html":
+		return "HTML"
+	case "text/xml":
+		return "XML"
+	case "text/csv":
+		return "CSV"
+	case "image/svg+xml":
+		return "SVG image"
+	}
+	return ""
+}
+
+// thumbMax is the longest side of a thumbnail, in pixels, as the server
+// makes them.
+const thumbMax = 400
+
+// thumbSize is the size of an image's thumbnail: the image scaled to fit
+// in thumbMax×thumbMax, its aspect ratio kept (each side at least 1
+// pixel), never larger than the image. The <img> gets it, so that the
+// layout does not move as the thumbnail loads.
+func thumbSize(w, h int) (int, int) {
+	if w <= thumbMax && h <= thumbMax {
+		return w, h
+	}
+	scale := func(side, den int) int {
+		return max(1, int((int64(side)*thumbMax*2+int64(den))/(2*int64(den))))
+	}
+	if w >= h {
+		return thumbMax, scale(h, w)
+	}
+	return scale(w, h), thumbMax
 }

@@ -8,7 +8,7 @@
 // the tab is hidden, so a hidden tab's open conversation counts too.
 
 import { fetchConversation } from "./api.js";
-import { UNKNOWN_NAME } from "./format.js";
+import { UNKNOWN_NAME, messageText } from "./format.js";
 import { byId, coalesce } from "./markup.js";
 import { titleOf } from "./store.js";
 
@@ -140,7 +140,8 @@ export class Attention {
   async notify(m) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     if (document.visibilityState !== "hidden" || m.sender_id === this.store.me) return;
-    if (!m.body) return; // a change to a group, with no text to show
+    const text = m.kind === "system" ? "" : messageText(m);
+    if (!text) return; // a change to a group, with no text to show
     let row = this.store.row(m.conversation_id);
     if (row && m.seq <= row.last_read_seq) return;
     const key = `${m.conversation_id}:${m.seq}`;
@@ -158,7 +159,7 @@ export class Attention {
     try {
       n = new Notification(row ? titleOf(row) : TITLE, {
         // In a group the title is the group's: the body says who wrote.
-        body: row?.kind === "group" ? `${this.store.nameOf(m.sender_id) ?? UNKNOWN_NAME}: ${m.body}` : m.body,
+        body: row?.kind === "group" ? `${this.store.nameOf(m.sender_id) ?? UNKNOWN_NAME}: ${text}` : text,
         // One notification per conversation: a newer message replaces the older.
         tag: `conversation-${m.conversation_id}`,
         icon: this.defaultIcon,

@@ -9,6 +9,7 @@
 // deleting messages in their rows, caught up by version after a reconnect.
 
 import { ApiError, deleteMessage, editMessage, fetchConversation, fetchMessages, messageChanges, postRead, request } from "./api.js";
+import { fillAttachments } from "./attachments.js";
 import { Composer, MAX_BODY, charCount } from "./composer.js";
 import { DELETED_TEXT, UNKNOWN_NAME, dayKey, dayLabel, memberStatus, seenByText, systemParts, timeLabel, typingText } from "./format.js";
 import { byId, cloneTemplate, coalesce, part, reconcileChildren } from "./markup.js";
@@ -26,6 +27,8 @@ import { fillText } from "./text.js";
 /** @typedef {import("./outbox.js").Outbox} Outbox */
 /** @typedef {import("./outbox.js").PendingSend} PendingSend */
 /** @typedef {import("./connection.js").Connection} Connection */
+/** @typedef {import("./attachments.js").Uploads} Uploads */
+/** @typedef {import("./wire.js").Attachment} Attachment */
 
 /** Messages of the first page of a conversation (as the server's page). */
 const PAGE_SIZE = 50;
@@ -224,6 +227,7 @@ function fillMessage(li, m, own, sender, actions, found) {
   const body = part(li, ".body", HTMLElement);
   if (m.deleted) body.textContent = DELETED_TEXT;
   else fillText(body, m.body);
+  fillAttachments(li, m.deleted ? [] : m.attachments);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = m.created_at;
   time.textContent = timeLabel(new Date(m.created_at));
@@ -250,6 +254,7 @@ function fillPending(li, p) {
   delete li.dataset.seq;
   fillAnchor(li, 0, false);
   fillText(part(li, ".body", HTMLElement), p.body);
+  fillAttachments(li, p.attachments);
   const time = part(li, ".time", HTMLTimeElement);
   time.dateTime = p.createdAt;
   time.textContent = p.failure ? `Not sent: ${p.failure}` : timeLabel(new Date(p.createdAt));
@@ -376,8 +381,9 @@ export class ConversationView {
    * @param {Outbox} outbox
    * @param {Connection} conn
    * @param {Names} names
+   * @param {Uploads} uploads the files attached to the composer
    */
-  constructor(store, outbox, conn, names) {
+  constructor(store, outbox, conn, names, uploads) {
     this.store = store;
     this.names = names;
     this.outbox = outbox;
@@ -393,7 +399,10 @@ export class ConversationView {
     this.pill = byId("new-messages", HTMLButtonElement);
     this.closedNotice = byId("closed-notice", HTMLElement);
     this.membersLink = byId("members-link", HTMLAnchorElement);
-    this.composer = new Composer({ onSend: (body) => this.send(body), onTyping: () => this.sendTyping(), onEditLast: () => this.editLast() });
+    this.composer = new Composer(
+      { onSend: (body, attachments) => this.send(body, attachments), onTyping: () => this.sendTyping(), onEditLast: () => this.editLast() },
+      uploads,
+    );
     this.seenMark = cloneTemplate("seen-mark-template");
     this.divider = cloneTemplate("unread-row-template");
     // One editor, one delete question and one error line, each moved into
@@ -1191,14 +1200,15 @@ export class ConversationView {
   /**
    * Sends a message from the composer, through the outbox.
    * @param {string} body
+   * @param {Attachment[]} attachments uploaded files it carries
    */
-  send(body) {
+  send(body, attachments) {
     const id = this.store.openId;
     if (id === null) return;
     this.scrollToEnd = true;
     const h = this.store.history(id);
     if (h && h.hasNewer) this.jumpToEnd(); // the new message shows at the end
-    this.outbox.add(id, body);
+    this.outbox.add(id, body, attachments);
   }
 
   /** @returns {boolean} whether a typing frame went */

@@ -118,8 +118,108 @@ export function previewText(me, row, nameOf) {
   if (!m) return "";
   if (m.kind === "system") return systemParts(me, m, nameOf).map((p) => p.text).join("");
   if (m.deleted) return DELETED_TEXT;
-  if (row.kind !== "group") return m.body;
-  return `${m.sender_id === me ? "You" : nameOf(m.sender_id)}: ${m.body}`;
+  const text = messageText(m);
+  if (row.kind !== "group") return text;
+  return `${m.sender_id === me ? "You" : nameOf(m.sender_id)}: ${text}`;
+}
+
+// The words of files, as attachmentSummary, fileSize, fileKind and
+// thumbSize in internal/web/pages.go say them: a change here is a change
+// there.
+
+/**
+ * A message's text for a preview or a notification: its body, or for a
+ * message of files alone what it carries ("📎 photo.png", "📎 2 files").
+ * @param {Message} m
+ * @returns {string}
+ */
+export function messageText(m) {
+  return m.body || attachmentSummary(m.attachments ?? []);
+}
+
+/**
+ * What a message's files are, in a few words: "📎 photo.png" for one,
+ * "📎 2 files" for more, "" for none.
+ * @param {import("./wire.js").Attachment[]} list
+ * @returns {string}
+ */
+export function attachmentSummary(list) {
+  if (list.length === 0) return "";
+  return list.length === 1 ? `📎 ${list[0].name}` : `📎 ${list.length} files`;
+}
+
+/**
+ * A file's size for people: "512 bytes", "2.4 MB", "24 MB" (units of
+ * 1,024; one decimal below 10).
+ * @param {number} bytes
+ * @returns {string}
+ */
+export function fileSize(bytes) {
+  if (bytes < 1024) return bytes === 1 ? "1 byte" : `${bytes} bytes`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return v < 9.95 ? `${v.toFixed(1)} ${units[i]}` : `${Math.round(v)} ${units[i]}`;
+}
+
+/** Names of the kinds of files people know by name, by media type. */
+const FILE_KINDS = new Map([
+  ["application/pdf", "PDF"],
+  ["application/zip", "ZIP archive"],
+  ["application/x-gzip", "gzip archive"],
+  ["application/x-rar-compressed", "RAR archive"],
+  ["application/octet-stream", "file"],
+  ["application/json", "JSON"],
+  ["application/ogg", "Ogg"],
+  ["application/wasm", "WebAssembly"],
+  ["application/postscript", "PostScript"],
+  ["application/vnd.ms-fontobject", "font"],
+  ["text/plain", "text"],
+  ["text/html", "HTML"],
+  ["text/xml", "XML"],
+  ["text/csv", "CSV"],
+  ["image/svg+xml", "SVG image"],
+]);
+
+/**
+ * A file's kind for people, from its sniffed media type: "PDF", "text",
+ * "PNG image", else the media type itself.
+ * @param {string} contentType
+ * @returns {string}
+ */
+export function fileKind(contentType) {
+  const type = contentType.split(";")[0].trim().toLowerCase();
+  const known = FILE_KINDS.get(type);
+  if (known) return known;
+  const [major, minor = ""] = type.split("/");
+  if (["image", "audio", "video", "font"].includes(major) && minor) return `${minor.toUpperCase()} ${major}`;
+  return type || "file";
+}
+
+/** The longest side of a thumbnail, in pixels (as the server makes them). */
+export const THUMB_MAX = 400;
+
+/**
+ * The size of an image's thumbnail: the image scaled to fit in
+ * THUMB_MAX×THUMB_MAX, its aspect ratio kept (each side at least 1
+ * pixel), never larger than the image. Set on the <img> so that the
+ * layout does not move as it loads.
+ * @param {number} width
+ * @param {number} height
+ * @returns {{width: number, height: number}}
+ */
+export function thumbSize(width, height) {
+  if (width <= THUMB_MAX && height <= THUMB_MAX) return { width, height };
+  /**
+   * @param {number} side
+   * @param {number} den
+   */
+  const scale = (side, den) => Math.max(1, Math.floor((2 * side * THUMB_MAX + den) / (2 * den)));
+  return width >= height ? { width: THUMB_MAX, height: scale(height, width) } : { width: scale(width, height), height: THUMB_MAX };
 }
 
 /**

@@ -4,6 +4,7 @@
 // state lives in the objects made below.
 
 import { Attention } from "./attention.js";
+import { Uploads } from "./attachments.js";
 import { Connection } from "./connection.js";
 import { ConversationList } from "./conversation-list.js";
 import { fetchConversation } from "./api.js";
@@ -44,8 +45,10 @@ function startApp(state) {
   const conn = new Connection(
     {
       hello: async () => {
-        // Whatever happened between the page being made (or the last
-        // connection dropping) and now is fetched, then unsent messages go.
+        // Uploads the network cut off go again; whatever happened between
+        // the page being made (or the last connection dropping) and now is
+        // fetched, then unsent messages go.
+        uploads.resume();
         await catchUp();
         outbox.resendAll();
       },
@@ -83,7 +86,8 @@ function startApp(state) {
     showConnection,
   );
   const outbox = new Outbox((frame) => conn.send(frame));
-  const view = new ConversationView(store, outbox, conn, names);
+  const uploads = new Uploads();
+  const view = new ConversationView(store, outbox, conn, names, uploads);
   const list = new ConversationList(store, (id) => view.open(id, true), names);
   const attention = new Attention(store, (id) => view.open(id, true));
 

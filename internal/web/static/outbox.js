@@ -22,6 +22,7 @@
  * @property {string} clientId
  * @property {number} conversationId
  * @property {string} body
+ * @property {import("./wire.js").Attachment[]} attachments the uploaded files it carries
  * @property {string} createdAt when it was typed, RFC 3339
  * @property {string} failure why the server refused it; "" while it may still go
  */
@@ -124,11 +125,12 @@ export class Outbox {
    * resendAll).
    * @param {number} conversationId
    * @param {string} body
+   * @param {import("./wire.js").Attachment[]} [attachments] uploaded files it carries
    * @returns {PendingSend}
    */
-  add(conversationId, body) {
+  add(conversationId, body, attachments = []) {
     /** @type {PendingSend} */
-    const entry = { clientId: crypto.randomUUID(), conversationId, body, createdAt: new Date().toISOString(), failure: "" };
+    const entry = { clientId: crypto.randomUUID(), conversationId, body, attachments, createdAt: new Date().toISOString(), failure: "" };
     this.queue(conversationId).entries.push(entry);
     this.pump(conversationId);
     this.changed(conversationId);
@@ -145,7 +147,10 @@ export class Outbox {
     if (!q || q.inFlight !== null || q.hold !== undefined) return;
     const next = q.entries.find((e) => !e.failure);
     if (!next) return;
-    const went = this.sendFrame({ type: "send", conversation_id: next.conversationId, client_id: next.clientId, body: next.body });
+    /** @type {SendFrame} */
+    const frame = { type: "send", conversation_id: next.conversationId, client_id: next.clientId, body: next.body };
+    if (next.attachments.length > 0) frame.attachment_ids = next.attachments.map((a) => a.id);
+    const went = this.sendFrame(frame);
     // Not connected: the next hello resumes the queue (resendAll).
     if (went) q.inFlight = next.clientId;
   }

@@ -32,6 +32,21 @@
  * @property {number} version the conversation's change counter when this message last changed (created, edited or deleted)
  * @property {string | null} edited_at RFC 3339, null when never edited
  * @property {boolean} deleted a tombstone: the body is erased
+ * @property {Attachment[]} [attachments] the files it carries, in the order sent; absent when none (a tombstone has none)
+ */
+
+/**
+ * A file a message carries, or an upload waiting to be sent (only its
+ * uploader sees it then).
+ * @typedef {object} Attachment
+ * @property {number} id
+ * @property {string} name the file's name, made safe to show
+ * @property {string} content_type sniffed from the bytes
+ * @property {number} size in bytes
+ * @property {number} [width] an image's width in pixels; absent for other files
+ * @property {number} [height] an image's height in pixels; absent for other files
+ * @property {string} url the bytes: shown inline for a raster image, else a download
+ * @property {string} [thumbnail_url] an image's thumbnail (at most 400 pixels on its longest side); absent for other files
  */
 
 /**
@@ -96,6 +111,7 @@
 /** @typedef {{message: Message}} MessageResponse */
 /** @typedef {{users: Contact[], next: string | null}} UsersResponse */
 /** @typedef {{user: User}} UserResponse */
+/** @typedef {{attachment: Attachment}} AttachmentResponse */
 
 /**
  * The first frame of a connection. session_idle_ms is the session's idle
@@ -132,7 +148,7 @@
  * @typedef {HelloFrame | AckFrame | MessageFrame | MessageUpdatedFrame | TypingFrame | ReadFrame | PresenceFrame | UserFrame | MemberFrame | ConversationFrame | ResyncFrame | ErrorFrame} ServerFrame
  */
 
-/** @typedef {{type: "send", conversation_id: number, client_id: string, body: string}} SendFrame */
+/** @typedef {{type: "send", conversation_id: number, client_id: string, body: string, attachment_ids?: number[]}} SendFrame attachment_ids: uploads to send with it (with them the body may be empty) */
 
 /**
  * A frame to the server.
