@@ -35,7 +35,10 @@ type Store interface {
 	// direct conversations stay). It returns the user as they are now, the
 	// keys of the ended sessions, the groups left and the user's contacts
 	// (as Contacts, read in the same transaction before the groups are
-	// left). ENOTFOUND when there is no such open account.
+	// left). When it was the last open, active site admin, the earliest
+	// open, active account becomes a site admin in the same transaction,
+	// as a group's longest-standing member does. ENOTFOUND when there is
+	// no such open account.
 	CloseUser(ctx context.Context, id UserID, now time.Time) (ClosedAccount, error)
 	// SetPasswordHash replaces a user's password hash, or ENOTFOUND (a
 	// closed account too).

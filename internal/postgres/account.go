@@ -147,6 +147,14 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 				SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`, groups); err != nil {
 				return fmt.Errorf("lock groups: %w", err)
 			}
+			// The admins' rows first, in the order keepAnAdmin takes
+			// them: two admins closing at once take turns, and the second
+			// sees whether the first left anyone admin (keepSiteAdmin).
+			if _, err := tx.Exec(ctx, `
+				SELECT id FROM users WHERE is_admin AND closed_at IS NULL AND deactivated_at IS NULL
+				ORDER BY id FOR UPDATE`); err != nil {
+				return fmt.Errorf("lock admins: %w", err)
+			}
 			u := &closed.User
 			err = tx.QueryRow(ctx, `
 				UPDATE users SET closed_at = $1, display_name = $2, search_name = '', password_hash = '', is_admin = false
@@ -181,6 +189,16 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 					return err
 				}
 				closed.Groups = append(closed.Groups, ch)
+			}
+			// The site never goes without an admin because its last one
+			// closed their account, as a group never goes without one
+			// because its last one left: the earliest open, active
+			// account becomes one.
+			if _, err := tx.Exec(ctx, `
+				UPDATE users SET is_admin = true
+				WHERE id = (SELECT min(id) FROM users WHERE closed_at IS NULL AND deactivated_at IS NULL)
+				  AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin AND closed_at IS NULL AND deactivated_at IS NULL)`); err != nil {
+				return fmt.Errorf("keep a site admin: %w", err)
 			}
 			closed.Sessions, err = endSessions(ctx, tx, id, "")
 			return err

@@ -115,6 +115,9 @@ func (s *Store) CloseUser(ctx context.Context, id chat.UserID, now time.Time) (c
 		if closed.Groups, err = leaveGroups(ctx, tx, id, now); err != nil {
 			return err
 		}
+		if err := keepSiteAdmin(ctx, tx); err != nil {
+			return err
+		}
 		closed.Sessions, err = endSessions(ctx, tx, id, "")
 		return err
 	})
@@ -188,4 +191,21 @@ func (s *Store) TouchSession(ctx context.Context, key string, expiry time.Time) 
 		return time.Time{}, false, fmt.Errorf("touch session: %w", err)
 	}
 	return fromMicros(got), true, nil
+}
+
+// keepSiteAdminQuery makes the earliest open, active account a site admin
+// when no open, active admin is left: the site never goes without one
+// because its last admin closed their account, as a group never goes
+// without an admin because its last one left.
+const keepSiteAdminQuery = `
+	UPDATE users SET is_admin = 1
+	WHERE id = (SELECT min(id) FROM users WHERE closed_at IS NULL AND deactivated_at IS NULL)
+	  AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin AND closed_at IS NULL AND deactivated_at IS NULL)`
+
+// keepSiteAdmin runs keepSiteAdminQuery inside tx.
+func keepSiteAdmin(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, keepSiteAdminQuery); err != nil {
+		return fmt.Errorf("keep a site admin: %w", err)
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ func accessTests() []struct {
 		{"InvitationUsesConcurrent", testInvitationConcurrent},
 		{"LastAdminKept", testLastAdminKept},
 		{"LastAdminConcurrent", testLastAdminConcurrent},
+		{"LastAdminCloses", testLastAdminCloses},
 	}
 }
 
@@ -446,5 +447,42 @@ func testInvitationConcurrent(t *testing.T, s chat.Store) {
 	got, err := s.Invitations(t.Context(), chat.InvitationQuery{Limit: 10})
 	if err != nil || len(got) != 1 || got[0].Uses != uses {
 		t.Errorf("the invitation after the race: %+v, %v; want %d uses", got, err, uses)
+	}
+}
+
+// testLastAdminCloses: when the last active admin closes their account,
+// the earliest open, active account becomes one (a deactivated one is
+// passed over); while another admin is left, nobody is promoted; two
+// admins closing at once leave one.
+func testLastAdminCloses(t *testing.T, s chat.Store) {
+	ctx := t.Context()
+	root := NewUser(t, s, "root")
+	dave := NewUser(t, s, "dave")
+	bob := NewUser(t, s, "bob")
+	carol := NewUser(t, s, "carol")
+	if _, _, err := s.DeactivateUser(ctx, dave.ID, chat.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CloseUser(ctx, root.ID, chat.Now()); err != nil {
+		t.Fatalf("CloseUser of the only admin: %v", err)
+	}
+	if got := activeAdmins(t, s); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("admins after the only one closed their account: %v, want [bob], the earliest open, active account", got)
+	}
+	if _, err := s.SetAdmin(ctx, carol.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	erin := NewUser(t, s, "erin")
+	var wg sync.WaitGroup
+	for _, id := range []chat.UserID{bob.ID, carol.ID} {
+		wg.Go(func() {
+			if _, err := s.CloseUser(ctx, id, chat.Now()); err != nil {
+				t.Errorf("CloseUser(%d): %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := activeAdmins(t, s); !slices.Equal(got, []string{erin.Username}) {
+		t.Errorf("admins after both admins closed their accounts at once: %v, want [erin]", got)
 	}
 }
