@@ -16,9 +16,12 @@ import (
 )
 
 // outboxRateEnv is the message rate of the outbox tests: low, so that lines
-// typed quickly are refused with rate_limited and have to wait.
+// typed quickly are refused with rate_limited and have to wait. The outbox
+// has one send in flight at a time, so it outruns one message a second
+// unless a round trip takes longer than that: a busy machine slows it
+// down, but not so far.
 func outboxRateEnv(extra ...string) map[string]string {
-	return browserServerEnv(append([]string{"PARLEY_MESSAGE_RATE", "5", "PARLEY_MESSAGE_BURST", "3"}, extra...)...)
+	return browserServerEnv(append([]string{"PARLEY_MESSAGE_RATE", "1", "PARLEY_MESSAGE_BURST", "3"}, extra...)...)
 }
 
 // countRateLimited counts the rate_limited error frames the tab receives.
