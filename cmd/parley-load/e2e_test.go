@@ -332,6 +332,35 @@ func testEndToEnd(t *testing.T, bin string) {
 		}
 	})
 
+	t.Run("uploads", func(t *testing.T) {
+		// 3 uploads of 1 MiB at once, each sent in a message after.
+		var stderr bytes.Buffer
+		rep, err := runLoadTool(ctx, &stderr, "-url", url, "-prefix", "up", "-uploads", "3", "-upload-size", "1MiB",
+			"-upload-send", "-server-pid", fmt.Sprint(srv.cmd.Process.Pid), "-progress=false")
+		if err != nil {
+			t.Fatalf("run: %v\n%s\nserver:\n%s", err, stderr.String(), srv.output())
+		}
+		u := rep.Uploads
+		if rep.Mode != "upload" || u == nil {
+			t.Fatalf("mode %q, uploads %+v", rep.Mode, u)
+		}
+		if u.OK != 3 || u.Sent != 3 || len(u.Failed) != 0 || u.Bytes != 3<<20 || u.Size != 1<<20 {
+			t.Errorf("uploads: %d ok, %d sent, failed %v, %d bytes of %d each; want 3, 3, none, 3 MiB of 1 MiB", u.OK, u.Sent, u.Failed, u.Bytes, u.Size)
+		}
+		if u.ContentTypes["application/octet-stream"] != 3 || u.Thumbnails != 0 {
+			t.Errorf("content types %v, %d thumbnails; want 3 application/octet-stream, none", u.ContentTypes, u.Thumbnails)
+		}
+		if u.Latency == nil || u.Latency.Count != 3 || u.Latency.P50 <= 0 || u.MiBPerSec <= 0 || u.ElapsedS <= 0 {
+			t.Errorf("latency %+v, %v MiB/s over %v s", u.Latency, u.MiBPerSec, u.ElapsedS)
+		}
+		if r := rep.ServerRSS; r == nil || r.StartKB <= 0 || r.PeakKB <= 0 || r.EndKB <= 0 || r.Samples < 2 {
+			t.Errorf("server RSS: %+v", r)
+		}
+		if rep.ServerCPU == nil || rep.ServerCPU.Seconds < 0 {
+			t.Errorf("server CPU: %+v", rep.ServerCPU)
+		}
+	})
+
 	t.Run("idle", func(t *testing.T) {
 		var stderr bytes.Buffer
 		// -settle 0: the RSS is read as soon as the connections are open;

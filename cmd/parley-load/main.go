@@ -10,6 +10,9 @@
 //
 // With -idle it only opens authenticated connections and holds them, for
 // measuring the server's memory per connection.
+//
+// With -uploads it only uploads files, -upload-concurrency at once, for
+// measuring the server's upload throughput and its memory meanwhile.
 package main
 
 import (
@@ -84,6 +87,13 @@ type config struct {
 	groupMembers    int
 	groupSenders    int
 	maxGroupMembers int
+	uploads         int
+	uploadSize      sizeFlag
+	uploadConc      int
+	uploadFile      string
+	uploadSend      bool
+	uploadTimeout   time.Duration
+	rssInterval     time.Duration
 
 	base  *url.URL        // the first of bases
 	bases []*url.URL      // parsed url: users are spread over them round-robin
@@ -129,6 +139,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.IntVar(&cfg.groupSenders, "group-senders", 10, "group mode: members of each group who send (the first ones; at most -group-members when not given); every member's connections receive")
 	fs.IntVar(&cfg.maxGroupMembers, "max-group-members", 1000, "the server's -max-group-members, to refuse a plan with bigger groups")
 
+	cfg.uploadSize = 1 << 20
+	fs.IntVar(&cfg.uploads, "uploads", 0, "upload mode: make this many uploads (raw bodies to POST /api/v1/conversations/{id}/attachments), spread over the users' direct conversations, and report MiB/s, each upload's latency and, with -server-pid, the server's RSS before and at its peak; no WebSockets (0: not this mode)")
+	fs.Var(&cfg.uploadSize, "upload-size", "upload mode: bytes of each upload, made on the fly (never held whole): 25MiB, 500KB, or bytes")
+	fs.IntVar(&cfg.uploadConc, "upload-concurrency", 20, "upload mode: uploads in flight at once (at most -uploads); -users defaults to this, rounded up to even, so each upload in flight has a user of its own")
+	fs.StringVar(&cfg.uploadFile, "upload-file", "", "upload mode: upload this file's bytes (an image, say) instead of generated ones; -upload-size is then its size")
+	fs.BoolVar(&cfg.uploadSend, "upload-send", false, "upload mode: send a message carrying each upload after it (POST …/messages with attachment_ids)")
+	fs.DurationVar(&cfg.uploadTimeout, "upload-timeout", 5*time.Minute, "upload mode: how long one upload may take")
+	fs.DurationVar(&cfg.rssInterval, "rss-interval", 50*time.Millisecond, "upload mode with -server-pid: how often to read the server's RSS for its peak")
+
 	fs.VisitAll(func(f *flag.Flag) { f.Usage += " (env " + envName(f.Name) + ")" })
 	var envErr error
 	cfg.given = map[string]bool{}
@@ -173,6 +192,9 @@ func (cfg *config) check() error {
 	if err := cfg.checkGroups(); err != nil {
 		return err
 	}
+	if cfg.uploads != 0 {
+		return cfg.checkUploads()
+	}
 	switch {
 	case cfg.users < 1:
 		return errors.New("-users must be at least 1")
@@ -211,6 +233,36 @@ func (cfg *config) check() error {
 		return errors.New("-max-pending must be at least 1")
 	case cfg.bodySize > maxBody:
 		return fmt.Errorf("-body-size must be at most %d", maxBody)
+	}
+	return nil
+}
+
+// checkUploads validates the upload mode's flags and derives -users
+// from -upload-concurrency when not given.
+func (cfg *config) checkUploads() error {
+	switch {
+	case cfg.uploads < 0:
+		return errors.New("-uploads must not be negative")
+	case cfg.idle || cfg.groups > 0:
+		return errors.New("-uploads goes with neither -idle nor -groups")
+	case cfg.uploadConc < 1:
+		return errors.New("-upload-concurrency must be at least 1")
+	case cfg.uploadTimeout <= 0 || cfg.rssInterval <= 0:
+		return errors.New("-upload-timeout and -rss-interval must be positive")
+	case cfg.signupConc < 1:
+		return errors.New("-signup-concurrency must be at least 1")
+	case len(cfg.passwordPrefix)+len(cfg.prefix)+1 < 8:
+		return errors.New("-password-prefix plus the username must make passwords of at least 8 characters")
+	}
+	cfg.uploadConc = min(cfg.uploadConc, cfg.uploads)
+	if !cfg.given["users"] {
+		cfg.users = cfg.uploadConc + cfg.uploadConc%2
+	}
+	if cfg.users < 2 || cfg.users%2 != 0 {
+		return errors.New("-users must be even and at least 2: user 2i uploads to the conversation with user 2i+1, and back")
+	}
+	if !validPrefix(cfg.prefix) || len(cfg.prefix)+len(fmt.Sprint(cfg.userOffset+cfg.users)) > 32 {
+		return fmt.Errorf("-prefix %q: usernames are 3-32 characters of a-z 0-9 _ . -", cfg.prefix)
 	}
 	return nil
 }
@@ -335,9 +387,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	l := newLoader(cfg, stderr)
 	defer l.close()
 	var rep *report
-	if cfg.idle {
+	switch {
+	case cfg.uploads > 0:
+		rep, err = l.runUploads(ctx)
+	case cfg.idle:
 		rep, err = l.runIdle(ctx)
-	} else {
+	default:
 		rep, err = l.runLoad(ctx)
 	}
 	if err != nil {
