@@ -33,14 +33,17 @@ type BlobStore struct {
 	bufs sync.Pool // *[blobChunkSize]byte, the chunk buffers of Puts
 }
 
-// Blobs returns the blob store in s's database, sharing its pool.
+// Blobs returns the blob store in s's database, on a pool of its own (see
+// Store.blobs): a Put holds a connection for as long as its client takes
+// to send, and Puts past the pool's size wait for one under their own
+// context, not the chat's queries.
 func (s *Store) Blobs() *BlobStore {
-	b := &BlobStore{pool: s.pool}
+	b := &BlobStore{pool: s.blobs}
 	b.bufs.New = func() any { return new([blobChunkSize]byte) }
 	return b
 }
 
-// Blobs returns the blob store in the database, sharing the store's pool;
+// Blobs returns the blob store in the database, on a pool of its own;
 // see BlobStore for how its calls are bounded.
 func (g *Guarded) Blobs() *BlobStore { return g.store.Blobs() }
 

@@ -2,11 +2,13 @@ package postgres
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -98,5 +100,36 @@ func BenchmarkBlobPut(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// TestBlobUploadsLeaveTheChatItsConnections: with a pool of one
+// connection, a Put whose client sends slowly holds the blob store's
+// connection, and the store's queries still get theirs at once: uploads
+// never starve the chat (they did when both shared one pool).
+func TestBlobUploadsLeaveTheChatItsConnections(t *testing.T) {
+	s := openTest(t, newSchema(t), func(c *pgxpool.Config) { c.MaxConns = 1 })
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Blobs().Put(t.Context(), pr, 1<<20)
+		done <- err
+	}()
+	// The Put has its connection once it has read the first bytes.
+	if _, err := pw.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded, so that a query stuck behind the upload fails the test
+	// rather than hang it.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := s.CreateUser(ctx, chat.User{Username: "alice", DisplayName: "Alice", CreatedAt: chat.Now()}, "hash"); err != nil {
+		t.Errorf("a query while an upload holds the blob connection: %v", err)
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the upload: %v", err)
 	}
 }

@@ -34,6 +34,11 @@ var _ chat.Store = (*Store)(nil)
 // Store is a chat.Store on a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// blobs is the pool of the blob store (Blobs): as large as pool, and
+	// apart from it, so that uploads, which hold a connection as long as
+	// their client takes to send, never keep the chat's queries waiting.
+	// It connects only when blobs are used.
+	blobs *pgxpool.Pool
 }
 
 // Options tune a Store.
@@ -93,7 +98,14 @@ func open(ctx context.Context, dsn string, configure func(*pgxpool.Config)) (*St
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool}, nil
+	blobCfg := cfg.Copy()
+	blobCfg.MinConns = 0
+	blobs, err := pgxpool.NewWithConfig(ctx, blobCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Store{pool: pool, blobs: blobs}, nil
 }
 
 // migrate applies pending migrations. Goose records them in
@@ -139,6 +151,7 @@ func newProvider(db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, err
 // be released.
 func (s *Store) Close() {
 	s.pool.Close()
+	s.blobs.Close()
 }
 
 // Ping reports whether the database answers.
