@@ -133,6 +133,15 @@ func bombPNG() []byte {
 	return bytes.Join([][]byte{[]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", ihdr), pngChunk("IDAT", []byte{0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01}), pngChunk("IEND", nil)}, nil)
 }
 
+// corruptPNG is a PNG whose header is whole and whose pixel data is not.
+func corruptPNG() []byte {
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], 10)
+	binary.BigEndian.PutUint32(ihdr[4:], 10)
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	return bytes.Join([][]byte{[]byte("\x89PNG\r\n\x1a\n"), pngChunk("IHDR", ihdr), pngChunk("IDAT", []byte("these bytes are no zlib stream")), pngChunk("IEND", nil)}, nil)
+}
+
 // blobFiles returns the files of the server's attachment store (next to
 // its database).
 func blobFiles(t *testing.T, s *server) []string {
@@ -253,6 +262,7 @@ func TestAttachmentRefusals(t *testing.T) {
 		{"one byte past the limit", alice, conv, "big.bin", bytes.Repeat([]byte("x"), 64<<10+1), 413, "too_large", "64 KiB"},
 		{"a decompression bomb", alice, conv, "bomb.png", bombPNG(), 413, "too_large", "pixels"},
 		{"a broken image", alice, conv, "broken.png", []byte("\x89PNG\r\n\x1a\nthis is not a PNG at all"), 400, "invalid", "PNG"},
+		{"an image whose pixels do not decode", alice, conv, "corrupt.png", corruptPNG(), 400, "invalid", "PNG"},
 		{"a non-member", mallory, conv, "x.txt", []byte("hello"), 404, "not_found", "conversation"},
 		{"a path for a name", alice, conv, "../../etc/passwd", []byte("root:x:0:0"), 400, "invalid", "not a path"},
 		{"a name with control characters", alice, conv, "bill\r\n.pdf", []byte("%PDF-1.4"), 400, "invalid", "control characters"},

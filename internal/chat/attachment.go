@@ -113,7 +113,9 @@ type Images interface {
 	// EINVALID when it cannot, ETOOLARGE past the pixel limit.
 	Inspect(r io.Reader, contentType string) (width, height int, err error)
 	// Thumbnail decodes an image within the pixel limit and returns it
-	// scaled down, encoded, with its type and size in pixels.
+	// scaled down, encoded, with its type and size in pixels; data nil
+	// (and no error) for a valid image it cannot preview. An image that
+	// cannot be decoded is EINVALID.
 	Thumbnail(r io.Reader, contentType string) (data []byte, thumbType string, width, height int, err error)
 }
 
@@ -253,8 +255,9 @@ func (s *Service) Upload(ctx context.Context, caller UserID, u Upload) (Attachme
 	return stored, nil
 }
 
-// thumbnail reads the stored image's size and stores its thumbnail; an
-// image it cannot preview is kept without one (not inline). The
+// thumbnail reads the stored image's size and stores its thumbnail; a
+// valid image Images cannot preview is kept without one (not inline), one
+// it cannot decode is refused. The
 // decode is bounded by the pixel limit Images enforces, and made by at
 // most ServiceConfig.MaxImageDecodes uploads at once, so that memory does
 // not grow with the number of uploads.
@@ -277,14 +280,13 @@ func (s *Service) thumbnail(ctx context.Context, a *Attachment) error {
 	}
 	data, thumbType, w, h, err := s.images.Thumbnail(b, a.ContentType)
 	<-s.decodes
-	if ErrorCode(err) == EINVALID {
-		// A valid image with no preview (an animated WebP, say): kept,
-		// as a download.
-		s.logger.DebugContext(ctx, "no thumbnail", "err", err, "type", a.ContentType)
-		return nil
-	}
 	if err != nil {
 		return err
+	}
+	if data == nil {
+		// A valid image with no preview (an animated WebP): kept, as
+		// a download.
+		return nil
 	}
 	info, err := s.blobs.Put(ctx, bytes.NewReader(data), int64(len(data)))
 	if err != nil {

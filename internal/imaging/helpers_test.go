@@ -184,6 +184,10 @@ func pngWithMetadata(enc []byte) []byte {
 	b = append(b, pngChunk("iTXt", []byte("XML:com.adobe.xmp\x00\x00\x00\x00\x00"+xmpPacket))...)
 	b = append(b, pngChunk("eXIf", tiffWithGPS(0))...)
 	b = append(b, pngChunk("tIME", []byte{0x07, 0xEA, 12, 1, 19, 0, 0})...)
+	// EXIF in the chunk old ImageMagick wrote, and a camera's own chunk:
+	// no list of metadata chunks names them.
+	b = append(b, pngChunk("exIf", []byte("OLDEXIF GPSMARK 48.8584N"))...)
+	b = append(b, pngChunk("caMr", []byte("Cam serial 0042 GPSMARK"))...)
 	iend := len(enc) - 12
 	b = append(b, enc[ihdrEnd:iend]...)
 	b = append(b, pngChunk("tEXt", []byte("Location\x00Paris"))...)

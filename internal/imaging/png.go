@@ -47,14 +47,34 @@ func (s *stripper) pngChunk(first bool) error {
 	}
 	s.step = (*stripper).pngNextChunk
 	n := int64(length) + 4 // data and CRC
-	switch typ {
-	case "eXIf", "tEXt", "zTXt", "iTXt", "tIME":
+	if typ == "IEND" {
+		s.step = (*stripper).done
+	}
+	// A known list of what to keep, not of what to drop: metadata comes
+	// in chunks no list of them foresees (an "exIf" of old ImageMagick,
+	// a camera's private chunk). An unknown ancillary chunk (lower-case
+	// first letter, PNG specification 5.4) is dropped; an unknown
+	// critical one cannot be decoded anyway.
+	if !pngKept(typ) && typ[0] >= 'a' && typ[0] <= 'z' {
 		s.skipN = n
 		return nil
-	case "IEND":
-		s.step = (*stripper).done
 	}
 	s.emit(h[:]...)
 	s.copyN = n
 	return nil
+}
+
+// pngKept reports whether a stripped PNG keeps a chunk: the critical
+// ones, and the ancillary ones that say how to show the pixels
+// (transparency, colour, gamma, pixel size, background) or animate them
+// (APNG). Text, time and EXIF chunks go, as does any other.
+func pngKept(typ string) bool {
+	switch typ {
+	case "IHDR", "PLTE", "IDAT", "IEND",
+		"tRNS", "cHRM", "gAMA", "iCCP", "sBIT", "sRGB", "cICP", "mDCV", "cLLI",
+		"bKGD", "pHYs", "sPLT",
+		"acTL", "fcTL", "fdAT":
+		return true
+	}
+	return false
 }

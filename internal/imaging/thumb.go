@@ -80,15 +80,16 @@ func Inspect(r io.Reader, contentType string, lim Limits) (width, height int, er
 // a PNG when it has any transparency; thumbType is "image/jpeg" or
 // "image/png"; width and height are the thumbnail's, in pixels.
 //
-// Errors are those of Inspect, and EINVALID when the image data cannot be
-// decoded (animated WebP is not decoded).
+// An animated WebP, which golang.org/x/image/webp does not decode, has no
+// preview: data is nil and err nil. Errors are those of Inspect, and
+// EINVALID when the image data cannot be decoded.
 func Thumbnail(r io.Reader, contentType string, lim Limits) (data []byte, thumbType string, width, height int, err error) {
 	h, err := readHeader(r, contentType, lim)
 	if err != nil {
 		return nil, "", 0, 0, err
 	}
 	if contentType == typeWebP && h.webpAnimated {
-		return nil, "", 0, 0, chat.Errorf(chat.EINVALID, "animated WebP images have no preview")
+		return nil, "", 0, 0, nil
 	}
 	var img image.Image
 	switch contentType {

@@ -144,7 +144,6 @@ func TestInspectAndThumbnailRefuse(t *testing.T) {
 		{"truncated png", "image/png", png[:len(png)/2]},
 		{"pdf", "application/pdf", []byte("%PDF-1.7")},
 		{"svg", "image/svg+xml", []byte("<svg/>")},
-		{"animated webp", "image/webp", riff(vp8x(0x02, 4, 4), riffChunk("ANIM", make([]byte, 6)))},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -152,7 +151,7 @@ func TestInspectAndThumbnailRefuse(t *testing.T) {
 			if !isCode(err, chat.EINVALID) {
 				t.Errorf("Thumbnail err %v, want EINVALID", err)
 			}
-			if c.name == "truncated png" || c.name == "animated webp" {
+			if c.name == "truncated png" {
 				return // the header is whole
 			}
 			if _, _, err := Inspect(bytes.NewReader(c.file), c.contentType, Limits{}); !isCode(err, chat.EINVALID) {
@@ -192,5 +191,14 @@ func TestFit(t *testing.T) {
 		if tw, th := fit(c.w, c.h, c.lim); tw != c.tw || th != c.th {
 			t.Errorf("fit(%d, %d, %d) = %d×%d, want %d×%d", c.w, c.h, c.lim, tw, th, c.tw, c.th)
 		}
+	}
+}
+
+// TestThumbnailAnimatedWebP: an animated WebP is a valid image without a
+// preview: no thumbnail, no error.
+func TestThumbnailAnimatedWebP(t *testing.T) {
+	data, thumbType, w, h, err := Thumbnail(bytes.NewReader(riff(vp8x(0x02, 4, 4), riffChunk("ANIM", make([]byte, 6)))), "image/webp", Limits{})
+	if err != nil || data != nil || thumbType != "" || w != 0 || h != 0 {
+		t.Errorf("Thumbnail = %d bytes, %q, %d×%d, %v; want no preview and no error", len(data), thumbType, w, h, err)
 	}
 }
