@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -59,6 +60,22 @@ func (s *BlobStore) Put(ctx context.Context, r io.Reader, limit int64) (chat.Blo
 	if err := ctx.Err(); err != nil {
 		return chat.BlobInfo{}, fmt.Errorf("postgres: put blob: %w", err)
 	}
+	buf := s.bufs.Get().(*[blobChunkSize]byte)
+	defer s.bufs.Put(buf)
+	// The bytes go to a file first: a client sends at its own pace, and a
+	// connection held for all of it (15 minutes for a slow one) would let
+	// a few slow uploads take every connection there is. The database
+	// then takes them at the disk's pace.
+	spool, err := spoolBlob(ctx, r, buf[:], limit)
+	if err != nil {
+		return chat.BlobInfo{}, err
+	}
+	defer func() {
+		_ = spool.Close()           // read only from here
+		_ = os.Remove(spool.Name()) // in the system's temporary directory
+	}()
+	r = spool
+
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return chat.BlobInfo{}, blobError(ctx, "put blob", err)
@@ -66,8 +83,6 @@ func (s *BlobStore) Put(ctx context.Context, r io.Reader, limit int64) (chat.Blo
 	// A no-op after Commit; otherwise nothing of the blob remains.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	buf := s.bufs.Get().(*[blobChunkSize]byte)
-	defer s.bufs.Put(buf)
 	// COPY rather than an INSERT a chunk: pgx copies each parameter into
 	// buffers it then drops when they are large, which would allocate
 	// twice the blob's size per Put; COPY reuses one buffer throughout.
@@ -166,6 +181,40 @@ func fill(ctx context.Context, r io.Reader, buf []byte) (n int, eof bool, err er
 		}
 	}
 	return n, false, nil
+}
+
+// spoolBlob copies at most limit bytes of r into a new temporary file,
+// through buf, and returns it rewound: ETOOLARGE past limit, r's error or
+// ctx's wrapped. A failed spool leaves no file.
+func spoolBlob(ctx context.Context, r io.Reader, buf []byte, limit int64) (_ *os.File, err error) {
+	f, err := os.CreateTemp("", "parley-upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: put blob: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	var size int64
+	for eof := false; !eof; {
+		var n int
+		n, eof, err = fill(ctx, r, buf)
+		if err != nil {
+			return nil, err
+		}
+		if size += int64(n); size > limit {
+			return nil, chat.Errorf(chat.ETOOLARGE, "blob larger than %d bytes", limit)
+		}
+		if _, err := f.Write(buf[:n]); err != nil {
+			return nil, fmt.Errorf("postgres: put blob: spool: %w", err)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("postgres: put blob: spool: %w", err)
+	}
+	return f, nil
 }
 
 // blobError returns a database error as the caller should see it: the

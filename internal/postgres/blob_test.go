@@ -103,33 +103,46 @@ func BenchmarkBlobPut(b *testing.B) {
 	}
 }
 
-// TestBlobUploadsLeaveTheChatItsConnections: with a pool of one
-// connection, a Put whose client sends slowly holds the blob store's
-// connection, and the store's queries still get theirs at once: uploads
-// never starve the chat (they did when both shared one pool).
+// TestBlobUploadsLeaveTheChatItsConnections: with pools of one
+// connection, while two Puts wait for their slow clients, another Put and
+// the store's queries get a connection at once: a Put spools its bytes
+// before it takes one, and takes it from the blob store's own pool, so
+// uploads never starve the chat (they did when a Put held a connection of
+// the store's pool while its client sent).
 func TestBlobUploadsLeaveTheChatItsConnections(t *testing.T) {
 	s := openTest(t, newSchema(t), func(c *pgxpool.Config) { c.MaxConns = 1 })
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.Blobs().Put(t.Context(), pr, 1<<20)
-		done <- err
-	}()
-	// The Put has its connection once it has read the first bytes.
-	if _, err := pw.Write(make([]byte, 1000)); err != nil {
-		t.Fatal(err)
+	var writers []*io.PipeWriter
+	done := make(chan error, 2)
+	for range 2 {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		go func() {
+			_, err := s.Blobs().Put(t.Context(), pr, 1<<20)
+			done <- err
+		}()
+		// The Put is under way once it has read the first bytes.
+		if _, err := pw.Write(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Bounded, so that a query stuck behind the upload fails the test
 	// rather than hang it.
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	if _, err := s.CreateUser(ctx, chat.User{Username: "alice", DisplayName: "Alice", CreatedAt: chat.Now()}, "hash"); err != nil {
-		t.Errorf("a query while an upload holds the blob connection: %v", err)
+		t.Errorf("a query while two uploads wait for their clients: %v", err)
 	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
+	if _, err := s.Blobs().Put(ctx, bytes.NewReader([]byte("quick")), 100); err != nil {
+		t.Errorf("a quick upload while two wait for their clients: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Errorf("the upload: %v", err)
+	for _, pw := range writers {
+		if err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Errorf("a slow upload: %v", err)
+		}
 	}
 }
