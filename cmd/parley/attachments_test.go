@@ -368,6 +368,22 @@ func TestAttachmentsMultipart(t *testing.T) {
 		!strings.HasPrefix(resp.Attachment.ContentType, "text/plain") || resp.Attachment.Size != int64(len("plain words")) {
 		t.Errorf("multipart upload: %d %s; want notes.txt, sniffed as text whatever the part said", status, raw)
 	}
+
+	// A body that ends before the file does (the client cancelled, or
+	// never closed the multipart body) is the request's fault: 400, not
+	// a 500 logged as the server's error, and nothing stored.
+	before := len(blobFiles(t, s))
+	cut := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.txt\"\r\n\r\nhello"
+	status, raw = alice.do("POST", fmt.Sprintf("/api/v1/conversations/%d/attachments", conv), cut, "Content-Type", "multipart/form-data; boundary=b")
+	if status != http.StatusBadRequest || !strings.Contains(string(raw), `"invalid"`) {
+		t.Errorf("a multipart body cut off in its file: %d %s, want 400 invalid", status, raw)
+	}
+	if after := len(blobFiles(t, s)); after != before {
+		t.Errorf("a cut-off upload left %d files", after-before)
+	}
+	if strings.Contains(s.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("a cut-off upload was logged as the server's error:\n%s", s.logs)
+	}
 }
 
 // TestAttachmentsTwoNodes: on two nodes over one PostgreSQL database (the

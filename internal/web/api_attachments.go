@@ -60,13 +60,31 @@ func uploadBody(r *http.Request) (name string, body io.Reader, err error) {
 	}
 }
 
-// uploadReadError tells a body past its cap (ETOOLARGE) from a malformed
-// one.
+// uploadReadError tells a body past its cap (ETOOLARGE) from one that
+// is malformed or ended before the file did (EINVALID).
 func uploadReadError(err error) error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return chat.Errorf(chat.ETOOLARGE, "the request is too large")
 	}
-	return chat.Errorf(chat.EINVALID, "malformed multipart body: %v", err)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return chat.Errorf(chat.EINVALID, "the upload ended before the whole file arrived")
+	}
+	return chat.Errorf(chat.EINVALID, "the upload could not be read: %v", err)
+}
+
+// readErrors is a reader that remembers the first error of its reader but
+// io.EOF: what went wrong with the request, beside what the server did.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // handleUpload answers POST /api/v1/conversations/{id}/attachments: the
@@ -90,9 +108,13 @@ func (s *server) handleUpload() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		a, err := s.service.Upload(r.Context(), callerID(r), chat.Upload{ConversationID: chat.ConversationID(id), Name: name, Body: body})
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			err = chat.Errorf(chat.ETOOLARGE, "the request is too large")
+		read := &readErrors{r: body}
+		a, err := s.service.Upload(r.Context(), callerID(r), chat.Upload{ConversationID: chat.ConversationID(id), Name: name, Body: read})
+		if err != nil && read.err != nil {
+			// The request's own fault, not the server's: a body past its
+			// cap, or one that ended before the file did (a client that
+			// cancelled, a multipart body without its closing boundary).
+			err = uploadReadError(read.err)
 		}
 		if err != nil {
 			writeError(w, r, s.logger, err)
@@ -134,9 +156,10 @@ func (s *server) handleDownload(thumbnail bool) http.Handler {
 		h.Set("Content-Security-Policy", attachmentPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		// Private: whoever may see it is decided per member, and may
-		// change.
-		h.Set("Cache-Control", "private, max-age=3600")
+		// Private, and asked again each time (a 304 while the ETag
+		// holds): who may see it is decided per member, and a deleted
+		// message's file must not stay on screen from a cache.
+		h.Set("Cache-Control", "private, no-cache")
 		h.Set("ETag", `"`+blob.Info().SHA256+`"`)
 		disposition, contentType := "attachment", "application/octet-stream"
 		switch {
@@ -146,7 +169,11 @@ func (s *server) handleDownload(thumbnail bool) http.Handler {
 			disposition, contentType = "inline", a.ContentType
 		}
 		h.Set("Content-Type", contentType)
-		h.Set("Content-Disposition", contentDisposition(disposition, a.Name))
+		if thumbnail {
+			h.Set("Content-Disposition", disposition) // not the file's name: other bytes
+		} else {
+			h.Set("Content-Disposition", contentDisposition(disposition, a.Name))
+		}
 		http.ServeContent(w, r, "", a.CreatedAt, blob)
 	})
 }

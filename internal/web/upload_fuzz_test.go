@@ -2,12 +2,15 @@ package web
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/parleychat/parley/internal/chat"
 )
@@ -100,4 +103,26 @@ func FuzzUploadBody(f *testing.F) {
 			t.Fatalf("read %d bytes of a %d-byte body", n, len(data))
 		}
 	})
+}
+
+// TestUploadReadError: a body past its cap is too large; one cut short,
+// or malformed, is the request's fault (invalid), never the server's.
+func TestUploadReadError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{&http.MaxBytesError{Limit: 10}, chat.ETOOLARGE},
+		{io.ErrUnexpectedEOF, chat.EINVALID},
+		{fmt.Errorf("multipart: NextPart: %w", io.ErrUnexpectedEOF), chat.EINVALID},
+		{errors.New("connection reset by peer"), chat.EINVALID},
+	} {
+		if got := chat.ErrorCode(uploadReadError(tc.err)); got != tc.code {
+			t.Errorf("uploadReadError(%v) = %s, want %s", tc.err, got, tc.code)
+		}
+	}
+	r := &readErrors{r: io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrUnexpectedEOF))}
+	if _, err := io.ReadAll(r); !errors.Is(err, io.ErrUnexpectedEOF) || !errors.Is(r.err, io.ErrUnexpectedEOF) {
+		t.Errorf("readErrors kept %v (read %v), want the reader's error", r.err, err)
+	}
 }
