@@ -78,3 +78,10 @@ func (s *sizeFlag) Set(v string) error {
 	*s = sizeFlag(n * scale)
 	return nil
 }
+
+// uploadMiB is -upload-budget in the upload-bytes bucket's tokens: a MiB
+// each, the bucket's burst (a day's bytes at once).
+func uploadMiB(cfg config) int { return int(max(1, int64(cfg.uploadBudget)>>20)) }
+
+// uploadMiBPerSecond refills the upload-bytes bucket in a day.
+func uploadMiBPerSecond(cfg config) float64 { return float64(uploadMiB(cfg)) / (24 * 60 * 60) }

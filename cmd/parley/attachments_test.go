@@ -423,3 +423,40 @@ func TestAttachmentsTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachmentUploadBudget: a person's bytes a day are counted
+// (-upload-budget): past them an upload is 429 with Retry-After and its
+// file is not kept; a budget below the largest file is refused at start.
+func TestAttachmentUploadBudget(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"PARLEY_MAX_UPLOAD": "1MiB", "PARLEY_UPLOAD_BUDGET": "2MiB"})
+	alice, bob := register(t, s, "alice"), register(t, s, "bob")
+	conv, _ := alice.startConversation(bob)
+	alice.attach(conv, "one.bin", bytes.Repeat([]byte("1"), 1<<20))
+	alice.attach(conv, "two.bin", bytes.Repeat([]byte("2"), 1<<20))
+	before := len(blobFiles(t, s))
+	req, err := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/conversations/%d/attachments?name=three.bin", s.URL, conv), strings.NewReader("three"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := alice.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "bytes uploaded") {
+		t.Errorf("a third upload past 2 MiB a day: %d (Retry-After %q) %s; want 429 naming the bytes", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if after := len(blobFiles(t, s)); after != before {
+		t.Errorf("the refused upload left %d files", after-before)
+	}
+	// Bob's budget is his own.
+	bob.attach(conv, "bobs.bin", []byte("bob's"))
+
+	var stdout, stderr bytes.Buffer
+	err = run(t.Context(), []string{"parley", "-max-upload", "10MiB", "-upload-budget", "5MiB"}, func(string) string { return "" }, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-upload-budget must be at least 10MiB") {
+		t.Errorf("a budget below the largest file: %v, want it refused", err)
+	}
+}

@@ -102,6 +102,7 @@ type config struct {
 	maxUpload       sizeFlag
 	uploadRate      float64
 	uploadBurst     int
+	uploadBudget    sizeFlag
 }
 
 // parseFlags reads the configuration. Each flag's environment twin
@@ -121,6 +122,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.Var(&cfg.maxUpload, "max-upload", "the largest file one upload takes: 25MiB, 500KB, or bytes")
 	fs.Float64Var(&cfg.uploadRate, "upload-rate", 0.2, "files a user may upload per second, sustained")
 	fs.IntVar(&cfg.uploadBurst, "upload-burst", 20, "files a user may upload at once")
+	cfg.uploadBudget = 2 << 30
+	fs.Var(&cfg.uploadBudget, "upload-budget", "bytes a user may upload a day, all at once or spread over it (2GiB, 500MB); at least -max-upload")
 	fs.Var((*retentionFlag)(&cfg.retention), "retention", "erase text messages older than this (for example 720h or 90d), in small batches in the background, leaving tombstones; 0 keeps them for ever")
 	fs.DurationVar(&cfg.presenceTTL, "presence-ttl", 60*time.Second, "with -redis: the longest the users of a node that dies still show online: within it the surviving nodes show them offline to their contacts and tell those to catch up (a node's claims last 3/4 of it, renewed every quarter)")
 	fs.DurationVar(&cfg.dbTimeout, "db-timeout", 5*time.Second, "the longest one database call may take, waits for a connection or a lock included; past it the request gets 503 unavailable")
@@ -228,6 +231,9 @@ func checkConfig(cfg config, src func(name string) string) error {
 		if d.value < d.min {
 			return fmt.Errorf("%s must be at least %v, not %v", src(d.name), d.min, d.value)
 		}
+	}
+	if cfg.uploadBudget < cfg.maxUpload {
+		return fmt.Errorf("%s must be at least %s (-max-upload), not %s", src("upload-budget"), cfg.maxUpload.String(), cfg.uploadBudget.String())
 	}
 	rates := []struct {
 		name  string

@@ -141,6 +141,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Lists:         memory.NewLimiter(cfg.listRate, cfg.listBurst),
 			Searches:      memory.NewLimiter(cfg.searchRate, cfg.searchBurst),
 			Uploads:       memory.NewLimiter(cfg.uploadRate, cfg.uploadBurst),
+			UploadBytes:   memory.NewLimiter(uploadMiBPerSecond(cfg), uploadMiB(cfg)),
 		}
 	}
 	if cfg.redis == "" {
@@ -176,6 +177,7 @@ func openBackplane(ctx context.Context, cfg config, logger *slog.Logger) (*backp
 			Lists:         c.Limiter("lists", cfg.listRate, cfg.listBurst),
 			Searches:      c.Limiter("searches", cfg.searchRate, cfg.searchBurst),
 			Uploads:       c.Limiter("uploads", cfg.uploadRate, cfg.uploadBurst),
+			UploadBytes:   c.Limiter("upload-bytes", uploadMiBPerSecond(cfg), uploadMiB(cfg)),
 			Registrations: c.Limiter("registrations", cfg.registerPerHour/3600, max(1, int(cfg.registerPerHour))),
 			Logins:        c.Throttle("logins"),
 			LoginPolicy:   policy,

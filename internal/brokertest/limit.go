@@ -47,6 +47,7 @@ func RunLimiter(t *testing.T, newNodes func(t *testing.T, n int, perSecond float
 		{"KeysApart", 1, testLimiterKeys},
 		{"Refill", 1, testLimiterRefill},
 		{"Refund", 1, testLimiterRefund},
+		{"AllowN", 1, testLimiterAllowN},
 		{"Concurrent", 1, testLimiterConcurrent},
 		{"AcrossNodes", 2, testLimiterAcrossNodes},
 	}
@@ -89,6 +90,38 @@ func testLimiterBurst(t *testing.T, newNodes func(int, float64, int) []chat.Limi
 	}
 	if retry <= 0 || retry > time.Second+slack {
 		t.Errorf("retry after %v, want within (0, 1s] at one token a second", retry)
+	}
+}
+
+// testLimiterAllowN: n tokens are taken all at once or not at all; more
+// than the burst never.
+func testLimiterAllowN(t *testing.T, newNodes func(int, float64, int) []chat.Limiter) {
+	l := newNodes(1, 0.01, 10)[0]
+	key := uniqueKey("allow-n")
+	take := func(n int) (bool, time.Duration) {
+		t.Helper()
+		ok, retry, err := l.AllowN(t.Context(), key, n)
+		if err != nil {
+			t.Fatalf("AllowN(%q, %d): %v", key, n, err)
+		}
+		return ok, retry
+	}
+	if ok, _ := take(11); ok {
+		t.Fatal("11 tokens of a burst of 10 allowed")
+	}
+	for i := range 2 {
+		if ok, _ := take(4); !ok {
+			t.Fatalf("4 tokens, time %d, of a burst of 10 refused", i+1)
+		}
+	}
+	if ok, retry := take(4); ok || retry <= 0 {
+		t.Fatalf("4 tokens with 2 left: allowed %v, retry %v; want refused with a wait", ok, retry)
+	}
+	if ok, _ := take(2); !ok {
+		t.Fatal("the 2 tokens left were refused: a refused AllowN took some")
+	}
+	if ok, _ := allow(t, l, key); ok {
+		t.Fatal("a token past the burst was allowed")
 	}
 }
 

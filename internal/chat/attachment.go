@@ -188,7 +188,9 @@ func errNoBlobs() error {
 // u.ConversationID, and returns it pending: a message of the caller's
 // carries it by ID (SendRequest.Attachments) within
 // PendingUploadLifetime, or it is removed. The caller must be a member
-// (ENOTFOUND otherwise) within the upload budget (ERATELIMITED), and the
+// (ENOTFOUND otherwise) within the upload budgets of files and of bytes
+// (ERATELIMITED: the bytes are charged once stored, and a file past the
+// budget is not kept), and the
 // name one a browser sends (CheckFileName: EINVALID otherwise). The type
 // is sniffed from the bytes; an image's metadata is stripped before it is
 // stored, its size read and its thumbnail made. Bytes past the size limit
@@ -240,6 +242,11 @@ func (s *Service) Upload(ctx context.Context, caller UserID, u Upload) (Attachme
 		return Attachment{}, err
 	}
 	a.Blob, a.Size, a.SHA256 = info.Key, info.Size, info.SHA256
+	// Its bytes are charged once known: a MiB, or part of one, a token.
+	if err := s.allowN(ctx, s.limits.UploadBytes, s.local().UploadBytes, userKey(caller), ActionUploadBytes, int(max(1, (info.Size+1<<20-1)>>20))); err != nil {
+		s.deleteBlob(ctx, a.Blob)
+		return Attachment{}, err
+	}
 	if image {
 		if err := s.thumbnail(ctx, &a); err != nil {
 			s.deleteBlob(ctx, a.Blob)

@@ -416,3 +416,31 @@ func TestCleanFileName(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\ufffd") == s }
+
+// TestUploadBytesBudget: the bytes of uploads are charged a token a MiB
+// (or part of one); an upload past the budget is refused and its bytes
+// are not kept.
+func TestUploadBytesBudget(t *testing.T) {
+	store, blobs := newUploadStore(), &memBlobs{blobs: map[string][]byte{}}
+	budget := &countingLimiter{n: 2}
+	svc, err := NewService(ServiceConfig{Store: store, Hasher: plainHasher{}, Logger: slog.New(slog.DiscardHandler),
+		Blobs: blobs, Images: fakeImages{}, Limits: Limits{UploadBytes: budget}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := svc.Upload(ctx, 1, Upload{ConversationID: 5, Name: "a.bin", Body: strings.NewReader(strings.Repeat("x", 3<<19))}); err != nil {
+		t.Fatalf("1.5 MiB within a budget of 2 MiB: %v", err)
+	}
+	if budget.calls[userKey(1)] != 2 {
+		t.Errorf("1.5 MiB cost %d tokens, want 2", budget.calls[userKey(1)])
+	}
+	_, err = svc.Upload(ctx, 1, Upload{ConversationID: 5, Name: "b.bin", Body: strings.NewReader("ten bytes!")})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != ERATELIMITED || e.RetryAfter <= 0 || !strings.Contains(e.Message, "bytes uploaded") {
+		t.Fatalf("an upload past the budget: %v, want rate_limited naming the bytes, with a wait", err)
+	}
+	if n := blobs.count(); n != 1 {
+		t.Errorf("%d blobs stored, want the first upload's alone", n)
+	}
+}

@@ -162,11 +162,15 @@ type countingLimiter struct {
 	calls map[string]int
 }
 
-func (l *countingLimiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+func (l *countingLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+func (l *countingLimiter) AllowN(_ context.Context, key string, n int) (bool, time.Duration, error) {
 	if l.calls == nil {
 		l.calls = map[string]int{}
 	}
-	l.calls[key]++
+	l.calls[key] += n
 	return l.calls[key] <= l.n, time.Second, nil
 }
 

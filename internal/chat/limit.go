@@ -13,6 +13,9 @@ type Limiter interface {
 	// Allow takes a token from key's bucket. When the bucket is empty it
 	// takes nothing and reports false and how long until a token is back.
 	Allow(ctx context.Context, key string) (bool, time.Duration, error)
+	// AllowN is Allow for n tokens at once (n ≥ 1): all of them or none.
+	// More than the burst is never allowed.
+	AllowN(ctx context.Context, key string, n int) (bool, time.Duration, error)
 	// Refund gives back a token Allow took, for work that turned out to
 	// cost nothing (a resend of a message already stored). It never
 	// fills a bucket past its burst; a bucket short of less than a token

@@ -177,6 +177,10 @@ func (downLimiter) Allow(context.Context, string) (bool, time.Duration, error) {
 	return false, 0, errors.New("redis: connection refused")
 }
 
+func (downLimiter) AllowN(context.Context, string, int) (bool, time.Duration, error) {
+	return false, 0, errors.New("redis: connection refused")
+}
+
 func (downLimiter) Refund(context.Context, string) error {
 	return errors.New("redis: connection refused")
 }

@@ -23,6 +23,7 @@ const (
 	ActionList         = "list"
 	ActionSearch       = "search"
 	ActionUpload       = "upload"
+	ActionUploadBytes  = "upload_bytes"
 	ActionRegistration = "registration"
 	ActionOther        = "other"
 )
@@ -32,7 +33,7 @@ const (
 func RateLimitActions() []string {
 	return []string{
 		ActionMessage, ActionResend, ActionTyping, ActionRead, ActionConversation,
-		ActionList, ActionSearch, ActionUpload, ActionRegistration, ActionOther,
+		ActionList, ActionSearch, ActionUpload, ActionUploadBytes, ActionRegistration, ActionOther,
 	}
 }
 
@@ -106,6 +107,8 @@ func budgetName(action string) string {
 		return "message searches"
 	case ActionUpload:
 		return "files uploaded"
+	case ActionUploadBytes:
+		return "bytes uploaded today"
 	case ActionRegistration:
 		return "new accounts from your address"
 	}

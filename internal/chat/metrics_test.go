@@ -76,6 +76,9 @@ type spentLimiter struct{}
 func (spentLimiter) Allow(context.Context, string) (bool, time.Duration, error) {
 	return false, time.Second, nil
 }
+func (spentLimiter) AllowN(context.Context, string, int) (bool, time.Duration, error) {
+	return false, time.Second, nil
+}
 func (spentLimiter) Refund(context.Context, string) error { return nil }
 
 // TestServiceReportsSendsPublishesAndRefusals: a new message is counted

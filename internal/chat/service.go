@@ -128,6 +128,10 @@ type Limits struct {
 	Searches Limiter
 	// Uploads is a bucket per user for files uploaded.
 	Uploads Limiter
+	// UploadBytes is a bucket per user for the bytes of files uploaded,
+	// a token a MiB (or part of one): its burst must hold the largest
+	// file (ServiceConfig.MaxUpload).
+	UploadBytes Limiter
 	// Logins counts failed logins per account at an address, per address
 	// and per account, by LoginPolicy. When it cannot answer, logins are
 	// refused with EUNAVAILABLE.
@@ -272,16 +276,21 @@ func errBadLogin() error {
 // action is refused with EUNAVAILABLE. Either way the failure is logged
 // as outage logs it. action (one of RateLimitActions) names the budget.
 func (s *Service) allow(ctx context.Context, l, local Limiter, key, action string) error {
+	return s.allowN(ctx, l, local, key, action, 1)
+}
+
+// allowN is allow for n tokens at once.
+func (s *Service) allowN(ctx context.Context, l, local Limiter, key, action string, n int) error {
 	if l == nil {
 		return nil
 	}
-	ok, retry, err := l.Allow(ctx, key)
+	ok, retry, err := l.AllowN(ctx, key, n)
 	if err != nil {
 		s.outage(ctx, "limiter", "rate limiter unavailable", err, "what", budgetName(action), "local_fallback", local != nil)
 		if local == nil {
 			return errUnavailable()
 		}
-		if ok, retry, err = local.Allow(ctx, key); err != nil {
+		if ok, retry, err = local.AllowN(ctx, key, n); err != nil {
 			return errUnavailable()
 		}
 	}

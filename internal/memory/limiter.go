@@ -49,7 +49,14 @@ func NewLimiter(perSecond float64, burst int) *Limiter {
 
 // Allow takes a token from key's bucket, or reports how long until one is
 // there.
-func (l *Limiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+// AllowN takes n tokens from key's bucket, all or none, or reports how
+// long until they are there (a refill's time when n is past the burst:
+// never).
+func (l *Limiter) AllowN(_ context.Context, key string, n int) (bool, time.Duration, error) {
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -60,7 +67,7 @@ func (l *Limiter) Allow(_ context.Context, key string) (bool, time.Duration, err
 		l.buckets[key] = b
 	}
 	b.last = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.lim.ReserveN(now, n)
 	if !r.OK() {
 		return false, l.refill, nil
 	}

@@ -41,12 +41,21 @@ func (c *Client) Limiter(name string, perSecond float64, burst int) *Limiter {
 
 // Allow takes a token from key's bucket, or reports how long until one is.
 func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
-	res, err := l.l.Allow(ctx, l.prefix+key, l.limit)
+	return l.AllowN(ctx, key, 1)
+}
+
+// AllowN takes n tokens from key's bucket, all or none (GCRA's cost n),
+// or reports how long until they are there.
+func (l *Limiter) AllowN(ctx context.Context, key string, n int) (bool, time.Duration, error) {
+	res, err := l.l.AllowN(ctx, l.prefix+key, l.limit, n)
 	if err != nil {
 		return false, 0, failed("redis limiter", err)
 	}
 	if res.Allowed > 0 {
 		return true, 0, nil
+	}
+	if res.RetryAfter < 0 { // more than the burst: never
+		return false, time.Duration(float64(l.limit.Period) * float64(l.limit.Burst)), nil
 	}
 	return false, max(res.RetryAfter, time.Millisecond), nil
 }

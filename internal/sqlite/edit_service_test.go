@@ -22,13 +22,17 @@ type tokens struct {
 	taken map[string]int
 }
 
-func (l *tokens) Allow(_ context.Context, key string) (bool, time.Duration, error) {
+func (l *tokens) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+	return l.AllowN(ctx, key, 1)
+}
+
+func (l *tokens) AllowN(_ context.Context, key string, n int) (bool, time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.taken[key] >= l.left {
+	if l.taken[key]+n > l.left {
 		return false, time.Hour, nil
 	}
-	l.taken[key]++
+	l.taken[key] += n
 	return true, 0, nil
 }
 
