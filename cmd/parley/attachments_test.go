@@ -18,7 +18,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parleychat/parley/internal/wire"
 )
@@ -343,13 +342,7 @@ func TestAttachmentsGoWithTheirMessage(t *testing.T) {
 			t.Errorf("%s after the deletion: %d, want 404", u, resp.StatusCode)
 		}
 	}
-	deadline := time.Now().Add(patience)
-	for len(blobFiles(t, s)) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the deleted message's files are still stored after %v: %v", patience, blobFiles(t, s))
-		}
-		time.Sleep(20 * time.Millisecond) // polling the directory until the sweep has run
-	}
+	waitUntil(t, "the deleted message's files gone from storage", func() bool { return len(blobFiles(t, s)) == 0 })
 }
 
 // TestAttachmentsMultipart: a multipart/form-data upload, as an HTML form

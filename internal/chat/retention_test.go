@@ -106,7 +106,11 @@ func TestRetentionErasesOldMessagesInBatches(t *testing.T) {
 		if store.left() != 550 || !strings.Contains(logs.String(), `msg="retention failed"`) {
 			t.Fatalf("after a failed pass %d messages are left, want 550, and the failure logged:\n%s", store.left(), logs.String())
 		}
-		time.Sleep(time.Minute + time.Second) // past the interval, on the bubble's clock
+		// In a synctest bubble a sleep is no wait: it moves the bubble's
+		// clock past the retry's interval at once, and synctest.Wait
+		// below returns once every goroutine is blocked again, that is
+		// once retention has done all it had to.
+		time.Sleep(time.Minute + time.Second)
 		synctest.Wait()
 		if got := store.left(); got != 100 {
 			t.Fatalf("after the retry %d messages are left, want the 100 newer than a day", got)
@@ -125,7 +129,9 @@ func TestRetentionErasesOldMessagesInBatches(t *testing.T) {
 			t.Errorf("batches asked for %v, want %v (a failure, two full, one short)", store.asked(), want)
 		}
 
-		time.Sleep(time.Hour) // the newer messages pass a day
+		// The bubble's clock again: an hour on, the newer messages are a
+		// day old and several passes have run, done at synctest.Wait.
+		time.Sleep(time.Hour)
 		synctest.Wait()
 		if got := store.left(); got != 0 {
 			t.Errorf("an hour later %d messages are left, want none", got)
